@@ -1,0 +1,69 @@
+#ifndef ORDERD_CODEC_H
+#define ORDERD_CODEC_H
+
+/*
+ * JSON in and out (yajl). Decoding a create request checks the whole contract
+ * and reports every broken field; encoding writes orders, pages and problems.
+ * All memory comes from the caller's request allocator.
+ */
+
+#include <stdint.h>
+
+#include "orderd/common.h"
+#include "orderd/order.h"
+
+/** Most field errors one 422 lists; past this the list ends with a note. */
+#define ORDERD_CODEC_MAX_ERRORS 1000
+
+typedef struct orderd_field_error {
+    const char *field;   /* "items[0].quantity" */
+    const char *message; /* "must be an integer from 1 to 1000000" */
+} orderd_field_error_t;
+
+typedef enum {
+    ORDERD_DECODE_OK = 0,
+    ORDERD_DECODE_SYNTAX = -1,  /* not JSON: answer 400 */
+    ORDERD_DECODE_INVALID = -2, /* JSON that breaks the rules: answer 422 */
+} orderd_decode_result_t;
+
+typedef struct orderd_decode_report {
+    const char *syntax;          /* for ORDERD_DECODE_SYNTAX: why, one line */
+    orderd_field_error_t *errors; /* for ORDERD_DECODE_INVALID */
+    size_t n_errors;
+} orderd_decode_report_t;
+
+/**
+ * Decodes and validates a create-order body. On ORDERD_DECODE_OK *draft holds
+ * the order (strings point into memory from `a`) with its total computed. On
+ * failure *report says why. Never reads past body+len; the body need not be
+ * NUL-terminated.
+ */
+__attribute__((warn_unused_result)) int orderd_codec_decode_create(const char *body, size_t len,
+                                                                   const orderd_alloc_t *a,
+                                                                   orderd_order_draft_t *draft,
+                                                                   orderd_decode_report_t *report);
+
+/** The order as JSON (see docs/openapi.yaml, schema Order); memory from `a`. */
+orderd_str_t orderd_codec_encode_order(const orderd_order_t *o, const orderd_alloc_t *a);
+
+/** A page of orders: {"orders":[...],"limit","offset","total"}; memory from `a`. */
+orderd_str_t orderd_codec_encode_page(orderd_order_t *const *orders, size_t n, unsigned limit, size_t offset,
+                                      size_t total, const orderd_alloc_t *a);
+
+/** An RFC 9457 problem. `errors` may be NULL; `type` is the problem's slug. */
+typedef struct orderd_problem {
+    int status;
+    const char *type;
+    const char *title;
+    const char *detail;
+    const orderd_field_error_t *errors;
+    size_t n_errors;
+} orderd_problem_t;
+
+/** The problem as application/problem+json; memory from `a`. */
+orderd_str_t orderd_codec_encode_problem(const orderd_problem_t *p, const orderd_alloc_t *a);
+
+/** Prefix of every problem type URI; the slug follows. */
+#define ORDERD_PROBLEM_TYPE_PREFIX "urn:orderd:problem:"
+
+#endif

@@ -1,0 +1,417 @@
+/* Decoding and validating a create-order body with yajl's event parser. */
+#include <stdio.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+#include "internal/yajl_alloc.h"
+#include "orderd/codec.h"
+#include "orderd/money.h"
+
+enum { F_NONE, F_ITEMS, F_ADDRESS, F_PAYMENT, F_CURRENCY, F_UNKNOWN };
+enum { I_NONE, I_PRODUCT, I_QUANTITY, I_PRICE, I_UNKNOWN };
+
+/* Where the parser is: depth 0 outside the document, 1 in the root object,
+ * 2 in the items array, 3 in one item object. A value of the wrong shape is
+ * reported once and then skipped whole: `skip` is the depth below which
+ * skipping ends (0 when not skipping). */
+typedef struct dec {
+    const orderd_alloc_t *a;
+    int depth, skip;
+    int top_key, item_key;
+    unsigned seen_top, seen_item;
+    size_t n_items, cap_items; /* items seen; only the first ORDERD_ITEMS_MAX are kept */
+    int bad_items;             /* some item failed: no total */
+    orderd_order_draft_t *draft;
+    orderd_field_error_t *errors;
+    size_t n_errors, cap_errors;
+    const char *syntax;
+} dec_t;
+
+static void add_error(dec_t *d, const char *field, const char *message)
+{
+    if (d->n_errors == ORDERD_CODEC_MAX_ERRORS)
+        return;
+    if (d->n_errors == d->cap_errors) {
+        size_t ncap = d->cap_errors == 0 ? 8 : d->cap_errors * 2;
+        orderd_field_error_t *n = orderd_alloc(d->a, ncap * sizeof(*n));
+        if (d->n_errors != 0)
+            memcpy(n, d->errors, d->n_errors * sizeof(*n));
+        d->errors = n;
+        d->cap_errors = ncap;
+    }
+    if (d->n_errors == ORDERD_CODEC_MAX_ERRORS - 1) {
+        field = "body";
+        message = "too many errors; the rest are not listed";
+    }
+    d->errors[d->n_errors++] = (orderd_field_error_t){field, message};
+}
+
+static void item_error(dec_t *d, const char *name, const char *message)
+{
+    char buf[64];
+    size_t idx = d->n_items - 1;
+    int n = name != NULL ? snprintf(buf, sizeof(buf), "items[%zu].%s", idx, name)
+                         : snprintf(buf, sizeof(buf), "items[%zu]", idx);
+    char *field = orderd_alloc(d->a, (size_t)n + 1);
+    memcpy(field, buf, (size_t)n + 1);
+    d->bad_items = 1;
+    add_error(d, field, message);
+}
+
+static const char *const top_names[] = {NULL, "items", "shipping_address", "payment_method", "currency"};
+static const char *const top_rules[] = {NULL, "must be an array of 1 to 1000 items",
+                                        "must be a string of 1 to 1024 bytes", "must be a string of 1 to 32 bytes",
+                                        "must be three upper-case letters (ISO 4217)"};
+static const char *const item_names[] = {NULL, "product_id", "quantity", "price"};
+static const char *const item_rules[] = {NULL, "must be a string of 1 to 64 bytes",
+                                         "must be an integer from 1 to 1000000",
+                                         "must be a number >= 0 with at most 2 decimal places"};
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static int utf8_valid(const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned c = s[i];
+        size_t n;
+        unsigned lo = 0x80, hi = 0xbf;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            if (c == 0xe0)
+                lo = 0xa0;
+            else if (c == 0xed)
+                hi = 0x9f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            if (c == 0xf0)
+                lo = 0x90;
+            else if (c == 0xf4)
+                hi = 0x8f;
+        } else {
+            return 0;
+        }
+        if (i + n >= len)
+            return 0;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (size_t k = 2; k <= n; ++k)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+static void begin_skip(dec_t *d)
+{
+    d->skip = ++d->depth;
+}
+
+static void new_item(dec_t *d)
+{
+    ++d->n_items;
+    d->seen_item = 0;
+    if (d->n_items > ORDERD_ITEMS_MAX)
+        return;
+    if (d->n_items > d->cap_items) {
+        size_t ncap = d->cap_items == 0 ? 4 : d->cap_items * 2;
+        orderd_item_draft_t *n = orderd_alloc(d->a, ncap * sizeof(*n));
+        if (d->cap_items != 0)
+            memcpy(n, d->draft->items, (d->n_items - 1) * sizeof(*n));
+        d->draft->items = n;
+        d->cap_items = ncap;
+    }
+    d->draft->items[d->n_items - 1] = (orderd_item_draft_t){{NULL, 0}, 0, 0};
+}
+
+static orderd_item_draft_t *cur_item(dec_t *d)
+{
+    return d->n_items <= ORDERD_ITEMS_MAX ? &d->draft->items[d->n_items - 1] : NULL;
+}
+
+/* A value arrived that is not what the current position wants. */
+static void wrong_value(dec_t *d)
+{
+    switch (d->depth) {
+    case 0:
+        add_error(d, "body", "must be a JSON object");
+        break;
+    case 1:
+        if (d->top_key != F_UNKNOWN)
+            add_error(d, top_names[d->top_key], top_rules[d->top_key]);
+        break;
+    case 2:
+        new_item(d);
+        item_error(d, NULL, "must be an object");
+        break;
+    case 3:
+        if (d->item_key != I_UNKNOWN)
+            item_error(d, item_names[d->item_key], item_rules[d->item_key]);
+        break;
+    }
+}
+
+static int on_start(dec_t *d, int is_map)
+{
+    if (d->skip) {
+        ++d->depth;
+        return 1;
+    }
+    if (d->depth == 0 && is_map) {
+        d->depth = 1;
+    } else if (d->depth == 1 && !is_map && d->top_key == F_ITEMS) {
+        d->depth = 2;
+    } else if (d->depth == 2 && is_map) {
+        new_item(d);
+        d->depth = 3;
+    } else {
+        wrong_value(d);
+        begin_skip(d);
+    }
+    return 1;
+}
+
+static void finish_item(dec_t *d)
+{
+    for (int k = I_PRODUCT; k <= I_PRICE; ++k)
+        if (!(d->seen_item & (1u << k)))
+            item_error(d, item_names[k], "is required");
+}
+
+static void finish_root(dec_t *d)
+{
+    orderd_order_draft_t *dr = d->draft;
+    for (int k = F_ITEMS; k <= F_PAYMENT; ++k)
+        if (!(d->seen_top & (1u << k)))
+            add_error(d, top_names[k], "is required");
+    if (!(d->seen_top & (1u << F_ITEMS)))
+        return;
+    if (d->n_items == 0 || d->n_items > ORDERD_ITEMS_MAX) {
+        add_error(d, "items", top_rules[F_ITEMS]);
+        return;
+    }
+    if (d->bad_items)
+        return;
+    dr->n_items = d->n_items;
+    int64_t total = 0;
+    for (size_t i = 0; i < dr->n_items; ++i) {
+        int64_t line;
+        if (__builtin_mul_overflow(dr->items[i].price, (int64_t)dr->items[i].quantity, &line) ||
+            __builtin_add_overflow(total, line, &total)) {
+            add_error(d, "items", "the order total exceeds the largest supported amount");
+            return;
+        }
+    }
+    dr->total = total;
+}
+
+static int on_end(void *ctx)
+{
+    dec_t *d = ctx;
+    if (d->skip) {
+        if (--d->depth < d->skip)
+            d->skip = 0;
+        return 1;
+    }
+    if (d->depth == 3)
+        finish_item(d);
+    else if (d->depth == 1)
+        finish_root(d);
+    --d->depth;
+    return 1;
+}
+
+static int on_start_map(void *ctx)
+{
+    return on_start(ctx, 1);
+}
+
+static int on_start_array(void *ctx)
+{
+    return on_start(ctx, 0);
+}
+
+static int lookup(const char *const *names, int n, const unsigned char *key, size_t len)
+{
+    for (int i = 1; i < n; ++i)
+        if (strlen(names[i]) == len && memcmp(names[i], key, len) == 0)
+            return i;
+    return -1;
+}
+
+static int on_key(void *ctx, const unsigned char *key, size_t len)
+{
+    dec_t *d = ctx;
+    if (d->skip)
+        return 1;
+    if (!utf8_valid(key, len)) {
+        d->syntax = "a member name is not valid UTF-8";
+        return 0;
+    }
+    if (d->depth == 1) {
+        int k = lookup(top_names, 5, key, len);
+        d->top_key = k < 0 ? F_UNKNOWN : k;
+        if (k > 0 && (d->seen_top & (1u << k)))
+            add_error(d, top_names[k], "appears more than once");
+        if (k > 0)
+            d->seen_top |= 1u << k;
+    } else if (d->depth == 3) {
+        int k = lookup(item_names, 4, key, len);
+        d->item_key = k < 0 ? I_UNKNOWN : k;
+        if (k > 0 && (d->seen_item & (1u << k)))
+            item_error(d, item_names[k], "appears more than once");
+        if (k > 0)
+            d->seen_item |= 1u << k;
+    }
+    return 1;
+}
+
+static orderd_str_t pool_copy(dec_t *d, const unsigned char *s, size_t len)
+{
+    char *c = orderd_alloc(d->a, len + 1);
+    memcpy(c, s, len);
+    c[len] = '\0';
+    return (orderd_str_t){c, len};
+}
+
+static int on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    dec_t *d = ctx;
+    if (d->skip)
+        return 1;
+    if (!utf8_valid(s, len)) {
+        d->syntax = "a string is not valid UTF-8";
+        return 0;
+    }
+    if (d->depth == 1) {
+        orderd_order_draft_t *dr = d->draft;
+        switch (d->top_key) {
+        case F_ADDRESS:
+            if (len < 1 || len > ORDERD_ADDRESS_MAX)
+                return wrong_value(d), 1;
+            dr->shipping_address = pool_copy(d, s, len);
+            return 1;
+        case F_PAYMENT:
+            if (len < 1 || len > ORDERD_PAYMENT_MAX)
+                return wrong_value(d), 1;
+            dr->payment_method = pool_copy(d, s, len);
+            return 1;
+        case F_CURRENCY:
+            if (len != 3 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' || s[2] < 'A' || s[2] > 'Z')
+                return wrong_value(d), 1;
+            memcpy(dr->currency, s, 3);
+            return 1;
+        case F_UNKNOWN:
+            return 1;
+        }
+    } else if (d->depth == 3 && d->item_key == I_PRODUCT) {
+        if (len < 1 || len > ORDERD_PRODUCT_ID_MAX)
+            return wrong_value(d), 1;
+        if (cur_item(d) != NULL)
+            cur_item(d)->product_id = pool_copy(d, s, len);
+        return 1;
+    } else if (d->depth == 3 && d->item_key == I_UNKNOWN) {
+        return 1;
+    }
+    wrong_value(d);
+    return 1;
+}
+
+static int on_number(void *ctx, const char *s, size_t len)
+{
+    dec_t *d = ctx;
+    if (d->skip)
+        return 1;
+    if (d->depth == 3 && d->item_key == I_QUANTITY) {
+        /* written as an integer: no fraction, no exponent */
+        int64_t q;
+        if (memchr(s, '.', len) != NULL || memchr(s, 'e', len) != NULL || memchr(s, 'E', len) != NULL ||
+            orderd_money_parse(s, len, 0, &q) != ORDERD_MONEY_OK || q < 1 || q > ORDERD_QUANTITY_MAX)
+            return wrong_value(d), 1;
+        if (cur_item(d) != NULL)
+            cur_item(d)->quantity = (uint32_t)q;
+        return 1;
+    }
+    if (d->depth == 3 && d->item_key == I_PRICE) {
+        int64_t p;
+        if (orderd_money_parse(s, len, 2, &p) != ORDERD_MONEY_OK)
+            return wrong_value(d), 1;
+        if (cur_item(d) != NULL)
+            cur_item(d)->price = p;
+        return 1;
+    }
+    if ((d->depth == 1 && d->top_key == F_UNKNOWN) || (d->depth == 3 && d->item_key == I_UNKNOWN))
+        return 1;
+    wrong_value(d);
+    return 1;
+}
+
+/* null and booleans: never right for a known member */
+static int on_other(dec_t *d)
+{
+    if (d->skip || (d->depth == 1 && d->top_key == F_UNKNOWN) || (d->depth == 3 && d->item_key == I_UNKNOWN))
+        return 1;
+    wrong_value(d);
+    return 1;
+}
+
+static int on_null(void *ctx)
+{
+    return on_other(ctx);
+}
+
+static int on_boolean(void *ctx, int v)
+{
+    return on_other(ctx);
+}
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_boolean,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_key,
+    .yajl_end_map = on_end,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end,
+};
+
+int orderd_codec_decode_create(const char *body, size_t len, const orderd_alloc_t *a, orderd_order_draft_t *draft,
+                               orderd_decode_report_t *report)
+{
+    *draft = (orderd_order_draft_t){.currency = {'U', 'S', 'D'}};
+    *report = (orderd_decode_report_t){NULL, NULL, 0};
+    if (len == 0) {
+        report->syntax = "the request body is empty";
+        return ORDERD_DECODE_SYNTAX;
+    }
+    dec_t d = {.a = a, .draft = draft};
+    yajl_alloc_funcs funcs;
+    orderd_yajl_alloc_funcs(&funcs, a);
+    yajl_handle h = yajl_alloc(&callbacks, &funcs, &d);
+    yajl_status st = yajl_parse(h, (const unsigned char *)body, len);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
+    if (st != yajl_status_ok) {
+        if (d.syntax == NULL) {
+            /* yajl's message, first line only ("parse error: trailing garbage") */
+            char *msg = (char *)yajl_get_error(h, 0, (const unsigned char *)body, len);
+            msg[strcspn(msg, "\r\n")] = '\0';
+            d.syntax = msg;
+        }
+        report->syntax = d.syntax;
+        return ORDERD_DECODE_SYNTAX;
+    }
+    /* the pool owns yajl's memory: nothing to free */
+    if (d.n_errors != 0) {
+        report->errors = d.errors;
+        report->n_errors = d.n_errors;
+        return ORDERD_DECODE_INVALID;
+    }
+    return ORDERD_DECODE_OK;
+}

@@ -1,0 +1,152 @@
+/* Writing orders, pages and problems as JSON with yajl_gen. */
+#include <string.h>
+#include <yajl/yajl_gen.h>
+
+#include "internal/yajl_alloc.h"
+#include "orderd/codec.h"
+#include "orderd/money.h"
+
+#define KEY(g, lit) yajl_gen_string((g), (const unsigned char *)(lit), sizeof(lit) - 1)
+
+static yajl_gen gen_new(const orderd_alloc_t *a, yajl_alloc_funcs *funcs)
+{
+    orderd_yajl_alloc_funcs(funcs, a);
+    return yajl_gen_alloc(funcs);
+}
+
+/* The text lives in memory from the request allocator: no free needed. */
+static orderd_str_t gen_result(yajl_gen g)
+{
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    return (orderd_str_t){(const char *)buf, len};
+}
+
+static void gen_str(yajl_gen g, orderd_str_t s)
+{
+    yajl_gen_string(g, (const unsigned char *)s.base, s.len);
+}
+
+static void gen_cstr(yajl_gen g, const char *s)
+{
+    yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static void gen_money(yajl_gen g, int64_t minor)
+{
+    char buf[ORDERD_MONEY_FMT_MAX];
+    size_t n = orderd_money_format(minor, buf);
+    yajl_gen_number(g, buf, n);
+}
+
+static void gen_time(yajl_gen g, int64_t ms)
+{
+    char buf[ORDERD_TIME_FMT_MAX];
+    size_t n = orderd_time_format(ms, buf);
+    yajl_gen_string(g, (const unsigned char *)buf, n);
+}
+
+static void gen_order(yajl_gen g, const orderd_order_t *o)
+{
+    char id[ORDERD_ID_LEN];
+    orderd_id_format(o->id, id);
+    yajl_gen_map_open(g);
+    KEY(g, "id");
+    yajl_gen_string(g, (const unsigned char *)id, sizeof(id));
+    KEY(g, "user_id");
+    gen_str(g, orderd_order_user(o));
+    KEY(g, "status");
+    gen_cstr(g, orderd_status_name((orderd_status_t)o->status));
+    KEY(g, "items");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < o->n_items; ++i) {
+        yajl_gen_map_open(g);
+        KEY(g, "product_id");
+        gen_str(g, orderd_order_product(o, i));
+        KEY(g, "quantity");
+        yajl_gen_integer(g, o->items[i].quantity);
+        KEY(g, "price");
+        gen_money(g, o->items[i].price);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    KEY(g, "currency");
+    yajl_gen_string(g, (const unsigned char *)o->currency, 3);
+    KEY(g, "total");
+    gen_money(g, o->total);
+    KEY(g, "shipping_address");
+    gen_str(g, orderd_order_address(o));
+    KEY(g, "payment_method");
+    gen_str(g, orderd_order_payment(o));
+    KEY(g, "created_at");
+    gen_time(g, o->created_ms);
+    KEY(g, "updated_at");
+    gen_time(g, o->updated_ms);
+    KEY(g, "version");
+    yajl_gen_integer(g, o->version);
+    yajl_gen_map_close(g);
+}
+
+orderd_str_t orderd_codec_encode_order(const orderd_order_t *o, const orderd_alloc_t *a)
+{
+    yajl_alloc_funcs funcs;
+    yajl_gen g = gen_new(a, &funcs);
+    gen_order(g, o);
+    return gen_result(g);
+}
+
+orderd_str_t orderd_codec_encode_page(orderd_order_t *const *orders, size_t n, unsigned limit, size_t offset,
+                                      size_t total, const orderd_alloc_t *a)
+{
+    yajl_alloc_funcs funcs;
+    yajl_gen g = gen_new(a, &funcs);
+    yajl_gen_map_open(g);
+    KEY(g, "orders");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; ++i)
+        gen_order(g, orders[i]);
+    yajl_gen_array_close(g);
+    KEY(g, "limit");
+    yajl_gen_integer(g, limit);
+    KEY(g, "offset");
+    yajl_gen_integer(g, (long long)offset);
+    KEY(g, "total");
+    yajl_gen_integer(g, (long long)total);
+    yajl_gen_map_close(g);
+    return gen_result(g);
+}
+
+orderd_str_t orderd_codec_encode_problem(const orderd_problem_t *p, const orderd_alloc_t *a)
+{
+    yajl_alloc_funcs funcs;
+    yajl_gen g = gen_new(a, &funcs);
+    yajl_gen_map_open(g);
+    KEY(g, "type");
+    size_t plen = sizeof(ORDERD_PROBLEM_TYPE_PREFIX) - 1, tlen = strlen(p->type);
+    char *type = orderd_alloc(a, plen + tlen);
+    memcpy(type, ORDERD_PROBLEM_TYPE_PREFIX, plen);
+    memcpy(type + plen, p->type, tlen);
+    yajl_gen_string(g, (const unsigned char *)type, plen + tlen);
+    KEY(g, "title");
+    gen_cstr(g, p->title);
+    KEY(g, "status");
+    yajl_gen_integer(g, p->status);
+    KEY(g, "detail");
+    gen_cstr(g, p->detail);
+    if (p->errors != NULL) {
+        KEY(g, "errors");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < p->n_errors; ++i) {
+            yajl_gen_map_open(g);
+            KEY(g, "field");
+            gen_cstr(g, p->errors[i].field);
+            KEY(g, "message");
+            gen_cstr(g, p->errors[i].message);
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
+    return gen_result(g);
+}

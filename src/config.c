@@ -1,0 +1,129 @@
+#include "orderd/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_THREADS 1024
+
+static const char usage[] =
+    "usage: orderd [--listen HOST:PORT] [--threads N] [--data-dir DIR] [--max-body BYTES] [--help] [--version]\n"
+    "\n"
+    "  --listen HOST:PORT  address to serve HTTP/1.1 and h2c on (default 127.0.0.1:8080;\n"
+    "                      IPv6 as [::1]:8080; port 0 lets the kernel pick and logs it)\n"
+    "  --threads N         worker threads, one event loop each (default: online CPUs)\n"
+    "  --data-dir DIR      data directory (default ./data)\n"
+    "  --max-body BYTES    largest request body accepted (default 1048576)\n"
+    "  --help              print this help and exit\n"
+    "  --version           print the version and exit\n";
+
+/* Parses a whole decimal number in [min, max]; -1 when it is not one. */
+static int parse_ull(const char *s, unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_listen(orderd_config_t *cfg, const char *arg)
+{
+    const char *colon = strrchr(arg, ':');
+    unsigned long long port;
+    if (colon == NULL || parse_ull(colon + 1, 0, 65535, &port) != 0)
+        return -1;
+    const char *host = arg;
+    size_t len = (size_t)(colon - arg);
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+        ++host;
+        len -= 2;
+    } else if (memchr(host, ':', len) != NULL) {
+        return -1; /* a bare IPv6 address needs brackets */
+    }
+    if (len == 0 || len >= sizeof(cfg->listen_host))
+        return -1;
+    memcpy(cfg->listen_host, host, len);
+    cfg->listen_host[len] = '\0';
+    cfg->listen_port = (uint16_t)port;
+    return 0;
+}
+
+int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, FILE *err)
+{
+    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"data-dir", required_argument, NULL, 'd'},
+                                         {"max-body", required_argument, NULL, 'b'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'v'},
+                                         {NULL, 0, NULL, 0}};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    *cfg = (orderd_config_t){.listen_host = "127.0.0.1",
+                             .listen_port = 8080,
+                             .threads = cpus > 0 ? (unsigned)(cpus < MAX_THREADS ? cpus : MAX_THREADS) : 1,
+                             .data_dir = "./data",
+                             .max_body = 1024 * 1024};
+    unsigned long long v;
+    int c;
+
+    /* getopt keeps state between calls: start from scratch, print our own errors */
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (parse_listen(cfg, optarg) != 0) {
+                fprintf(err, "orderd: --listen: expected HOST:PORT, got '%s'\n", optarg);
+                return ORDERD_CONFIG_USAGE;
+            }
+            break;
+        case 't':
+            if (parse_ull(optarg, 1, MAX_THREADS, &v) != 0) {
+                fprintf(err, "orderd: --threads: expected a number from 1 to %d, got '%s'\n", MAX_THREADS, optarg);
+                return ORDERD_CONFIG_USAGE;
+            }
+            cfg->threads = (unsigned)v;
+            break;
+        case 'd':
+            if (*optarg == '\0') {
+                fprintf(err, "orderd: --data-dir: expected a directory, got ''\n");
+                return ORDERD_CONFIG_USAGE;
+            }
+            cfg->data_dir = optarg;
+            break;
+        case 'b':
+            /* at most 1 GiB: h2o holds a whole body in memory */
+            if (parse_ull(optarg, 1, 1ull << 30, &v) != 0) {
+                fprintf(err, "orderd: --max-body: expected a number of bytes from 1 to 1073741824, got '%s'\n", optarg);
+                return ORDERD_CONFIG_USAGE;
+            }
+            cfg->max_body = (size_t)v;
+            break;
+        case 'h':
+            fputs(usage, out);
+            return ORDERD_CONFIG_EXIT;
+        case 'v':
+            fprintf(out, "orderd %s\n", ORDERD_VERSION);
+            return ORDERD_CONFIG_EXIT;
+        case ':':
+            fprintf(err, "orderd: %s needs a value (see --help)\n", argv[optind - 1]);
+            return ORDERD_CONFIG_USAGE;
+        default:
+            fprintf(err, "orderd: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            return ORDERD_CONFIG_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(err, "orderd: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return ORDERD_CONFIG_USAGE;
+    }
+    return ORDERD_CONFIG_RUN;
+}

@@ -1,0 +1,22 @@
+/* Puts the API together on one host: resources, the catch-all 404, and the
+ * filter that keeps every error problem+json. */
+#include "respond.h"
+
+static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
+{
+    return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no resource at this path");
+}
+
+void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
+{
+    /* h2o takes the first registered path that matches, on a '/' boundary */
+    orderd_http_health_register(host, app);
+    orderd_http_orders_register(host, app);
+    orderd_http_handler_new(&host->fallback_path, app, on_unknown_path);
+
+    /* h2o answers some requests itself (an HTTP/1 body over the size limit)
+     * before any path is chosen, under the fallback path */
+    orderd_http_problem_filter_register(&host->fallback_path, app);
+    for (size_t i = 0; i < host->paths.size; ++i)
+        orderd_http_problem_filter_register(&host->paths.entries[i], app);
+}

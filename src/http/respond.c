@@ -1,0 +1,212 @@
+#include "respond.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    int status;
+    const char *type;
+    const char *title;
+} problems[] = {
+    [ORDERD_PROBLEM_MALFORMED] = {400, "malformed-request", "Bad Request"},
+    [ORDERD_PROBLEM_UNAUTHORIZED] = {401, "unauthorized", "Unauthorized"},
+    [ORDERD_PROBLEM_NOT_FOUND] = {404, "not-found", "Not Found"},
+    [ORDERD_PROBLEM_METHOD] = {405, "method-not-allowed", "Method Not Allowed"},
+    [ORDERD_PROBLEM_CONFLICT] = {409, "invalid-transition", "Conflict"},
+    [ORDERD_PROBLEM_TOO_LARGE] = {413, "payload-too-large", "Content Too Large"},
+    [ORDERD_PROBLEM_MEDIA_TYPE] = {415, "unsupported-media-type", "Unsupported Media Type"},
+    [ORDERD_PROBLEM_INVALID] = {422, "validation-failed", "Unprocessable Content"},
+    [ORDERD_PROBLEM_UNAVAILABLE] = {503, "unavailable", "Service Unavailable"},
+    [ORDERD_PROBLEM_INTERNAL] = {500, "internal-error", "Internal Server Error"},
+};
+
+static const h2o_iovec_t ctype_json = {H2O_STRLIT("application/json")};
+static const h2o_iovec_t ctype_problem = {H2O_STRLIT("application/problem+json")};
+
+static void *pool_alloc(void *ctx, size_t size)
+{
+    return h2o_mem_alloc_pool(ctx, size);
+}
+
+orderd_alloc_t orderd_http_alloc(h2o_req_t *req)
+{
+    return (orderd_alloc_t){pool_alloc, &req->pool};
+}
+
+orderd_handler_t *orderd_http_handler_new(h2o_pathconf_t *path, orderd_app_t *app,
+                                          int (*on_req)(h2o_handler_t *, h2o_req_t *))
+{
+    orderd_handler_t *h = (orderd_handler_t *)h2o_create_handler(path, sizeof(*h));
+    h->super.on_req = on_req;
+    h->app = app;
+    return h;
+}
+
+int orderd_http_method_is(h2o_req_t *req, const char *m)
+{
+    size_t len = strlen(m);
+    if (h2o_memis(req->method.base, req->method.len, m, len))
+        return 1;
+    return strcmp(m, "GET") == 0 && h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+}
+
+static const char *reason_of(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    default:
+        for (size_t i = 0; i < sizeof(problems) / sizeof(problems[0]); ++i)
+            if (problems[i].status == status)
+                return problems[i].title;
+        return "Error";
+    }
+}
+
+static void send_body(h2o_req_t *req, int status, h2o_iovec_t ctype, orderd_str_t body)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    req->res.status = status;
+    req->res.reason = reason_of(status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype.base, ctype.len);
+    /* before h2o_start_response: otherwise h2o adds chunked encoding too */
+    req->res.content_length = body.len;
+    h2o_start_response(req, &generator);
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    } else {
+        h2o_iovec_t buf = h2o_iovec_init(body.base, body.len);
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+    }
+}
+
+int orderd_http_send_json(h2o_req_t *req, int status, orderd_str_t body)
+{
+    send_body(req, status, ctype_json, body);
+    return 0;
+}
+
+int orderd_http_send_order(h2o_req_t *req, int status, const orderd_order_t *order)
+{
+    orderd_alloc_t a = orderd_http_alloc(req);
+    if (status == 201) {
+        static const char prefix[] = "/api/orders/";
+        char *loc = h2o_mem_alloc_pool(&req->pool, sizeof(prefix) - 1 + ORDERD_ID_LEN);
+        memcpy(loc, prefix, sizeof(prefix) - 1);
+        orderd_id_format(order->id, loc + sizeof(prefix) - 1);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, loc, sizeof(prefix) - 1 + ORDERD_ID_LEN);
+    }
+    send_body(req, status, ctype_json, orderd_codec_encode_order(order, &a));
+    return 0;
+}
+
+static orderd_str_t problem_body(h2o_req_t *req, orderd_problem_kind_t kind, const orderd_field_error_t *errors,
+                                 size_t n_errors, const char *detail)
+{
+    orderd_alloc_t a = orderd_http_alloc(req);
+    orderd_problem_t p = {problems[kind].status, problems[kind].type, problems[kind].title, detail, errors, n_errors};
+    return orderd_codec_encode_problem(&p, &a);
+}
+
+int orderd_http_problem(h2o_req_t *req, orderd_problem_kind_t kind, const orderd_field_error_t *errors,
+                        size_t n_errors, const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    if (kind == ORDERD_PROBLEM_UNAVAILABLE)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    send_body(req, problems[kind].status, ctype_problem, problem_body(req, kind, errors, n_errors, detail));
+    return 0;
+}
+
+int orderd_http_method_not_allowed(h2o_req_t *req, const char *allow)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    return orderd_http_problem(req, ORDERD_PROBLEM_METHOD, NULL, 0, "%.*s is not allowed here; allowed: %s",
+                               (int)(req->method.len > 16 ? 16 : req->method.len), req->method.base, allow);
+}
+
+/* --- h2o's own errors as problem+json --- */
+
+typedef struct problem_filter {
+    h2o_filter_t super;
+    orderd_app_t *app;
+} problem_filter_t;
+
+/* Swallows the plain-text body h2o wrote and sends the problem instead. */
+typedef struct replace_ostream {
+    h2o_ostream_t super;
+    orderd_str_t body;
+} replace_ostream_t;
+
+static void replace_do_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+                            h2o_send_state_t state)
+{
+    replace_ostream_t *self = (replace_ostream_t *)_self;
+    if (h2o_send_state_is_in_progress(state)) {
+        h2o_ostream_send_next(&self->super, req, NULL, 0, state);
+        return;
+    }
+    h2o_iovec_t buf = h2o_iovec_init(self->body.base, self->body.len);
+    h2o_ostream_send_next(&self->super, req, &buf, 1, state);
+}
+
+static int is_problem_response(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    return i != -1 && h2o_memis(req->res.headers.entries[i].value.base, req->res.headers.entries[i].value.len,
+                                ctype_problem.base, ctype_problem.len);
+}
+
+static void on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    problem_filter_t *self = (problem_filter_t *)_self;
+    if (req->res.status >= 400 && !is_problem_response(req)) {
+        orderd_problem_kind_t kind;
+        char detail[128];
+        switch (req->res.status) {
+        case 413:
+            kind = ORDERD_PROBLEM_TOO_LARGE;
+            snprintf(detail, sizeof(detail), "the request body is larger than %zu bytes", self->app->max_body);
+            break;
+        case 404:
+            kind = ORDERD_PROBLEM_NOT_FOUND;
+            snprintf(detail, sizeof(detail), "there is no resource at this path");
+            break;
+        case 400:
+            kind = ORDERD_PROBLEM_MALFORMED;
+            snprintf(detail, sizeof(detail), "the request could not be parsed");
+            break;
+        default:
+            kind = req->res.status >= 500 ? ORDERD_PROBLEM_INTERNAL : ORDERD_PROBLEM_MALFORMED;
+            snprintf(detail, sizeof(detail), "%s", req->res.reason != NULL ? req->res.reason : "error");
+            break;
+        }
+        orderd_str_t body = problem_body(req, kind, NULL, 0, detail);
+        ssize_t i;
+        while ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1)) != -1)
+            h2o_delete_header(&req->res.headers, i);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype_problem.base,
+                       ctype_problem.len);
+        req->res.status = problems[kind].status;
+        req->res.content_length = body.len;
+        replace_ostream_t *os = (replace_ostream_t *)h2o_add_ostream(req, sizeof(*os), slot);
+        os->super.do_send = replace_do_send;
+        os->body = body;
+        slot = &os->super.next;
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
+void orderd_http_problem_filter_register(h2o_pathconf_t *path, orderd_app_t *app)
+{
+    problem_filter_t *f = (problem_filter_t *)h2o_create_filter(path, sizeof(*f));
+    f->super.on_setup_ostream = on_setup_ostream;
+    f->app = app;
+}

@@ -1,0 +1,71 @@
+#ifndef ORDERD_HTTP_RESPOND_H
+#define ORDERD_HTTP_RESPOND_H
+
+/*
+ * The one place responses are built: JSON bodies, problem+json errors,
+ * headers. Every response carries Content-Length; no handler builds its own
+ * error.
+ */
+
+#include <h2o.h>
+
+#include "orderd/codec.h"
+#include "orderd/http.h"
+
+/** A handler of the API: h2o's handler plus the shared application state. */
+typedef struct orderd_handler {
+    h2o_handler_t super;
+    orderd_app_t *app;
+} orderd_handler_t;
+
+/** Problem kinds: each has its status, type slug and title in respond.c. */
+typedef enum {
+    ORDERD_PROBLEM_MALFORMED = 0,   /* 400 */
+    ORDERD_PROBLEM_UNAUTHORIZED,    /* 401 */
+    ORDERD_PROBLEM_NOT_FOUND,       /* 404 */
+    ORDERD_PROBLEM_METHOD,          /* 405 */
+    ORDERD_PROBLEM_CONFLICT,        /* 409 */
+    ORDERD_PROBLEM_TOO_LARGE,       /* 413 */
+    ORDERD_PROBLEM_MEDIA_TYPE,      /* 415 */
+    ORDERD_PROBLEM_INVALID,         /* 422 */
+    ORDERD_PROBLEM_UNAVAILABLE,     /* 503 */
+    ORDERD_PROBLEM_INTERNAL,        /* 500 */
+} orderd_problem_kind_t;
+
+/** A request allocator backed by req->pool. */
+orderd_alloc_t orderd_http_alloc(h2o_req_t *req);
+
+/** Creates an orderd_handler_t on `path` for `app`. */
+orderd_handler_t *orderd_http_handler_new(h2o_pathconf_t *path, orderd_app_t *app,
+                                          int (*on_req)(h2o_handler_t *, h2o_req_t *));
+
+/** Sends `body` as application/json with `status`. Returns 0 (for on_req). */
+int orderd_http_send_json(h2o_req_t *req, int status, orderd_str_t body);
+
+/** Sends an order (201 adds Location: /api/orders/{id}). Returns 0. */
+int orderd_http_send_order(h2o_req_t *req, int status, const orderd_order_t *order);
+
+/**
+ * Sends a problem of `kind` whose detail is printf(fmt, ...); `errors` (may be
+ * NULL) become the 422 list. Returns 0.
+ */
+int orderd_http_problem(h2o_req_t *req, orderd_problem_kind_t kind, const orderd_field_error_t *errors,
+                        size_t n_errors, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/** 405 with `Allow: allow`. Returns 0. */
+int orderd_http_method_not_allowed(h2o_req_t *req, const char *allow);
+
+/** Whether the request's method is `m` (HEAD counts as GET). */
+int orderd_http_method_is(h2o_req_t *req, const char *m);
+
+/**
+ * Installs the filter that turns h2o's own plain-text error responses (an
+ * HTTP/1 body over the size limit, broken chunked encoding) into problem+json.
+ */
+void orderd_http_problem_filter_register(h2o_pathconf_t *path, orderd_app_t *app);
+
+/* Resources: each registers its paths on the host. */
+void orderd_http_health_register(h2o_hostconf_t *host, orderd_app_t *app);
+void orderd_http_orders_register(h2o_hostconf_t *host, orderd_app_t *app);
+
+#endif

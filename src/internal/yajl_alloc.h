@@ -1,0 +1,14 @@
+#ifndef ORDERD_INTERNAL_YAJL_ALLOC_H
+#define ORDERD_INTERNAL_YAJL_ALLOC_H
+
+/* yajl allocation functions backed by a request allocator: nothing is freed
+ * one by one; the request's pool releases it all at once. */
+
+#include <yajl/yajl_common.h>
+
+#include "orderd/common.h"
+
+/** Fills *funcs so yajl allocates from `a` (which must outlive the yajl object). */
+void orderd_yajl_alloc_funcs(yajl_alloc_funcs *funcs, const orderd_alloc_t *a);
+
+#endif

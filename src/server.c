@@ -1,0 +1,279 @@
+#include "orderd/server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <h2o.h>
+
+#include "orderd/http.h"
+#include "orderd/store.h"
+
+/* Whole drain budget after SIGINT/SIGTERM; the process exits 0 within it. */
+#define SHUTDOWN_BUDGET_MS 4500
+/* HTTP/2 connections still open this long after the second GOAWAY are closed. */
+#define H2_GRACEFUL_TIMEOUT_MS 2000
+
+typedef struct server server_t;
+
+typedef struct worker {
+    server_t *server;
+    pthread_t tid;
+    int listen_fd;
+    h2o_evloop_t *loop;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t control;
+    int stopping;
+    atomic_int finished;
+} worker_t;
+
+struct server {
+    const orderd_config_t *cfg;
+    h2o_globalconf_t globalconf;
+    orderd_app_t app;
+    worker_t *workers;
+    unsigned nworkers;
+};
+
+/* --- start-up steps --- */
+
+static unsigned shard_count(unsigned threads)
+{
+    unsigned want = threads * 16, n = 64;
+    while (n < want && n < ORDERD_STORE_MAX_SHARDS)
+        n <<= 1;
+    return n;
+}
+
+static int ensure_data_dir(const char *dir)
+{
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        fprintf(stderr, "orderd: cannot create data directory %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "orderd: data directory %s is not a writable directory\n", dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* One SO_REUSEPORT socket; the kernel spreads connections over them. */
+static int open_listener(const struct addrinfo *ai, uint16_t port)
+{
+    struct sockaddr_storage addr;
+    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+    if (addr.ss_family == AF_INET)
+        ((struct sockaddr_in *)&addr)->sin_port = htons(port);
+    else
+        ((struct sockaddr_in6 *)&addr)->sin6_port = htons(port);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
+        bind(fd, (struct sockaddr *)&addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* Binds every worker's listener; with port 0 the first one's port is used by all. */
+static int open_listeners(server_t *s, uint16_t *bound_port)
+{
+    const orderd_config_t *cfg = s->cfg;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+    int err = getaddrinfo(cfg->listen_host, NULL, &hints, &ai);
+    if (err != 0) {
+        fprintf(stderr, "orderd: cannot resolve %s: %s\n", cfg->listen_host, gai_strerror(err));
+        return -1;
+    }
+    uint16_t port = cfg->listen_port;
+    int ret = 0;
+    for (unsigned i = 0; i < s->nworkers; ++i) {
+        if ((s->workers[i].listen_fd = open_listener(ai, port)) < 0) {
+            fprintf(stderr, "orderd: cannot listen on %s:%u: %s\n", cfg->listen_host, port, strerror(errno));
+            ret = -1;
+            break;
+        }
+        if (port == 0) {
+            struct sockaddr_storage ss;
+            socklen_t len = sizeof(ss);
+            getsockname(s->workers[i].listen_fd, (struct sockaddr *)&ss, &len);
+            port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                 : ((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    freeaddrinfo(ai);
+    *bound_port = port;
+    return ret;
+}
+
+/* --- the workers --- */
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    worker_t *w = listener->data;
+    h2o_socket_t *sock;
+    if (err != NULL)
+        return;
+    /* drain the accept queue: one wakeup may stand for many connections */
+    for (int i = 0; i < 64 && (sock = h2o_evloop_socket_accept(listener)) != NULL; ++i)
+        h2o_accept(&w->accept_ctx, sock);
+}
+
+/* Runs on the worker's own loop when the main thread asks it to stop. */
+static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, control, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        free(m);
+    }
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    h2o_socket_read_stop(w->listener);
+    h2o_socket_close(w->listener);
+    w->listener = NULL;
+    h2o_context_request_shutdown(&w->ctx);
+    /* h2o leaves idle HTTP/1 keep-alive connections waiting for their next
+     * request; expiring the wait closes them now. Busy ones finish their
+     * response, then close since keep-alive is off during shutdown. */
+    w->ctx.http1.req_timeout.timeout = 0;
+}
+
+static int drained(worker_t *w)
+{
+    return h2o_linklist_is_empty(&w->ctx.http1._conns) && h2o_linklist_is_empty(&w->ctx.http2._conns);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    while (!w->stopping || !drained(w))
+        h2o_evloop_run(w->loop, INT32_MAX);
+    /* h2o_context_dispose would assert on the still-linked HTTP/2 shutdown
+     * timer; the process exits right after, so the loop is left as it is. */
+    atomic_store(&w->finished, 1);
+    return NULL;
+}
+
+static void worker_init(worker_t *w, server_t *s)
+{
+    w->server = s;
+    w->loop = h2o_evloop_create();
+    h2o_context_init(&w->ctx, w->loop, &s->globalconf);
+    w->accept_ctx.ctx = &w->ctx;
+    w->accept_ctx.hosts = s->globalconf.hosts;
+    w->queue = h2o_multithread_create_queue(w->loop);
+    h2o_multithread_register_receiver(w->queue, &w->control, on_control);
+    w->listener = h2o_evloop_socket_create(w->loop, w->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->listener->data = w;
+    h2o_socket_read_start(w->listener, on_accept);
+}
+
+/* --- shutdown --- */
+
+static void request_stop(server_t *s)
+{
+    for (unsigned i = 0; i < s->nworkers; ++i) {
+        h2o_multithread_message_t *m = calloc(1, sizeof(*m));
+        h2o_multithread_send_message(&s->workers[i].control, m);
+    }
+}
+
+static void wait_workers(server_t *s)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += SHUTDOWN_BUDGET_MS / 1000;
+    deadline.tv_nsec += (SHUTDOWN_BUDGET_MS % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec += 1;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    for (unsigned i = 0; i < s->nworkers; ++i) {
+        if (pthread_timedjoin_np(s->workers[i].tid, NULL, &deadline) != 0) {
+            fprintf(stderr, "orderd: connections still open after %d ms; exiting anyway\n", SHUTDOWN_BUDGET_MS);
+            return;
+        }
+    }
+}
+
+int orderd_server_run(const orderd_config_t *cfg)
+{
+    server_t s = {.cfg = cfg, .nworkers = cfg->threads};
+    uint16_t port;
+    int sig;
+
+    if (ensure_data_dir(cfg->data_dir) != 0)
+        return 1;
+    if ((s.app.store = orderd_store_new(shard_count(cfg->threads))) == NULL) {
+        fprintf(stderr, "orderd: out of memory\n");
+        return 1;
+    }
+    s.app.max_body = cfg->max_body;
+
+    h2o_config_init(&s.globalconf);
+    s.globalconf.server_name = h2o_iovec_init(H2O_STRLIT("orderd"));
+    /* h2o reads bodies up to this size; handlers answer 413 past --max-body.
+     * The slack lets HTTP/2 clients get a 413 rather than a stream reset for
+     * bodies up to twice the limit. */
+    s.globalconf.max_request_entity_size = cfg->max_body * 2 + 65536;
+    s.globalconf.http2.graceful_shutdown_timeout = H2_GRACEFUL_TIMEOUT_MS;
+    orderd_http_register(h2o_config_register_host(&s.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
+                         &s.app);
+
+    s.workers = calloc(s.nworkers, sizeof(*s.workers));
+    for (unsigned i = 0; i < s.nworkers; ++i)
+        s.workers[i].listen_fd = -1;
+    if (open_listeners(&s, &port) != 0)
+        return 1;
+
+    /* signals go to sigwait below, never to a worker */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    for (unsigned i = 0; i < s.nworkers; ++i) {
+        worker_init(&s.workers[i], &s);
+        h2o_multithread_create_thread(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
+    }
+    fprintf(stderr, "orderd: %u threads, %u shards, data in %s\n", s.nworkers, shard_count(cfg->threads),
+            cfg->data_dir);
+    fprintf(stderr, "orderd: listening on http://%s%s%s:%u\n", strchr(cfg->listen_host, ':') ? "[" : "",
+            cfg->listen_host, strchr(cfg->listen_host, ':') ? "]" : "", port);
+    fflush(stderr);
+
+    while (sigwait(&set, &sig) != 0)
+        ;
+    fprintf(stderr, "orderd: %s received, draining connections\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    request_stop(&s);
+    wait_workers(&s);
+    fprintf(stderr, "orderd: stopped\n");
+    return 0;
+}

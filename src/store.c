@@ -1,0 +1,441 @@
+#include "orderd/store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal/idvec.h"
+
+/* Ids are (sequence << ORDERD_ID_SHARD_BITS) | (user hash & shard bits). The
+ * sequence starts from milliseconds since 2025-01-01 times 1024, so it keeps
+ * growing across restarts even before the journal restores the last one, and
+ * 52 bits last past the year 2160. */
+#define ID_EPOCH_MS 1735689600000LL
+#define ID_SEQ_PER_MS_SHIFT 10
+#define ID_SHARD_MASK ((uint64_t)ORDERD_STORE_MAX_SHARDS - 1)
+
+typedef struct user {
+    uint64_t hash;
+    orderd_order_t **orders;              /* every order of the user, by id (creation order) */
+    size_t n_orders, cap_orders;
+    orderd_idvec_t by_status[ORDERD_STATUS_COUNT]; /* ids, ascending, one vector per status */
+    uint8_t id_len;
+    char id[ORDERD_USER_ID_MAX];
+} user_t;
+
+/* Each shard on its own cache lines so two threads locking neighbours do not
+ * bounce one line between cores. */
+typedef struct shard {
+    pthread_mutex_t mu;
+    orderd_order_t **ids; /* open addressing on the order id, linear probing */
+    size_t ids_cap, ids_n;
+    user_t **users; /* open addressing on the user hash */
+    size_t users_cap, users_n;
+} __attribute__((aligned(64))) shard_t;
+
+struct orderd_store {
+    shard_t *shards;
+    unsigned nshards;
+    _Atomic uint64_t last_seq;
+};
+
+/* --- hashing --- */
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* FNV-1a, then a finaliser. It must stay the same across versions: order ids
+ * carry its low bits. X-User-Id values come from the trusted gateway in front
+ * of orderd, so an unkeyed hash is acceptable here. */
+static uint64_t user_hash(orderd_str_t user)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < user.len; ++i) {
+        h ^= (unsigned char)user.base[i];
+        h *= 0x100000001b3ULL;
+    }
+    return mix64(h);
+}
+
+unsigned orderd_store_shard_of_user(const orderd_store_t *store, orderd_str_t user_id)
+{
+    return (unsigned)(user_hash(user_id) & (store->nshards - 1));
+}
+
+unsigned orderd_store_shard_of_id(const orderd_store_t *store, uint64_t id)
+{
+    return (unsigned)(id & (store->nshards - 1));
+}
+
+/* --- id map --- */
+
+static orderd_order_t **ids_slot(shard_t *s, uint64_t id)
+{
+    size_t mask = s->ids_cap - 1;
+    for (size_t i = mix64(id) & mask;; i = (i + 1) & mask)
+        if (s->ids[i] == NULL || s->ids[i]->id == id)
+            return &s->ids[i];
+}
+
+static orderd_order_t *ids_find(shard_t *s, uint64_t id)
+{
+    return s->ids_cap == 0 ? NULL : *ids_slot(s, id);
+}
+
+/* Makes room for one more entry (load factor <= 1/2). */
+static int ids_reserve(shard_t *s)
+{
+    if ((s->ids_n + 1) * 2 <= s->ids_cap)
+        return 0;
+    size_t ncap = s->ids_cap == 0 ? 64 : s->ids_cap * 2;
+    orderd_order_t **old = s->ids;
+    size_t ocap = s->ids_cap;
+    if ((s->ids = calloc(ncap, sizeof(*s->ids))) == NULL) {
+        s->ids = old;
+        return -1;
+    }
+    s->ids_cap = ncap;
+    for (size_t i = 0; i < ocap; ++i)
+        if (old[i] != NULL)
+            *ids_slot(s, old[i]->id) = old[i];
+    free(old);
+    return 0;
+}
+
+/* --- user map --- */
+
+static user_t **users_slot(shard_t *s, uint64_t hash, orderd_str_t id)
+{
+    size_t mask = s->users_cap - 1;
+    /* the shard already used the low bits; probe from the high ones */
+    for (size_t i = (hash >> 32) & mask;; i = (i + 1) & mask) {
+        user_t *u = s->users[i];
+        if (u == NULL || (u->hash == hash && u->id_len == id.len && memcmp(u->id, id.base, id.len) == 0))
+            return &s->users[i];
+    }
+}
+
+static user_t *users_find(shard_t *s, uint64_t hash, orderd_str_t id)
+{
+    return s->users_cap == 0 ? NULL : *users_slot(s, hash, id);
+}
+
+static user_t *users_get_or_add(shard_t *s, uint64_t hash, orderd_str_t id)
+{
+    user_t *u = users_find(s, hash, id);
+    if (u != NULL)
+        return u;
+    if ((s->users_n + 1) * 2 > s->users_cap) {
+        size_t ncap = s->users_cap == 0 ? 16 : s->users_cap * 2, ocap = s->users_cap;
+        user_t **old = s->users, **fresh = calloc(ncap, sizeof(*fresh));
+        if (fresh == NULL)
+            return NULL;
+        s->users = fresh;
+        s->users_cap = ncap;
+        for (size_t i = 0; i < ocap; ++i)
+            if (old[i] != NULL)
+                *users_slot(s, old[i]->hash, (orderd_str_t){old[i]->id, old[i]->id_len}) = old[i];
+        free(old);
+    }
+    if ((u = calloc(1, sizeof(*u))) == NULL)
+        return NULL;
+    u->hash = hash;
+    u->id_len = (uint8_t)id.len;
+    memcpy(u->id, id.base, id.len);
+    *users_slot(s, hash, id) = u;
+    ++s->users_n;
+    return u;
+}
+
+/* --- the store --- */
+
+orderd_store_t *orderd_store_new(unsigned nshards)
+{
+    if (nshards == 0 || nshards > ORDERD_STORE_MAX_SHARDS || (nshards & (nshards - 1)) != 0)
+        return NULL;
+    orderd_store_t *store = calloc(1, sizeof(*store));
+    if (store == NULL)
+        return NULL;
+    if ((store->shards = aligned_alloc(64, sizeof(shard_t) * nshards)) == NULL) {
+        free(store);
+        return NULL;
+    }
+    memset(store->shards, 0, sizeof(shard_t) * nshards);
+    for (unsigned i = 0; i < nshards; ++i)
+        pthread_mutex_init(&store->shards[i].mu, NULL);
+    store->nshards = nshards;
+    return store;
+}
+
+void orderd_store_free(orderd_store_t *store)
+{
+    if (store == NULL)
+        return;
+    for (unsigned i = 0; i < store->nshards; ++i) {
+        shard_t *s = &store->shards[i];
+        for (size_t j = 0; j < s->ids_cap; ++j)
+            free(s->ids[j]);
+        for (size_t j = 0; j < s->users_cap; ++j) {
+            user_t *u = s->users[j];
+            if (u == NULL)
+                continue;
+            for (int k = 0; k < ORDERD_STATUS_COUNT; ++k)
+                orderd_idvec_free(&u->by_status[k]);
+            free(u->orders);
+            free(u);
+        }
+        free(s->ids);
+        free(s->users);
+        pthread_mutex_destroy(&s->mu);
+    }
+    free(store->shards);
+    free(store);
+}
+
+uint64_t orderd_store_next_id(orderd_store_t *store, orderd_str_t user_id)
+{
+    uint64_t floor = (uint64_t)(orderd_now_ms() - ID_EPOCH_MS) << ID_SEQ_PER_MS_SHIFT;
+    uint64_t last = atomic_load_explicit(&store->last_seq, memory_order_relaxed), next;
+    do {
+        next = last + 1 > floor ? last + 1 : floor;
+    } while (!atomic_compare_exchange_weak_explicit(&store->last_seq, &last, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    return (next << ORDERD_ID_SHARD_BITS) | (user_hash(user_id) & ID_SHARD_MASK);
+}
+
+/* Replay hands us ids made by earlier runs: never hand them out again. */
+static void seq_observe(orderd_store_t *store, uint64_t id)
+{
+    uint64_t seq = id >> ORDERD_ID_SHARD_BITS, last = atomic_load_explicit(&store->last_seq, memory_order_relaxed);
+    while (last < seq &&
+           !atomic_compare_exchange_weak_explicit(&store->last_seq, &last, seq, memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+static int user_orders_reserve(user_t *u)
+{
+    if (u->n_orders < u->cap_orders)
+        return 0;
+    size_t ncap = u->cap_orders == 0 ? 4 : u->cap_orders * 2;
+    orderd_order_t **n = realloc(u->orders, ncap * sizeof(*n));
+    if (n == NULL)
+        return -1;
+    u->orders = n;
+    u->cap_orders = ncap;
+    return 0;
+}
+
+/* Applies one event to shard `s`, whose lock the caller holds. Everything that
+ * can fail is reserved before anything changes, so a failure changes nothing. */
+static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t *ev)
+{
+    switch (ev->type) {
+    case ORDERD_EVENT_CREATED: {
+        const orderd_order_t *in = ev->u.created.order;
+        orderd_str_t uid = orderd_order_user(in);
+        if (ids_find(s, in->id) != NULL || in->status >= ORDERD_STATUS_COUNT)
+            return ORDERD_STORE_EINVAL;
+        user_t *u;
+        orderd_order_t *copy;
+        if (ids_reserve(s) != 0 || (u = users_get_or_add(s, user_hash(uid), uid)) == NULL ||
+            user_orders_reserve(u) != 0 || orderd_idvec_reserve(&u->by_status[in->status], 1) != 0 ||
+            (copy = malloc(in->size)) == NULL)
+            return ORDERD_STORE_ENOMEM;
+        memcpy(copy, in, in->size);
+        *ids_slot(s, copy->id) = copy;
+        ++s->ids_n;
+        /* ids usually arrive in order: the insert point is almost always the end */
+        size_t at = u->n_orders;
+        while (at > 0 && u->orders[at - 1]->id > copy->id)
+            --at;
+        memmove(&u->orders[at + 1], &u->orders[at], (u->n_orders - at) * sizeof(*u->orders));
+        u->orders[at] = copy;
+        ++u->n_orders;
+        orderd_idvec_insert(&u->by_status[copy->status], copy->id);
+        seq_observe(store, copy->id);
+        return ORDERD_STORE_OK;
+    }
+    case ORDERD_EVENT_STATUS_CHANGED: {
+        orderd_order_t *o = ids_find(s, ev->u.status_changed.order_id);
+        uint8_t to = ev->u.status_changed.status;
+        if (o == NULL || to >= ORDERD_STATUS_COUNT)
+            return ORDERD_STORE_EINVAL;
+        user_t *u = users_find(s, user_hash(orderd_order_user(o)), orderd_order_user(o));
+        if (u == NULL)
+            return ORDERD_STORE_EINVAL;
+        if (to != o->status) {
+            if (orderd_idvec_reserve(&u->by_status[to], 1) != 0)
+                return ORDERD_STORE_ENOMEM;
+            orderd_idvec_remove(&u->by_status[o->status], o->id);
+            orderd_idvec_insert(&u->by_status[to], o->id);
+        }
+        o->status = to;
+        o->version = ev->u.status_changed.version;
+        o->updated_ms = ev->u.status_changed.at_ms;
+        return ORDERD_STORE_OK;
+    }
+    }
+    return ORDERD_STORE_EINVAL;
+}
+
+static shard_t *shard_of_event(orderd_store_t *store, const orderd_event_t *ev)
+{
+    uint64_t id = ev->type == ORDERD_EVENT_CREATED ? ev->u.created.order->id : ev->u.status_changed.order_id;
+    return &store->shards[orderd_store_shard_of_id(store, id)];
+}
+
+int orderd_store_apply(orderd_store_t *store, const orderd_event_t *ev)
+{
+    if (ev->type != ORDERD_EVENT_CREATED && ev->type != ORDERD_EVENT_STATUS_CHANGED)
+        return ORDERD_STORE_EINVAL;
+    shard_t *s = shard_of_event(store, ev);
+    pthread_mutex_lock(&s->mu);
+    int ret = apply_locked(store, s, ev);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int orderd_store_create(orderd_store_t *store, orderd_order_t *order)
+{
+    orderd_str_t uid = orderd_order_user(order);
+    shard_t *s = &store->shards[orderd_store_shard_of_user(store, uid)];
+    pthread_mutex_lock(&s->mu);
+    order->id = orderd_store_next_id(store, uid);
+    orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = order};
+    int ret = apply_locked(store, s, &ev);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+static orderd_order_t *copy_out(const orderd_order_t *o, const orderd_alloc_t *a)
+{
+    orderd_order_t *c = orderd_alloc(a, o->size);
+    memcpy(c, o, o->size);
+    return c;
+}
+
+static int owned_by(const orderd_order_t *o, orderd_str_t user_id)
+{
+    return user_id.base == NULL ||
+           (o->user_len == user_id.len && memcmp(orderd_order_user(o).base, user_id.base, user_id.len) == 0);
+}
+
+int orderd_store_get(orderd_store_t *store, orderd_str_t user_id, uint64_t id, const orderd_alloc_t *a,
+                     orderd_order_t **out)
+{
+    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
+    int ret = ORDERD_STORE_ENOTFOUND;
+    pthread_mutex_lock(&s->mu);
+    orderd_order_t *o = ids_find(s, id);
+    if (o != NULL && owned_by(o, user_id)) {
+        *out = copy_out(o, a);
+        ret = ORDERD_STORE_OK;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int orderd_store_list(orderd_store_t *store, orderd_str_t user_id, unsigned status_mask, size_t offset, size_t limit,
+                      const orderd_alloc_t *a, orderd_store_page_t *page)
+{
+    const unsigned all = (1u << ORDERD_STATUS_COUNT) - 1;
+    uint64_t hash = user_hash(user_id);
+    shard_t *s = &store->shards[hash & (store->nshards - 1)];
+
+    status_mask &= all;
+    if (status_mask == 0)
+        status_mask = all;
+    *page = (orderd_store_page_t){orderd_alloc(a, (limit > 0 ? limit : 1) * sizeof(orderd_order_t *)), 0, 0};
+
+    pthread_mutex_lock(&s->mu);
+    user_t *u = users_find(s, hash, user_id);
+    if (u == NULL)
+        goto done;
+    if (status_mask == all) {
+        page->total = u->n_orders;
+        for (size_t i = offset; i < u->n_orders && page->n < limit; ++i)
+            page->orders[page->n++] = copy_out(u->orders[u->n_orders - 1 - i], a);
+        goto done;
+    }
+    /* Newest first across the chosen statuses: a merge from the ends of their
+     * id vectors. With one status this is a direct index, O(limit). */
+    size_t pos[ORDERD_STATUS_COUNT];
+    for (int k = 0; k < ORDERD_STATUS_COUNT; ++k) {
+        pos[k] = u->by_status[k].n;
+        if (status_mask & (1u << k))
+            page->total += u->by_status[k].n;
+    }
+    if (__builtin_popcount(status_mask) == 1) {
+        int k = __builtin_ctz(status_mask);
+        pos[k] = offset < pos[k] ? pos[k] - offset : 0;
+        offset = 0;
+    }
+    for (size_t skipped = 0; page->n < limit;) {
+        int best = -1;
+        for (int k = 0; k < ORDERD_STATUS_COUNT; ++k)
+            if ((status_mask & (1u << k)) && pos[k] > 0 &&
+                (best < 0 || u->by_status[k].ids[pos[k] - 1] > u->by_status[best].ids[pos[best] - 1]))
+                best = k;
+        if (best < 0)
+            break;
+        uint64_t id = u->by_status[best].ids[--pos[best]];
+        if (skipped < offset) {
+            ++skipped;
+            continue;
+        }
+        page->orders[page->n++] = copy_out(ids_find(s, id), a);
+    }
+done:
+    pthread_mutex_unlock(&s->mu);
+    return ORDERD_STORE_OK;
+}
+
+int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_t id, orderd_status_t to,
+                            int64_t now_ms, const orderd_alloc_t *a, orderd_order_t **out)
+{
+    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
+    int ret = ORDERD_STORE_ENOTFOUND;
+    pthread_mutex_lock(&s->mu);
+    orderd_order_t *o = ids_find(s, id);
+    if (o == NULL || !owned_by(o, user_id))
+        goto done;
+    switch (orderd_status_transition((orderd_status_t)o->status, to)) {
+    case ORDERD_TRANSITION_APPLY: {
+        orderd_event_t ev = {.type = ORDERD_EVENT_STATUS_CHANGED,
+                             .u.status_changed = {.order_id = id, .status = (uint8_t)to, .version = o->version + 1,
+                                                  .at_ms = now_ms > o->updated_ms ? now_ms : o->updated_ms}};
+        if ((ret = apply_locked(store, s, &ev)) != ORDERD_STORE_OK)
+            goto done;
+        break;
+    }
+    case ORDERD_TRANSITION_NOOP:
+        ret = ORDERD_STORE_OK;
+        break;
+    case ORDERD_TRANSITION_CONFLICT:
+        ret = ORDERD_STORE_ECONFLICT;
+        break;
+    }
+    *out = copy_out(o, a);
+done:
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+size_t orderd_store_count(orderd_store_t *store)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < store->nshards; ++i) {
+        pthread_mutex_lock(&store->shards[i].mu);
+        n += store->shards[i].ids_n;
+        pthread_mutex_unlock(&store->shards[i].mu);
+    }
+    return n;
+}
