@@ -10,6 +10,11 @@
 enum { F_NONE, F_ITEMS, F_ADDRESS, F_PAYMENT, F_CURRENCY, F_UNKNOWN };
 enum { I_NONE, I_PRODUCT, I_QUANTITY, I_PRICE, I_UNKNOWN };
 
+typedef struct errlist {
+    orderd_field_error_t *v;
+    size_t n, cap, total;
+} errlist_t;
+
 /* Where the parser is: depth 0 outside the document, 1 in the root object,
  * 2 in the items array, 3 in one item object. A value of the wrong shape is
  * reported once and then skipped whole: `skip` is the depth below which
@@ -21,29 +26,33 @@ typedef struct dec {
     unsigned seen_top, seen_item;
     size_t n_items, cap_items; /* items seen; only the first ORDERD_ITEMS_MAX are kept */
     int bad_items;             /* some item failed: no total */
+    int items_reported;        /* "items" itself was the wrong type: already named */
     orderd_order_draft_t *draft;
-    orderd_field_error_t *errors;
-    size_t n_errors, cap_errors;
+    errlist_t top, items;
     const char *syntax;
 } dec_t;
 
+/* Top-level problems go in `top` (a handful at most), per-item ones in
+ * `items`; the report lists all of `top`, then items up to the cap. */
+static void push(dec_t *d, errlist_t *l, const char *field, const char *message)
+{
+    ++l->total;
+    if (l->n == ORDERD_CODEC_MAX_ERRORS)
+        return;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap == 0 ? 8 : l->cap * 2;
+        orderd_field_error_t *n = orderd_alloc(d->a, ncap * sizeof(*n));
+        if (l->n != 0)
+            memcpy(n, l->v, l->n * sizeof(*n));
+        l->v = n;
+        l->cap = ncap;
+    }
+    l->v[l->n++] = (orderd_field_error_t){field, message};
+}
+
 static void add_error(dec_t *d, const char *field, const char *message)
 {
-    if (d->n_errors == ORDERD_CODEC_MAX_ERRORS)
-        return;
-    if (d->n_errors == d->cap_errors) {
-        size_t ncap = d->cap_errors == 0 ? 8 : d->cap_errors * 2;
-        orderd_field_error_t *n = orderd_alloc(d->a, ncap * sizeof(*n));
-        if (d->n_errors != 0)
-            memcpy(n, d->errors, d->n_errors * sizeof(*n));
-        d->errors = n;
-        d->cap_errors = ncap;
-    }
-    if (d->n_errors == ORDERD_CODEC_MAX_ERRORS - 1) {
-        field = "body";
-        message = "too many errors; the rest are not listed";
-    }
-    d->errors[d->n_errors++] = (orderd_field_error_t){field, message};
+    push(d, &d->top, field, message);
 }
 
 static void item_error(dec_t *d, const char *name, const char *message)
@@ -55,7 +64,7 @@ static void item_error(dec_t *d, const char *name, const char *message)
     char *field = orderd_alloc(d->a, (size_t)n + 1);
     memcpy(field, buf, (size_t)n + 1);
     d->bad_items = 1;
-    add_error(d, field, message);
+    push(d, &d->items, field, message);
 }
 
 static const char *const top_names[] = {NULL, "items", "shipping_address", "payment_method", "currency"};
@@ -141,6 +150,8 @@ static void wrong_value(dec_t *d)
         add_error(d, "body", "must be a JSON object");
         break;
     case 1:
+        if (d->top_key == F_ITEMS)
+            d->items_reported = 1;
         if (d->top_key != F_UNKNOWN)
             add_error(d, top_names[d->top_key], top_rules[d->top_key]);
         break;
@@ -188,7 +199,7 @@ static void finish_root(dec_t *d)
     for (int k = F_ITEMS; k <= F_PAYMENT; ++k)
         if (!(d->seen_top & (1u << k)))
             add_error(d, top_names[k], "is required");
-    if (!(d->seen_top & (1u << F_ITEMS)))
+    if (!(d->seen_top & (1u << F_ITEMS)) || d->items_reported)
         return;
     if (d->n_items == 0 || d->n_items > ORDERD_ITEMS_MAX) {
         add_error(d, "items", top_rules[F_ITEMS]);
@@ -408,9 +419,15 @@ int orderd_codec_decode_create(const char *body, size_t len, const orderd_alloc_
         return ORDERD_DECODE_SYNTAX;
     }
     /* the pool owns yajl's memory: nothing to free */
-    if (d.n_errors != 0) {
-        report->errors = d.errors;
-        report->n_errors = d.n_errors;
+    if (d.top.total + d.items.total != 0) {
+        size_t room = ORDERD_CODEC_MAX_ERRORS - d.top.n, n_items = d.items.total <= room ? d.items.n : room - 1;
+        orderd_field_error_t *all = orderd_alloc(a, ORDERD_CODEC_MAX_ERRORS * sizeof(*all));
+        memcpy(all, d.top.v, d.top.n * sizeof(*all));
+        memcpy(all + d.top.n, d.items.v, n_items * sizeof(*all));
+        report->errors = all;
+        report->n_errors = d.top.n + n_items;
+        if (d.items.total > room)
+            all[report->n_errors++] = (orderd_field_error_t){"items", "too many broken items; the rest are not listed"};
         return ORDERD_DECODE_INVALID;
     }
     return ORDERD_DECODE_OK;

@@ -10,13 +10,20 @@
 #define MAX_THREADS 1024
 
 static const char usage[] =
-    "usage: orderd [--listen HOST:PORT] [--threads N] [--data-dir DIR] [--max-body BYTES] [--help] [--version]\n"
+    "usage: orderd [--listen HOST:PORT] [--threads N] [--data-dir DIR] [--max-body BYTES]\n"
+    "              [--fsync always|everysec|no] [--snapshot-bytes BYTES] [--help] [--version]\n"
+    "       orderd journal verify|dump|repair --data-dir DIR\n"
     "\n"
     "  --listen HOST:PORT  address to serve HTTP/1.1 and h2c on (default 127.0.0.1:8080;\n"
     "                      IPv6 as [::1]:8080; port 0 lets the kernel pick and logs it)\n"
     "  --threads N         worker threads, one event loop each (default: online CPUs)\n"
     "  --data-dir DIR      data directory (default ./data)\n"
     "  --max-body BYTES    largest request body accepted (default 1048576)\n"
+    "  --fsync MODE        always: answer a change after fdatasync (default; nothing acknowledged\n"
+    "                      is lost); everysec: after write(), fdatasync every second (a power\n"
+    "                      loss may lose about a second); no: after write(), the OS flushes\n"
+    "  --snapshot-bytes N  snapshot the table and start a new journal segment past N bytes\n"
+    "                      of journal (default 67108864)\n"
     "  --help              print this help and exit\n"
     "  --version           print the version and exit\n";
 
@@ -62,6 +69,8 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                                          {"threads", required_argument, NULL, 't'},
                                          {"data-dir", required_argument, NULL, 'd'},
                                          {"max-body", required_argument, NULL, 'b'},
+                                         {"fsync", required_argument, NULL, 'f'},
+                                         {"snapshot-bytes", required_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'v'},
                                          {NULL, 0, NULL, 0}};
@@ -70,7 +79,9 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                              .listen_port = 8080,
                              .threads = cpus > 0 ? (unsigned)(cpus < MAX_THREADS ? cpus : MAX_THREADS) : 1,
                              .data_dir = "./data",
-                             .max_body = 1024 * 1024};
+                             .max_body = 1024 * 1024,
+                             .fsync = ORDERD_FSYNC_ALWAYS,
+                             .snapshot_bytes = 64ull << 20};
     unsigned long long v;
     int c;
 
@@ -106,6 +117,20 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                 return ORDERD_CONFIG_USAGE;
             }
             cfg->max_body = (size_t)v;
+            break;
+        case 'f':
+            if (orderd_fsync_mode_parse(optarg, &cfg->fsync) != 0) {
+                fprintf(err, "orderd: --fsync: expected always, everysec or no, got '%s'\n", optarg);
+                return ORDERD_CONFIG_USAGE;
+            }
+            break;
+        case 's':
+            if (parse_ull(optarg, 4096, 1ull << 40, &v) != 0) {
+                fprintf(err, "orderd: --snapshot-bytes: expected a number of bytes from 4096 to 1099511627776, got '%s'\n",
+                        optarg);
+                return ORDERD_CONFIG_USAGE;
+            }
+            cfg->snapshot_bytes = v;
             break;
         case 'h':
             fputs(usage, out);

@@ -1,6 +1,7 @@
 #include "orderd/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,8 +18,13 @@
 
 #include <h2o.h>
 
+#include <sys/file.h>
+
+#include "internal/crc32c.h"
 #include "orderd/http.h"
+#include "orderd/journal.h"
 #include "orderd/store.h"
+#include "orderd/wal.h"
 
 /* Whole drain budget after SIGINT/SIGTERM; the process exits 0 within it. */
 #define SHUTDOWN_BUDGET_MS 4500
@@ -32,7 +38,7 @@ typedef struct worker {
     pthread_t tid;
     int listen_fd;
     h2o_evloop_t *loop;
-    h2o_context_t ctx;
+    orderd_http_thread_t http; /* holds the h2o context */
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     h2o_multithread_queue_t *queue;
@@ -45,6 +51,7 @@ struct server {
     const orderd_config_t *cfg;
     h2o_globalconf_t globalconf;
     orderd_app_t app;
+    orderd_wal_t *wal;
     worker_t *workers;
     unsigned nworkers;
 };
@@ -57,6 +64,56 @@ static unsigned shard_count(unsigned threads)
     while (n < want && n < ORDERD_STORE_MAX_SHARDS)
         n <<= 1;
     return n;
+}
+
+/* One orderd per data directory: a second one would interleave journal writes. */
+static int lock_data_dir(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "orderd: data directory %s is in use by another orderd (%s)\n", dir, strerror(errno));
+        return -1;
+    }
+    return 0; /* held until the process exits */
+}
+
+/* Replays the journal into the store, then attaches the writer. */
+static int open_journal(server_t *s)
+{
+    const orderd_config_t *cfg = s->cfg;
+    orderd_replay_report_t *rep = calloc(1, sizeof(*rep));
+    char err[512];
+    struct timespec t0, t1;
+    int ret = -1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (orderd_journal_replay(cfg->data_dir, s->app.store, rep) != 0) {
+        fprintf(stderr, "orderd: %s\n", rep->error);
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    fprintf(stderr,
+            "orderd: replayed %zu records (snapshot at record %llu), %zu orders, %llu bytes in %.1f ms"
+            " (%.0f records/s)\n",
+            rep->records, (unsigned long long)rep->snapshot_seq, rep->orders, (unsigned long long)rep->bytes, ms,
+            ms > 0 ? (double)(rep->records + rep->orders) / (ms / 1e3) : 0.0);
+    orderd_wal_config_t wc = {.dir = cfg->data_dir,
+                              .fsync = cfg->fsync,
+                              .snapshot_bytes = cfg->snapshot_bytes,
+                              .notify = orderd_http_on_durable,
+                              .notify_ctx = NULL};
+    if ((s->wal = orderd_wal_open(&wc, s->app.store, rep, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "orderd: %s\n", err);
+        goto out;
+    }
+    s->app.durable = 1;
+    ret = 0;
+out:
+    free(rep);
+    return ret;
 }
 
 static int ensure_data_dir(const char *dir)
@@ -156,16 +213,16 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     h2o_socket_read_stop(w->listener);
     h2o_socket_close(w->listener);
     w->listener = NULL;
-    h2o_context_request_shutdown(&w->ctx);
+    h2o_context_request_shutdown(&w->http.ctx);
     /* h2o leaves idle HTTP/1 keep-alive connections waiting for their next
      * request; expiring the wait closes them now. Busy ones finish their
      * response, then close since keep-alive is off during shutdown. */
-    w->ctx.http1.req_timeout.timeout = 0;
+    w->http.ctx.http1.req_timeout.timeout = 0;
 }
 
 static int drained(worker_t *w)
 {
-    return h2o_linklist_is_empty(&w->ctx.http1._conns) && h2o_linklist_is_empty(&w->ctx.http2._conns);
+    return h2o_linklist_is_empty(&w->http.ctx.http1._conns) && h2o_linklist_is_empty(&w->http.ctx.http2._conns);
 }
 
 static void *worker_main(void *arg)
@@ -183,11 +240,12 @@ static void worker_init(worker_t *w, server_t *s)
 {
     w->server = s;
     w->loop = h2o_evloop_create();
-    h2o_context_init(&w->ctx, w->loop, &s->globalconf);
-    w->accept_ctx.ctx = &w->ctx;
+    h2o_context_init(&w->http.ctx, w->loop, &s->globalconf);
+    w->accept_ctx.ctx = &w->http.ctx;
     w->accept_ctx.hosts = s->globalconf.hosts;
     w->queue = h2o_multithread_create_queue(w->loop);
     h2o_multithread_register_receiver(w->queue, &w->control, on_control);
+    orderd_http_thread_init(&w->http, w->queue);
     w->listener = h2o_evloop_socket_create(w->loop, w->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);
@@ -227,13 +285,27 @@ int orderd_server_run(const orderd_config_t *cfg)
     uint16_t port;
     int sig;
 
-    if (ensure_data_dir(cfg->data_dir) != 0)
+    /* signals wait for sigwait below, from the very start, and never reach a worker */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!orderd_crc32c_available()) {
+        fprintf(stderr, "orderd: this CPU lacks the CRC32C instruction the journal needs\n");
+        return 1;
+    }
+    if (ensure_data_dir(cfg->data_dir) != 0 || lock_data_dir(cfg->data_dir) != 0)
         return 1;
     if ((s.app.store = orderd_store_new(shard_count(cfg->threads))) == NULL) {
         fprintf(stderr, "orderd: out of memory\n");
         return 1;
     }
     s.app.max_body = cfg->max_body;
+    if (open_journal(&s) != 0)
+        return 1;
 
     h2o_config_init(&s.globalconf);
     s.globalconf.server_name = h2o_iovec_init(H2O_STRLIT("orderd"));
@@ -251,14 +323,6 @@ int orderd_server_run(const orderd_config_t *cfg)
     if (open_listeners(&s, &port) != 0)
         return 1;
 
-    /* signals go to sigwait below, never to a worker */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
     for (unsigned i = 0; i < s.nworkers; ++i) {
         worker_init(&s.workers[i], &s);
         h2o_multithread_create_thread(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
@@ -274,6 +338,8 @@ int orderd_server_run(const orderd_config_t *cfg)
     fprintf(stderr, "orderd: %s received, draining connections\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     request_stop(&s);
     wait_workers(&s);
+    /* connections are closed: everything answered is durable; sync the rest */
+    orderd_wal_close(s.wal);
     fprintf(stderr, "orderd: stopped\n");
     return 0;
 }

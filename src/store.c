@@ -38,6 +38,7 @@ struct orderd_store {
     shard_t *shards;
     unsigned nshards;
     _Atomic uint64_t last_seq;
+    orderd_store_journal_t journal; /* append == NULL: no journal */
 };
 
 /* --- hashing --- */
@@ -88,6 +89,26 @@ static orderd_order_t **ids_slot(shard_t *s, uint64_t id)
 static orderd_order_t *ids_find(shard_t *s, uint64_t id)
 {
     return s->ids_cap == 0 ? NULL : *ids_slot(s, id);
+}
+
+/* Removes `id` (backward-shift deletion keeps probe chains whole). */
+static void ids_remove(shard_t *s, uint64_t id)
+{
+    size_t mask = s->ids_cap - 1;
+    orderd_order_t **slot = ids_slot(s, id);
+    if (*slot == NULL)
+        return;
+    size_t hole = (size_t)(slot - s->ids);
+    for (size_t i = (hole + 1) & mask; s->ids[i] != NULL; i = (i + 1) & mask) {
+        size_t home = mix64(s->ids[i]->id) & mask;
+        /* move entry i into the hole unless its home lies cyclically in (hole, i] */
+        if (((i - home) & mask) >= ((i - hole) & mask)) {
+            s->ids[hole] = s->ids[i];
+            hole = i;
+        }
+    }
+    s->ids[hole] = NULL;
+    --s->ids_n;
 }
 
 /* Makes room for one more entry (load factor <= 1/2). */
@@ -286,6 +307,53 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t 
     return ORDERD_STORE_EINVAL;
 }
 
+/* Reverts `ev`, applied earlier under this shard's lock and never made durable. */
+static int undo_locked(shard_t *s, const orderd_event_t *ev)
+{
+    switch (ev->type) {
+    case ORDERD_EVENT_CREATED: {
+        orderd_order_t *o = ids_find(s, ev->u.created.order->id);
+        if (o == NULL)
+            return ORDERD_STORE_EINVAL;
+        user_t *u = users_find(s, user_hash(orderd_order_user(o)), orderd_order_user(o));
+        if (u == NULL)
+            return ORDERD_STORE_EINVAL;
+        size_t at = u->n_orders;
+        while (at > 0 && u->orders[at - 1] != o)
+            --at;
+        if (at == 0)
+            return ORDERD_STORE_EINVAL;
+        memmove(&u->orders[at - 1], &u->orders[at], (u->n_orders - at) * sizeof(*u->orders));
+        --u->n_orders;
+        orderd_idvec_remove(&u->by_status[o->status], o->id);
+        ids_remove(s, o->id);
+        free(o);
+        return ORDERD_STORE_OK;
+    }
+    case ORDERD_EVENT_STATUS_CHANGED: {
+        orderd_order_t *o = ids_find(s, ev->u.status_changed.order_id);
+        uint8_t back = ev->u.status_changed.prev_status;
+        if (o == NULL || o->version != ev->u.status_changed.version || back >= ORDERD_STATUS_COUNT)
+            return ORDERD_STORE_EINVAL;
+        user_t *u = users_find(s, user_hash(orderd_order_user(o)), orderd_order_user(o));
+        if (u == NULL)
+            return ORDERD_STORE_EINVAL;
+        if (back != o->status) {
+            /* the id left this vector when the change was applied: room is there */
+            if (orderd_idvec_reserve(&u->by_status[back], 1) != 0)
+                return ORDERD_STORE_ENOMEM;
+            orderd_idvec_remove(&u->by_status[o->status], o->id);
+            orderd_idvec_insert(&u->by_status[back], o->id);
+        }
+        o->status = back;
+        o->version -= 1;
+        o->updated_ms = ev->u.status_changed.prev_updated_ms;
+        return ORDERD_STORE_OK;
+    }
+    }
+    return ORDERD_STORE_EINVAL;
+}
+
 static shard_t *shard_of_event(orderd_store_t *store, const orderd_event_t *ev)
 {
     uint64_t id = ev->type == ORDERD_EVENT_CREATED ? ev->u.created.order->id : ev->u.status_changed.order_id;
@@ -303,14 +371,91 @@ int orderd_store_apply(orderd_store_t *store, const orderd_event_t *ev)
     return ret;
 }
 
-int orderd_store_create(orderd_store_t *store, orderd_order_t *order)
+int orderd_store_replay(orderd_store_t *store, const orderd_event_t *ev)
+{
+    if (ev->type != ORDERD_EVENT_CREATED && ev->type != ORDERD_EVENT_STATUS_CHANGED)
+        return ORDERD_STORE_EINVAL;
+    shard_t *s = shard_of_event(store, ev);
+    int ret;
+    pthread_mutex_lock(&s->mu);
+    const orderd_order_t *have =
+        ids_find(s, ev->type == ORDERD_EVENT_CREATED ? ev->u.created.order->id : ev->u.status_changed.order_id);
+    uint32_t version = ev->type == ORDERD_EVENT_CREATED ? ev->u.created.order->version : ev->u.status_changed.version;
+    if (have != NULL && have->version >= version)
+        ret = ORDERD_STORE_OK; /* already in the table (a snapshot taken while it was in flight) */
+    else if (ev->type == ORDERD_EVENT_STATUS_CHANGED && (have == NULL || have->version + 1 != version))
+        ret = ORDERD_STORE_EINVAL; /* a gap: the journal misses a change of this order */
+    else
+        ret = apply_locked(store, s, ev);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int orderd_store_undo(orderd_store_t *store, const orderd_event_t *ev)
+{
+    if (ev->type != ORDERD_EVENT_CREATED && ev->type != ORDERD_EVENT_STATUS_CHANGED)
+        return ORDERD_STORE_EINVAL;
+    shard_t *s = shard_of_event(store, ev);
+    pthread_mutex_lock(&s->mu);
+    int ret = undo_locked(s, ev);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+void orderd_store_set_journal(orderd_store_t *store, const orderd_store_journal_t *journal)
+{
+    if (journal != NULL)
+        store->journal = *journal;
+    else
+        memset(&store->journal, 0, sizeof(store->journal));
+}
+
+void orderd_store_with_shard(orderd_store_t *store, unsigned shard, void (*fn)(void *ctx, unsigned shard), void *ctx)
+{
+    shard_t *s = &store->shards[shard];
+    pthread_mutex_lock(&s->mu);
+    fn(ctx, shard);
+    pthread_mutex_unlock(&s->mu);
+}
+
+unsigned orderd_store_shards(const orderd_store_t *store)
+{
+    return store->nshards;
+}
+
+void orderd_store_each(orderd_store_t *store, unsigned shard, void (*fn)(void *ctx, const orderd_order_t *o),
+                       void *ctx)
+{
+    shard_t *s = &store->shards[shard];
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->ids_cap; ++i)
+        if (s->ids[i] != NULL)
+            fn(ctx, s->ids[i]);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Applies a live change and hands it to the journal, under the shard lock.
+ * If the journal refuses, the change is undone: nothing happened. */
+static int apply_live(orderd_store_t *store, shard_t *s, const orderd_event_t *ev, void *waiter)
+{
+    int ret = apply_locked(store, s, ev);
+    if (ret != ORDERD_STORE_OK || store->journal.append == NULL)
+        return ret;
+    if (store->journal.append(store->journal.ctx, (unsigned)(s - store->shards), ev, waiter) != 0) {
+        (void)undo_locked(s, ev);
+        return ORDERD_STORE_EUNAVAILABLE;
+    }
+    return ORDERD_STORE_OK;
+}
+
+int orderd_store_create(orderd_store_t *store, orderd_order_t *order, void *waiter)
 {
     orderd_str_t uid = orderd_order_user(order);
     shard_t *s = &store->shards[orderd_store_shard_of_user(store, uid)];
     pthread_mutex_lock(&s->mu);
     order->id = orderd_store_next_id(store, uid);
     orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = order};
-    int ret = apply_locked(store, s, &ev);
+    int ret = apply_live(store, s, &ev, waiter);
     pthread_mutex_unlock(&s->mu);
     return ret;
 }
@@ -399,7 +544,7 @@ done:
 }
 
 int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_t id, orderd_status_t to,
-                            int64_t now_ms, const orderd_alloc_t *a, orderd_order_t **out)
+                            int64_t now_ms, const orderd_alloc_t *a, orderd_order_t **out, void *waiter)
 {
     shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
     int ret = ORDERD_STORE_ENOTFOUND;
@@ -410,14 +555,24 @@ int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_
     switch (orderd_status_transition((orderd_status_t)o->status, to)) {
     case ORDERD_TRANSITION_APPLY: {
         orderd_event_t ev = {.type = ORDERD_EVENT_STATUS_CHANGED,
-                             .u.status_changed = {.order_id = id, .status = (uint8_t)to, .version = o->version + 1,
-                                                  .at_ms = now_ms > o->updated_ms ? now_ms : o->updated_ms}};
-        if ((ret = apply_locked(store, s, &ev)) != ORDERD_STORE_OK)
+                             .u.status_changed = {.order_id = id,
+                                                  .status = (uint8_t)to,
+                                                  .prev_status = o->status,
+                                                  .actor = user_id.base == NULL ? ORDERD_ACTOR_OPERATOR
+                                                                                : ORDERD_ACTOR_USER,
+                                                  .version = o->version + 1,
+                                                  .at_ms = now_ms > o->updated_ms ? now_ms : o->updated_ms,
+                                                  .prev_updated_ms = o->updated_ms}};
+        ret = apply_live(store, s, &ev, waiter);
+        if (ret != ORDERD_STORE_OK && ret != ORDERD_STORE_EUNAVAILABLE)
             goto done;
         break;
     }
     case ORDERD_TRANSITION_NOOP:
         ret = ORDERD_STORE_OK;
+        if (store->journal.barrier != NULL &&
+            store->journal.barrier(store->journal.ctx, (unsigned)(s - store->shards), waiter) != 0)
+            ret = ORDERD_STORE_EUNAVAILABLE;
         break;
     case ORDERD_TRANSITION_CONFLICT:
         ret = ORDERD_STORE_ECONFLICT;

@@ -12,7 +12,11 @@
 #include "orderd/common.h"
 #include "orderd/order.h"
 
-/** Most field errors one 422 lists; past this the list ends with a note. */
+/**
+ * Most field errors one 422 lists. Problems with top-level members are always
+ * listed; when per-item problems do not all fit, the last entry (field
+ * "items") says the rest were left out.
+ */
 #define ORDERD_CODEC_MAX_ERRORS 1000
 
 typedef struct orderd_field_error {

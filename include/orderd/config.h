@@ -7,12 +7,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "orderd/wal.h"
+
 typedef struct orderd_config {
     char listen_host[256];
     uint16_t listen_port; /* 0: the kernel picks one, logged at start */
     unsigned threads;
     const char *data_dir;
     size_t max_body;
+    orderd_fsync_mode_t fsync;
+    uint64_t snapshot_bytes;
 } orderd_config_t;
 
 typedef enum {
@@ -23,7 +27,7 @@ typedef enum {
 
 /**
  * Fills *cfg from argv (defaults first: 127.0.0.1:8080, one thread per online
- * CPU, ./data, 1 MiB). --help and --version print to `out`; a bad flag or
+ * CPU, ./data, 1 MiB, --fsync always, snapshots every 64 MiB of journal). --help and --version print to `out`; a bad flag or
  * value prints one line to `err`. cfg->data_dir points into argv or a literal.
  */
 int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, FILE *err);

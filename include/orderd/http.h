@@ -11,7 +11,27 @@
 typedef struct orderd_app {
     orderd_store_t *store;
     size_t max_body;
+    int durable; /* a journal is attached: changes are answered once durable */
 } orderd_app_t;
+
+/**
+ * A worker thread's HTTP state. Handlers find it from req->conn->ctx, so the
+ * thread's h2o context must be this struct's ctx.
+ */
+typedef struct orderd_http_thread {
+    h2o_context_t ctx;
+    h2o_multithread_receiver_t durable; /* journal acknowledgements for this thread's requests */
+} orderd_http_thread_t;
+
+/** Registers the thread's journal-acknowledgement receiver on `queue` (the thread's loop). */
+void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *queue);
+
+/**
+ * The journal's notify callback (orderd_wal_config_t.notify): called on the
+ * writer thread, it hands the waiting request back to its own thread, which
+ * answers it (or drops it if the client has gone).
+ */
+void orderd_http_on_durable(void *ctx, void *waiter, int durable);
 
 /**
  * Registers the API (/api/orders..., /healthz, a problem+json 404 for every

@@ -33,12 +33,19 @@ typedef enum {
     ORDERD_STORE_ECONFLICT = -2, /* the status change is not allowed now */
     ORDERD_STORE_ENOMEM = -3,
     ORDERD_STORE_EINVAL = -4,    /* an event that does not fit the table (replay of bad data) */
+    ORDERD_STORE_EUNAVAILABLE = -5, /* the journal takes no writes now: nothing changed, retry later */
 } orderd_store_err_t;
 
 typedef enum {
     ORDERD_EVENT_CREATED = 1,
     ORDERD_EVENT_STATUS_CHANGED = 2,
 } orderd_event_type_t;
+
+/** Who made a change. */
+typedef enum {
+    ORDERD_ACTOR_USER = 0,
+    ORDERD_ACTOR_OPERATOR = 1,
+} orderd_actor_t;
 
 /** One change to the table. */
 typedef struct orderd_event {
@@ -49,12 +56,31 @@ typedef struct orderd_event {
         } created;
         struct {
             uint64_t order_id;
-            uint8_t status;   /* orderd_status_t */
-            uint32_t version; /* the order's version after the change */
+            uint8_t status;      /* orderd_status_t, after the change */
+            uint8_t prev_status; /* before it: lets a change that never became durable be undone */
+            uint8_t actor;       /* orderd_actor_t */
+            uint32_t version;    /* the order's version after the change */
             int64_t at_ms;
+            int64_t prev_updated_ms;
         } status_changed;
     } u;
 } orderd_event_t;
+
+/**
+ * Where live changes go to become durable. append is called under the owning
+ * shard's lock right after the change is applied, in the order changes are
+ * applied; it must not do I/O. It returns 0, or -1 to refuse (the journal is
+ * read-only after a failed write): the store then undoes the change and the
+ * caller answers 503. barrier registers a waiter to be told once everything
+ * appended to that shard so far is durable (a repeated cancel must not be
+ * acknowledged before the first one is). `waiter` is the caller's, passed
+ * through untouched.
+ */
+typedef struct orderd_store_journal {
+    int (*append)(void *ctx, unsigned shard, const orderd_event_t *ev, void *waiter);
+    int (*barrier)(void *ctx, unsigned shard, void *waiter);
+    void *ctx;
+} orderd_store_journal_t;
 
 /** A page of a user's orders, newest first; orders are copies owned by the caller's allocator. */
 typedef struct orderd_store_page {
@@ -73,12 +99,50 @@ orderd_store_t *orderd_store_new(unsigned nshards);
 void orderd_store_free(orderd_store_t *store);
 
 /**
+ * Sends every later live change to `journal` (NULL: none, changes are
+ * acknowledged at once). Call before serving requests.
+ */
+void orderd_store_set_journal(orderd_store_t *store, const orderd_store_journal_t *journal);
+
+/**
  * Applies one event, taking the owning shard's lock. This is the only
  * function that changes the table; live paths and replay both end here.
  * Returns ORDERD_STORE_OK, or ENOMEM / EINVAL (duplicate id on create, unknown
  * order on a status change) and changes nothing.
  */
 __attribute__((warn_unused_result)) int orderd_store_apply(orderd_store_t *store, const orderd_event_t *ev);
+
+/**
+ * Replays one journal event: applies it through orderd_store_apply unless
+ * the table already holds it (the order's version is at or past the event's,
+ * as after a snapshot taken while changes were in flight), in which case it
+ * is skipped. Returns OK (applied or skipped) or EINVAL / ENOMEM.
+ */
+__attribute__((warn_unused_result)) int orderd_store_replay(orderd_store_t *store, const orderd_event_t *ev);
+
+/**
+ * Reverts an applied event that never became durable: removes a created
+ * order, or moves a status change back (status, version, updated time).
+ * Events must be undone newest first. Returns OK or EINVAL when the table
+ * does not hold the event's effect.
+ */
+__attribute__((warn_unused_result)) int orderd_store_undo(orderd_store_t *store, const orderd_event_t *ev);
+
+/**
+ * Runs fn(ctx, shard) while holding shard `shard`'s lock: how the journal
+ * writer takes a shard's pending records. fn must not do I/O.
+ */
+void orderd_store_with_shard(orderd_store_t *store, unsigned shard, void (*fn)(void *ctx, unsigned shard), void *ctx);
+
+/** Number of shards. */
+unsigned orderd_store_shards(const orderd_store_t *store);
+
+/**
+ * Calls fn(ctx, order) for every order of shard `shard` under its lock (for
+ * snapshots: fn copies, it must not do I/O).
+ */
+void orderd_store_each(orderd_store_t *store, unsigned shard, void (*fn)(void *ctx, const orderd_order_t *o),
+                       void *ctx);
 
 /**
  * A new order id for `user_id`: unique, never reused, increasing with time,
@@ -92,9 +156,11 @@ uint64_t orderd_store_next_id(orderd_store_t *store, orderd_str_t user_id);
  * Adds `order`, built by the caller (its id is ignored): under the owner's
  * shard lock it takes a new id, writes it into order->id, and applies the
  * created event, which copies the order into the table. The caller's copy
- * stays the caller's. Returns ORDERD_STORE_OK or ENOMEM.
+ * stays the caller's. With a journal set, the change is appended with
+ * `waiter`. Returns ORDERD_STORE_OK, ENOMEM or EUNAVAILABLE.
  */
-__attribute__((warn_unused_result)) int orderd_store_create(orderd_store_t *store, orderd_order_t *order);
+__attribute__((warn_unused_result)) int orderd_store_create(orderd_store_t *store, orderd_order_t *order,
+                                                            void *waiter);
 
 /**
  * Copies order `id` of user `user_id` into memory from `a` and sets *out.
@@ -117,11 +183,15 @@ __attribute__((warn_unused_result)) int orderd_store_list(orderd_store_t *store,
  * orderd_status_transition. A user_id with a NULL base acts for the operator
  * and may change any user's order. On OK (applied, or a safe repeat) and on
  * ECONFLICT, *out is a copy of the order as it now stands, so the caller can
- * return it or name its current status. ENOTFOUND as for get.
+ * return it or name its current status. ENOTFOUND as for get. With a journal
+ * set, an applied change is appended with `waiter` and a safe repeat waits on
+ * a barrier with it (return OK), a conflict involves no waiter; EUNAVAILABLE
+ * when the journal refuses.
  */
 __attribute__((warn_unused_result)) int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_t id,
                                                                 orderd_status_t to, int64_t now_ms,
-                                                                const orderd_alloc_t *a, orderd_order_t **out);
+                                                                const orderd_alloc_t *a, orderd_order_t **out,
+                                                                void *waiter);
 
 /** Number of orders in the table (takes every shard lock in turn; for tests and stats). */
 size_t orderd_store_count(orderd_store_t *store);

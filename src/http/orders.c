@@ -54,6 +54,8 @@ static int check_request(h2o_req_t *req, orderd_app_t *app, orderd_str_t *user)
         return -1;
     }
     if (req->entity.len > app->max_body) {
+        /* the client may still be sending: do not read another request after this one */
+        req->http1_is_persistent = 0;
         orderd_http_problem(req, ORDERD_PROBLEM_TOO_LARGE, NULL, 0, "the request body is larger than %zu bytes",
                             app->max_body);
         return -1;
@@ -70,6 +72,15 @@ static int not_found(h2o_req_t *req, orderd_str_t id)
 {
     return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no order %.*s",
                                (int)(id.len > ORDERD_ID_LEN ? ORDERD_ID_LEN : id.len), id.base);
+}
+
+/* 503: the journal refuses writes for now, or memory ran out; nothing changed. */
+static int unavailable(h2o_req_t *req, int store_err)
+{
+    return orderd_http_problem(req, ORDERD_PROBLEM_UNAVAILABLE, NULL, 0, "%s",
+                               store_err == ORDERD_STORE_EUNAVAILABLE
+                                   ? "the journal cannot take writes right now; nothing was changed, retry later"
+                                   : "the server is out of memory; nothing was changed");
 }
 
 /* --- endpoints --- */
@@ -92,8 +103,19 @@ static int create(h2o_req_t *req, orderd_app_t *app, orderd_str_t user)
     }
     orderd_order_t *order = h2o_mem_alloc_pool(&req->pool, orderd_order_size(&draft, user.len));
     orderd_order_build(order, 0, user, &draft, orderd_now_ms());
-    if (orderd_store_create(app->store, order) != ORDERD_STORE_OK)
-        return orderd_http_problem(req, ORDERD_PROBLEM_UNAVAILABLE, NULL, 0, "the server is out of memory");
+    orderd_ticket_t *ticket = NULL;
+    if (app->durable && (ticket = orderd_ticket_new(req, 201)) == NULL)
+        return unavailable(req, ORDERD_STORE_ENOMEM);
+    int ret = orderd_store_create(app->store, order, ticket);
+    if (ret != ORDERD_STORE_OK) {
+        orderd_ticket_drop(ticket);
+        return unavailable(req, ret);
+    }
+    if (ticket != NULL) {
+        /* answered by durable.c once the journal has it */
+        ticket->order = order;
+        return 0;
+    }
     return orderd_http_send_order(req, 201, order);
 }
 
@@ -115,7 +137,18 @@ static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
     uint64_t id;
     if (orderd_id_parse(id_text.base, id_text.len, &id) != 0)
         return not_found(req, id_text);
-    switch (orderd_store_set_status(app->store, user, id, ORDERD_STATUS_CANCELLED, orderd_now_ms(), &a, &order)) {
+    orderd_ticket_t *ticket = NULL;
+    if (app->durable && (ticket = orderd_ticket_new(req, 200)) == NULL)
+        return unavailable(req, ORDERD_STORE_ENOMEM);
+    int ret = orderd_store_set_status(app->store, user, id, ORDERD_STATUS_CANCELLED, orderd_now_ms(), &a, &order,
+                                      ticket);
+    if (ret == ORDERD_STORE_OK && ticket != NULL) {
+        /* applied (or a repeat): answered by durable.c once it is durable */
+        ticket->order = order;
+        return 0;
+    }
+    orderd_ticket_drop(ticket);
+    switch (ret) {
     case ORDERD_STORE_OK:
         return orderd_http_send_order(req, 200, order);
     case ORDERD_STORE_ECONFLICT:
@@ -125,7 +158,7 @@ static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
     case ORDERD_STORE_ENOTFOUND:
         return not_found(req, id_text);
     default:
-        return orderd_http_problem(req, ORDERD_PROBLEM_UNAVAILABLE, NULL, 0, "the server is out of memory");
+        return unavailable(req, ret);
     }
 }
 
@@ -235,7 +268,7 @@ static int list(h2o_req_t *req, orderd_app_t *app, orderd_str_t user)
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_store_page_t page;
     if (orderd_store_list(app->store, user, mask, (size_t)offset, (size_t)limit, &a, &page) != ORDERD_STORE_OK)
-        return orderd_http_problem(req, ORDERD_PROBLEM_UNAVAILABLE, NULL, 0, "the server is out of memory");
+        return unavailable(req, ORDERD_STORE_ENOMEM);
     return orderd_http_send_json(
         req, 200, orderd_codec_encode_page(page.orders, page.n, (unsigned)limit, (size_t)offset, page.total, &a));
 }

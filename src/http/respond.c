@@ -195,6 +195,7 @@ static void on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostream_t 
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype_problem.base,
                        ctype_problem.len);
         req->res.status = problems[kind].status;
+        req->res.reason = problems[kind].title;
         req->res.content_length = body.len;
         replace_ostream_t *os = (replace_ostream_t *)h2o_add_ostream(req, sizeof(*os), slot);
         os->super.do_send = replace_do_send;

@@ -32,6 +32,23 @@ typedef enum {
     ORDERD_PROBLEM_INTERNAL,        /* 500 */
 } orderd_problem_kind_t;
 
+/** A request waiting for the journal (see durable.c). */
+typedef struct orderd_ticket {
+    h2o_multithread_message_t msg;
+    h2o_multithread_receiver_t *receiver;
+    h2o_req_t *req;                /* NULL once the client has gone */
+    struct orderd_ticket **guard;  /* pool-owned back pointer */
+    int durable;
+    int status;                    /* 201 or 200 */
+    orderd_order_t *order;         /* what to send: request-pool memory */
+} orderd_ticket_t;
+
+/** A ticket for `req`, to be answered with `status` and t->order once durable; NULL out of memory. */
+orderd_ticket_t *orderd_ticket_new(h2o_req_t *req, int status);
+
+/** Frees a ticket that was never handed to the journal (or NULL). */
+void orderd_ticket_drop(orderd_ticket_t *t);
+
 /** A request allocator backed by req->pool. */
 orderd_alloc_t orderd_http_alloc(h2o_req_t *req);
 

@@ -1,0 +1,125 @@
+#ifndef ORDERD_JOURNAL_H
+#define ORDERD_JOURNAL_H
+
+/*
+ * The write-ahead journal's on-disk format, and reading it back: framing,
+ * the event <-> record codec, replay at start-up, verify, dump and repair.
+ * docs/journal.md describes the format byte by byte.
+ *
+ * A data directory holds segments `journal-<first seq, 16 hex>.wal` and
+ * snapshots `snapshot-<last seq, 16 hex>.snap`. Both start with a 32-byte
+ * header; then records: u32 payload length, u32 CRC32C, u8 type, 3 reserved
+ * bytes, u64 sequence number, payload. The CRC covers every byte of the
+ * record but the CRC field itself. All integers are little-endian.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "orderd/store.h"
+
+#define ORDERD_JOURNAL_MAGIC "ORDJRNL1"
+#define ORDERD_SNAPSHOT_MAGIC "ORDSNAP1"
+#define ORDERD_JOURNAL_FORMAT 1
+#define ORDERD_FILE_HEADER_SIZE 32
+#define ORDERD_RECORD_HEADER_SIZE 20
+/** No record payload is larger (an order is at most ~81 KiB). */
+#define ORDERD_RECORD_MAX_PAYLOAD (1u << 20)
+/** Payload bytes of a status-change record. */
+#define ORDERD_STATUS_PAYLOAD_SIZE 32
+
+typedef enum {
+    ORDERD_REC_ORDER_CREATED = 1,  /* payload: the order blob (orderd_order_t) */
+    ORDERD_REC_STATUS_CHANGED = 2, /* payload: ORDERD_STATUS_PAYLOAD_SIZE bytes, see journal.md */
+    ORDERD_REC_SNAPSHOT_ORDER = 16, /* snapshots: an order as it stands (blob) */
+    ORDERD_REC_SNAPSHOT_END = 17,   /* snapshots: u64 number of orders; last record */
+} orderd_record_type_t;
+
+typedef struct orderd_record {
+    uint8_t type;
+    uint64_t seq;
+    const unsigned char *payload;
+    uint32_t len;
+} orderd_record_t;
+
+typedef enum {
+    ORDERD_FRAME_OK = 0,
+    ORDERD_FRAME_SHORT = -1, /* the bytes end inside the record */
+    ORDERD_FRAME_BAD = -2,   /* impossible length or CRC mismatch */
+} orderd_frame_result_t;
+
+/** Writes the 20-byte header of a record (computing its CRC) into hdr. */
+void orderd_record_frame(unsigned char hdr[ORDERD_RECORD_HEADER_SIZE], uint8_t type, uint64_t seq,
+                         const void *payload, uint32_t len);
+
+/** Writes a record header with length and type only; orderd_record_restamp seals it later. */
+void orderd_record_header_init(unsigned char hdr[ORDERD_RECORD_HEADER_SIZE], uint8_t type, uint32_t len);
+
+/** Re-stamps the sequence number of a framed record (header + payload) and its CRC. */
+void orderd_record_restamp(unsigned char *record, uint64_t seq);
+
+/**
+ * Reads the record at p (avail bytes there). OK: *rec set, *used = its size.
+ * SHORT: avail ends inside it. BAD: length out of range or CRC mismatch.
+ */
+int orderd_record_parse(const unsigned char *p, size_t avail, orderd_record_t *rec, size_t *used);
+
+/** Writes a file header: magic, format, size, first (or last) seq, CRC. */
+void orderd_file_header_encode(unsigned char out[ORDERD_FILE_HEADER_SIZE], const char magic[8], uint64_t seq);
+
+/** Checks a file header; 0 and *seq, or -1. */
+__attribute__((warn_unused_result)) int orderd_file_header_decode(const unsigned char *p, size_t avail,
+                                                                  const char magic[8], uint64_t *seq);
+
+/**
+ * The record type and payload for an event. A created event's payload is the
+ * order blob itself (no copy); a status change is encoded into `buf`.
+ */
+uint8_t orderd_event_payload(const orderd_event_t *ev, unsigned char buf[ORDERD_STATUS_PAYLOAD_SIZE],
+                             const void **payload, uint32_t *len);
+
+/**
+ * The event a journal record holds. The order blob is checked with
+ * orderd_order_check. Returns 0, or -1 for a payload that does not decode.
+ */
+__attribute__((warn_unused_result)) int orderd_event_from_record(const orderd_record_t *rec, orderd_event_t *ev);
+
+/** What start-up found and did. */
+typedef struct orderd_replay_report {
+    uint64_t last_seq;        /* the newest record applied (or covered by the snapshot) */
+    uint64_t snapshot_seq;    /* 0: no snapshot loaded */
+    size_t records;           /* journal records applied */
+    size_t orders;            /* orders in the table afterwards */
+    uint64_t bytes;           /* journal and snapshot bytes read */
+    uint64_t torn_bytes;      /* bytes cut off a torn tail */
+    char segment[4200];       /* the last segment ("" if none): appending continues there */
+    uint64_t segment_end;     /* its valid length */
+    uint64_t segment_bytes;   /* bytes in all live segments (for the snapshot threshold) */
+    char error[9000];         /* why replay refused, when it returns -1 */
+} orderd_replay_report_t;
+
+/**
+ * Loads the newest valid snapshot and the newer segments of `dir` into
+ * `store` through orderd_store_replay. A torn tail of the last segment (an
+ * incomplete last write) is cut off at the last valid record. Damage followed
+ * by valid records is refused: returns -1 with report->error naming the file
+ * and offset. Returns 0 on success.
+ */
+__attribute__((warn_unused_result)) int orderd_journal_replay(const char *dir, orderd_store_t *store,
+                                                              orderd_replay_report_t *report);
+
+/**
+ * `orderd journal verify|dump|repair --data-dir DIR`: verify prints the first
+ * bad offset (exit 0 when clean, 1 when damaged); dump prints every record as
+ * NDJSON; repair keeps each damaged segment's valid prefix and moves the rest
+ * aside to `<segment>.broken` (later segments are moved aside whole), never
+ * deleting anything. Returns the process exit code.
+ */
+int orderd_journal_tool(int argc, char **argv, FILE *out, FILE *err);
+
+/** The file name of segment `first_seq` / snapshot `last_seq` (no directory). */
+void orderd_journal_segment_name(char *buf, size_t size, uint64_t first_seq);
+void orderd_journal_snapshot_name(char *buf, size_t size, uint64_t last_seq);
+
+#endif

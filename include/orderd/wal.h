@@ -1,0 +1,75 @@
+#ifndef ORDERD_WAL_H
+#define ORDERD_WAL_H
+
+/*
+ * The journal writer: group commit. Live changes are framed into per-shard
+ * buffers under their shard lock (no I/O there); one writer thread takes every
+ * shard's buffer, stamps sequence numbers, writes the batch with one pwritev
+ * and makes it durable with one fdatasync, then tells each waiter. While one
+ * fdatasync runs, the next batch gathers in the shards.
+ *
+ * Failures: a failed or short write acknowledges nothing of its batch; the
+ * file is cut back to the last good offset, the batch and everything queued
+ * after it are undone in the table, their waiters hear "not durable" (503),
+ * and writes are refused for a second before the next try. A failed
+ * fdatasync is not retried: the pages may be gone, so orderd logs why and
+ * exits non-zero; the restart replays what is on disk.
+ */
+
+#include <stdint.h>
+
+#include "orderd/journal.h"
+#include "orderd/store.h"
+
+typedef enum {
+    ORDERD_FSYNC_ALWAYS = 0, /* acknowledge after fdatasync: nothing acknowledged is ever lost */
+    ORDERD_FSYNC_EVERYSEC,   /* acknowledge after write(); fdatasync at least once a second */
+    ORDERD_FSYNC_NO,         /* acknowledge after write(); the OS flushes when it likes */
+} orderd_fsync_mode_t;
+
+typedef struct orderd_wal orderd_wal_t;
+
+typedef struct orderd_wal_config {
+    const char *dir;
+    orderd_fsync_mode_t fsync;
+    uint64_t snapshot_bytes; /* snapshot and start a new segment past this many journal bytes */
+    /**
+     * Called on the writer thread for each waiter: durable = 1 once its
+     * change is durable (per the fsync mode), 0 when it never will be (its
+     * write failed and the change was undone). Must not block.
+     */
+    void (*notify)(void *ctx, void *waiter, int durable);
+    void *notify_ctx;
+} orderd_wal_config_t;
+
+/**
+ * Opens the journal for appending after replay (continuing report->segment,
+ * or creating the first segment) and starts the writer thread. Installs the
+ * store's journal hooks. Returns NULL with a message in err on failure.
+ */
+orderd_wal_t *orderd_wal_open(const orderd_wal_config_t *cfg, orderd_store_t *store,
+                              const orderd_replay_report_t *report, char *err, size_t errlen);
+
+/**
+ * Writes and syncs everything still queued, waits for a snapshot in
+ * progress, stops the writer thread, detaches from the store and frees the
+ * writer.
+ */
+void orderd_wal_close(orderd_wal_t *wal);
+
+/** Counters for tests and logs. */
+typedef struct orderd_wal_stats {
+    uint64_t last_seq;
+    uint64_t batches;
+    uint64_t records;
+    uint64_t syncs;
+    uint64_t write_failures;
+    uint64_t snapshots;
+} orderd_wal_stats_t;
+
+void orderd_wal_stats(orderd_wal_t *wal, orderd_wal_stats_t *out);
+
+/** Parses "always" / "everysec" / "no"; 0 or -1. */
+__attribute__((warn_unused_result)) int orderd_fsync_mode_parse(const char *s, orderd_fsync_mode_t *out);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * Answering a change once the journal has made it durable. The request waits
+ * as a ticket; the writer thread hands the ticket back to the request's own
+ * thread as an h2o message. If the client leaves first, h2o frees the
+ * request's pool; a pool-owned guard then clears the ticket's pointer so the
+ * late answer is dropped. Tickets and guards are only touched on the
+ * request's thread, except the message hand-off itself.
+ */
+#include <stdlib.h>
+
+#include "respond.h"
+
+static void on_guard_dispose(void *p)
+{
+    orderd_ticket_t *t = *(orderd_ticket_t **)p;
+    if (t != NULL)
+        t->req = NULL;
+}
+
+orderd_ticket_t *orderd_ticket_new(h2o_req_t *req, int status)
+{
+    orderd_http_thread_t *thread = H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, ctx, req->conn->ctx);
+    orderd_ticket_t *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    t->receiver = &thread->durable;
+    t->req = req;
+    t->status = status;
+    t->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*t->guard), on_guard_dispose);
+    *t->guard = t;
+    return t;
+}
+
+void orderd_ticket_drop(orderd_ticket_t *t)
+{
+    if (t == NULL)
+        return;
+    if (t->req != NULL)
+        *t->guard = NULL;
+    free(t);
+}
+
+void orderd_http_on_durable(void *ctx, void *waiter, int durable)
+{
+    orderd_ticket_t *t = waiter;
+    t->durable = durable;
+    h2o_multithread_send_message(t->receiver, &t->msg);
+}
+
+static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    while (!h2o_linklist_is_empty(messages)) {
+        orderd_ticket_t *t = H2O_STRUCT_FROM_MEMBER(orderd_ticket_t, msg.link, messages->next);
+        h2o_linklist_unlink(&t->msg.link);
+        h2o_req_t *req = t->req;
+        if (req != NULL) {
+            if (t->durable)
+                orderd_http_send_order(req, t->status, t->order);
+            else
+                orderd_http_problem(req, ORDERD_PROBLEM_UNAVAILABLE, NULL, 0,
+                                    "the change could not be written to the journal and was not made; retry later");
+        }
+        orderd_ticket_drop(t);
+    }
+}
+
+void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *queue)
+{
+    h2o_multithread_register_receiver(queue, &t->durable, on_messages);
+}

@@ -1,0 +1,119 @@
+#include "internal/files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int orderd_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+    ssize_t n;
+    do {
+        n = pwrite(fd, buf, len, off);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    if ((size_t)n != len) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return 0;
+}
+
+int orderd_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int ret = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return ret;
+}
+
+int orderd_map_file(const char *path, const unsigned char **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return -1;
+    }
+    *len = (size_t)st.st_size;
+    *data = NULL;
+    if (*len > 0) {
+        void *m = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            close(fd);
+            return -1;
+        }
+        madvise(m, *len, MADV_SEQUENTIAL);
+        *data = m;
+    }
+    close(fd);
+    return 0;
+}
+
+void orderd_unmap_file(const unsigned char *data, size_t len)
+{
+    if (data != NULL)
+        munmap((void *)data, len);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int orderd_list_numbered(const char *dir, const char *prefix, const char *suffix, uint64_t **nums, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    size_t cap = 0, plen = strlen(prefix), slen = strlen(suffix);
+    *nums = NULL;
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len != plen + 16 + slen || memcmp(e->d_name, prefix, plen) != 0 ||
+            memcmp(e->d_name + plen + 16, suffix, slen) != 0)
+            continue;
+        char hex[17];
+        memcpy(hex, e->d_name + plen, 16);
+        hex[16] = '\0';
+        char *end;
+        uint64_t v = strtoull(hex, &end, 16);
+        if (*end != '\0')
+            continue;
+        if (*n == cap) {
+            cap = cap == 0 ? 16 : cap * 2;
+            uint64_t *g = realloc(*nums, cap * sizeof(*g));
+            if (g == NULL) {
+                free(*nums);
+                closedir(d);
+                return -1;
+            }
+            *nums = g;
+        }
+        (*nums)[(*n)++] = v;
+    }
+    closedir(d);
+    qsort(*nums, *n, sizeof(**nums), cmp_u64);
+    return 0;
+}
+
+void orderd_path_join(char *buf, size_t size, const char *dir, const char *name)
+{
+    snprintf(buf, size, "%s/%s", dir, name);
+}

@@ -1,0 +1,33 @@
+#ifndef ORDERD_INTERNAL_FILES_H
+#define ORDERD_INTERNAL_FILES_H
+
+/* File helpers for the journal and snapshots. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/**
+ * Writes all of buf at `off` with one pwrite. A short write counts as a
+ * failure (on a regular file it means the disk is full): returns 0 or -1 with
+ * errno set (ENOSPC for a short write).
+ */
+int orderd_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
+/** fsync()s a directory so a rename or create in it is durable. 0 or -1. */
+int orderd_fsync_dir(const char *dir);
+
+/** Maps a whole file read-only. 0 and *data (NULL for an empty file), *len; or -1. Unmap with orderd_unmap_file. */
+int orderd_map_file(const char *path, const unsigned char **data, size_t *len);
+void orderd_unmap_file(const unsigned char *data, size_t len);
+
+/**
+ * Lists `dir`'s files named <prefix><16 hex digits><suffix>, their numbers
+ * ascending, in a malloc'd array (*n entries). 0 or -1.
+ */
+int orderd_list_numbered(const char *dir, const char *prefix, const char *suffix, uint64_t **nums, size_t *n);
+
+/** Joins dir and name into buf. */
+void orderd_path_join(char *buf, size_t size, const char *dir, const char *name);
+
+#endif

@@ -1,0 +1,83 @@
+#include "internal/scan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* How far past the expected sequence number a record may be and still count
+ * as "valid records follow" (a flipped bit in one record leaves the next
+ * ones with seq + 1, + 2, ...). */
+#define SEQ_WINDOW (1u << 30)
+
+/* Is there a valid record anywhere in [from, len) carrying a sequence
+ * number in [seq, seq + SEQ_WINDOW)? Checks the cheap seq field first. */
+static size_t find_valid_after(const unsigned char *data, size_t len, size_t from, uint64_t seq)
+{
+    for (size_t at = from; at + ORDERD_RECORD_HEADER_SIZE <= len; ++at) {
+        uint64_t s = 0;
+        for (int i = 7; i >= 0; --i)
+            s = (s << 8) | data[at + 12 + i];
+        if (s < seq || s - seq >= SEQ_WINDOW)
+            continue;
+        orderd_record_t rec;
+        size_t used;
+        if (orderd_record_parse(data + at, len - at, &rec, &used) == ORDERD_FRAME_OK)
+            return at;
+    }
+    return 0;
+}
+
+int orderd_scan_file(const unsigned char *data, size_t len, const char magic[8],
+                     int (*on_record)(void *ctx, const orderd_record_t *rec, size_t off), void *ctx,
+                     orderd_scan_t *sc)
+{
+    memset(sc, 0, sizeof(*sc));
+    if (orderd_file_header_decode(data, len, magic, &sc->first_seq) != 0) {
+        sc->state = ORDERD_SCAN_TORN;
+        sc->why = "missing or damaged file header";
+        return 0;
+    }
+    sc->next_seq = sc->first_seq;
+    sc->valid_end = ORDERD_FILE_HEADER_SIZE;
+
+    unsigned char *scratch = NULL;
+    size_t off = ORDERD_FILE_HEADER_SIZE;
+    while (off < len) {
+        orderd_record_t rec;
+        size_t used;
+        int r = orderd_record_parse(data + off, len - off, &rec, &used);
+        if (r == ORDERD_FRAME_OK && rec.seq != sc->next_seq)
+            r = ORDERD_FRAME_BAD;
+        if (r != ORDERD_FRAME_OK) {
+            size_t resume = find_valid_after(data, len, off + 1, sc->next_seq);
+            sc->bad_at = off;
+            if (resume != 0) {
+                sc->state = ORDERD_SCAN_DAMAGED;
+                sc->resume_at = resume;
+                sc->why = "a damaged record is followed by valid records";
+            } else {
+                sc->state = ORDERD_SCAN_TORN;
+                sc->why = r == ORDERD_FRAME_SHORT ? "incomplete last record" : "damaged last record";
+            }
+            break;
+        }
+        if (((uintptr_t)rec.payload & 7) != 0) {
+            if (scratch == NULL && (scratch = aligned_alloc(8, ORDERD_RECORD_MAX_PAYLOAD)) == NULL)
+                return -1;
+            memcpy(scratch, rec.payload, rec.len);
+            rec.payload = scratch;
+        }
+        if (on_record != NULL && on_record(ctx, &rec, off) != 0) {
+            sc->state = ORDERD_SCAN_DAMAGED;
+            sc->bad_at = off;
+            sc->resume_at = off + used;
+            sc->why = "a record does not apply to the orders before it";
+            break;
+        }
+        off += used;
+        sc->valid_end = off;
+        sc->next_seq = rec.seq + 1;
+        ++sc->records;
+    }
+    free(scratch);
+    return 0;
+}

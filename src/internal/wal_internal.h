@@ -1,0 +1,75 @@
+#ifndef ORDERD_INTERNAL_WAL_INTERNAL_H
+#define ORDERD_INTERNAL_WAL_INTERNAL_H
+
+/* The writer's state, shared by wal.c (group commit) and snapshot.c. */
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "orderd/wal.h"
+
+/* Records framed but not yet written, and who waits for them. */
+typedef struct orderd_wal_buf {
+    unsigned char *buf;
+    size_t len, cap;
+    void **waiters;
+    size_t nw, capw;
+} orderd_wal_buf_t;
+
+/* One per store shard, guarded by that shard's lock; on its own cache lines. */
+typedef struct orderd_wal_slot {
+    orderd_wal_buf_t active;
+    atomic_int pending; /* hint for the writer: active is not empty */
+} __attribute__((aligned(64))) orderd_wal_slot_t;
+
+struct orderd_wal {
+    orderd_wal_config_t cfg;
+    orderd_store_t *store;
+    unsigned nshards;
+    orderd_wal_slot_t *slots;
+    orderd_wal_buf_t *taken; /* writer-owned: what the batch in hand took from each shard */
+
+    /* the segment being appended to; writer-owned */
+    int fd;
+    uint64_t seg_first;
+    off_t seg_end;
+    uint64_t bytes_since_snapshot;
+    uint64_t last_seq;
+    int64_t last_sync_ms;
+    int unsynced;
+
+    atomic_int read_only;       /* appends refused: a write failed */
+    int64_t read_only_until_ms; /* writer-owned */
+    atomic_uint failure_epoch;  /* bumped by every failed write */
+
+    /* waking the writer */
+    atomic_uint_fast64_t appended;
+    atomic_int idle;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* the writer sleeps here */
+    pthread_cond_t done_cv; /* batch completions, for the snapshot thread */
+    int stopping;           /* under mu */
+    uint64_t gathers, done; /* under mu: batches started / finished */
+    pthread_t thread;
+
+    /* snapshots */
+    pthread_t snap_thread;
+    atomic_int snap_running;
+    int snap_joinable;
+    uint64_t snap_seq;
+
+    orderd_wal_stats_t stats; /* under mu */
+};
+
+/** Wakes the writer (from any thread, no lock held or a shard lock held). */
+void orderd_wal_kick(orderd_wal_t *w);
+
+/** Starts a snapshot of everything up to w->last_seq on its own thread. */
+int orderd_wal_snapshot_start(orderd_wal_t *w);
+
+/** Exits the process at a named fault point when ORDERD_FAULT_POINT names it (crash tests). */
+void orderd_fault_point(const char *name);
+
+#endif

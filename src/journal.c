@@ -1,0 +1,181 @@
+/* The journal's format and start-up replay. */
+#include "orderd/journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal/crc32c.h"
+#include "internal/files.h"
+
+/* --- little-endian fields --- */
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; ++i)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; ++i)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* --- records --- */
+
+/* The CRC covers the length, then everything after the CRC field. */
+static uint32_t record_crc(const unsigned char *hdr, const void *payload, uint32_t len)
+{
+    uint32_t crc = orderd_crc32c(0, hdr, 4);
+    crc = orderd_crc32c(crc, hdr + 8, ORDERD_RECORD_HEADER_SIZE - 8);
+    return orderd_crc32c(crc, payload, len);
+}
+
+void orderd_record_frame(unsigned char hdr[ORDERD_RECORD_HEADER_SIZE], uint8_t type, uint64_t seq,
+                         const void *payload, uint32_t len)
+{
+    put32(hdr, len);
+    hdr[8] = type;
+    hdr[9] = hdr[10] = hdr[11] = 0;
+    put64(hdr + 12, seq);
+    put32(hdr + 4, record_crc(hdr, payload, len));
+}
+
+void orderd_record_header_init(unsigned char hdr[ORDERD_RECORD_HEADER_SIZE], uint8_t type, uint32_t len)
+{
+    memset(hdr, 0, ORDERD_RECORD_HEADER_SIZE);
+    put32(hdr, len);
+    hdr[8] = type;
+}
+
+void orderd_record_restamp(unsigned char *record, uint64_t seq)
+{
+    uint32_t len = get32(record);
+    put64(record + 12, seq);
+    put32(record + 4, record_crc(record, record + ORDERD_RECORD_HEADER_SIZE, len));
+}
+
+int orderd_record_parse(const unsigned char *p, size_t avail, orderd_record_t *rec, size_t *used)
+{
+    if (avail < ORDERD_RECORD_HEADER_SIZE)
+        return ORDERD_FRAME_SHORT;
+    uint32_t len = get32(p);
+    if (len > ORDERD_RECORD_MAX_PAYLOAD)
+        return ORDERD_FRAME_BAD;
+    if (avail - ORDERD_RECORD_HEADER_SIZE < len)
+        return ORDERD_FRAME_SHORT;
+    if (get32(p + 4) != record_crc(p, p + ORDERD_RECORD_HEADER_SIZE, len))
+        return ORDERD_FRAME_BAD;
+    rec->type = p[8];
+    rec->seq = get64(p + 12);
+    rec->payload = p + ORDERD_RECORD_HEADER_SIZE;
+    rec->len = len;
+    *used = ORDERD_RECORD_HEADER_SIZE + (size_t)len;
+    return ORDERD_FRAME_OK;
+}
+
+/* File header: magic[8] u32 format u32 header size u64 seq u32 reserved u32 CRC32C of bytes 0..27. */
+void orderd_file_header_encode(unsigned char out[ORDERD_FILE_HEADER_SIZE], const char magic[8], uint64_t seq)
+{
+    memcpy(out, magic, 8);
+    put32(out + 8, ORDERD_JOURNAL_FORMAT);
+    put32(out + 12, ORDERD_FILE_HEADER_SIZE);
+    put64(out + 16, seq);
+    put32(out + 24, 0);
+    put32(out + 28, orderd_crc32c(0, out, 28));
+}
+
+int orderd_file_header_decode(const unsigned char *p, size_t avail, const char magic[8], uint64_t *seq)
+{
+    if (avail < ORDERD_FILE_HEADER_SIZE || memcmp(p, magic, 8) != 0 || get32(p + 8) != ORDERD_JOURNAL_FORMAT ||
+        get32(p + 12) != ORDERD_FILE_HEADER_SIZE || get32(p + 28) != orderd_crc32c(0, p, 28))
+        return -1;
+    *seq = get64(p + 16);
+    return 0;
+}
+
+/* --- events <-> records --- */
+
+/* Status payload: u64 order id, i64 at, i64 previous updated_at, u32 version,
+ * u8 status, u8 previous status, u8 actor, u8 reserved. */
+uint8_t orderd_event_payload(const orderd_event_t *ev, unsigned char buf[ORDERD_STATUS_PAYLOAD_SIZE],
+                             const void **payload, uint32_t *len)
+{
+    if (ev->type == ORDERD_EVENT_CREATED) {
+        *payload = ev->u.created.order;
+        *len = ev->u.created.order->size;
+        return ORDERD_REC_ORDER_CREATED;
+    }
+    put64(buf, ev->u.status_changed.order_id);
+    put64(buf + 8, (uint64_t)ev->u.status_changed.at_ms);
+    put64(buf + 16, (uint64_t)ev->u.status_changed.prev_updated_ms);
+    put32(buf + 24, ev->u.status_changed.version);
+    buf[28] = ev->u.status_changed.status;
+    buf[29] = ev->u.status_changed.prev_status;
+    buf[30] = ev->u.status_changed.actor;
+    buf[31] = 0;
+    *payload = buf;
+    *len = ORDERD_STATUS_PAYLOAD_SIZE;
+    return ORDERD_REC_STATUS_CHANGED;
+}
+
+int orderd_event_from_record(const orderd_record_t *rec, orderd_event_t *ev)
+{
+    switch (rec->type) {
+    case ORDERD_REC_ORDER_CREATED:
+    case ORDERD_REC_SNAPSHOT_ORDER:
+        /* blobs need 8-byte alignment: readers copy unaligned payloads first */
+        if (((uintptr_t)rec->payload & 7) != 0 || orderd_order_check((const void *)rec->payload, rec->len) != 0)
+            return -1;
+        *ev = (orderd_event_t){.type = ORDERD_EVENT_CREATED, .u.created.order = (const void *)rec->payload};
+        return 0;
+    case ORDERD_REC_STATUS_CHANGED: {
+        const unsigned char *p = rec->payload;
+        if (rec->len != ORDERD_STATUS_PAYLOAD_SIZE || p[28] >= ORDERD_STATUS_COUNT || p[29] >= ORDERD_STATUS_COUNT)
+            return -1;
+        *ev = (orderd_event_t){.type = ORDERD_EVENT_STATUS_CHANGED,
+                               .u.status_changed = {.order_id = get64(p),
+                                                    .at_ms = (int64_t)get64(p + 8),
+                                                    .prev_updated_ms = (int64_t)get64(p + 16),
+                                                    .version = get32(p + 24),
+                                                    .status = p[28],
+                                                    .prev_status = p[29],
+                                                    .actor = p[30]}};
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void orderd_journal_segment_name(char *buf, size_t size, uint64_t first_seq)
+{
+    snprintf(buf, size, "journal-%016" PRIx64 ".wal", first_seq);
+}
+
+void orderd_journal_snapshot_name(char *buf, size_t size, uint64_t last_seq)
+{
+    snprintf(buf, size, "snapshot-%016" PRIx64 ".snap", last_seq);
+}

@@ -1,0 +1,186 @@
+/* `orderd journal verify|dump|repair --data-dir DIR` */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal/files.h"
+#include "internal/scan.h"
+#include "orderd/journal.h"
+
+enum { VERIFY, DUMP, REPAIR };
+
+typedef struct dump_ctx {
+    FILE *out;
+    const char *file;
+} dump_ctx_t;
+
+static void json_str(FILE *out, orderd_str_t s)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < s.len; ++i) {
+        unsigned char c = (unsigned char)s.base[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static int dump_record(void *_ctx, const orderd_record_t *rec, size_t off)
+{
+    dump_ctx_t *ctx = _ctx;
+    orderd_event_t ev;
+    char id[ORDERD_ID_LEN + 1] = {0};
+    fprintf(ctx->out, "{\"file\":\"%s\",\"offset\":%zu,\"seq\":%" PRIu64 ",\"type\":%u,\"length\":%u", ctx->file, off,
+            rec->seq, rec->type, rec->len);
+    if (rec->type != ORDERD_REC_SNAPSHOT_END && orderd_event_from_record(rec, &ev) == 0) {
+        if (ev.type == ORDERD_EVENT_CREATED) {
+            const orderd_order_t *o = ev.u.created.order;
+            orderd_id_format(o->id, id);
+            fprintf(ctx->out, ",\"event\":\"%s\",\"id\":\"%s\",\"user_id\":",
+                    rec->type == ORDERD_REC_ORDER_CREATED ? "order_created" : "snapshot_order", id);
+            json_str(ctx->out, orderd_order_user(o));
+            fprintf(ctx->out, ",\"status\":\"%s\",\"version\":%u,\"items\":%u,\"total_minor\":%" PRId64,
+                    orderd_status_name((orderd_status_t)o->status), o->version, o->n_items, o->total);
+        } else {
+            orderd_id_format(ev.u.status_changed.order_id, id);
+            fprintf(ctx->out,
+                    ",\"event\":\"status_changed\",\"id\":\"%s\",\"status\":\"%s\",\"from\":\"%s\",\"version\":%u,"
+                    "\"at_ms\":%" PRId64 ",\"actor\":\"%s\"",
+                    id, orderd_status_name((orderd_status_t)ev.u.status_changed.status),
+                    orderd_status_name((orderd_status_t)ev.u.status_changed.prev_status),
+                    ev.u.status_changed.version, ev.u.status_changed.at_ms,
+                    ev.u.status_changed.actor == ORDERD_ACTOR_OPERATOR ? "operator" : "user");
+        }
+    }
+    fputs("}\n", ctx->out);
+    return 0;
+}
+
+/* Moves bytes [from, end) of `path` to `path`.broken (appending), then cuts
+ * `path` at `from`. Never deletes: the moved bytes are synced first. */
+static int move_aside(const char *path, const unsigned char *data, size_t len, size_t from, FILE *err)
+{
+    char broken[4300];
+    snprintf(broken, sizeof(broken), "%s.broken", path);
+    int bfd = open(broken, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (bfd < 0 || (len > from && write(bfd, data + from, len - from) != (ssize_t)(len - from)) || fsync(bfd) != 0) {
+        fprintf(err, "orderd: cannot write %s: %s\n", broken, strerror(errno));
+        if (bfd >= 0)
+            close(bfd);
+        return -1;
+    }
+    close(bfd);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)from) != 0 || fsync(fd) != 0) {
+        fprintf(err, "orderd: cannot cut %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    fprintf(err, "orderd: %s: kept %zu bytes, moved %zu bytes to %s\n", path, from, len - from, broken);
+    return 0;
+}
+
+static int run(int mode, const char *dir, FILE *out, FILE *err)
+{
+    uint64_t *firsts;
+    size_t n;
+    int damaged = 0, failed = 0;
+    if (orderd_list_numbered(dir, "journal-", ".wal", &firsts, &n) != 0) {
+        fprintf(err, "orderd: cannot list %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    uint64_t next = 0;
+    for (size_t i = 0; i < n; ++i) {
+        char name[64], path[4200];
+        orderd_journal_segment_name(name, sizeof(name), firsts[i]);
+        orderd_path_join(path, sizeof(path), dir, name);
+        const unsigned char *data;
+        size_t len;
+        if (orderd_map_file(path, &data, &len) != 0) {
+            fprintf(err, "orderd: cannot read %s: %s\n", path, strerror(errno));
+            failed = 1;
+            continue;
+        }
+        dump_ctx_t ctx = {out, name};
+        orderd_scan_t sc;
+        if (orderd_scan_file(data, len, ORDERD_JOURNAL_MAGIC, mode == DUMP ? dump_record : NULL, &ctx, &sc) != 0) {
+            orderd_unmap_file(data, len);
+            return 1;
+        }
+        int gap = next != 0 && sc.state != ORDERD_SCAN_TORN && sc.first_seq != next;
+        if (sc.state == ORDERD_SCAN_CLEAN && !gap) {
+            if (mode == VERIFY)
+                fprintf(out, "%s: ok, records %" PRIu64 " to %" PRIu64 ", %zu bytes\n", name, sc.first_seq,
+                        sc.next_seq - 1, len);
+        } else if (damaged && mode == REPAIR) {
+            /* after a hole nothing can be replayed: keep it, aside */
+            failed |= move_aside(path, data, len, 0, err);
+        } else {
+            size_t at = gap ? 0 : sc.bad_at;
+            int torn_tail = sc.state == ORDERD_SCAN_TORN && i + 1 == n && !gap;
+            fprintf(out, "%s: %s at offset %zu: %s%s\n", name, torn_tail ? "torn tail" : "DAMAGED", at,
+                    gap ? "records are missing before this segment" : sc.why,
+                    torn_tail ? " (start-up cuts it off by itself)" : "");
+            if (!torn_tail)
+                damaged = 1;
+            if (mode == REPAIR)
+                failed |= move_aside(path, data, len, at, err);
+        }
+        if (sc.state == ORDERD_SCAN_CLEAN)
+            next = sc.next_seq;
+        orderd_unmap_file(data, len);
+    }
+    free(firsts);
+    if (failed)
+        return 1;
+    if (mode == VERIFY && damaged) {
+        fprintf(out, "run `orderd journal repair --data-dir %s` to keep the valid prefix; the rest is moved to "
+                     "*.broken files, nothing is deleted\n", dir);
+        return 1;
+    }
+    return 0;
+}
+
+int orderd_journal_tool(int argc, char **argv, FILE *out, FILE *err)
+{
+    static const char usage[] = "usage: orderd journal verify|dump|repair --data-dir DIR\n";
+    const char *dir = NULL;
+    int mode;
+    if (argc < 2) {
+        fputs(usage, err);
+        return 2;
+    }
+    if (strcmp(argv[1], "verify") == 0)
+        mode = VERIFY;
+    else if (strcmp(argv[1], "dump") == 0)
+        mode = DUMP;
+    else if (strcmp(argv[1], "repair") == 0)
+        mode = REPAIR;
+    else {
+        fputs(usage, err);
+        return 2;
+    }
+    for (int i = 2; i < argc; ++i) {
+        if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
+            dir = argv[++i];
+        else if (strncmp(argv[i], "--data-dir=", 11) == 0)
+            dir = argv[i] + 11;
+        else {
+            fprintf(err, "orderd journal: unexpected argument '%s'\n%s", argv[i], usage);
+            return 2;
+        }
+    }
+    if (dir == NULL)
+        dir = "./data";
+    return run(mode, dir, out, err);
+}

@@ -1,0 +1,181 @@
+/*
+ * Snapshots: the whole table written beside the journal so start-up need not
+ * replay it all, and old segments can go.
+ *
+ * The writer has just closed a segment at S = last_seq and started segment
+ * S + 1. This thread copies each shard's orders under that shard's lock (one
+ * at a time, so requests keep flowing), then waits for the writer to finish a
+ * batch that began after the copy: every change the copy may hold is then
+ * durable in the journal (changes after S are replayed on top, and replay
+ * skips what the snapshot already has). Only then is the file renamed into
+ * place. A failed journal write meanwhile (its changes undone) abandons the
+ * snapshot. Old snapshots and segments go only once the new one is durable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal/files.h"
+#include "internal/wal_internal.h"
+
+typedef struct snap_buf {
+    unsigned char *buf;
+    size_t len, cap;
+    uint64_t count;
+    int oom;
+} snap_buf_t;
+
+void orderd_fault_point(const char *name)
+{
+    const char *want = getenv("ORDERD_FAULT_POINT");
+    if (want != NULL && strcmp(want, name) == 0) {
+        fprintf(stderr, "orderd: fault point %s: exiting\n", name);
+        _exit(86);
+    }
+}
+
+static void copy_order(void *ctx, const orderd_order_t *o)
+{
+    snap_buf_t *b = ctx;
+    size_t need = ORDERD_RECORD_HEADER_SIZE + o->size;
+    if (b->oom)
+        return;
+    if (b->len + need > b->cap) {
+        size_t ncap = b->cap == 0 ? 1 << 20 : b->cap * 2;
+        while (ncap < b->len + need)
+            ncap *= 2;
+        unsigned char *n = realloc(b->buf, ncap);
+        if (n == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->buf = n;
+        b->cap = ncap;
+    }
+    /* the record's seq counts orders inside the snapshot: 1, 2, ... */
+    orderd_record_frame(b->buf + b->len, ORDERD_REC_SNAPSHOT_ORDER, ++b->count, o, o->size);
+    memcpy(b->buf + b->len + ORDERD_RECORD_HEADER_SIZE, o, o->size);
+    b->len += need;
+}
+
+/* Removes snapshots older than `seq` and segments before `keep_first`. */
+static void remove_covered(orderd_wal_t *w, uint64_t seq, uint64_t keep_first)
+{
+    uint64_t *nums;
+    size_t n;
+    char name[64], path[4200];
+    if (orderd_list_numbered(w->cfg.dir, "snapshot-", ".snap", &nums, &n) == 0) {
+        for (size_t i = 0; i < n; ++i)
+            if (nums[i] < seq) {
+                orderd_journal_snapshot_name(name, sizeof(name), nums[i]);
+                orderd_path_join(path, sizeof(path), w->cfg.dir, name);
+                unlink(path);
+            }
+        free(nums);
+    }
+    if (orderd_list_numbered(w->cfg.dir, "journal-", ".wal", &nums, &n) == 0) {
+        for (size_t i = 0; i < n; ++i)
+            if (nums[i] < keep_first) {
+                orderd_journal_segment_name(name, sizeof(name), nums[i]);
+                orderd_path_join(path, sizeof(path), w->cfg.dir, name);
+                unlink(path);
+            }
+        free(nums);
+    }
+    orderd_fsync_dir(w->cfg.dir);
+}
+
+static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
+{
+    char name[64], path[4200], tmp[4300];
+    orderd_journal_snapshot_name(name, sizeof(name), seq);
+    orderd_path_join(path, sizeof(path), w->cfg.dir, name);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    snap_buf_t b = {0};
+    unsigned char hdr[ORDERD_FILE_HEADER_SIZE];
+    orderd_file_header_encode(hdr, ORDERD_SNAPSHOT_MAGIC, seq);
+    off_t off = 0;
+    int ok = orderd_pwrite_all(fd, hdr, sizeof(hdr), off) == 0;
+    off += sizeof(hdr);
+    for (unsigned i = 0; ok && i < w->nshards; ++i) {
+        b.len = 0;
+        orderd_store_each(w->store, i, copy_order, &b);
+        ok = !b.oom && orderd_pwrite_all(fd, b.buf, b.len, off) == 0;
+        off += (off_t)b.len;
+    }
+    if (ok) {
+        unsigned char end[ORDERD_RECORD_HEADER_SIZE + 8], count[8];
+        for (int i = 0; i < 8; ++i)
+            count[i] = (unsigned char)(b.count >> (8 * i));
+        orderd_record_frame(end, ORDERD_REC_SNAPSHOT_END, b.count + 1, count, 8);
+        memcpy(end + ORDERD_RECORD_HEADER_SIZE, count, 8);
+        ok = orderd_pwrite_all(fd, end, sizeof(end), off) == 0 && fdatasync(fd) == 0;
+    }
+    free(b.buf);
+    close(fd);
+    orderd_fault_point("snapshot:after-write");
+
+    /* wait for a batch that started after the copy: the copy's changes are then durable */
+    pthread_mutex_lock(&w->mu);
+    uint64_t target = w->gathers + 1;
+    pthread_mutex_unlock(&w->mu);
+    orderd_wal_kick(w);
+    pthread_mutex_lock(&w->mu);
+    while (w->done < target && !w->stopping)
+        pthread_cond_wait(&w->done_cv, &w->mu);
+    int stopped = w->done < target;
+    pthread_mutex_unlock(&w->mu);
+
+    if (!ok || stopped || atomic_load(&w->failure_epoch) != epoch) {
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0 || orderd_fsync_dir(w->cfg.dir) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    orderd_fault_point("snapshot:after-rename");
+    remove_covered(w, seq, seq + 1);
+    orderd_fault_point("snapshot:after-cleanup");
+    fprintf(stderr, "orderd: snapshot %s: %llu orders\n", path, (unsigned long long)b.count);
+    return 0;
+}
+
+static void *snapshot_main(void *arg)
+{
+    orderd_wal_t *w = arg;
+    unsigned epoch = atomic_load(&w->failure_epoch);
+    if (write_snapshot(w, w->snap_seq, epoch) == 0) {
+        pthread_mutex_lock(&w->mu);
+        ++w->stats.snapshots;
+        pthread_mutex_unlock(&w->mu);
+    } else {
+        fprintf(stderr, "orderd: snapshot at record %llu abandoned; the journal still holds everything\n",
+                (unsigned long long)w->snap_seq);
+    }
+    atomic_store(&w->snap_running, 0);
+    return NULL;
+}
+
+int orderd_wal_snapshot_start(orderd_wal_t *w)
+{
+    if (w->snap_joinable) {
+        pthread_join(w->snap_thread, NULL);
+        w->snap_joinable = 0;
+    }
+    w->snap_seq = w->last_seq;
+    atomic_store(&w->snap_running, 1);
+    if (pthread_create(&w->snap_thread, NULL, snapshot_main, w) != 0) {
+        atomic_store(&w->snap_running, 0);
+        return -1;
+    }
+    w->snap_joinable = 1;
+    return 0;
+}

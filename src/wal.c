@@ -1,0 +1,458 @@
+/* Group commit: many records, one write, one fdatasync. See wal.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal/files.h"
+#include "internal/wal_internal.h"
+
+#define READ_ONLY_AFTER_FAILURE_MS 1000
+#define EVERYSEC_MS 1000
+/* exit status after a failed fdatasync (EX_IOERR) */
+#define EXIT_SYNC_FAILED 74
+
+int orderd_fsync_mode_parse(const char *s, orderd_fsync_mode_t *out)
+{
+    static const char *const names[] = {"always", "everysec", "no"};
+    for (int i = 0; i < 3; ++i)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (orderd_fsync_mode_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The kernel may have dropped the dirty pages a failed fdatasync covered, so a
+ * retry that succeeds proves nothing. Nothing more may be acknowledged: exit,
+ * and let the restart replay what really is on disk. */
+static void __attribute__((noreturn)) die_sync(const char *what, int err)
+{
+    fprintf(stderr, "orderd: FATAL: %s failed: %s; exiting so nothing more is acknowledged "
+                    "(the restart replays the journal)\n", what, strerror(err));
+    _exit(EXIT_SYNC_FAILED);
+}
+
+/* --- the append hooks (called under a shard lock) --- */
+
+static int buf_reserve(orderd_wal_buf_t *b, size_t bytes)
+{
+    if (b->len + bytes > b->cap) {
+        size_t ncap = b->cap == 0 ? 4096 : b->cap * 2;
+        while (ncap < b->len + bytes)
+            ncap *= 2;
+        unsigned char *n = realloc(b->buf, ncap);
+        if (n == NULL)
+            return -1;
+        b->buf = n;
+        b->cap = ncap;
+    }
+    if (b->nw == b->capw) {
+        size_t ncap = b->capw == 0 ? 16 : b->capw * 2;
+        void **n = realloc(b->waiters, ncap * sizeof(*n));
+        if (n == NULL)
+            return -1;
+        b->waiters = n;
+        b->capw = ncap;
+    }
+    return 0;
+}
+
+void orderd_wal_kick(orderd_wal_t *w)
+{
+    atomic_fetch_add(&w->appended, 1);
+    if (atomic_load(&w->idle)) {
+        pthread_mutex_lock(&w->mu);
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+static int hook_append(void *ctx, unsigned shard, const orderd_event_t *ev, void *waiter)
+{
+    orderd_wal_t *w = ctx;
+    orderd_wal_buf_t *b = &w->slots[shard].active;
+    unsigned char status_payload[ORDERD_STATUS_PAYLOAD_SIZE];
+    const void *payload;
+    uint32_t len;
+
+    if (atomic_load(&w->read_only))
+        return -1;
+    uint8_t type = orderd_event_payload(ev, status_payload, &payload, &len);
+    if (buf_reserve(b, ORDERD_RECORD_HEADER_SIZE + len) != 0)
+        return -1;
+    /* sequence number and CRC are stamped by the writer, once, in batch order */
+    orderd_record_header_init(b->buf + b->len, type, len);
+    memcpy(b->buf + b->len + ORDERD_RECORD_HEADER_SIZE, payload, len);
+    b->len += ORDERD_RECORD_HEADER_SIZE + len;
+    if (waiter != NULL)
+        b->waiters[b->nw++] = waiter;
+    atomic_store_explicit(&w->slots[shard].pending, 1, memory_order_relaxed);
+    orderd_wal_kick(w);
+    return 0;
+}
+
+static int hook_barrier(void *ctx, unsigned shard, void *waiter)
+{
+    orderd_wal_t *w = ctx;
+    orderd_wal_buf_t *b = &w->slots[shard].active;
+    if (atomic_load(&w->read_only) || buf_reserve(b, 0) != 0)
+        return -1;
+    b->waiters[b->nw++] = waiter;
+    atomic_store_explicit(&w->slots[shard].pending, 1, memory_order_relaxed);
+    orderd_wal_kick(w);
+    return 0;
+}
+
+/* --- the writer --- */
+
+static void swap_out(void *ctx, unsigned shard)
+{
+    orderd_wal_t *w = ctx;
+    orderd_wal_buf_t tmp = w->slots[shard].active;
+    w->slots[shard].active = w->taken[shard];
+    w->taken[shard] = tmp;
+    atomic_store_explicit(&w->slots[shard].pending, 0, memory_order_relaxed);
+}
+
+static void notify_all(orderd_wal_t *w, orderd_wal_buf_t *b, int durable)
+{
+    for (size_t i = 0; i < b->nw; ++i)
+        w->cfg.notify(w->cfg.notify_ctx, b->waiters[i], durable);
+    b->len = b->nw = 0;
+}
+
+/* Undoes a buffer's records newest first (they were applied, never made durable). */
+static void undo_buf(orderd_wal_t *w, const orderd_wal_buf_t *b)
+{
+    size_t n = 0, cap = 64, *offs = malloc(cap * sizeof(*offs));
+    unsigned char *scratch = aligned_alloc(8, ORDERD_RECORD_MAX_PAYLOAD);
+    if (offs == NULL || scratch == NULL)
+        die_sync("allocating memory to undo a failed write", ENOMEM);
+    for (size_t off = 0; off < b->len;) {
+        if (n == cap && (offs = realloc(offs, (cap *= 2) * sizeof(*offs))) == NULL)
+            die_sync("allocating memory to undo a failed write", ENOMEM);
+        offs[n++] = off;
+        uint32_t len = (uint32_t)b->buf[off] | (uint32_t)b->buf[off + 1] << 8 | (uint32_t)b->buf[off + 2] << 16 |
+                       (uint32_t)b->buf[off + 3] << 24;
+        off += ORDERD_RECORD_HEADER_SIZE + len;
+    }
+    while (n-- > 0) {
+        const unsigned char *p = b->buf + offs[n];
+        orderd_record_t rec = {.type = p[8], .len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                                                   (uint32_t)p[3] << 24};
+        memcpy(scratch, p + ORDERD_RECORD_HEADER_SIZE, rec.len);
+        rec.payload = scratch;
+        orderd_event_t ev;
+        if (orderd_event_from_record(&rec, &ev) != 0 || orderd_store_undo(w->store, &ev) != ORDERD_STORE_OK)
+            fprintf(stderr, "orderd: could not undo a change whose write failed\n");
+    }
+    free(offs);
+    free(scratch);
+}
+
+static void on_write_failure(orderd_wal_t *w, int err, uint64_t batch_first_seq)
+{
+    fprintf(stderr, "orderd: journal write failed: %s; the batch is not acknowledged, writes are refused for %d ms\n",
+            strerror(err), READ_ONLY_AFTER_FAILURE_MS);
+    /* A later, shorter write must not leave pieces of this one behind it. */
+    if (ftruncate(w->fd, w->seg_end) != 0 || fdatasync(w->fd) != 0)
+        die_sync("cutting the journal back after a failed write", errno);
+    w->last_seq = batch_first_seq - 1;
+    atomic_store(&w->read_only, 1);
+    atomic_fetch_add(&w->failure_epoch, 1);
+    w->read_only_until_ms = mono_ms() + READ_ONLY_AFTER_FAILURE_MS;
+
+    /* Everything queued after the failed batch may build on it: take it out
+     * too (appends are refused from now on), then undo newest first. */
+    orderd_wal_buf_t *later = calloc(w->nshards, sizeof(*later));
+    if (later == NULL)
+        die_sync("allocating memory after a failed write", ENOMEM);
+    for (unsigned i = 0; i < w->nshards; ++i) {
+        orderd_wal_buf_t keep = w->taken[i];
+        w->taken[i] = (orderd_wal_buf_t){0};
+        orderd_store_with_shard(w->store, i, swap_out, w);
+        later[i] = w->taken[i];
+        w->taken[i] = keep;
+    }
+    for (unsigned i = 0; i < w->nshards; ++i) {
+        undo_buf(w, &later[i]);
+        undo_buf(w, &w->taken[i]);
+        notify_all(w, &later[i], 0);
+        notify_all(w, &w->taken[i], 0);
+        free(later[i].buf);
+        free(later[i].waiters);
+    }
+    free(later);
+    pthread_mutex_lock(&w->mu);
+    ++w->stats.write_failures;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void sync_now(orderd_wal_t *w)
+{
+    if (fdatasync(w->fd) != 0)
+        die_sync("fdatasync of the journal", errno);
+    w->last_sync_ms = mono_ms();
+    w->unsynced = 0;
+    pthread_mutex_lock(&w->mu);
+    ++w->stats.syncs;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Stamps, writes and syncs what was taken. Returns the number of records. */
+static size_t write_batch(orderd_wal_t *w)
+{
+    struct iovec iov[IOV_MAX];
+    size_t niov = 0, total = 0, records = 0;
+    uint64_t first = w->last_seq + 1;
+    off_t off = w->seg_end;
+
+    for (unsigned i = 0; i <= w->nshards; ++i) {
+        if (niov == IOV_MAX || (i == w->nshards && niov > 0)) {
+            ssize_t n = pwritev(w->fd, iov, (int)niov, off);
+            size_t want = 0;
+            for (size_t k = 0; k < niov; ++k)
+                want += iov[k].iov_len;
+            if (n < 0 || (size_t)n != want) {
+                on_write_failure(w, n < 0 ? errno : ENOSPC, first);
+                return 0;
+            }
+            off += (off_t)want;
+            niov = 0;
+        }
+        if (i == w->nshards)
+            break;
+        orderd_wal_buf_t *b = &w->taken[i];
+        if (b->len == 0)
+            continue;
+        for (size_t o = 0; o < b->len;) {
+            orderd_record_restamp(b->buf + o, ++w->last_seq);
+            uint32_t len = (uint32_t)b->buf[o] | (uint32_t)b->buf[o + 1] << 8 | (uint32_t)b->buf[o + 2] << 16 |
+                           (uint32_t)b->buf[o + 3] << 24;
+            o += ORDERD_RECORD_HEADER_SIZE + len;
+            ++records;
+        }
+        iov[niov++] = (struct iovec){b->buf, b->len};
+        total += b->len;
+    }
+    if (total > 0) {
+        w->seg_end = off;
+        w->bytes_since_snapshot += total;
+        w->unsynced = 1;
+        if (w->cfg.fsync == ORDERD_FSYNC_ALWAYS ||
+            (w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && mono_ms() - w->last_sync_ms >= EVERYSEC_MS))
+            sync_now(w);
+    }
+    for (unsigned i = 0; i < w->nshards; ++i)
+        notify_all(w, &w->taken[i], 1);
+    pthread_mutex_lock(&w->mu);
+    w->stats.last_seq = w->last_seq;
+    w->stats.records += records;
+    if (total > 0)
+        ++w->stats.batches;
+    pthread_mutex_unlock(&w->mu);
+    return records;
+}
+
+/* Creates segment `first` with its header and makes it durable. */
+static int create_segment(orderd_wal_t *w, uint64_t first)
+{
+    char name[64], path[4200];
+    unsigned char hdr[ORDERD_FILE_HEADER_SIZE];
+    orderd_journal_segment_name(name, sizeof(name), first);
+    orderd_path_join(path, sizeof(path), w->cfg.dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    orderd_file_header_encode(hdr, ORDERD_JOURNAL_MAGIC, first);
+    if (orderd_pwrite_all(fd, hdr, sizeof(hdr), 0) != 0 || fdatasync(fd) != 0 || orderd_fsync_dir(w->cfg.dir) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        errno = e;
+        return -1;
+    }
+    orderd_fault_point("rotate:after-create");
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = fd;
+    w->seg_first = first;
+    w->seg_end = ORDERD_FILE_HEADER_SIZE;
+    return 0;
+}
+
+/* Past the threshold: close this segment off, start the next, snapshot. */
+static void maybe_rotate(orderd_wal_t *w)
+{
+    if (w->bytes_since_snapshot < w->cfg.snapshot_bytes || atomic_load(&w->snap_running))
+        return;
+    if (w->unsynced)
+        sync_now(w);
+    if (create_segment(w, w->last_seq + 1) != 0) {
+        fprintf(stderr, "orderd: cannot start a new journal segment: %s; staying on the current one\n",
+                strerror(errno));
+        w->bytes_since_snapshot = 0;
+        return;
+    }
+    w->bytes_since_snapshot = 0;
+    if (orderd_wal_snapshot_start(w) != 0)
+        fprintf(stderr, "orderd: cannot start a snapshot thread\n");
+}
+
+static void *writer_main(void *arg)
+{
+    orderd_wal_t *w = arg;
+    for (;;) {
+        uint64_t seen = atomic_load(&w->appended);
+        pthread_mutex_lock(&w->mu);
+        ++w->gathers;
+        int stopping = w->stopping;
+        pthread_mutex_unlock(&w->mu);
+
+        if (atomic_load(&w->read_only) && mono_ms() >= w->read_only_until_ms)
+            atomic_store(&w->read_only, 0);
+        for (unsigned i = 0; i < w->nshards; ++i)
+            if (atomic_load_explicit(&w->slots[i].pending, memory_order_relaxed))
+                orderd_store_with_shard(w->store, i, swap_out, w);
+        size_t n = write_batch(w);
+        if (n > 0)
+            maybe_rotate(w);
+
+        pthread_mutex_lock(&w->mu);
+        ++w->done;
+        pthread_cond_broadcast(&w->done_cv);
+        if (n == 0 && atomic_load(&w->appended) == seen) {
+            if (stopping) {
+                pthread_mutex_unlock(&w->mu);
+                break;
+            }
+            /* idle: sleep until kicked, or until a deferred sync or the end of read-only is due */
+            int64_t wake = INT64_MAX, now = mono_ms();
+            if (w->unsynced && w->cfg.fsync == ORDERD_FSYNC_EVERYSEC)
+                wake = w->last_sync_ms + EVERYSEC_MS;
+            if (atomic_load(&w->read_only) && w->read_only_until_ms < wake)
+                wake = w->read_only_until_ms;
+            atomic_store(&w->idle, 1);
+            if (atomic_load(&w->appended) == seen && !w->stopping) {
+                if (wake == INT64_MAX) {
+                    pthread_cond_wait(&w->cv, &w->mu);
+                } else if (wake > now) {
+                    struct timespec ts;
+                    clock_gettime(CLOCK_REALTIME, &ts);
+                    int64_t ns = ts.tv_nsec + (wake - now) * 1000000;
+                    ts.tv_sec += ns / 1000000000;
+                    ts.tv_nsec = ns % 1000000000;
+                    pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+                }
+            }
+            atomic_store(&w->idle, 0);
+            pthread_mutex_unlock(&w->mu);
+            if (w->unsynced && w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && mono_ms() - w->last_sync_ms >= EVERYSEC_MS)
+                sync_now(w);
+            continue;
+        }
+        pthread_mutex_unlock(&w->mu);
+    }
+    if (w->unsynced && w->cfg.fsync != ORDERD_FSYNC_NO)
+        sync_now(w);
+    return NULL;
+}
+
+orderd_wal_t *orderd_wal_open(const orderd_wal_config_t *cfg, orderd_store_t *store,
+                              const orderd_replay_report_t *report, char *err, size_t errlen)
+{
+    orderd_wal_t *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->cfg = *cfg;
+    w->store = store;
+    w->nshards = orderd_store_shards(store);
+    w->fd = -1;
+    w->last_seq = report->last_seq;
+    w->last_sync_ms = mono_ms();
+    w->bytes_since_snapshot = report->segment_bytes;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    pthread_cond_init(&w->done_cv, NULL);
+    w->slots = aligned_alloc(64, sizeof(*w->slots) * w->nshards);
+    w->taken = calloc(w->nshards, sizeof(*w->taken));
+    if (w->slots == NULL || w->taken == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    memset(w->slots, 0, sizeof(*w->slots) * w->nshards);
+
+    if (report->segment[0] != '\0') {
+        if ((w->fd = open(report->segment, O_WRONLY | O_CLOEXEC)) < 0) {
+            snprintf(err, errlen, "cannot open %s: %s", report->segment, strerror(errno));
+            goto fail;
+        }
+        w->seg_end = (off_t)report->segment_end;
+    } else if (create_segment(w, w->last_seq + 1) != 0) {
+        snprintf(err, errlen, "cannot create a journal segment in %s: %s", cfg->dir, strerror(errno));
+        goto fail;
+    }
+    orderd_store_journal_t hooks = {hook_append, hook_barrier, w};
+    orderd_store_set_journal(store, &hooks);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        orderd_store_set_journal(store, NULL);
+        snprintf(err, errlen, "cannot start the journal writer thread");
+        goto fail;
+    }
+    return w;
+fail:
+    if (w->fd >= 0)
+        close(w->fd);
+    free(w->slots);
+    free(w->taken);
+    free(w);
+    return NULL;
+}
+
+void orderd_wal_close(orderd_wal_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    /* a snapshot waiting for a batch that will not come now gives up */
+    pthread_mutex_lock(&w->mu);
+    pthread_cond_broadcast(&w->done_cv);
+    pthread_mutex_unlock(&w->mu);
+    if (w->snap_joinable)
+        pthread_join(w->snap_thread, NULL);
+    orderd_store_set_journal(w->store, NULL);
+    close(w->fd);
+    for (unsigned i = 0; i < w->nshards; ++i) {
+        free(w->slots[i].active.buf);
+        free(w->slots[i].active.waiters);
+        free(w->taken[i].buf);
+        free(w->taken[i].waiters);
+    }
+    free(w->slots);
+    free(w->taken);
+    free(w);
+}
+
+void orderd_wal_stats(orderd_wal_t *w, orderd_wal_stats_t *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->mu);
+}
