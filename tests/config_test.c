@@ -1,0 +1,321 @@
+/* Unit tests for orderd/config.h: the command line. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "orderd/config.h"
+
+#define MAX_ARGS 16
+
+typedef struct run {
+    int rc;
+    orderd_config_t cfg;
+    char *out, *err; /* what went to out and err */
+    char *argv_store[MAX_ARGS + 1];
+    char *argv[MAX_ARGS + 1]; /* the argv given (getopt may permute it) */
+} run_t;
+
+/* Parses "orderd" followed by the NULL-terminated arguments, in a fresh
+ * mutable argv, with getopt's state reset, capturing out and err. */
+static run_t *parse(const char *first, ...)
+{
+    run_t *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    int argc = 0;
+    r->argv_store[argc++] = strdup("orderd");
+    va_list ap;
+    va_start(ap, first);
+    for (const char *s = first; s != NULL; s = va_arg(ap, const char *)) {
+        assert_true(argc < MAX_ARGS);
+        r->argv_store[argc++] = strdup(s);
+    }
+    va_end(ap);
+    memcpy(r->argv, r->argv_store, sizeof(r->argv));
+    r->argv[argc] = NULL;
+
+    size_t out_len = 0, err_len = 0;
+    FILE *out = open_memstream(&r->out, &out_len);
+    FILE *err = open_memstream(&r->err, &err_len);
+    assert_non_null(out);
+    assert_non_null(err);
+    memset(&r->cfg, 0x5a, sizeof(r->cfg)); /* defaults must be written, not inherited */
+    optind = 0; /* GNU getopt: full re-initialisation, in case the parser uses it */
+    opterr = 1;
+    r->rc = orderd_config_parse(&r->cfg, argc, r->argv, out, err);
+    fclose(out);
+    fclose(err);
+    return r;
+}
+
+static void run_free(run_t *r)
+{
+    for (int i = 0; i <= MAX_ARGS; i++)
+        free(r->argv_store[i]);
+    free(r->out);
+    free(r->err);
+    free(r);
+}
+
+static size_t count_char(const char *s, char c)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == c;
+    return n;
+}
+
+static unsigned online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+static void expect_run(const run_t *r)
+{
+    if (r->rc != ORDERD_CONFIG_RUN)
+        fail_msg("rc %d, want RUN; err: %s", r->rc, r->err);
+    assert_string_equal(r->err, "");
+    assert_string_equal(r->out, "");
+}
+
+/* Usage error: exactly one non-empty line on err. */
+static void expect_usage(run_t *r, const char *what)
+{
+    if (r->rc != ORDERD_CONFIG_USAGE)
+        fail_msg("%s: rc %d, want USAGE (err: %s)", what, r->rc, r->err);
+    size_t len = strlen(r->err);
+    if (len < 2 || r->err[len - 1] != '\n' || count_char(r->err, '\n') != 1)
+        fail_msg("%s: want one line on err, got \"%s\"", what, r->err);
+    run_free(r);
+}
+
+static void test_defaults(void **state)
+{
+    run_t *r = parse(NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.listen_host, "127.0.0.1");
+    assert_int_equal(r->cfg.listen_port, 8080);
+    assert_int_equal(r->cfg.threads, online_cpus());
+    assert_non_null(r->cfg.data_dir);
+    assert_string_equal(r->cfg.data_dir, "./data");
+    assert_int_equal(r->cfg.max_body, 1024 * 1024);
+    run_free(r);
+}
+
+static void test_each_flag(void **state)
+{
+    run_t *r = parse("--listen", "0.0.0.0:9000", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.listen_host, "0.0.0.0");
+    assert_int_equal(r->cfg.listen_port, 9000);
+    assert_int_equal(r->cfg.threads, online_cpus());
+    run_free(r);
+
+    r = parse("--threads", "4", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.threads, 4);
+    assert_string_equal(r->cfg.listen_host, "127.0.0.1");
+    assert_int_equal(r->cfg.listen_port, 8080);
+    run_free(r);
+
+    r = parse("--threads", "1", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.threads, 1);
+    run_free(r);
+
+    r = parse("--data-dir", "/tmp/orderd-test-dir", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.data_dir, "/tmp/orderd-test-dir");
+    assert_string_equal(r->cfg.listen_host, "127.0.0.1");
+    run_free(r);
+
+    r = parse("--max-body", "4096", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.max_body, 4096);
+    assert_string_equal(r->cfg.data_dir, "./data");
+    run_free(r);
+
+    r = parse("--max-body", "1", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.max_body, 1);
+    run_free(r);
+}
+
+static void test_all_flags_together(void **state)
+{
+    run_t *r = parse("--data-dir", "d1", "--threads", "3", "--max-body", "65536", "--listen", "10.1.2.3:1234", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.listen_host, "10.1.2.3");
+    assert_int_equal(r->cfg.listen_port, 1234);
+    assert_int_equal(r->cfg.threads, 3);
+    assert_string_equal(r->cfg.data_dir, "d1");
+    assert_int_equal(r->cfg.max_body, 65536);
+    run_free(r);
+
+    /* the form the integration tests use */
+    r = parse("--listen", "127.0.0.1:0", "--threads", "2", "--data-dir", "/tmp/x", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.listen_host, "127.0.0.1");
+    assert_int_equal(r->cfg.listen_port, 0);
+    assert_int_equal(r->cfg.threads, 2);
+    assert_string_equal(r->cfg.data_dir, "/tmp/x");
+    run_free(r);
+}
+
+static void test_listen_forms(void **state)
+{
+    run_t *r = parse("--listen", "127.0.0.1:9000", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.listen_host, "127.0.0.1");
+    assert_int_equal(r->cfg.listen_port, 9000);
+    run_free(r);
+
+    r = parse("--listen", "[::1]:9000", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.listen_host, "::1");
+    assert_int_equal(r->cfg.listen_port, 9000);
+    run_free(r);
+
+    r = parse("--listen", "[::]:80", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.listen_host, "::");
+    assert_int_equal(r->cfg.listen_port, 80);
+    run_free(r);
+
+    r = parse("--listen", "localhost:0", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.listen_host, "localhost");
+    assert_int_equal(r->cfg.listen_port, 0);
+    run_free(r);
+
+    r = parse("--listen", "example.org:65535", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.listen_host, "example.org");
+    assert_int_equal(r->cfg.listen_port, 65535);
+    run_free(r);
+
+    /* a 255-byte host name fits listen_host[256] */
+    char host[300];
+    memset(host, 'h', 255);
+    strcpy(host + 255, ":1");
+    r = parse("--listen", host, NULL);
+    expect_run(r);
+    assert_int_equal(strlen(r->cfg.listen_host), 255);
+    assert_int_equal(r->cfg.listen_port, 1);
+    run_free(r);
+}
+
+static void test_bad_listen(void **state)
+{
+    static const char *const bad[] = {
+        "127.0.0.1:70000", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:", "127.0.0.1:abc", "127.0.0.1:80x",
+        "127.0.0.1",       "",                "[::1:9000",    "::1]:9000",  "[::1]",         "127.0.0.1:99999999999999999999",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char what[96];
+        snprintf(what, sizeof(what), "--listen \"%s\"", bad[i]);
+        expect_usage(parse("--listen", bad[i], NULL), what);
+    }
+    /* a host name longer than listen_host holds */
+    char host[400];
+    memset(host, 'h', 300);
+    strcpy(host + 300, ":80");
+    expect_usage(parse("--listen", host, NULL), "300-byte host");
+}
+
+static void test_bad_values(void **state)
+{
+    static const char *const threads[] = {"0", "abc", "100000", "-1", "4x", "", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+        char what[64];
+        snprintf(what, sizeof(what), "--threads \"%s\"", threads[i]);
+        expect_usage(parse("--threads", threads[i], NULL), what);
+    }
+    static const char *const body[] = {"0", "abc", "-1", "", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof(body) / sizeof(body[0]); i++) {
+        char what[64];
+        snprintf(what, sizeof(what), "--max-body \"%s\"", body[i]);
+        expect_usage(parse("--max-body", body[i], NULL), what);
+    }
+    expect_usage(parse("--data-dir", "", NULL), "--data-dir \"\"");
+}
+
+static void test_bad_flags(void **state)
+{
+    expect_usage(parse("--bogus", NULL), "unknown flag");
+    expect_usage(parse("--bogus", "1", NULL), "unknown flag with a value");
+    expect_usage(parse("-x", NULL), "unknown short flag");
+    expect_usage(parse("--threads", NULL), "missing value for --threads");
+    expect_usage(parse("--listen", NULL), "missing value for --listen");
+    expect_usage(parse("--max-body", NULL), "missing value for --max-body");
+    expect_usage(parse("--data-dir", NULL), "missing value for --data-dir");
+    expect_usage(parse("--threads", "2", "--listen", NULL), "missing value at the end");
+    expect_usage(parse("extra", NULL), "a positional argument");
+    expect_usage(parse("--threads", "2", "extra", NULL), "a positional argument after a flag");
+    /* a good flag after a bad one still fails */
+    expect_usage(parse("--bogus", "--threads", "2", NULL), "bad then good");
+}
+
+static void test_help_and_version(void **state)
+{
+    run_t *r = parse("--help", NULL);
+    assert_int_equal(r->rc, ORDERD_CONFIG_EXIT);
+    assert_true(strlen(r->out) > 20);
+    assert_non_null(strstr(r->out, "--listen"));
+    assert_non_null(strstr(r->out, "--threads"));
+    assert_non_null(strstr(r->out, "--data-dir"));
+    assert_non_null(strstr(r->out, "--max-body"));
+    assert_string_equal(r->err, "");
+    run_free(r);
+
+    r = parse("--version", NULL);
+    assert_int_equal(r->rc, ORDERD_CONFIG_EXIT);
+    assert_non_null(strstr(r->out, ORDERD_VERSION));
+    assert_string_equal(r->err, "");
+    run_free(r);
+
+    /* --help wins over other, good flags */
+    r = parse("--threads", "2", "--help", NULL);
+    assert_int_equal(r->rc, ORDERD_CONFIG_EXIT);
+    assert_non_null(strstr(r->out, "--listen"));
+    run_free(r);
+}
+
+static void test_repeatable(void **state)
+{
+    /* parsing twice in one process gives the same answer (getopt state is reset) */
+    for (int i = 0; i < 3; i++) {
+        run_t *r = parse("--threads", "5", "--max-body", "77", NULL);
+        expect_run(r);
+        assert_int_equal(r->cfg.threads, 5);
+        assert_int_equal(r->cfg.max_body, 77);
+        run_free(r);
+        expect_usage(parse("--threads", "0", NULL), "threads 0");
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_each_flag),
+        cmocka_unit_test(test_all_flags_together),
+        cmocka_unit_test(test_listen_forms),
+        cmocka_unit_test(test_bad_listen),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_bad_flags),
+        cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_repeatable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,989 @@
+/* Unit tests for orderd/store.h: the sharded order table, its events, and
+ * 8 threads of concurrent create / cancel / list / get with invariants. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orderd/order.h"
+#include "orderd/store.h"
+#include "test_util.h"
+
+static orderd_str_t S(const char *s)
+{
+    return (orderd_str_t){s, strlen(s)};
+}
+
+/* Builds (does not add) an order for `user` with id `id`. */
+static orderd_order_t *build_order_id(const orderd_alloc_t *a, uint64_t id, orderd_str_t user, int64_t now,
+                                      uint32_t qty)
+{
+    orderd_item_draft_t *it = orderd_alloc(a, sizeof(*it));
+    it->product_id = S("sku-1");
+    it->quantity = qty;
+    it->price = 199;
+    orderd_order_draft_t d = {it, 1, S("1 Long Road"), S("card"), {'U', 'S', 'D'}, 199 * (int64_t)qty};
+    size_t n = orderd_order_size(&d, user.len);
+    orderd_order_t *o = orderd_alloc(a, n);
+    orderd_order_build(o, id, user, &d, now);
+    return o;
+}
+
+/* Builds an order for orderd_store_create, which ignores the id it is given. */
+static orderd_order_t *build_order(const orderd_alloc_t *a, orderd_str_t user, int64_t now, uint32_t qty)
+{
+    return build_order_id(a, 0, user, now, qty);
+}
+
+/* Adds an order through orderd_store_create; returns the id the store gave it. */
+static uint64_t add_order(orderd_store_t *st, const orderd_alloc_t *a, orderd_str_t user, int64_t now)
+{
+    orderd_order_t *o = build_order(a, user, now, 1);
+    assert_int_equal(orderd_store_create(st, o, NULL), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_shard_of_id(st, o->id), orderd_store_shard_of_user(st, user));
+    return o->id;
+}
+
+static int user_is(const orderd_order_t *o, orderd_str_t user)
+{
+    orderd_str_t u = orderd_order_user(o);
+    return u.len == user.len && memcmp(u.base, user.base, u.len) == 0;
+}
+
+/* A user name other than `not` that lives in the same shard as `like`. */
+static void same_shard_user(orderd_store_t *st, const char *like, char *out, size_t cap)
+{
+    unsigned want = orderd_store_shard_of_user(st, S(like));
+    for (int i = 0; i < 1000000; i++) {
+        snprintf(out, cap, "neighbour-%d", i);
+        if (strcmp(out, like) != 0 && orderd_store_shard_of_user(st, S(out)) == want)
+            return;
+    }
+    fail_msg("no user found in the shard of %s", like);
+}
+
+/* ---- basic API ---- */
+
+static void test_new_checks_shard_count(void **state)
+{
+    static const unsigned bad[] = {0, 3, 6, 12, 100, ORDERD_STORE_MAX_SHARDS + 1, ORDERD_STORE_MAX_SHARDS * 2};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        orderd_store_t *st = orderd_store_new(bad[i]);
+        if (st != NULL) {
+            orderd_store_free(st);
+            fail_msg("orderd_store_new(%u) accepted a bad shard count", bad[i]);
+        }
+    }
+    static const unsigned good[] = {4, 16, 64, ORDERD_STORE_MAX_SHARDS};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        orderd_store_t *st = orderd_store_new(good[i]);
+        assert_non_null(st);
+        assert_int_equal(orderd_store_count(st), 0);
+        assert_true(orderd_store_shard_of_user(st, S("alice")) < good[i]);
+        orderd_store_free(st);
+    }
+}
+
+static void test_create_get_and_isolation(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(64);
+    assert_non_null(st);
+
+    orderd_order_t *o = build_order(&a, S("alice"), 1700000000123, 3);
+    size_t size = o->size;
+    assert_int_equal(orderd_store_create(st, o, NULL), ORDERD_STORE_OK);
+    /* the store wrote the id it gave the order into the caller's copy */
+    assert_int_equal(orderd_store_shard_of_id(st, o->id), orderd_store_shard_of_user(st, S("alice")));
+    orderd_order_t *keep = orderd_alloc(&a, size);
+    memcpy(keep, o, size);
+    memset(o, 0x5c, size); /* the store holds its own copy */
+    assert_int_equal(orderd_store_count(st), 1);
+
+    orderd_order_t *got = NULL;
+    assert_int_equal(orderd_store_get(st, S("alice"), keep->id, &a, &got), ORDERD_STORE_OK);
+    assert_non_null(got);
+    assert_int_equal(got->size, size);
+    assert_memory_equal(got, keep, size);
+    assert_int_equal(orderd_order_check(got, got->size), 0);
+
+    /* the copy is the caller's: changing it changes nothing in the store */
+    got->status = ORDERD_STATUS_DELIVERED;
+    orderd_order_t *again = NULL;
+    assert_int_equal(orderd_store_get(st, S("alice"), keep->id, &a, &again), ORDERD_STORE_OK);
+    assert_int_equal(again->status, ORDERD_STATUS_PENDING);
+
+    /* another user, one in the same shard, a prefix of the name, an unknown id */
+    char nb[64];
+    same_shard_user(st, "alice", nb, sizeof(nb));
+    got = NULL;
+    assert_int_equal(orderd_store_get(st, S("bob"), keep->id, &a, &got), ORDERD_STORE_ENOTFOUND);
+    assert_int_equal(orderd_store_get(st, S(nb), keep->id, &a, &got), ORDERD_STORE_ENOTFOUND);
+    assert_int_equal(orderd_store_get(st, S("alic"), keep->id, &a, &got), ORDERD_STORE_ENOTFOUND);
+    assert_int_equal(orderd_store_get(st, S("alice2"), keep->id, &a, &got), ORDERD_STORE_ENOTFOUND);
+    uint64_t unused = orderd_store_next_id(st, S("alice"));
+    assert_int_equal(orderd_store_get(st, S("alice"), unused, &a, &got), ORDERD_STORE_ENOTFOUND);
+    assert_int_equal(orderd_store_get(st, S("alice"), 0, &a, &got), ORDERD_STORE_ENOTFOUND);
+    assert_int_equal(orderd_store_get(st, S("alice"), UINT64_MAX, &a, &got), ORDERD_STORE_ENOTFOUND);
+
+    /* set_status by another user: not found, and nothing changes */
+    assert_int_equal(orderd_store_set_status(st, S(nb), keep->id, ORDERD_STATUS_CANCELLED, 1, &a, &got, NULL),
+                     ORDERD_STORE_ENOTFOUND);
+    assert_int_equal(orderd_store_set_status(st, S("bob"), keep->id, ORDERD_STATUS_CANCELLED, 1, &a, &got, NULL),
+                     ORDERD_STORE_ENOTFOUND);
+    assert_int_equal(orderd_store_set_status(st, S("alice"), unused, ORDERD_STATUS_CANCELLED, 1, &a, &got, NULL),
+                     ORDERD_STORE_ENOTFOUND);
+    assert_int_equal(orderd_store_get(st, S("alice"), keep->id, &a, &again), ORDERD_STORE_OK);
+    assert_memory_equal(again, keep, size);
+
+    /* the other users see no orders */
+    orderd_store_page_t pg;
+    assert_int_equal(orderd_store_list(st, S(nb), 0, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(pg.n, 0);
+    assert_int_equal(pg.total, 0);
+    assert_int_equal(orderd_store_list(st, S("alice"), 0, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(pg.n, 1);
+    assert_int_equal(pg.total, 1);
+    assert_memory_equal(pg.orders[0], keep, size);
+
+    orderd_store_free(st);
+}
+
+static void test_create_ignores_given_id(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(64);
+    assert_non_null(st);
+    uint64_t first = add_order(st, &a, S("alice"), 1000);
+    /* an order built with a taken id (and one with another user's shard bits) gets a fresh id */
+    orderd_order_t *o = build_order_id(&a, first, S("alice"), 2000, 1);
+    assert_int_equal(orderd_store_create(st, o, NULL), ORDERD_STORE_OK);
+    assert_true(o->id != first);
+    assert_true(o->id > first);
+    uint64_t second = o->id;
+    uint64_t bob_id = add_order(st, &a, S("bob"), 2500);
+    o = build_order_id(&a, bob_id, S("alice"), 3000, 1);
+    assert_int_equal(orderd_store_create(st, o, NULL), ORDERD_STORE_OK);
+    assert_true(o->id != bob_id && o->id > second);
+    assert_int_equal(orderd_store_shard_of_id(st, o->id), orderd_store_shard_of_user(st, S("alice")));
+    assert_int_equal(orderd_store_count(st), 4);
+
+    orderd_order_t *got = NULL;
+    assert_int_equal(orderd_store_get(st, S("alice"), first, &a, &got), ORDERD_STORE_OK);
+    assert_true(got->created_ms == 1000);
+    assert_int_equal(orderd_store_get(st, S("alice"), second, &a, &got), ORDERD_STORE_OK);
+    assert_true(got->created_ms == 2000);
+    assert_int_equal(orderd_store_get(st, S("alice"), o->id, &a, &got), ORDERD_STORE_OK);
+    assert_true(got->created_ms == 3000);
+    assert_int_equal(orderd_store_get(st, S("bob"), bob_id, &a, &got), ORDERD_STORE_OK);
+    assert_true(got->created_ms == 2500);
+    orderd_store_free(st);
+}
+
+static void test_ids(void **state)
+{
+    orderd_store_t *st = orderd_store_new(64);
+    assert_non_null(st);
+    char names[200][16];
+    unsigned shard_of[200];
+    int seen[64] = {0};
+    int distinct = 0;
+    for (int u = 0; u < 200; u++) {
+        snprintf(names[u], sizeof(names[u]), "user-%03d", u);
+        shard_of[u] = orderd_store_shard_of_user(st, S(names[u]));
+        assert_true(shard_of[u] < 64);
+        assert_int_equal(shard_of[u], orderd_store_shard_of_user(st, S(names[u]))); /* stable */
+        if (!seen[shard_of[u]]++)
+            distinct++;
+    }
+    /* a hash spreads 200 users over most of 64 shards */
+    assert_true(distinct >= 32);
+
+    uint64_t prev = 0;
+    uint64_t low[200];
+    for (int i = 0; i < 20000; i++) {
+        int u = (i * 7919) % 200;
+        uint64_t id = orderd_store_next_id(st, S(names[u]));
+        if (i > 0 && id <= prev)
+            fail_msg("id %d (%" PRIx64 ") is not above the one before (%" PRIx64 ")", i, id, prev);
+        prev = id;
+        assert_int_equal(orderd_store_shard_of_id(st, id), shard_of[u]);
+        /* the low bits carry the user's hash: the same for every id of a user */
+        uint64_t l = id & (ORDERD_STORE_MAX_SHARDS - 1);
+        if (i < 200)
+            low[u] = l;
+        else
+            assert_true(low[u] == l);
+        char txt[ORDERD_ID_LEN];
+        orderd_id_format(id, txt);
+        uint64_t back;
+        assert_int_equal(orderd_id_parse(txt, ORDERD_ID_LEN, &back), 0);
+        assert_true(back == id);
+    }
+    orderd_store_free(st);
+
+    /* the same holds with few shards */
+    st = orderd_store_new(4);
+    assert_non_null(st);
+    for (int u = 0; u < 200; u++) {
+        uint64_t id = orderd_store_next_id(st, S(names[u]));
+        unsigned sh = orderd_store_shard_of_user(st, S(names[u]));
+        assert_true(sh < 4);
+        assert_int_equal(orderd_store_shard_of_id(st, id), sh);
+    }
+    orderd_store_free(st);
+}
+
+/* ---- lists ---- */
+
+/* Pages through user's orders with `mask`, `step` at a time; checks every page's
+ * total and returns the ids in page order. */
+static size_t collect(orderd_store_t *st, const orderd_alloc_t *a, orderd_str_t user, unsigned mask, size_t step,
+                      uint64_t *ids, size_t cap, size_t want_total)
+{
+    size_t n = 0;
+    for (size_t off = 0;; off += step) {
+        orderd_store_page_t pg;
+        memset(&pg, 0, sizeof(pg));
+        assert_int_equal(orderd_store_list(st, user, mask, off, step, a, &pg), ORDERD_STORE_OK);
+        assert_int_equal(pg.total, want_total);
+        assert_true(pg.n <= step);
+        size_t expect_n = off >= want_total ? 0 : (want_total - off < step ? want_total - off : step);
+        assert_int_equal(pg.n, expect_n);
+        for (size_t i = 0; i < pg.n; i++) {
+            const orderd_order_t *o = pg.orders[i];
+            assert_int_equal(orderd_order_check(o, o->size), 0);
+            assert_true(user_is(o, user));
+            if (mask)
+                assert_true(mask & (1u << o->status));
+            assert_true(n < cap);
+            ids[n++] = o->id;
+        }
+        if (pg.n == 0)
+            break;
+    }
+    return n;
+}
+
+static void test_list_newest_first_paging(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(16);
+    assert_non_null(st);
+    uint64_t alice[25], bob[5];
+    int b = 0;
+    for (int i = 0; i < 25; i++) {
+        alice[i] = add_order(st, &a, S("alice"), 1000 + i);
+        if (i % 5 == 0)
+            bob[b++] = add_order(st, &a, S("bob"), 1000 + i);
+    }
+    assert_int_equal(orderd_store_count(st), 30);
+
+    static const struct {
+        size_t offset, limit, first, n;
+    } pages[] = {
+        {0, 10, 24, 10}, {10, 10, 14, 10}, {20, 10, 4, 5}, {25, 10, 0, 0},  {1000, 10, 0, 0},
+        {0, 100, 24, 25}, {3, 1, 21, 1},   {24, 5, 0, 1},  {0, 25, 24, 25}, {1, 24, 23, 24},
+    };
+    for (size_t p = 0; p < sizeof(pages) / sizeof(pages[0]); p++) {
+        orderd_store_page_t pg;
+        assert_int_equal(orderd_store_list(st, S("alice"), 0, pages[p].offset, pages[p].limit, &a, &pg),
+                         ORDERD_STORE_OK);
+        assert_int_equal(pg.total, 25);
+        assert_int_equal(pg.n, pages[p].n);
+        for (size_t i = 0; i < pg.n; i++) {
+            /* newest first: the i-th is alice[first - i] */
+            assert_true(pg.orders[i]->id == alice[pages[p].first - i]);
+            assert_true(pg.orders[i]->created_ms == (int64_t)(1000 + pages[p].first - i));
+            assert_true(user_is(pg.orders[i], S("alice")));
+        }
+    }
+    orderd_store_page_t pg;
+    assert_int_equal(orderd_store_list(st, S("bob"), 0, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(pg.n, 5);
+    assert_int_equal(pg.total, 5);
+    for (int i = 0; i < 5; i++)
+        assert_true(pg.orders[i]->id == bob[4 - i]);
+    assert_int_equal(orderd_store_list(st, S("carol"), 0, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(pg.n, 0);
+    assert_int_equal(pg.total, 0);
+    orderd_store_free(st);
+}
+
+static void test_list_status_filter(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(64);
+    assert_non_null(st);
+    enum { N = 40 };
+    uint64_t ids[N];
+    int status[N];
+    for (int i = 0; i < N; i++) {
+        ids[i] = add_order(st, &a, S("dora"), 5000 + i);
+        status[i] = ORDERD_STATUS_PENDING;
+    }
+    add_order(st, &a, S("ed"), 9999); /* someone else's order in the table */
+    /* a mix of statuses: cancel some, move others along the fulfilment path */
+    for (int i = 0; i < N; i++) {
+        orderd_order_t *out = NULL;
+        int steps = i % 5; /* 0: pending, 1: cancelled, 2: processing, 3: shipped, 4: delivered */
+        if (steps == 1) {
+            assert_int_equal(orderd_store_set_status(st, S("dora"), ids[i], ORDERD_STATUS_CANCELLED, 6000, &a, &out, NULL),
+                             ORDERD_STORE_OK);
+            status[i] = ORDERD_STATUS_CANCELLED;
+        }
+        for (int s = 1; s <= steps - 1; s++) {
+            assert_int_equal(orderd_store_set_status(st, S("dora"), ids[i], (orderd_status_t)s, 6000 + s, &a, &out, NULL),
+                             ORDERD_STORE_OK);
+            status[i] = s;
+        }
+    }
+    static const unsigned masks[] = {
+        0,
+        1u << ORDERD_STATUS_PENDING,
+        1u << ORDERD_STATUS_PROCESSING,
+        1u << ORDERD_STATUS_SHIPPED,
+        1u << ORDERD_STATUS_DELIVERED,
+        1u << ORDERD_STATUS_CANCELLED,
+        (1u << ORDERD_STATUS_PENDING) | (1u << ORDERD_STATUS_CANCELLED),
+        (1u << ORDERD_STATUS_SHIPPED) | (1u << ORDERD_STATUS_DELIVERED) | (1u << ORDERD_STATUS_PROCESSING),
+        (1u << ORDERD_STATUS_COUNT) - 1,
+    };
+    for (size_t m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
+        uint64_t want[N];
+        size_t nw = 0;
+        for (int i = N - 1; i >= 0; i--)
+            if (masks[m] == 0 || (masks[m] & (1u << status[i])))
+                want[nw++] = ids[i];
+        for (size_t step = 1; step <= 9; step += 4) {
+            uint64_t got[N];
+            size_t ng = collect(st, &a, S("dora"), masks[m], step, got, N, nw);
+            assert_int_equal(ng, nw);
+            for (size_t i = 0; i < nw; i++)
+                if (got[i] != want[i])
+                    fail_msg("mask 0x%x step %zu: entry %zu is %" PRIx64 ", want %" PRIx64, masks[m], step, i,
+                             got[i], want[i]);
+        }
+    }
+    /* a status with no orders */
+    orderd_alloc_t *ap = &a;
+    orderd_store_page_t pg;
+    assert_int_equal(orderd_store_list(st, S("ed"), 1u << ORDERD_STATUS_CANCELLED, 0, 10, ap, &pg), ORDERD_STORE_OK);
+    assert_int_equal(pg.n, 0);
+    assert_int_equal(pg.total, 0);
+    assert_int_equal(orderd_store_list(st, S("ed"), 1u << ORDERD_STATUS_PENDING, 0, 10, ap, &pg), ORDERD_STORE_OK);
+    assert_int_equal(pg.n, 1);
+    assert_int_equal(pg.total, 1);
+    orderd_store_free(st);
+}
+
+static void test_list_many_orders(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(4);
+    assert_non_null(st);
+    enum { N = 5000 };
+    uint64_t *ids = malloc(N * sizeof(*ids)), *got = malloc(N * sizeof(*got));
+    for (int i = 0; i < N; i++) {
+        ids[i] = add_order(st, &a, S("frank"), 10000 + i);
+        if (i % 100 == 99)
+            test_arena_reset((test_arena_t *)*state);
+    }
+    size_t n = collect(st, &a, S("frank"), 0, 100, got, N, N);
+    assert_int_equal(n, N);
+    for (int i = 0; i < N; i++)
+        assert_true(got[i] == ids[N - 1 - i]);
+    free(ids);
+    free(got);
+    orderd_store_free(st);
+}
+
+/* ---- status changes ---- */
+
+/* user NULL: the operator */
+static orderd_order_t *set_status(orderd_store_t *st, const orderd_alloc_t *a, const char *user, uint64_t id,
+                                  orderd_status_t to, int64_t now, int want_rc)
+{
+    orderd_order_t *out = NULL;
+    orderd_str_t u = user ? S(user) : (orderd_str_t){NULL, 0};
+    int rc = orderd_store_set_status(st, u, id, to, now, a, &out, NULL);
+    if (rc != want_rc)
+        fail_msg("set_status(%s -> %s) = %d, want %d", user ? user : "(operator)", orderd_status_name(to), rc,
+                 want_rc);
+    if (rc == ORDERD_STORE_OK || rc == ORDERD_STORE_ECONFLICT) {
+        assert_non_null(out);
+        assert_true(out->id == id);
+        assert_int_equal(orderd_order_check(out, out->size), 0);
+    }
+    return out;
+}
+
+static void expect_state(orderd_store_t *st, const orderd_alloc_t *a, const char *user, uint64_t id, int status,
+                         uint32_t version, int64_t created, int64_t updated)
+{
+    orderd_order_t *o = NULL;
+    assert_int_equal(orderd_store_get(st, S(user), id, a, &o), ORDERD_STORE_OK);
+    assert_int_equal(o->status, status);
+    assert_int_equal(o->version, version);
+    assert_true(o->created_ms == created);
+    assert_true(o->updated_ms == updated);
+}
+
+static void test_cancel(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(64);
+    assert_non_null(st);
+    uint64_t id = add_order(st, &a, S("gina"), 1000);
+
+    orderd_order_t *o = set_status(st, &a, "gina", id, ORDERD_STATUS_CANCELLED, 2000, ORDERD_STORE_OK);
+    assert_int_equal(o->status, ORDERD_STATUS_CANCELLED);
+    assert_int_equal(o->version, 2);
+    assert_true(o->created_ms == 1000);
+    assert_true(o->updated_ms == 2000);
+    expect_state(st, &a, "gina", id, ORDERD_STATUS_CANCELLED, 2, 1000, 2000);
+
+    /* a repeat is OK and changes nothing: version stays 2, updated stays 2000 */
+    for (int i = 0; i < 3; i++) {
+        o = set_status(st, &a, "gina", id, ORDERD_STATUS_CANCELLED, 3000 + i, ORDERD_STORE_OK);
+        assert_int_equal(o->status, ORDERD_STATUS_CANCELLED);
+        assert_int_equal(o->version, 2);
+        assert_true(o->updated_ms == 2000);
+    }
+    expect_state(st, &a, "gina", id, ORDERD_STATUS_CANCELLED, 2, 1000, 2000);
+
+    /* nothing leaves cancelled */
+    for (int s = 0; s < ORDERD_STATUS_CANCELLED; s++) {
+        o = set_status(st, &a, "gina", id, (orderd_status_t)s, 4000, ORDERD_STORE_ECONFLICT);
+        assert_int_equal(o->status, ORDERD_STATUS_CANCELLED);
+        assert_int_equal(o->version, 2);
+    }
+    expect_state(st, &a, "gina", id, ORDERD_STATUS_CANCELLED, 2, 1000, 2000);
+    assert_int_equal(orderd_store_count(st), 1);
+    orderd_store_free(st);
+}
+
+static void test_fulfilment_and_conflicts(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(64);
+    assert_non_null(st);
+    uint64_t id = add_order(st, &a, S("hank"), 100);
+    orderd_order_t *o;
+
+    /* pending -> pending, shipped, delivered: conflicts; the copy shows pending */
+    static const orderd_status_t bad_from_pending[] = {ORDERD_STATUS_PENDING, ORDERD_STATUS_SHIPPED,
+                                                       ORDERD_STATUS_DELIVERED};
+    for (size_t i = 0; i < 3; i++) {
+        o = set_status(st, &a, "hank", id, bad_from_pending[i], 150, ORDERD_STORE_ECONFLICT);
+        assert_int_equal(o->status, ORDERD_STATUS_PENDING);
+        assert_int_equal(o->version, 1);
+    }
+    expect_state(st, &a, "hank", id, ORDERD_STATUS_PENDING, 1, 100, 100);
+
+    o = set_status(st, &a, "hank", id, ORDERD_STATUS_PROCESSING, 200, ORDERD_STORE_OK);
+    assert_int_equal(o->status, ORDERD_STATUS_PROCESSING);
+    assert_int_equal(o->version, 2);
+    assert_true(o->updated_ms == 200);
+
+    /* the customer can no longer cancel: 409 with the current status */
+    o = set_status(st, &a, "hank", id, ORDERD_STATUS_CANCELLED, 250, ORDERD_STORE_ECONFLICT);
+    assert_int_equal(o->status, ORDERD_STATUS_PROCESSING);
+    assert_int_equal(o->version, 2);
+    assert_true(o->updated_ms == 200);
+    set_status(st, &a, "hank", id, ORDERD_STATUS_PENDING, 250, ORDERD_STORE_ECONFLICT);
+    set_status(st, &a, "hank", id, ORDERD_STATUS_PROCESSING, 250, ORDERD_STORE_ECONFLICT);
+    set_status(st, &a, "hank", id, ORDERD_STATUS_DELIVERED, 250, ORDERD_STORE_ECONFLICT);
+
+    o = set_status(st, &a, "hank", id, ORDERD_STATUS_SHIPPED, 300, ORDERD_STORE_OK);
+    assert_int_equal(o->status, ORDERD_STATUS_SHIPPED);
+    assert_int_equal(o->version, 3);
+    o = set_status(st, &a, "hank", id, ORDERD_STATUS_CANCELLED, 350, ORDERD_STORE_ECONFLICT);
+    assert_int_equal(o->status, ORDERD_STATUS_SHIPPED);
+    o = set_status(st, &a, "hank", id, ORDERD_STATUS_DELIVERED, 400, ORDERD_STORE_OK);
+    assert_int_equal(o->status, ORDERD_STATUS_DELIVERED);
+    assert_int_equal(o->version, 4);
+    assert_true(o->updated_ms == 400);
+    for (int s = 0; s < ORDERD_STATUS_COUNT; s++) {
+        o = set_status(st, &a, "hank", id, (orderd_status_t)s, 500, ORDERD_STORE_ECONFLICT);
+        assert_int_equal(o->status, ORDERD_STATUS_DELIVERED);
+        assert_int_equal(o->version, 4);
+    }
+    expect_state(st, &a, "hank", id, ORDERD_STATUS_DELIVERED, 4, 100, 400);
+
+    /* other orders are untouched */
+    uint64_t id2 = add_order(st, &a, S("hank"), 600);
+    expect_state(st, &a, "hank", id2, ORDERD_STATUS_PENDING, 1, 600, 600);
+
+    /* the operator (NULL user) may move any user's order, by the same rules */
+    o = set_status(st, &a, NULL, id2, ORDERD_STATUS_PROCESSING, 700, ORDERD_STORE_OK);
+    assert_int_equal(o->status, ORDERD_STATUS_PROCESSING);
+    assert_int_equal(o->version, 2);
+    assert_true(user_is(o, S("hank")));
+    o = set_status(st, &a, NULL, id2, ORDERD_STATUS_DELIVERED, 710, ORDERD_STORE_ECONFLICT);
+    assert_int_equal(o->status, ORDERD_STATUS_PROCESSING);
+    o = set_status(st, &a, NULL, id2, ORDERD_STATUS_SHIPPED, 720, ORDERD_STORE_OK);
+    assert_int_equal(o->version, 3);
+    expect_state(st, &a, "hank", id2, ORDERD_STATUS_SHIPPED, 3, 600, 720);
+    uint64_t id3 = add_order(st, &a, S("iris"), 800);
+    o = set_status(st, &a, NULL, id3, ORDERD_STATUS_CANCELLED, 810, ORDERD_STORE_OK);
+    assert_int_equal(o->status, ORDERD_STATUS_CANCELLED);
+    expect_state(st, &a, "iris", id3, ORDERD_STATUS_CANCELLED, 2, 800, 810);
+    set_status(st, &a, NULL, orderd_store_next_id(st, S("iris")), ORDERD_STATUS_CANCELLED, 820,
+               ORDERD_STORE_ENOTFOUND);
+    orderd_store_free(st);
+}
+
+/* ---- events ---- */
+
+static void test_apply_events(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(64);
+    assert_non_null(st);
+    orderd_order_t *o = build_order_id(&a, orderd_store_next_id(st, S("ivy")), S("ivy"), 1000, 2);
+    orderd_event_t ev = {.type = ORDERD_EVENT_CREATED};
+    ev.u.created.order = o;
+    assert_int_equal(orderd_store_apply(st, &ev), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_count(st), 1);
+    expect_state(st, &a, "ivy", o->id, ORDERD_STATUS_PENDING, 1, 1000, 1000);
+
+    /* the same id again: EINVAL, nothing changes */
+    assert_int_equal(orderd_store_apply(st, &ev), ORDERD_STORE_EINVAL);
+    uint64_t other_id = orderd_store_next_id(st, S("ivy"));
+    orderd_order_t *other = build_order_id(&a, other_id, S("ivy"), 2000, 5);
+    other->id = o->id; /* a different order under a taken id */
+    ev.u.created.order = other;
+    assert_int_equal(orderd_store_apply(st, &ev), ORDERD_STORE_EINVAL);
+    assert_int_equal(orderd_store_count(st), 1);
+    orderd_order_t *got = NULL;
+    assert_int_equal(orderd_store_get(st, S("ivy"), o->id, &a, &got), ORDERD_STORE_OK);
+    assert_memory_equal(got, o, o->size);
+    orderd_store_page_t pg;
+    assert_int_equal(orderd_store_list(st, S("ivy"), 0, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(pg.total, 1);
+
+    /* a status change of an unknown order: EINVAL */
+    orderd_event_t sc = {.type = ORDERD_EVENT_STATUS_CHANGED};
+    sc.u.status_changed.order_id = other_id;
+    sc.u.status_changed.status = ORDERD_STATUS_CANCELLED;
+    sc.u.status_changed.prev_status = ORDERD_STATUS_PENDING;
+    sc.u.status_changed.actor = ORDERD_ACTOR_USER;
+    sc.u.status_changed.version = 2;
+    sc.u.status_changed.at_ms = 1500;
+    sc.u.status_changed.prev_updated_ms = 1000;
+    assert_int_equal(orderd_store_apply(st, &sc), ORDERD_STORE_EINVAL);
+    assert_int_equal(orderd_store_count(st), 1);
+
+    /* a status change of a known order applies as given */
+    sc.u.status_changed.order_id = o->id;
+    assert_int_equal(orderd_store_apply(st, &sc), ORDERD_STORE_OK);
+    expect_state(st, &a, "ivy", o->id, ORDERD_STATUS_CANCELLED, 2, 1000, 1500);
+    assert_int_equal(orderd_store_list(st, S("ivy"), 1u << ORDERD_STATUS_CANCELLED, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(pg.total, 1);
+    assert_true(pg.orders[0]->id == o->id);
+    assert_int_equal(orderd_store_list(st, S("ivy"), 1u << ORDERD_STATUS_PENDING, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(pg.total, 0);
+    /* and the live path sees it as cancelled: a repeat is a no-op */
+    orderd_order_t *out = set_status(st, &a, "ivy", o->id, ORDERD_STATUS_CANCELLED, 9000, ORDERD_STORE_OK);
+    assert_int_equal(out->version, 2);
+    assert_true(out->updated_ms == 1500);
+
+    /* replay into a fresh store: the same events give the same table */
+    orderd_store_t *st2 = orderd_store_new(64);
+    assert_non_null(st2);
+    ev.u.created.order = o;
+    assert_int_equal(orderd_store_apply(st2, &ev), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_apply(st2, &sc), ORDERD_STORE_OK);
+    expect_state(st2, &a, "ivy", o->id, ORDERD_STATUS_CANCELLED, 2, 1000, 1500);
+    orderd_store_free(st2);
+    orderd_store_free(st);
+}
+
+/* ---- concurrency ---- */
+
+#define NTHREADS 8
+#define NUSERS 50
+#define NHOT 200
+#define OPS 15000
+#define MAX_SLOTS (NHOT + NTHREADS * OPS)
+
+typedef struct slot {
+    uint64_t id;
+    int user;
+    _Atomic int ready;
+    _Atomic int64_t applied_at; /* now_ms of the one cancel that applied */
+} slot_t;
+
+static struct {
+    orderd_store_t *st;
+    char users[NUSERS][24];
+    slot_t *slots;
+    _Atomic size_t nslots;
+    _Atomic int64_t clock;
+    pthread_barrier_t start;
+} W;
+
+typedef struct worker {
+    int index;
+    test_rng_t rng;
+    size_t creates, applied, noops, lists, gets, foreign;
+    size_t errors;
+    char msg[256];
+} worker_t;
+
+#define WFAIL(w, ...)                                                                                                \
+    do {                                                                                                             \
+        if ((w)->errors++ == 0)                                                                                      \
+            snprintf((w)->msg, sizeof((w)->msg), __VA_ARGS__);                                                       \
+    } while (0)
+
+static int64_t tick(void)
+{
+    return atomic_fetch_add(&W.clock, 1) + 1;
+}
+
+static void w_create(worker_t *w, const orderd_alloc_t *a, int user)
+{
+    orderd_str_t u = S(W.users[user]);
+    orderd_order_t *o = build_order(a, u, tick(), 1 + test_rng_below(&w->rng, 5));
+    int rc = orderd_store_create(W.st, o, NULL);
+    if (rc != ORDERD_STORE_OK) {
+        WFAIL(w, "create for %s: %d", W.users[user], rc);
+        return;
+    }
+    size_t i = atomic_fetch_add(&W.nslots, 1);
+    if (i >= MAX_SLOTS) {
+        WFAIL(w, "slot table full");
+        return;
+    }
+    W.slots[i].id = o->id;
+    W.slots[i].user = user;
+    atomic_store_explicit(&W.slots[i].ready, 1, memory_order_release);
+    w->creates++;
+}
+
+static slot_t *w_pick(worker_t *w)
+{
+    size_t n = atomic_load(&W.nslots);
+    if (n == 0)
+        return NULL;
+    size_t i = test_rng_below(&w->rng, 2) ? test_rng_below(&w->rng, NHOT) : test_rng_below(&w->rng, (unsigned)n);
+    if (i >= n || !atomic_load_explicit(&W.slots[i].ready, memory_order_acquire))
+        return NULL;
+    return &W.slots[i];
+}
+
+static void w_cancel(worker_t *w, const orderd_alloc_t *a, slot_t *s)
+{
+    int64_t now = tick();
+    orderd_order_t *out = NULL;
+    int rc = orderd_store_set_status(W.st, S(W.users[s->user]), s->id, ORDERD_STATUS_CANCELLED, now, a, &out, NULL);
+    if (rc != ORDERD_STORE_OK || out == NULL) {
+        WFAIL(w, "cancel of %" PRIx64 " by its owner: rc %d", s->id, rc);
+        return;
+    }
+    if (out->id != s->id || out->status != ORDERD_STATUS_CANCELLED || out->version != 2) {
+        WFAIL(w, "cancel of %" PRIx64 " returned id %" PRIx64 " status %d version %u", s->id, out->id, out->status,
+              out->version);
+        return;
+    }
+    if (out->updated_ms == now) { /* this call applied the change */
+        int64_t zero = 0;
+        if (!atomic_compare_exchange_strong(&s->applied_at, &zero, now))
+            WFAIL(w, "order %" PRIx64 " cancelled twice (at %" PRId64 " and %" PRId64 ")", s->id, zero, now);
+        w->applied++;
+    } else {
+        w->noops++;
+    }
+}
+
+static void w_foreign(worker_t *w, const orderd_alloc_t *a, slot_t *s)
+{
+    int other = (s->user + 1 + (int)test_rng_below(&w->rng, NUSERS - 1)) % NUSERS;
+    orderd_order_t *out = NULL;
+    int rc = orderd_store_get(W.st, S(W.users[other]), s->id, a, &out);
+    if (rc != ORDERD_STORE_ENOTFOUND)
+        WFAIL(w, "get of %s's order by %s: rc %d", W.users[s->user], W.users[other], rc);
+    rc = orderd_store_set_status(W.st, S(W.users[other]), s->id, ORDERD_STATUS_CANCELLED, tick(), a, &out, NULL);
+    if (rc != ORDERD_STORE_ENOTFOUND)
+        WFAIL(w, "cancel of %s's order by %s: rc %d", W.users[s->user], W.users[other], rc);
+    w->foreign++;
+}
+
+static void w_get(worker_t *w, const orderd_alloc_t *a, slot_t *s)
+{
+    orderd_order_t *o = NULL;
+    int rc = orderd_store_get(W.st, S(W.users[s->user]), s->id, a, &o);
+    if (rc != ORDERD_STORE_OK || o == NULL) {
+        WFAIL(w, "get of %" PRIx64 " by its owner: rc %d", s->id, rc);
+        return;
+    }
+    int pend = o->status == ORDERD_STATUS_PENDING && o->version == 1;
+    int canc = o->status == ORDERD_STATUS_CANCELLED && o->version == 2;
+    if (o->id != s->id || !user_is(o, S(W.users[s->user])) || !(pend || canc) || orderd_order_check(o, o->size))
+        WFAIL(w, "get of %" PRIx64 ": bad copy (status %d version %u)", s->id, o->status, o->version);
+    w->gets++;
+}
+
+static void w_list(worker_t *w, const orderd_alloc_t *a)
+{
+    int user = (int)test_rng_below(&w->rng, NUSERS);
+    static const unsigned masks[] = {0, 1u << ORDERD_STATUS_PENDING, 1u << ORDERD_STATUS_CANCELLED};
+    unsigned mask = masks[test_rng_below(&w->rng, 3)];
+    size_t off = test_rng_below(&w->rng, 6), lim = 1 + test_rng_below(&w->rng, 10);
+    orderd_store_page_t pg;
+    memset(&pg, 0, sizeof(pg));
+    int rc = orderd_store_list(W.st, S(W.users[user]), mask, off, lim, a, &pg);
+    if (rc != ORDERD_STORE_OK) {
+        WFAIL(w, "list: rc %d", rc);
+        return;
+    }
+    size_t want_n = pg.total > off ? (pg.total - off < lim ? pg.total - off : lim) : 0;
+    if (pg.n != want_n)
+        WFAIL(w, "list %s off %zu lim %zu: n %zu with total %zu", W.users[user], off, lim, pg.n, pg.total);
+    for (size_t i = 0; i < pg.n; i++) {
+        const orderd_order_t *o = pg.orders[i];
+        int pend = o->status == ORDERD_STATUS_PENDING && o->version == 1;
+        int canc = o->status == ORDERD_STATUS_CANCELLED && o->version == 2;
+        if (!user_is(o, S(W.users[user])) || !(pend || canc) || (mask && !(mask & (1u << o->status))))
+            WFAIL(w, "list %s: bad entry %" PRIx64 " (status %d version %u)", W.users[user], o->id, o->status,
+                  o->version);
+        if (i > 0 && !(pg.orders[i - 1]->id > o->id))
+            WFAIL(w, "list %s: not newest first at %zu", W.users[user], i);
+    }
+    w->lists++;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    test_arena_t ar = {0};
+    orderd_alloc_t a = test_arena_allocator(&ar);
+
+    /* phase 1: everyone cancels every hot order, in its own order, at once */
+    int perm[NHOT];
+    for (int i = 0; i < NHOT; i++)
+        perm[i] = i;
+    for (int i = NHOT - 1; i > 0; i--) {
+        int j = (int)test_rng_below(&w->rng, (unsigned)i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    pthread_barrier_wait(&W.start);
+    for (int i = 0; i < NHOT; i++) {
+        w_cancel(w, &a, &W.slots[perm[i]]);
+        test_arena_reset(&ar);
+    }
+
+    /* phase 2: a random mix over shared users */
+    for (int op = 0; op < OPS; op++) {
+        unsigned r = test_rng_below(&w->rng, 100);
+        slot_t *s = r >= 35 && r < 60 ? w_pick(w) : NULL;
+        if (r < 35)
+            w_create(w, &a, (int)test_rng_below(&w->rng, NUSERS));
+        else if (r < 50 && s)
+            w_cancel(w, &a, s);
+        else if (r < 60 && s)
+            w_foreign(w, &a, s);
+        else if (r < 85)
+            w_list(w, &a);
+        else if ((s = w_pick(w)) != NULL)
+            w_get(w, &a, s);
+        test_arena_reset(&ar);
+    }
+    test_arena_reset(&ar);
+    return NULL;
+}
+
+static int cmp_slot_id(const void *x, const void *y)
+{
+    uint64_t a = (*(slot_t *const *)x)->id, b = (*(slot_t *const *)y)->id;
+    return a < b ? -1 : a > b;
+}
+
+static const slot_t *find_slot(slot_t **by_id, size_t n, uint64_t id)
+{
+    slot_t key = {.id = id}, *kp = &key;
+    slot_t **hit = bsearch(&kp, by_id, n, sizeof(*by_id), cmp_slot_id);
+    return hit ? *hit : NULL;
+}
+
+static int cmp_desc(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a > b ? -1 : a < b;
+}
+
+static void test_concurrent_create_cancel_list(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    memset(&W, 0, sizeof(W));
+    /* 16 shards for 50 users: users share shards, threads collide on both */
+    W.st = orderd_store_new(16);
+    assert_non_null(W.st);
+    W.slots = calloc(MAX_SLOTS, sizeof(slot_t));
+    assert_non_null(W.slots);
+    atomic_store(&W.clock, 1700000000000);
+    int shared_shard = 0;
+    unsigned sh[NUSERS];
+    for (int u = 0; u < NUSERS; u++) {
+        snprintf(W.users[u], sizeof(W.users[u]), "user-%02d@example", u);
+        sh[u] = orderd_store_shard_of_user(W.st, S(W.users[u]));
+        for (int v = 0; v < u; v++)
+            shared_shard |= sh[u] == sh[v];
+    }
+    assert_true(shared_shard);
+
+    /* the hot orders, created before the threads start */
+    worker_t setup = {.index = -1, .rng = {1}};
+    for (int i = 0; i < NHOT; i++) {
+        w_create(&setup, &a, i % NUSERS);
+        test_arena_reset((test_arena_t *)*state);
+    }
+    assert_int_equal(setup.errors, 0);
+
+    pthread_t th[NTHREADS];
+    worker_t *ws = calloc(NTHREADS, sizeof(worker_t));
+    assert_non_null(ws);
+    assert_int_equal(pthread_barrier_init(&W.start, NULL, NTHREADS), 0);
+    for (int t = 0; t < NTHREADS; t++) {
+        ws[t].index = t;
+        ws[t].rng.s = 1000 + (unsigned long long)t;
+        assert_int_equal(pthread_create(&th[t], NULL, worker_main, &ws[t]), 0);
+    }
+    for (int t = 0; t < NTHREADS; t++)
+        pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&W.start);
+
+    size_t creates = setup.creates, applied = 0, noops = 0, lists = 0, gets = 0, foreign = 0;
+    for (int t = 0; t < NTHREADS; t++) {
+        if (ws[t].errors)
+            fail_msg("thread %d: %zu errors, first: %s", t, ws[t].errors, ws[t].msg);
+        creates += ws[t].creates;
+        applied += ws[t].applied;
+        noops += ws[t].noops;
+        lists += ws[t].lists;
+        gets += ws[t].gets;
+        foreign += ws[t].foreign;
+    }
+    print_message("creates %zu, cancels applied %zu / repeated %zu, lists %zu, gets %zu, foreign %zu\n", creates,
+                  applied, noops, lists, gets, foreign);
+    size_t nslots = atomic_load(&W.nslots);
+    assert_int_equal(nslots, creates);
+    assert_int_equal(orderd_store_count(W.st), creates);
+    /* every hot order was cancelled by exactly one of the 8 racing cancels */
+    for (int i = 0; i < NHOT; i++)
+        assert_true(atomic_load(&W.slots[i].applied_at) != 0);
+    assert_true(noops >= (size_t)NHOT * (NTHREADS - 1));
+    assert_true(lists > 0 && gets > 0 && foreign > 0);
+
+    /* per user: the list is exactly the user's orders, newest first, statuses as the cancels left them */
+    size_t cancelled_total = 0, seen_total = 0;
+    uint64_t *want = malloc(nslots * sizeof(*want)), *got = malloc(nslots * sizeof(*got));
+    slot_t **by_id = malloc(nslots * sizeof(*by_id));
+    assert_non_null(want);
+    assert_non_null(got);
+    assert_non_null(by_id);
+    for (size_t i = 0; i < nslots; i++)
+        by_id[i] = &W.slots[i];
+    qsort(by_id, nslots, sizeof(*by_id), cmp_slot_id);
+    for (size_t i = 1; i < nslots; i++)
+        if (by_id[i - 1]->id == by_id[i]->id)
+            fail_msg("id %" PRIx64 " was handed out twice", by_id[i]->id);
+    for (int u = 0; u < NUSERS; u++) {
+        orderd_str_t user = S(W.users[u]);
+        size_t nw = 0, ncanc = 0;
+        for (size_t i = 0; i < nslots; i++) {
+            if (W.slots[i].user != u)
+                continue;
+            want[nw++] = W.slots[i].id;
+            ncanc += atomic_load(&W.slots[i].applied_at) != 0;
+        }
+        qsort(want, nw, sizeof(*want), cmp_desc);
+
+        size_t ng = collect(W.st, &a, user, 0, 7, got, nslots, nw);
+        assert_int_equal(ng, nw);
+        for (size_t i = 0; i < nw; i++)
+            if (got[i] != want[i])
+                fail_msg("%s: list entry %zu is %" PRIx64 ", want %" PRIx64 " (newest first, no duplicates)",
+                         W.users[u], i, got[i], want[i]);
+
+        /* totals per status sum to the user's total */
+        size_t sum = 0;
+        for (int s = 0; s < ORDERD_STATUS_COUNT; s++) {
+            orderd_store_page_t pg;
+            assert_int_equal(orderd_store_list(W.st, user, 1u << s, 0, 1, &a, &pg), ORDERD_STORE_OK);
+            sum += pg.total;
+            if (s == ORDERD_STATUS_CANCELLED)
+                assert_int_equal(pg.total, ncanc);
+            else if (s == ORDERD_STATUS_PENDING)
+                assert_int_equal(pg.total, nw - ncanc);
+            else
+                assert_int_equal(pg.total, 0);
+        }
+        assert_int_equal(sum, nw);
+
+        /* every order: cancelled ones have version 2 and the applier's time, pending ones version 1 */
+        orderd_store_page_t all;
+        assert_int_equal(orderd_store_list(W.st, user, 0, 0, nw + 1, &a, &all), ORDERD_STORE_OK);
+        assert_int_equal(all.n, nw);
+        for (size_t i = 0; i < all.n; i++) {
+            const orderd_order_t *o = all.orders[i];
+            const slot_t *s = find_slot(by_id, nslots, o->id);
+            assert_non_null(s);
+            assert_int_equal(s->user, u);
+            int64_t at = atomic_load(&s->applied_at);
+            if (o->status == ORDERD_STATUS_CANCELLED) {
+                assert_int_equal(o->version, 2);
+                assert_true(at != 0 && o->updated_ms == at);
+                cancelled_total++;
+            } else {
+                assert_int_equal(o->status, ORDERD_STATUS_PENDING);
+                assert_int_equal(o->version, 1);
+                assert_true(at == 0);
+                assert_true(o->updated_ms == o->created_ms);
+            }
+        }
+        seen_total += nw;
+        test_arena_reset((test_arena_t *)*state);
+    }
+    assert_int_equal(seen_total, creates);
+    /* a repeated cancel never counts: successful applies == cancelled orders */
+    assert_int_equal(cancelled_total, applied);
+
+    free(want);
+    free(got);
+    free(by_id);
+    free(ws);
+    free(W.slots);
+    orderd_store_free(W.st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_new_checks_shard_count),
+        TEST_ARENA_TEST(test_create_get_and_isolation),
+        TEST_ARENA_TEST(test_create_ignores_given_id),
+        cmocka_unit_test(test_ids),
+        TEST_ARENA_TEST(test_list_newest_first_paging),
+        TEST_ARENA_TEST(test_list_status_filter),
+        TEST_ARENA_TEST(test_list_many_orders),
+        TEST_ARENA_TEST(test_cancel),
+        TEST_ARENA_TEST(test_fulfilment_and_conflicts),
+        TEST_ARENA_TEST(test_apply_events),
+        TEST_ARENA_TEST(test_concurrent_create_cancel_list),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
