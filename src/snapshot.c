@@ -24,6 +24,7 @@
 typedef struct snap_buf {
     unsigned char *buf;
     size_t len, cap;
+    uint64_t first_seq; /* the snapshot's: its records count on from it */
     uint64_t count;
     int oom;
 } snap_buf_t;
@@ -55,8 +56,8 @@ static void copy_order(void *ctx, const orderd_order_t *o)
         b->buf = n;
         b->cap = ncap;
     }
-    /* the record's seq counts orders inside the snapshot: 1, 2, ... */
-    orderd_record_frame(b->buf + b->len, ORDERD_REC_SNAPSHOT_ORDER, ++b->count, o, o->size);
+    /* records carry consecutive numbers from the header's, like a segment's */
+    orderd_record_frame(b->buf + b->len, ORDERD_REC_SNAPSHOT_ORDER, b->first_seq + b->count++, o, o->size);
     memcpy(b->buf + b->len + ORDERD_RECORD_HEADER_SIZE, o, o->size);
     b->len += need;
 }
@@ -98,7 +99,7 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0)
         return -1;
-    snap_buf_t b = {0};
+    snap_buf_t b = {.first_seq = seq};
     unsigned char hdr[ORDERD_FILE_HEADER_SIZE];
     orderd_file_header_encode(hdr, ORDERD_SNAPSHOT_MAGIC, seq);
     off_t off = 0;
@@ -114,7 +115,7 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
         unsigned char end[ORDERD_RECORD_HEADER_SIZE + 8], count[8];
         for (int i = 0; i < 8; ++i)
             count[i] = (unsigned char)(b.count >> (8 * i));
-        orderd_record_frame(end, ORDERD_REC_SNAPSHOT_END, b.count + 1, count, 8);
+        orderd_record_frame(end, ORDERD_REC_SNAPSHOT_END, seq + b.count, count, 8);
         memcpy(end + ORDERD_RECORD_HEADER_SIZE, count, 8);
         ok = orderd_pwrite_all(fd, end, sizeof(end), off) == 0 && fdatasync(fd) == 0;
     }
