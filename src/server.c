@@ -72,7 +72,11 @@ static int lock_data_dir(const char *dir)
     char path[4200];
     snprintf(path, sizeof(path), "%s/LOCK", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fd < 0) {
+        fprintf(stderr, "orderd: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         fprintf(stderr, "orderd: data directory %s is in use by another orderd (%s)\n", dir, strerror(errno));
         return -1;
     }

@@ -108,7 +108,7 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
     for (unsigned i = 0; ok && i < w->nshards; ++i) {
         b.len = 0;
         orderd_store_each(w->store, i, copy_order, &b);
-        ok = !b.oom && orderd_pwrite_all(fd, b.buf, b.len, off) == 0;
+        ok = !b.oom && (b.len == 0 || orderd_pwrite_all(fd, b.buf, b.len, off) == 0);
         off += (off_t)b.len;
     }
     if (ok) {
