@@ -80,11 +80,15 @@ static int load_snapshot(const char *dir, orderd_store_t *store, orderd_replay_r
             continue;
         replay_ctx_t ctx = {.store = store};
         orderd_scan_t sc;
+        int loading = 0;
         int ok = orderd_scan_file(data, len, ORDERD_SNAPSHOT_MAGIC, check_snapshot_record, &ctx, &sc) == 0 &&
                  sc.state == ORDERD_SCAN_CLEAN && ctx.snapshot_ended && sc.first_seq == seqs[i];
-        if (ok)
+        if (ok) {
+            /* checked whole first, so a damaged snapshot leaves the table empty for an older one */
+            loading = 1;
             ok = orderd_scan_file(data, len, ORDERD_SNAPSHOT_MAGIC, load_snapshot_record, &ctx, &sc) == 0 &&
                  sc.state == ORDERD_SCAN_CLEAN;
+        }
         orderd_unmap_file(data, len);
         if (ok) {
             rep->snapshot_seq = seqs[i];
@@ -92,7 +96,7 @@ static int load_snapshot(const char *dir, orderd_store_t *store, orderd_replay_r
             free(seqs);
             return 0;
         }
-        if (ctx.snapshot_orders != 0 && sc.state != ORDERD_SCAN_CLEAN) {
+        if (loading) {
             /* failed half-way through loading: the table is no longer empty */
             snprintf(rep->error, sizeof(rep->error), "snapshot %s failed to load at offset %zu", path, sc.bad_at);
             free(seqs);

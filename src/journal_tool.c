@@ -128,7 +128,8 @@ static int run(int mode, const char *dir, FILE *out, FILE *err)
         } else {
             size_t at = gap ? 0 : sc.bad_at;
             int torn_tail = sc.state == ORDERD_SCAN_TORN && i + 1 == n && !gap;
-            fprintf(out, "%s: %s at offset %zu: %s%s\n", name, torn_tail ? "torn tail" : "DAMAGED", at,
+            /* dump's stdout stays pure NDJSON */
+            fprintf(mode == DUMP ? err : out, "%s: %s at offset %zu: %s%s\n", name, torn_tail ? "torn tail" : "DAMAGED", at,
                     gap ? "records are missing before this segment" : sc.why,
                     torn_tail ? " (start-up cuts it off by itself)" : "");
             if (!torn_tail)

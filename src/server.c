@@ -108,12 +108,15 @@ static int open_journal(server_t *s)
                               .fsync = cfg->fsync,
                               .snapshot_bytes = cfg->snapshot_bytes,
                               .notify = orderd_http_on_durable,
-                              .notify_ctx = NULL};
+                              .notify_ctx = NULL,
+                              .defer_kick = 1};
     if ((s->wal = orderd_wal_open(&wc, s->app.store, rep, err, sizeof(err))) == NULL) {
         fprintf(stderr, "orderd: %s\n", err);
         goto out;
     }
     s->app.durable = 1;
+    s->app.kick = (void (*)(void *))orderd_wal_kick;
+    s->app.kick_ctx = s->wal;
     ret = 0;
 out:
     free(rep);
@@ -343,7 +346,14 @@ int orderd_server_run(const orderd_config_t *cfg)
     request_stop(&s);
     wait_workers(&s);
     /* connections are closed: everything answered is durable; sync the rest */
+    orderd_wal_stats_t st;
+    orderd_wal_stats(s.wal, &st);
     orderd_wal_close(s.wal);
+    fprintf(stderr, "orderd: journal: %llu records in %llu batches (%.1f a batch), %llu syncs, %llu failed writes, "
+                    "%llu snapshots\n",
+            (unsigned long long)st.records, (unsigned long long)st.batches,
+            st.batches ? (double)st.records / (double)st.batches : 0.0, (unsigned long long)st.syncs,
+            (unsigned long long)st.write_failures, (unsigned long long)st.snapshots);
     fprintf(stderr, "orderd: stopped\n");
     return 0;
 }

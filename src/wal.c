@@ -100,7 +100,8 @@ static int hook_append(void *ctx, unsigned shard, const orderd_event_t *ev, void
     if (waiter != NULL)
         b->waiters[b->nw++] = waiter;
     atomic_store_explicit(&w->slots[shard].pending, 1, memory_order_relaxed);
-    orderd_wal_kick(w);
+    if (!w->cfg.defer_kick)
+        orderd_wal_kick(w);
     return 0;
 }
 
@@ -112,7 +113,8 @@ static int hook_barrier(void *ctx, unsigned shard, void *waiter)
         return -1;
     b->waiters[b->nw++] = waiter;
     atomic_store_explicit(&w->slots[shard].pending, 1, memory_order_relaxed);
-    orderd_wal_kick(w);
+    if (!w->cfg.defer_kick)
+        orderd_wal_kick(w);
     return 0;
 }
 

@@ -114,4 +114,112 @@ static inline unsigned test_rng_below(test_rng_t *r, unsigned n)
 
 #define TEST_ARENA_TEST(fn) cmocka_unit_test_setup_teardown(fn, test_arena_setup, test_arena_teardown)
 
+
+/* ---- files and temporary data directories (journal and WAL tests) ----
+ * Data directories are flat, so removing one is: every entry, then the
+ * directory. Failures abort: a test cannot go on without its files. */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Makes a fresh directory /tmp/orderd-<tag>-XXXXXX; buf gets its path. */
+static inline void test_tmpdir(char *buf, size_t cap, const char *tag)
+{
+    snprintf(buf, cap, "/tmp/orderd-%s-XXXXXX", tag);
+    if (mkdtemp(buf) == NULL) {
+        perror("mkdtemp");
+        abort();
+    }
+}
+
+/* Removes a flat directory and everything in it. */
+static inline void test_rmtree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d != NULL) {
+        struct dirent *e;
+        char path[PATH_MAX];
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* Reads a whole file into a malloc'd buffer (NULL when it cannot be read). */
+static inline unsigned char *test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    unsigned char *buf = malloc(cap);
+    size_t got;
+    while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            unsigned char *g = realloc(buf, cap *= 2);
+            if (g == NULL)
+                free(buf);
+            buf = g;
+        }
+    }
+    fclose(f);
+    if (buf == NULL)
+        abort();
+    *len = n;
+    return buf;
+}
+
+/* Writes (replaces) a whole file. */
+static inline void test_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || (len > 0 && fwrite(data, 1, len, f) != len) || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+}
+
+/* The size of a file, or -1 when it does not exist. */
+static inline long long test_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* Copies every file of flat directory `from` into `to`. */
+static inline void test_copy_dir(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    if (d == NULL) {
+        perror(from);
+        abort();
+    }
+    struct dirent *e;
+    char src[PATH_MAX], dst[PATH_MAX];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(src, sizeof(src), "%s/%s", from, e->d_name);
+        snprintf(dst, sizeof(dst), "%s/%s", to, e->d_name);
+        size_t len;
+        unsigned char *data = test_read_file(src, &len);
+        if (data == NULL) {
+            perror(src);
+            abort();
+        }
+        test_write_file(dst, data, len);
+        free(data);
+    }
+    closedir(d);
+}
+
 #endif

@@ -12,6 +12,9 @@ typedef struct orderd_app {
     orderd_store_t *store;
     size_t max_body;
     int durable; /* a journal is attached: changes are answered once durable */
+    /* wakes the journal writer; called once per loop iteration that queued changes */
+    void (*kick)(void *ctx);
+    void *kick_ctx;
 } orderd_app_t;
 
 /**
@@ -21,6 +24,8 @@ typedef struct orderd_app {
 typedef struct orderd_http_thread {
     h2o_context_t ctx;
     h2o_multithread_receiver_t durable; /* journal acknowledgements for this thread's requests */
+    h2o_timeout_entry_t kick;           /* wakes the writer after this loop iteration's requests */
+    orderd_app_t *kick_app;
 } orderd_http_thread_t;
 
 /** Registers the thread's journal-acknowledgement receiver on `queue` (the thread's loop). */

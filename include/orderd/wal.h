@@ -40,6 +40,13 @@ typedef struct orderd_wal_config {
      */
     void (*notify)(void *ctx, void *waiter, int durable);
     void *notify_ctx;
+    /**
+     * 0: every append wakes the writer. 1: appends only queue; the caller
+     * calls orderd_wal_kick once it has appended all it has (an event loop
+     * does so once per iteration, so one batch holds everything that
+     * iteration read, as Redis does before it sleeps).
+     */
+    int defer_kick;
 } orderd_wal_config_t;
 
 /**
@@ -56,6 +63,9 @@ orderd_wal_t *orderd_wal_open(const orderd_wal_config_t *cfg, orderd_store_t *st
  * writer.
  */
 void orderd_wal_close(orderd_wal_t *wal);
+
+/** Wakes the writer: safe from any thread, cheap when it is already busy. */
+void orderd_wal_kick(orderd_wal_t *wal);
 
 /** Counters for tests and logs. */
 typedef struct orderd_wal_stats {

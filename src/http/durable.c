@@ -55,7 +55,7 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
         h2o_req_t *req = t->req;
         if (req != NULL) {
             if (t->durable)
-                orderd_http_send_order(req, t->status, t->order);
+                orderd_http_send_order_body(req, t->status, t->order, t->body);
             else
                 orderd_http_problem(req, ORDERD_PROBLEM_UNAVAILABLE, NULL, 0,
                                     "the change could not be written to the journal and was not made; retry later");
@@ -64,7 +64,30 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     }
 }
 
+static void on_kick(h2o_timeout_entry_t *entry)
+{
+    orderd_http_thread_t *t = H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, kick, entry);
+    t->kick_app->kick(t->kick_app->kick_ctx);
+}
+
+int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order_t *order)
+{
+    orderd_alloc_t a = orderd_http_alloc(t->req);
+    orderd_http_thread_t *thread = H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, durable, t->receiver);
+    t->order = order;
+    t->body = orderd_codec_encode_order(order, &a);
+    /* zero timeouts run after the loop has handled every ready socket: one
+     * wake-up carries this iteration's changes into one batch */
+    if (app->kick != NULL && !h2o_timeout_is_linked(&thread->kick)) {
+        thread->kick_app = app;
+        h2o_timeout_link(thread->ctx.loop, &thread->ctx.zero_timeout, &thread->kick);
+    }
+    return 0;
+}
+
 void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *queue)
 {
     h2o_multithread_register_receiver(queue, &t->durable, on_messages);
+    t->kick = (h2o_timeout_entry_t){0};
+    t->kick.cb = on_kick;
 }

@@ -111,11 +111,8 @@ static int create(h2o_req_t *req, orderd_app_t *app, orderd_str_t user)
         orderd_ticket_drop(ticket);
         return unavailable(req, ret);
     }
-    if (ticket != NULL) {
-        /* answered by durable.c once the journal has it */
-        ticket->order = order;
-        return 0;
-    }
+    if (ticket != NULL)
+        return orderd_ticket_wait(ticket, app, order); /* answered once the journal has it */
     return orderd_http_send_order(req, 201, order);
 }
 
@@ -142,11 +139,8 @@ static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
         return unavailable(req, ORDERD_STORE_ENOMEM);
     int ret = orderd_store_set_status(app->store, user, id, ORDERD_STATUS_CANCELLED, orderd_now_ms(), &a, &order,
                                       ticket);
-    if (ret == ORDERD_STORE_OK && ticket != NULL) {
-        /* applied (or a repeat): answered by durable.c once it is durable */
-        ticket->order = order;
-        return 0;
-    }
+    if (ret == ORDERD_STORE_OK && ticket != NULL)
+        return orderd_ticket_wait(ticket, app, order); /* applied (or a repeat): answered once durable */
     orderd_ticket_drop(ticket);
     switch (ret) {
     case ORDERD_STORE_OK:

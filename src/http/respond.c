@@ -92,6 +92,11 @@ int orderd_http_send_json(h2o_req_t *req, int status, orderd_str_t body)
 int orderd_http_send_order(h2o_req_t *req, int status, const orderd_order_t *order)
 {
     orderd_alloc_t a = orderd_http_alloc(req);
+    return orderd_http_send_order_body(req, status, order, orderd_codec_encode_order(order, &a));
+}
+
+int orderd_http_send_order_body(h2o_req_t *req, int status, const orderd_order_t *order, orderd_str_t body)
+{
     if (status == 201) {
         static const char prefix[] = "/api/orders/";
         char *loc = h2o_mem_alloc_pool(&req->pool, sizeof(prefix) - 1 + ORDERD_ID_LEN);
@@ -99,7 +104,7 @@ int orderd_http_send_order(h2o_req_t *req, int status, const orderd_order_t *ord
         orderd_id_format(order->id, loc + sizeof(prefix) - 1);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, loc, sizeof(prefix) - 1 + ORDERD_ID_LEN);
     }
-    send_body(req, status, ctype_json, orderd_codec_encode_order(order, &a));
+    send_body(req, status, ctype_json, body);
     return 0;
 }
 

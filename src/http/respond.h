@@ -40,7 +40,8 @@ typedef struct orderd_ticket {
     struct orderd_ticket **guard;  /* pool-owned back pointer */
     int durable;
     int status;                    /* 201 or 200 */
-    orderd_order_t *order;         /* what to send: request-pool memory */
+    orderd_str_t body;             /* the order's JSON, encoded while the journal works */
+    const orderd_order_t *order;   /* for the Location header */
 } orderd_ticket_t;
 
 /** A ticket for `req`, to be answered with `status` and t->order once durable; NULL out of memory. */
@@ -48,6 +49,16 @@ orderd_ticket_t *orderd_ticket_new(h2o_req_t *req, int status);
 
 /** Frees a ticket that was never handed to the journal (or NULL). */
 void orderd_ticket_drop(orderd_ticket_t *t);
+
+/**
+ * The ticket's change is queued: encodes `order` now, so the answer is only
+ * a write once the journal is done, and wakes the writer after this loop
+ * iteration. Returns 0 (for on_req).
+ */
+int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order_t *order);
+
+/** Sends an already encoded order (201 adds Location). Returns 0. */
+int orderd_http_send_order_body(h2o_req_t *req, int status, const orderd_order_t *order, orderd_str_t body);
 
 /** A request allocator backed by req->pool. */
 orderd_alloc_t orderd_http_alloc(h2o_req_t *req);

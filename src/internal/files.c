@@ -109,7 +109,8 @@ int orderd_list_numbered(const char *dir, const char *prefix, const char *suffix
         (*nums)[(*n)++] = v;
     }
     closedir(d);
-    qsort(*nums, *n, sizeof(**nums), cmp_u64);
+    if (*n > 1)
+        qsort(*nums, *n, sizeof(**nums), cmp_u64);
     return 0;
 }
 

@@ -9,14 +9,15 @@
 #define SEQ_WINDOW (1u << 30)
 
 /* Is there a valid record anywhere in [from, len) carrying a sequence
- * number in [seq, seq + SEQ_WINDOW)? Checks the cheap seq field first. */
-static size_t find_valid_after(const unsigned char *data, size_t len, size_t from, uint64_t seq)
+ * number in [seq, seq + SEQ_WINDOW) (any number when `any`)? Checks the cheap
+ * seq field first. */
+static size_t find_valid_after(const unsigned char *data, size_t len, size_t from, uint64_t seq, int any)
 {
     for (size_t at = from; at + ORDERD_RECORD_HEADER_SIZE <= len; ++at) {
         uint64_t s = 0;
         for (int i = 7; i >= 0; --i)
             s = (s << 8) | data[at + 12 + i];
-        if (s < seq || s - seq >= SEQ_WINDOW)
+        if (!any && (s < seq || s - seq >= SEQ_WINDOW))
             continue;
         orderd_record_t rec;
         size_t used;
@@ -32,7 +33,12 @@ int orderd_scan_file(const unsigned char *data, size_t len, const char magic[8],
 {
     memset(sc, 0, sizeof(*sc));
     if (orderd_file_header_decode(data, len, magic, &sc->first_seq) != 0) {
-        sc->state = ORDERD_SCAN_TORN;
+        /* The header is written and synced before any record: a bad header
+         * with records after it is damage, not a segment cut short while
+         * being created. */
+        size_t resume = len > ORDERD_FILE_HEADER_SIZE ? find_valid_after(data, len, ORDERD_FILE_HEADER_SIZE, 0, 1) : 0;
+        sc->state = resume != 0 ? ORDERD_SCAN_DAMAGED : ORDERD_SCAN_TORN;
+        sc->resume_at = resume;
         sc->why = "missing or damaged file header";
         return 0;
     }
@@ -48,7 +54,7 @@ int orderd_scan_file(const unsigned char *data, size_t len, const char magic[8],
         if (r == ORDERD_FRAME_OK && rec.seq != sc->next_seq)
             r = ORDERD_FRAME_BAD;
         if (r != ORDERD_FRAME_OK) {
-            size_t resume = find_valid_after(data, len, off + 1, sc->next_seq);
+            size_t resume = find_valid_after(data, len, off + 1, sc->next_seq, 0);
             sc->bad_at = off;
             if (resume != 0) {
                 sc->state = ORDERD_SCAN_DAMAGED;

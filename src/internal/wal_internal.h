@@ -63,9 +63,6 @@ struct orderd_wal {
     orderd_wal_stats_t stats; /* under mu */
 };
 
-/** Wakes the writer (from any thread, no lock held or a shard lock held). */
-void orderd_wal_kick(orderd_wal_t *w);
-
 /** Starts a snapshot of everything up to w->last_seq on its own thread. */
 int orderd_wal_snapshot_start(orderd_wal_t *w);
 
