@@ -33,6 +33,17 @@ static void gen_cstr(yajl_gen g, const char *s)
     yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
+/* yajl_gen_integer goes through sprintf; this is the same text, cheaper */
+static void gen_uint(yajl_gen g, unsigned long long v)
+{
+    char buf[24], *p = buf + sizeof(buf);
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    yajl_gen_number(g, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 static void gen_money(yajl_gen g, int64_t minor)
 {
     char buf[ORDERD_MONEY_FMT_MAX];
@@ -65,7 +76,7 @@ static void gen_order(yajl_gen g, const orderd_order_t *o)
         KEY(g, "product_id");
         gen_str(g, orderd_order_product(o, i));
         KEY(g, "quantity");
-        yajl_gen_integer(g, o->items[i].quantity);
+        gen_uint(g, o->items[i].quantity);
         KEY(g, "price");
         gen_money(g, o->items[i].price);
         yajl_gen_map_close(g);
@@ -84,7 +95,7 @@ static void gen_order(yajl_gen g, const orderd_order_t *o)
     KEY(g, "updated_at");
     gen_time(g, o->updated_ms);
     KEY(g, "version");
-    yajl_gen_integer(g, o->version);
+    gen_uint(g, o->version);
     yajl_gen_map_close(g);
 }
 
@@ -108,11 +119,11 @@ orderd_str_t orderd_codec_encode_page(orderd_order_t *const *orders, size_t n, u
         gen_order(g, orders[i]);
     yajl_gen_array_close(g);
     KEY(g, "limit");
-    yajl_gen_integer(g, limit);
+    gen_uint(g, limit);
     KEY(g, "offset");
-    yajl_gen_integer(g, (long long)offset);
+    gen_uint(g, offset);
     KEY(g, "total");
-    yajl_gen_integer(g, (long long)total);
+    gen_uint(g, total);
     yajl_gen_map_close(g);
     return gen_result(g);
 }

@@ -68,8 +68,10 @@ static int load_snapshot(const char *dir, orderd_store_t *store, orderd_replay_r
 {
     uint64_t *seqs;
     size_t n;
-    if (orderd_list_numbered(dir, "snapshot-", ".snap", &seqs, &n) != 0)
+    if (orderd_list_numbered(dir, "snapshot-", ".snap", &seqs, &n) != 0) {
+        snprintf(rep->error, sizeof(rep->error), "cannot list %s: %s", dir, strerror(errno));
         return -1;
+    }
     for (size_t i = n; i-- > 0;) {
         char name[64], path[4200];
         orderd_journal_snapshot_name(name, sizeof(name), seqs[i]);

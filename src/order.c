@@ -157,24 +157,55 @@ int orderd_id_parse(const char *s, size_t len, uint64_t *id)
     return 0;
 }
 
+static char *put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
 size_t orderd_time_format(int64_t ms, char buf[ORDERD_TIME_FMT_MAX])
 {
-    time_t secs = (time_t)(ms / 1000);
-    int millis = (int)(ms % 1000);
+    /* by hand, not strftime: two of these go into every order written */
+    int64_t secs = ms / 1000, millis = ms % 1000;
     if (millis < 0) {
         millis += 1000;
         --secs;
     }
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(buf, ORDERD_TIME_FMT_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
-    buf[n++] = '.';
-    buf[n++] = (char)('0' + millis / 100);
-    buf[n++] = (char)('0' + millis / 10 % 10);
-    buf[n++] = (char)('0' + millis % 10);
-    buf[n++] = 'Z';
-    buf[n] = '\0';
-    return n;
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        --days;
+    }
+    /* civil date from days since 1970-01-01 (Howard Hinnant's algorithm) */
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    if (y < 0 || y > 9999)
+        y = y < 0 ? 0 : 9999; /* outside RFC 3339; never produced by a real clock */
+    char *p = buf;
+    p = put2(p, (unsigned)(y / 100));
+    p = put2(p, (unsigned)(y % 100));
+    *p++ = '-';
+    p = put2(p, m);
+    *p++ = '-';
+    p = put2(p, d);
+    *p++ = 'T';
+    p = put2(p, (unsigned)(rem / 3600));
+    *p++ = ':';
+    p = put2(p, (unsigned)(rem / 60 % 60));
+    *p++ = ':';
+    p = put2(p, (unsigned)(rem % 60));
+    *p++ = '.';
+    *p++ = (char)('0' + millis / 100);
+    p = put2(p, (unsigned)(millis % 100));
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - buf);
 }
 
 int64_t orderd_now_ms(void)

@@ -115,7 +115,7 @@ static int open_journal(server_t *s)
         goto out;
     }
     s->app.durable = 1;
-    s->app.kick = (void (*)(void *))orderd_wal_kick;
+    s->app.kick = (void (*)(void *))orderd_wal_flush;
     s->app.kick_ctx = s->wal;
     ret = 0;
 out:

@@ -314,28 +314,59 @@ static void maybe_rotate(orderd_wal_t *w)
         fprintf(stderr, "orderd: cannot start a snapshot thread\n");
 }
 
+/* One gather-write-sync cycle; the caller holds commit_mu. Returns the
+ * number of records made durable. */
+static size_t commit_cycle(orderd_wal_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    ++w->gathers;
+    pthread_mutex_unlock(&w->mu);
+
+    if (atomic_load(&w->read_only) && mono_ms() >= w->read_only_until_ms)
+        atomic_store(&w->read_only, 0);
+    for (unsigned i = 0; i < w->nshards; ++i)
+        if (atomic_load_explicit(&w->slots[i].pending, memory_order_relaxed))
+            orderd_store_with_shard(w->store, i, swap_out, w);
+    size_t n = write_batch(w);
+    if (n > 0)
+        maybe_rotate(w);
+
+    pthread_mutex_lock(&w->mu);
+    ++w->done;
+    pthread_cond_broadcast(&w->done_cv);
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+void orderd_wal_flush(orderd_wal_t *w)
+{
+    /* Whoever holds the commit role takes everything queued so far; if it
+     * is taken, the writer thread makes sure nothing is left behind. */
+    uint64_t seen = atomic_load(&w->appended);
+    if (pthread_mutex_trylock(&w->commit_mu) != 0) {
+        orderd_wal_kick(w);
+        return;
+    }
+    commit_cycle(w);
+    pthread_mutex_unlock(&w->commit_mu);
+    if (atomic_load(&w->appended) != seen)
+        orderd_wal_kick(w);
+}
+
 static void *writer_main(void *arg)
 {
     orderd_wal_t *w = arg;
     for (;;) {
         uint64_t seen = atomic_load(&w->appended);
         pthread_mutex_lock(&w->mu);
-        ++w->gathers;
         int stopping = w->stopping;
         pthread_mutex_unlock(&w->mu);
 
-        if (atomic_load(&w->read_only) && mono_ms() >= w->read_only_until_ms)
-            atomic_store(&w->read_only, 0);
-        for (unsigned i = 0; i < w->nshards; ++i)
-            if (atomic_load_explicit(&w->slots[i].pending, memory_order_relaxed))
-                orderd_store_with_shard(w->store, i, swap_out, w);
-        size_t n = write_batch(w);
-        if (n > 0)
-            maybe_rotate(w);
+        pthread_mutex_lock(&w->commit_mu);
+        size_t n = commit_cycle(w);
+        pthread_mutex_unlock(&w->commit_mu);
 
         pthread_mutex_lock(&w->mu);
-        ++w->done;
-        pthread_cond_broadcast(&w->done_cv);
         if (n == 0 && atomic_load(&w->appended) == seen) {
             if (stopping) {
                 pthread_mutex_unlock(&w->mu);
@@ -362,14 +393,18 @@ static void *writer_main(void *arg)
             }
             atomic_store(&w->idle, 0);
             pthread_mutex_unlock(&w->mu);
+            pthread_mutex_lock(&w->commit_mu);
             if (w->unsynced && w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && mono_ms() - w->last_sync_ms >= EVERYSEC_MS)
                 sync_now(w);
+            pthread_mutex_unlock(&w->commit_mu);
             continue;
         }
         pthread_mutex_unlock(&w->mu);
     }
+    pthread_mutex_lock(&w->commit_mu);
     if (w->unsynced && w->cfg.fsync != ORDERD_FSYNC_NO)
         sync_now(w);
+    pthread_mutex_unlock(&w->commit_mu);
     return NULL;
 }
 
@@ -389,6 +424,7 @@ orderd_wal_t *orderd_wal_open(const orderd_wal_config_t *cfg, orderd_store_t *st
     w->last_sync_ms = mono_ms();
     w->bytes_since_snapshot = report->segment_bytes;
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->commit_mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     pthread_cond_init(&w->done_cv, NULL);
     w->slots = aligned_alloc(64, sizeof(*w->slots) * w->nshards);

@@ -67,6 +67,15 @@ void orderd_wal_close(orderd_wal_t *wal);
 /** Wakes the writer: safe from any thread, cheap when it is already busy. */
 void orderd_wal_kick(orderd_wal_t *wal);
 
+/**
+ * Commits what is queued on the calling thread if no other thread is
+ * committing (one gather, one write, one sync, then the waiters are told),
+ * else wakes the writer. An event loop calls it once per iteration that
+ * queued changes: with no hand-off to another thread, a lone worker commits
+ * the way Redis does before it sleeps. It blocks for the sync.
+ */
+void orderd_wal_flush(orderd_wal_t *wal);
+
 /** Counters for tests and logs. */
 typedef struct orderd_wal_stats {
     uint64_t last_seq;

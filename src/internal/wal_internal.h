@@ -31,6 +31,11 @@ struct orderd_wal {
     orderd_wal_slot_t *slots;
     orderd_wal_buf_t *taken; /* writer-owned: what the batch in hand took from each shard */
 
+    /* The commit role: held by whoever gathers, writes and syncs a batch
+     * (the writer thread, or a worker at the end of its loop iteration).
+     * Everything below marked writer-owned belongs to its holder. */
+    pthread_mutex_t commit_mu;
+
     /* the segment being appended to; writer-owned */
     int fd;
     uint64_t seg_first;
