@@ -422,8 +422,11 @@ int orderd_codec_decode_create(const char *body, size_t len, const orderd_alloc_
     if (d.top.total + d.items.total != 0) {
         size_t room = ORDERD_CODEC_MAX_ERRORS - d.top.n, n_items = d.items.total <= room ? d.items.n : room - 1;
         orderd_field_error_t *all = orderd_alloc(a, ORDERD_CODEC_MAX_ERRORS * sizeof(*all));
-        memcpy(all, d.top.v, d.top.n * sizeof(*all));
-        memcpy(all + d.top.n, d.items.v, n_items * sizeof(*all));
+        /* an empty list has no array at all: memcpy must not see its NULL */
+        if (d.top.n != 0)
+            memcpy(all, d.top.v, d.top.n * sizeof(*all));
+        if (n_items != 0)
+            memcpy(all + d.top.n, d.items.v, n_items * sizeof(*all));
         report->errors = all;
         report->n_errors = d.top.n + n_items;
         if (d.items.total > room)

@@ -268,7 +268,8 @@ static void request_stop(server_t *s)
     }
 }
 
-static void wait_workers(server_t *s)
+/* Returns 1 when every worker has finished within the budget. */
+static int wait_workers(server_t *s)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -281,9 +282,10 @@ static void wait_workers(server_t *s)
     for (unsigned i = 0; i < s->nworkers; ++i) {
         if (pthread_timedjoin_np(s->workers[i].tid, NULL, &deadline) != 0) {
             fprintf(stderr, "orderd: connections still open after %d ms; exiting anyway\n", SHUTDOWN_BUDGET_MS);
-            return;
+            return 0;
         }
     }
+    return 1;
 }
 
 int orderd_server_run(const orderd_config_t *cfg)
@@ -344,7 +346,7 @@ int orderd_server_run(const orderd_config_t *cfg)
         ;
     fprintf(stderr, "orderd: %s received, draining connections\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     request_stop(&s);
-    wait_workers(&s);
+    int joined = wait_workers(&s);
     /* connections are closed: everything answered is durable; sync the rest */
     orderd_wal_stats_t st;
     orderd_wal_stats(s.wal, &st);
@@ -354,6 +356,8 @@ int orderd_server_run(const orderd_config_t *cfg)
             (unsigned long long)st.records, (unsigned long long)st.batches,
             st.batches ? (double)st.records / (double)st.batches : 0.0, (unsigned long long)st.syncs,
             (unsigned long long)st.write_failures, (unsigned long long)st.snapshots);
+    if (joined) /* no worker can touch the table any more */
+        orderd_store_free(s.app.store);
     fprintf(stderr, "orderd: stopped\n");
     return 0;
 }

@@ -189,7 +189,9 @@ class Client:
         if self.proto != "h2c-upgrade":
             warmup = False
         elif warmup is None:
-            warmup = body is not None and len(body) > self.UPGRADE_BODY_LIMIT
+            # large bodies, and lists (their answers grow with the user's orders)
+            warmup = (body is not None and len(body) > self.UPGRADE_BODY_LIMIT) or \
+                (method == "GET" and path.split("?")[0] == "/api/orders")
         in_path, hdr_path, out_path = self._paths()
         url = self.base_url + path
         cmd = ["curl", "-q", "-sS", "-g", "--noproxy", "*", "--max-time", str(timeout)]
