@@ -33,9 +33,14 @@ test: build
 asan: deps
 	$(call ctest_in,build-asan,-DCMAKE_BUILD_TYPE=Debug -DORDERD_SANITIZE=address)
 
-# The whole suite (the store's threaded tests above all) under ThreadSanitizer.
+# The unit tests (the store, the journal writer and group-commit threads)
+# under ThreadSanitizer. The black-box suites are left out: libh2o is not
+# built with TSan, so its internal hand-offs show up as false races.
 tsan: deps
-	$(call ctest_in,build-tsan,-DCMAKE_BUILD_TYPE=Debug -DORDERD_SANITIZE=thread)
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DORDERD_SANITIZE=thread >/dev/null
+	@cmake --build build-tsan -j $(JOBS)
+	@cd build-tsan && ctest --output-on-failure -j $(JOBS) -R '_test$$'
+
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -1,5 +1,7 @@
 /* Start-up: the newest valid snapshot, then the newer journal segments. */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -94,6 +96,7 @@ static int load_snapshot(const char *dir, orderd_store_t *store, orderd_replay_r
         orderd_unmap_file(data, len);
         if (ok) {
             rep->snapshot_seq = seqs[i];
+            rep->snapshot_orders = ctx.snapshot_orders;
             rep->bytes += len;
             free(seqs);
             return 0;
@@ -108,6 +111,26 @@ static int load_snapshot(const char *dir, orderd_store_t *store, orderd_replay_r
     }
     free(seqs);
     return 0;
+}
+
+/* A crash while a snapshot was written leaves snapshot-*.snap.tmp: never
+ * renamed into place, never read; remove it so it does not hold disk. */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len > 18 && strncmp(e->d_name, "snapshot-", 9) == 0 && strcmp(e->d_name + len - 9, ".snap.tmp") == 0) {
+            char path[4200];
+            orderd_path_join(path, sizeof(path), dir, e->d_name);
+            if (unlink(path) == 0)
+                fprintf(stderr, "orderd: removed %s, left by a snapshot that did not finish\n", path);
+        }
+    }
+    closedir(d);
 }
 
 static int cut_torn_tail(const char *path, size_t keep, size_t len)
@@ -127,6 +150,7 @@ int orderd_journal_replay(const char *dir, orderd_store_t *store, orderd_replay_
     int ret = -1;
 
     memset(rep, 0, sizeof(*rep));
+    remove_stale_temps(dir);
     if (load_snapshot(dir, store, rep) != 0)
         return -1;
     if (orderd_list_numbered(dir, "journal-", ".wal", &firsts, &n) != 0) {

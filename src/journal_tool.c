@@ -90,6 +90,22 @@ static int move_aside(const char *path, const unsigned char *data, size_t len, s
     return 0;
 }
 
+/* Renames a whole segment that cannot be replayed to <segment>.broken (or
+ * .broken.N when taken), so replay no longer sees it. Nothing is deleted. */
+static int set_aside(const char *dir, const char *path, FILE *err)
+{
+    char target[4400];
+    snprintf(target, sizeof(target), "%s.broken", path);
+    for (int i = 1; access(target, F_OK) == 0 && i < 1000; ++i)
+        snprintf(target, sizeof(target), "%s.broken.%d", path, i);
+    if (rename(path, target) != 0 || orderd_fsync_dir(dir) != 0) {
+        fprintf(err, "orderd: cannot move %s aside: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(err, "orderd: %s moved whole to %s\n", path, target);
+    return 0;
+}
+
 static int run(int mode, const char *dir, FILE *out, FILE *err)
 {
     uint64_t *firsts;
@@ -118,24 +134,30 @@ static int run(int mode, const char *dir, FILE *out, FILE *err)
             return 1;
         }
         int gap = next != 0 && sc.state != ORDERD_SCAN_TORN && sc.first_seq != next;
-        if (sc.state == ORDERD_SCAN_CLEAN && !gap) {
+        FILE *report = mode == DUMP ? err : out; /* dump's stdout stays pure NDJSON */
+        if (damaged) {
+            /* after a hole nothing later can be replayed */
+            fprintf(report, "%s: follows damage in an earlier segment; cannot be replayed\n", name);
+            if (mode == REPAIR)
+                failed |= set_aside(dir, path, err);
+        } else if (sc.state == ORDERD_SCAN_CLEAN && !gap) {
             if (mode == VERIFY)
-                fprintf(out, "%s: ok, records %" PRIu64 " to %" PRIu64 ", %zu bytes\n", name, sc.first_seq,
-                        sc.next_seq - 1, len);
-        } else if (damaged && mode == REPAIR) {
-            /* after a hole nothing can be replayed: keep it, aside */
-            failed |= move_aside(path, data, len, 0, err);
+                fprintf(out, "%s: ok, %zu records, %zu bytes\n", name, sc.records, len);
         } else {
             size_t at = gap ? 0 : sc.bad_at;
             int torn_tail = sc.state == ORDERD_SCAN_TORN && i + 1 == n && !gap;
-            /* dump's stdout stays pure NDJSON */
-            fprintf(mode == DUMP ? err : out, "%s: %s at offset %zu: %s%s\n", name, torn_tail ? "torn tail" : "DAMAGED", at,
+            fprintf(report, "%s: %s at offset %zu: %s%s\n", name, torn_tail ? "torn tail" : "DAMAGED", at,
                     gap ? "records are missing before this segment" : sc.why,
                     torn_tail ? " (start-up cuts it off by itself)" : "");
             if (!torn_tail)
                 damaged = 1;
-            if (mode == REPAIR)
-                failed |= move_aside(path, data, len, at, err);
+            if (mode == REPAIR) {
+                /* with no valid record left, the file itself goes aside */
+                if (at <= ORDERD_FILE_HEADER_SIZE)
+                    failed |= set_aside(dir, path, err);
+                else
+                    failed |= move_aside(path, data, len, at, err);
+            }
         }
         if (sc.state == ORDERD_SCAN_CLEAN)
             next = sc.next_seq;

@@ -100,10 +100,10 @@ static int open_journal(server_t *s)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     fprintf(stderr,
-            "orderd: replayed %zu records (snapshot at record %llu), %zu orders, %llu bytes in %.1f ms"
-            " (%.0f records/s)\n",
-            rep->records, (unsigned long long)rep->snapshot_seq, rep->orders, (unsigned long long)rep->bytes, ms,
-            ms > 0 ? (double)(rep->records + rep->orders) / (ms / 1e3) : 0.0);
+            "orderd: replayed %zu records (snapshot at record %llu with %zu orders), %zu orders, %llu bytes"
+            " in %.1f ms (%.0f records/s)\n",
+            rep->records, (unsigned long long)rep->snapshot_seq, rep->snapshot_orders, rep->orders, (unsigned long long)rep->bytes, ms,
+            ms > 0 ? (double)(rep->records + rep->snapshot_orders) / (ms / 1e3) : 0.0);
     orderd_wal_config_t wc = {.dir = cfg->data_dir,
                               .fsync = cfg->fsync,
                               .snapshot_bytes = cfg->snapshot_bytes,
@@ -347,10 +347,13 @@ int orderd_server_run(const orderd_config_t *cfg)
     fprintf(stderr, "orderd: %s received, draining connections\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     request_stop(&s);
     int joined = wait_workers(&s);
-    /* connections are closed: everything answered is durable; sync the rest */
+    /* Connections are closed: everything answered is durable; sync the rest.
+     * A worker still running may still append: then leave the journal open
+     * (what was acknowledged is durable already) and just exit. */
     orderd_wal_stats_t st;
     orderd_wal_stats(s.wal, &st);
-    orderd_wal_close(s.wal);
+    if (joined)
+        orderd_wal_close(s.wal);
     fprintf(stderr, "orderd: journal: %llu records in %llu batches (%.1f a batch), %llu syncs, %llu failed writes, "
                     "%llu snapshots\n",
             (unsigned long long)st.records, (unsigned long long)st.batches,

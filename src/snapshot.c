@@ -123,15 +123,15 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
     close(fd);
     orderd_fault_point("snapshot:after-write");
 
-    /* wait for a batch that started after the copy: the copy's changes are then durable */
+    /* wait until a batch that started after the copy is durable: so are the copy's changes */
     pthread_mutex_lock(&w->mu);
     uint64_t target = w->gathers + 1;
     pthread_mutex_unlock(&w->mu);
     orderd_wal_kick(w);
     pthread_mutex_lock(&w->mu);
-    while (w->done < target && !w->stopping)
+    while (w->synced_g < target && !w->stopping)
         pthread_cond_wait(&w->done_cv, &w->mu);
-    int stopped = w->done < target;
+    int stopped = w->synced_g < target;
     pthread_mutex_unlock(&w->mu);
 
     if (!ok || stopped || atomic_load(&w->failure_epoch) != epoch) {

@@ -80,6 +80,17 @@ void orderd_wal_kick(orderd_wal_t *w)
     }
 }
 
+/* Whether appends are refused; the first caller after the window closes it. */
+static int refusing(orderd_wal_t *w)
+{
+    if (!atomic_load(&w->read_only))
+        return 0;
+    if (mono_ms() < atomic_load(&w->read_only_until_ms))
+        return 1;
+    atomic_store(&w->read_only, 0);
+    return 0;
+}
+
 static int hook_append(void *ctx, unsigned shard, const orderd_event_t *ev, void *waiter)
 {
     orderd_wal_t *w = ctx;
@@ -88,7 +99,7 @@ static int hook_append(void *ctx, unsigned shard, const orderd_event_t *ev, void
     const void *payload;
     uint32_t len;
 
-    if (atomic_load(&w->read_only))
+    if (refusing(w))
         return -1;
     uint8_t type = orderd_event_payload(ev, status_payload, &payload, &len);
     if (buf_reserve(b, ORDERD_RECORD_HEADER_SIZE + len) != 0)
@@ -109,7 +120,7 @@ static int hook_barrier(void *ctx, unsigned shard, void *waiter)
 {
     orderd_wal_t *w = ctx;
     orderd_wal_buf_t *b = &w->slots[shard].active;
-    if (atomic_load(&w->read_only) || buf_reserve(b, 0) != 0)
+    if (refusing(w) || buf_reserve(b, 0) != 0)
         return -1;
     b->waiters[b->nw++] = waiter;
     atomic_store_explicit(&w->slots[shard].pending, 1, memory_order_relaxed);
@@ -173,9 +184,9 @@ static void on_write_failure(orderd_wal_t *w, int err, uint64_t batch_first_seq)
     if (ftruncate(w->fd, w->seg_end) != 0 || fdatasync(w->fd) != 0)
         die_sync("cutting the journal back after a failed write", errno);
     w->last_seq = batch_first_seq - 1;
+    atomic_store(&w->read_only_until_ms, INT64_MAX); /* until the undo below is done */
     atomic_store(&w->read_only, 1);
     atomic_fetch_add(&w->failure_epoch, 1);
-    w->read_only_until_ms = mono_ms() + READ_ONLY_AFTER_FAILURE_MS;
 
     /* Everything queued after the failed batch may build on it: take it out
      * too (appends are refused from now on), then undo newest first. */
@@ -198,6 +209,7 @@ static void on_write_failure(orderd_wal_t *w, int err, uint64_t batch_first_seq)
         free(later[i].waiters);
     }
     free(later);
+    atomic_store(&w->read_only_until_ms, mono_ms() + READ_ONLY_AFTER_FAILURE_MS);
     pthread_mutex_lock(&w->mu);
     ++w->stats.write_failures;
     pthread_mutex_unlock(&w->mu);
@@ -215,7 +227,73 @@ static void sync_now(orderd_wal_t *w)
 }
 
 /* Stamps, writes and syncs what was taken. Returns the number of records. */
-static size_t write_batch(orderd_wal_t *w)
+/* Moves b's waiters to the await list (under mu). */
+static void await_add(orderd_wal_t *w, orderd_wal_buf_t *b)
+{
+    if (b->nw == 0)
+        return;
+    if (w->await.nw + b->nw > w->await.capw) {
+        size_t ncap = w->await.capw == 0 ? 64 : w->await.capw;
+        while (ncap < w->await.nw + b->nw)
+            ncap *= 2;
+        void **n = realloc(w->await.waiters, ncap * sizeof(*n));
+        if (n == NULL)
+            die_sync("allocating memory for waiters", ENOMEM);
+        w->await.waiters = n;
+        w->await.capw = ncap;
+    }
+    memcpy(w->await.waiters + w->await.nw, b->waiters, b->nw * sizeof(*b->waiters));
+    w->await.nw += b->nw;
+    b->nw = 0;
+}
+
+/* The sync half of --fsync always: on the writer thread, makes every written
+ * batch durable with one fdatasync and tells their waiters. */
+static void sync_step(orderd_wal_t *w)
+{
+    pthread_mutex_lock(&w->sync_mu);
+    pthread_mutex_lock(&w->mu);
+    uint64_t target = w->written_g;
+    if (target <= w->synced_g) {
+        pthread_mutex_unlock(&w->mu);
+        pthread_mutex_unlock(&w->sync_mu);
+        return;
+    }
+    orderd_wal_buf_t mine = w->await;
+    w->await = w->syncing;
+    w->await.nw = 0;
+    pthread_mutex_unlock(&w->mu);
+
+    /* everything in `mine` was written before it was listed: this covers it */
+    if (fdatasync(w->fd) != 0)
+        die_sync("fdatasync of the journal", errno);
+    w->last_sync_ms = mono_ms();
+    pthread_mutex_lock(&w->mu);
+    ++w->stats.syncs;
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < mine.nw; ++i)
+        w->cfg.notify(w->cfg.notify_ctx, mine.waiters[i], 1);
+    mine.nw = 0;
+    w->syncing = mine;
+
+    pthread_mutex_lock(&w->mu);
+    if (target > w->synced_g)
+        w->synced_g = target;
+    pthread_cond_broadcast(&w->done_cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->sync_mu);
+}
+
+/* Whether a written batch still waits for its sync. */
+static int sync_due(orderd_wal_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int due = w->written_g > w->synced_g;
+    pthread_mutex_unlock(&w->mu);
+    return due;
+}
+
+static size_t write_batch(orderd_wal_t *w, uint64_t g)
 {
     struct iovec iov[IOV_MAX];
     size_t niov = 0, total = 0, records = 0;
@@ -253,11 +331,22 @@ static size_t write_batch(orderd_wal_t *w)
     if (total > 0) {
         w->seg_end = off;
         w->bytes_since_snapshot += total;
-        w->unsynced = 1;
-        if (w->cfg.fsync == ORDERD_FSYNC_ALWAYS ||
-            (w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && mono_ms() - w->last_sync_ms >= EVERYSEC_MS))
+        w->unsynced = w->cfg.fsync != ORDERD_FSYNC_ALWAYS;
+        if (w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && mono_ms() - w->last_sync_ms >= EVERYSEC_MS)
             sync_now(w);
     }
+    pthread_mutex_lock(&w->mu);
+    if (w->cfg.fsync == ORDERD_FSYNC_ALWAYS && (total > 0 || w->written_g > w->synced_g)) {
+        /* acknowledged by sync_step once an fdatasync covers this batch
+         * (a batch of barriers only waits for the batches written before it) */
+        w->written_g = g;
+        for (unsigned i = 0; i < w->nshards; ++i)
+            await_add(w, &w->taken[i]);
+    } else {
+        w->written_g = w->synced_g = g;
+        pthread_cond_broadcast(&w->done_cv);
+    }
+    pthread_mutex_unlock(&w->mu);
     for (unsigned i = 0; i < w->nshards; ++i)
         notify_all(w, &w->taken[i], 1);
     pthread_mutex_lock(&w->mu);
@@ -296,20 +385,24 @@ static int create_segment(orderd_wal_t *w, uint64_t first)
     return 0;
 }
 
-/* Past the threshold: close this segment off, start the next, snapshot. */
+/* Past the threshold: close this segment off, start the next, snapshot.
+ * The caller holds commit_mu, so nothing new is written meanwhile. */
 static void maybe_rotate(orderd_wal_t *w)
 {
     if (w->bytes_since_snapshot < w->cfg.snapshot_bytes || atomic_load(&w->snap_running))
         return;
+    sync_step(w); /* everything written is durable and acknowledged */
+    pthread_mutex_lock(&w->sync_mu); /* and no deferred sync runs on the old file while it is swapped */
     if (w->unsynced)
         sync_now(w);
-    if (create_segment(w, w->last_seq + 1) != 0) {
+    int created = create_segment(w, w->last_seq + 1);
+    pthread_mutex_unlock(&w->sync_mu);
+    w->bytes_since_snapshot = 0;
+    if (created != 0) {
         fprintf(stderr, "orderd: cannot start a new journal segment: %s; staying on the current one\n",
                 strerror(errno));
-        w->bytes_since_snapshot = 0;
         return;
     }
-    w->bytes_since_snapshot = 0;
     if (orderd_wal_snapshot_start(w) != 0)
         fprintf(stderr, "orderd: cannot start a snapshot thread\n");
 }
@@ -319,22 +412,15 @@ static void maybe_rotate(orderd_wal_t *w)
 static size_t commit_cycle(orderd_wal_t *w)
 {
     pthread_mutex_lock(&w->mu);
-    ++w->gathers;
+    uint64_t g = ++w->gathers;
     pthread_mutex_unlock(&w->mu);
 
-    if (atomic_load(&w->read_only) && mono_ms() >= w->read_only_until_ms)
-        atomic_store(&w->read_only, 0);
     for (unsigned i = 0; i < w->nshards; ++i)
         if (atomic_load_explicit(&w->slots[i].pending, memory_order_relaxed))
             orderd_store_with_shard(w->store, i, swap_out, w);
-    size_t n = write_batch(w);
+    size_t n = write_batch(w, g);
     if (n > 0)
         maybe_rotate(w);
-
-    pthread_mutex_lock(&w->mu);
-    ++w->done;
-    pthread_cond_broadcast(&w->done_cv);
-    pthread_mutex_unlock(&w->mu);
     return n;
 }
 
@@ -349,7 +435,8 @@ void orderd_wal_flush(orderd_wal_t *w)
     }
     commit_cycle(w);
     pthread_mutex_unlock(&w->commit_mu);
-    if (atomic_load(&w->appended) != seen)
+    /* the writer thread syncs what was just written, or takes what came since */
+    if (atomic_load(&w->appended) != seen || sync_due(w))
         orderd_wal_kick(w);
 }
 
@@ -365,9 +452,10 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->commit_mu);
         size_t n = commit_cycle(w);
         pthread_mutex_unlock(&w->commit_mu);
+        sync_step(w);
 
         pthread_mutex_lock(&w->mu);
-        if (n == 0 && atomic_load(&w->appended) == seen) {
+        if (n == 0 && atomic_load(&w->appended) == seen && w->written_g <= w->synced_g) {
             if (stopping) {
                 pthread_mutex_unlock(&w->mu);
                 break;
@@ -376,10 +464,8 @@ static void *writer_main(void *arg)
             int64_t wake = INT64_MAX, now = mono_ms();
             if (w->unsynced && w->cfg.fsync == ORDERD_FSYNC_EVERYSEC)
                 wake = w->last_sync_ms + EVERYSEC_MS;
-            if (atomic_load(&w->read_only) && w->read_only_until_ms < wake)
-                wake = w->read_only_until_ms;
             atomic_store(&w->idle, 1);
-            if (atomic_load(&w->appended) == seen && !w->stopping) {
+            if (atomic_load(&w->appended) == seen && !w->stopping && w->written_g <= w->synced_g) {
                 if (wake == INT64_MAX) {
                     pthread_cond_wait(&w->cv, &w->mu);
                 } else if (wake > now) {
@@ -425,6 +511,7 @@ orderd_wal_t *orderd_wal_open(const orderd_wal_config_t *cfg, orderd_store_t *st
     w->bytes_since_snapshot = report->segment_bytes;
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->commit_mu, NULL);
+    pthread_mutex_init(&w->sync_mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     pthread_cond_init(&w->done_cv, NULL);
     w->slots = aligned_alloc(64, sizeof(*w->slots) * w->nshards);
@@ -485,6 +572,8 @@ void orderd_wal_close(orderd_wal_t *w)
     }
     free(w->slots);
     free(w->taken);
+    free(w->await.waiters);
+    free(w->syncing.waiters);
     free(w);
 }
 

@@ -420,8 +420,9 @@ static void test_group_commit_concurrent_creates(void **state)
     assert_true(stats.batches >= 1);
     if (stats.batches >= stats.records)
         fail_msg("%" PRIu64 " batches for %" PRIu64 " records: nothing was grouped", stats.batches, stats.records);
-    /* fsync always: every batch was synced, and before its first waiter heard */
-    assert_true(stats.syncs >= stats.batches);
+    /* fsync always: one fdatasync covers one or a few written batches (the
+     * next is written while it runs), and one ran before the first waiter heard */
+    assert_true(stats.syncs >= 1 && stats.syncs <= stats.batches);
     pthread_mutex_lock(&sink.mu);
     assert_true(sink.first_seen);
     assert_true(sink.at_first.syncs >= 1);

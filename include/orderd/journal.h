@@ -90,6 +90,7 @@ typedef struct orderd_replay_report {
     uint64_t last_seq;        /* the newest record applied (or covered by the snapshot) */
     uint64_t snapshot_seq;    /* 0: no snapshot loaded */
     size_t records;           /* journal records applied */
+    size_t snapshot_orders;   /* orders loaded from the snapshot */
     size_t orders;            /* orders in the table afterwards */
     uint64_t bytes;           /* journal and snapshot bytes read */
     uint64_t torn_bytes;      /* bytes cut off a torn tail */

@@ -3,10 +3,13 @@
 
 /*
  * The journal writer: group commit. Live changes are framed into per-shard
- * buffers under their shard lock (no I/O there); one writer thread takes every
- * shard's buffer, stamps sequence numbers, writes the batch with one pwritev
- * and makes it durable with one fdatasync, then tells each waiter. While one
- * fdatasync runs, the next batch gathers in the shards.
+ * buffers under their shard lock (no I/O there). The committer (a worker at
+ * the end of its event-loop iteration, or the writer thread) takes every
+ * shard's buffer, stamps sequence numbers and writes the batch with one
+ * pwritev; with --fsync always the writer thread then makes everything
+ * written so far durable with one fdatasync and tells each waiter. While one
+ * fdatasync runs, the next batch gathers and is written, so one fdatasync
+ * may cover one or a few batches; no waiter hears before one covers it.
  *
  * Failures: a failed or short write acknowledges nothing of its batch; the
  * file is cut back to the last good offset, the batch and everything queued
@@ -72,7 +75,9 @@ void orderd_wal_kick(orderd_wal_t *wal);
  * committing (one gather, one write, one sync, then the waiters are told),
  * else wakes the writer. An event loop calls it once per iteration that
  * queued changes: with no hand-off to another thread, a lone worker commits
- * the way Redis does before it sleeps. It blocks for the sync.
+ * the way Redis does before it sleeps. It blocks for the write; with
+ * --fsync always the writer thread does the fdatasync while this thread goes
+ * on serving.
  */
 void orderd_wal_flush(orderd_wal_t *wal);
 

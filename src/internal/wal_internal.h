@@ -45,8 +45,8 @@ struct orderd_wal {
     int64_t last_sync_ms;
     int unsynced;
 
-    atomic_int read_only;       /* appends refused: a write failed */
-    int64_t read_only_until_ms; /* writer-owned */
+    atomic_int read_only;               /* appends refused: a write failed */
+    _Atomic int64_t read_only_until_ms; /* monotonic ms; the first append after it ends the refusal */
     atomic_uint failure_epoch;  /* bumped by every failed write */
 
     /* waking the writer */
@@ -54,9 +54,17 @@ struct orderd_wal {
     atomic_int idle;
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* the writer sleeps here */
-    pthread_cond_t done_cv; /* batch completions, for the snapshot thread */
+    pthread_cond_t done_cv; /* batches made durable, for the snapshot thread */
     int stopping;           /* under mu */
-    uint64_t gathers, done; /* under mu: batches started / finished */
+    /* Batches are numbered as they are gathered. --fsync always: the
+     * committer writes a batch, then the writer thread syncs everything
+     * written so far and tells its waiters, while the next batch is written. */
+    uint64_t gathers;         /* under mu: batches started */
+    uint64_t written_g;       /* under mu: newest batch written */
+    uint64_t synced_g;        /* under mu: every batch up to this one is durable */
+    orderd_wal_buf_t await;   /* under mu: waiters of written batches, until their sync */
+    orderd_wal_buf_t syncing; /* the writer thread's: waiters of the sync in progress */
+    pthread_mutex_t sync_mu;  /* held across a deferred fdatasync; rotation takes it to swap files */
     pthread_t thread;
 
     /* snapshots */
