@@ -52,6 +52,7 @@ struct server {
     h2o_globalconf_t globalconf;
     orderd_app_t app;
     orderd_wal_t *wal;
+    pthread_barrier_t ready; /* every worker has its loop and receivers */
     worker_t *workers;
     unsigned nworkers;
 };
@@ -232,20 +233,14 @@ static int drained(worker_t *w)
     return h2o_linklist_is_empty(&w->http.ctx.http1._conns) && h2o_linklist_is_empty(&w->http.ctx.http2._conns);
 }
 
-static void *worker_main(void *arg)
+/* Runs on the worker's own thread: h2o's buffer prototypes and memory
+ * recycling are per thread, so a socket (the message queue's pipe above all)
+ * must be created on the thread that reads it. Created on the main thread,
+ * every worker's pipe shared the main thread's free lists, and two workers
+ * corrupted them under load. */
+static void worker_init(worker_t *w)
 {
-    worker_t *w = arg;
-    while (!w->stopping || !drained(w))
-        h2o_evloop_run(w->loop, INT32_MAX);
-    /* h2o_context_dispose would assert on the still-linked HTTP/2 shutdown
-     * timer; the process exits right after, so the loop is left as it is. */
-    atomic_store(&w->finished, 1);
-    return NULL;
-}
-
-static void worker_init(worker_t *w, server_t *s)
-{
-    w->server = s;
+    server_t *s = w->server;
     w->loop = h2o_evloop_create();
     h2o_context_init(&w->http.ctx, w->loop, &s->globalconf);
     w->accept_ctx.ctx = &w->http.ctx;
@@ -256,6 +251,19 @@ static void worker_init(worker_t *w, server_t *s)
     w->listener = h2o_evloop_socket_create(w->loop, w->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    worker_init(w);
+    pthread_barrier_wait(&w->server->ready);
+    while (!w->stopping || !drained(w))
+        h2o_evloop_run(w->loop, INT32_MAX);
+    /* h2o_context_dispose would assert on the still-linked HTTP/2 shutdown
+     * timer; the process exits right after, so the loop is left as it is. */
+    atomic_store(&w->finished, 1);
+    return NULL;
 }
 
 /* --- shutdown --- */
@@ -332,10 +340,12 @@ int orderd_server_run(const orderd_config_t *cfg)
     if (open_listeners(&s, &port) != 0)
         return 1;
 
+    pthread_barrier_init(&s.ready, NULL, s.nworkers + 1);
     for (unsigned i = 0; i < s.nworkers; ++i) {
-        worker_init(&s.workers[i], &s);
+        s.workers[i].server = &s;
         h2o_multithread_create_thread(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
     }
+    pthread_barrier_wait(&s.ready); /* the workers' receivers exist before any stop message */
     fprintf(stderr, "orderd: %u threads, %u shards, data in %s\n", s.nworkers, shard_count(cfg->threads),
             cfg->data_dir);
     fprintf(stderr, "orderd: listening on http://%s%s%s:%u\n", strchr(cfg->listen_host, ':') ? "[" : "",
