@@ -222,4 +222,41 @@ static inline void test_copy_dir(const char *from, const char *to)
     closedir(d);
 }
 
+/* Temporary directories: registered when made, so a failed test's teardown
+ * can remove what the test itself did not get to. */
+static char *live_dirs[64];
+
+
+__attribute__((unused)) static void tmpdir(char *buf, size_t cap, const char *tag)
+{
+    test_tmpdir(buf, cap, tag);
+    for (size_t i = 0; i < 64; ++i)
+        if (live_dirs[i] == NULL) {
+            live_dirs[i] = strdup(buf);
+            return;
+        }
+}
+
+__attribute__((unused)) static void rmdir_tmp(const char *dir)
+{
+    test_rmtree(dir);
+    for (size_t i = 0; i < 64; ++i)
+        if (live_dirs[i] != NULL && strcmp(live_dirs[i], dir) == 0) {
+            free(live_dirs[i]);
+            live_dirs[i] = NULL;
+        }
+}
+
+__attribute__((unused)) static int remove_dirs(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 64; ++i)
+        if (live_dirs[i] != NULL) {
+            test_rmtree(live_dirs[i]);
+            free(live_dirs[i]);
+            live_dirs[i] = NULL;
+        }
+    return 0;
+}
+
 #endif

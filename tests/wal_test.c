@@ -33,42 +33,6 @@ static orderd_str_t S(const char *s)
 
 static const orderd_str_t OPERATOR = {NULL, 0};
 
-/* Temporary directories: registered when made, so a failed test's teardown
- * can remove what the test itself did not get to. */
-static char *live_dirs[64];
-
-static void tmpdir(char *buf, size_t cap, const char *tag)
-{
-    test_tmpdir(buf, cap, tag);
-    for (size_t i = 0; i < 64; ++i)
-        if (live_dirs[i] == NULL) {
-            live_dirs[i] = strdup(buf);
-            return;
-        }
-}
-
-static void rmdir_tmp(const char *dir)
-{
-    test_rmtree(dir);
-    for (size_t i = 0; i < 64; ++i)
-        if (live_dirs[i] != NULL && strcmp(live_dirs[i], dir) == 0) {
-            free(live_dirs[i]);
-            live_dirs[i] = NULL;
-        }
-}
-
-static int remove_dirs(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < 64; ++i)
-        if (live_dirs[i] != NULL) {
-            test_rmtree(live_dirs[i]);
-            free(live_dirs[i]);
-            live_dirs[i] = NULL;
-        }
-    return 0;
-}
-
 static int64_t mono_ms(void)
 {
     struct timespec ts;
