@@ -22,6 +22,7 @@
 #include "orderd/store.h"
 #include "orderd/wal.h"
 #include "test_util.h"
+#include "store_compare.h"
 
 #define NSHARDS 16
 #define T0_MS 1767225600000LL
@@ -68,64 +69,6 @@ static orderd_order_t *make_order(const char *user, int64_t now, unsigned salt)
 }
 
 /* ---- comparing tables ---- */
-
-typedef struct order_list {
-    orderd_order_t **v;
-    size_t n, cap;
-} order_list_t;
-
-static void collect_fn(void *ctx, const orderd_order_t *o)
-{
-    order_list_t *l = ctx;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 256;
-        if ((l->v = realloc(l->v, l->cap * sizeof(*l->v))) == NULL)
-            abort();
-    }
-    orderd_order_t *c = malloc(o->size);
-    if (c == NULL)
-        abort();
-    memcpy(c, o, o->size);
-    l->v[l->n++] = c;
-}
-
-static int cmp_order_id(const void *a, const void *b)
-{
-    uint64_t x = (*(orderd_order_t *const *)a)->id, y = (*(orderd_order_t *const *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
-static void collect(orderd_store_t *st, order_list_t *l)
-{
-    memset(l, 0, sizeof(*l));
-    for (unsigned i = 0; i < orderd_store_shards(st); ++i)
-        orderd_store_each(st, i, collect_fn, l);
-    if (l->n > 0)
-        qsort(l->v, l->n, sizeof(*l->v), cmp_order_id);
-}
-
-static void list_free(order_list_t *l)
-{
-    for (size_t i = 0; i < l->n; ++i)
-        free(l->v[i]);
-    free(l->v);
-}
-
-static void assert_same_orders(orderd_store_t *a, orderd_store_t *b)
-{
-    order_list_t la, lb;
-    collect(a, &la);
-    collect(b, &lb);
-    assert_int_equal(la.n, lb.n);
-    for (size_t i = 0; i < la.n; ++i) {
-        const orderd_order_t *x = la.v[i], *y = lb.v[i];
-        if (x->id != y->id || x->size != y->size || memcmp(x, y, x->size) != 0)
-            fail_msg("order #%zu differs: id %" PRIx64 " v%u status %u / id %" PRIx64 " v%u status %u", i, x->id,
-                     x->version, x->status, y->id, y->version, y->status);
-    }
-    list_free(&la);
-    list_free(&lb);
-}
 
 /* ---- the writer and its waiters ---- */
 
