@@ -158,6 +158,43 @@ orderd_str_t orderd_codec_encode_problem(const orderd_problem_t *p, const orderd
         }
         yajl_gen_array_close(g);
     }
+    if (p->instance.len > 0) {
+        KEY(g, "instance");
+        gen_str(g, p->instance);
+    }
+    yajl_gen_map_close(g);
+    return gen_result(g);
+}
+
+orderd_str_t orderd_codec_encode_events(const orderd_order_t *o, const orderd_order_event_t *events, size_t n,
+                                        const orderd_alloc_t *a)
+{
+    yajl_alloc_funcs funcs;
+    yajl_gen g = gen_new(a, &funcs);
+    orderd_str_t user = orderd_order_user(o);
+    char actor[5 + ORDERD_USER_ID_MAX] = "user:";
+    memcpy(actor + 5, user.base, user.len);
+    yajl_gen_map_open(g);
+    KEY(g, "events");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; ++i) {
+        yajl_gen_map_open(g);
+        KEY(g, "seq");
+        gen_uint(g, events[i].seq);
+        KEY(g, "type");
+        gen_cstr(g, events[i].seq == 1 ? "created" : "status_changed");
+        KEY(g, "status");
+        gen_cstr(g, orderd_status_name((orderd_status_t)events[i].status));
+        KEY(g, "at");
+        gen_time(g, events[i].at_ms);
+        KEY(g, "actor");
+        if (events[i].actor == ORDERD_ACTOR_OPERATOR)
+            gen_cstr(g, "operator");
+        else
+            gen_str(g, (orderd_str_t){actor, 5 + user.len});
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
     yajl_gen_map_close(g);
     return gen_result(g);
 }

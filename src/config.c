@@ -11,7 +11,8 @@
 
 static const char usage[] =
     "usage: orderd [--listen HOST:PORT] [--threads N] [--data-dir DIR] [--max-body BYTES]\n"
-    "              [--fsync always|everysec|no] [--snapshot-bytes BYTES] [--help] [--version]\n"
+    "              [--fsync always|everysec|no] [--snapshot-bytes BYTES]\n"
+    "              [--operator-token-file FILE] [--idempotency-ttl DURATION] [--help] [--version]\n"
     "       orderd journal verify|dump|repair --data-dir DIR\n"
     "\n"
     "  --listen HOST:PORT  address to serve HTTP/1.1 and h2c on (default 127.0.0.1:8080;\n"
@@ -24,6 +25,11 @@ static const char usage[] =
     "                      loss may lose about a second); no: after write(), the OS flushes\n"
     "  --snapshot-bytes N  snapshot the table and start a new journal segment past N bytes\n"
     "                      of journal (default 67108864)\n"
+    "  --operator-token-file FILE\n"
+    "                      the operator's bearer token (first line of FILE); default: a random\n"
+    "                      token in DATA-DIR/operator-token, created (mode 0600) at first start\n"
+    "  --idempotency-ttl D how long Idempotency-Key answers are kept: seconds, or a number with\n"
+    "                      s, m, h or d (default 24h; 1s to 365d)\n"
     "  --help              print this help and exit\n"
     "  --version           print the version and exit\n";
 
@@ -38,6 +44,38 @@ static int parse_ull(const char *s, unsigned long long min, unsigned long long m
     if (errno != 0 || *end != '\0' || v < min || v > max)
         return -1;
     *out = v;
+    return 0;
+}
+
+/* "90", "90s", "15m", "24h", "7d": seconds, 1 s to 365 d. */
+static int parse_duration_ms(const char *s, int64_t *out)
+{
+    char num[32];
+    size_t len = strlen(s);
+    unsigned long long v, unit = 1000;
+    if (len == 0 || len >= sizeof(num))
+        return -1;
+    memcpy(num, s, len + 1);
+    switch (num[len - 1]) {
+    case 's':
+        num[--len] = '\0';
+        break;
+    case 'm':
+        unit = 60 * 1000;
+        num[--len] = '\0';
+        break;
+    case 'h':
+        unit = 3600 * 1000;
+        num[--len] = '\0';
+        break;
+    case 'd':
+        unit = 86400 * 1000;
+        num[--len] = '\0';
+        break;
+    }
+    if (parse_ull(num, 1, 365ull * 86400, &v) != 0 || v * unit > 365ull * 86400 * 1000)
+        return -1;
+    *out = (int64_t)(v * unit);
     return 0;
 }
 
@@ -71,6 +109,8 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                                          {"max-body", required_argument, NULL, 'b'},
                                          {"fsync", required_argument, NULL, 'f'},
                                          {"snapshot-bytes", required_argument, NULL, 's'},
+                                         {"operator-token-file", required_argument, NULL, 'o'},
+                                         {"idempotency-ttl", required_argument, NULL, 'i'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'v'},
                                          {NULL, 0, NULL, 0}};
@@ -81,7 +121,8 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                              .data_dir = "./data",
                              .max_body = 1024 * 1024,
                              .fsync = ORDERD_FSYNC_ALWAYS,
-                             .snapshot_bytes = 64ull << 20};
+                             .snapshot_bytes = 64ull << 20,
+                             .idempotency_ttl_ms = 24LL * 3600 * 1000};
     unsigned long long v;
     int c;
 
@@ -131,6 +172,20 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                 return ORDERD_CONFIG_USAGE;
             }
             cfg->snapshot_bytes = v;
+            break;
+        case 'o':
+            if (*optarg == '\0') {
+                fprintf(err, "orderd: --operator-token-file: expected a file, got ''\n");
+                return ORDERD_CONFIG_USAGE;
+            }
+            cfg->operator_token_file = optarg;
+            break;
+        case 'i':
+            if (parse_duration_ms(optarg, &cfg->idempotency_ttl_ms) != 0) {
+                fprintf(err, "orderd: --idempotency-ttl: expected a duration from 1s to 365d (e.g. 24h), got '%s'\n",
+                        optarg);
+                return ORDERD_CONFIG_USAGE;
+            }
             break;
         case 'h':
             fputs(usage, out);

@@ -129,6 +129,11 @@ uint8_t orderd_event_payload(const orderd_event_t *ev, unsigned char buf[ORDERD_
         *len = ev->u.created.order->size;
         return ORDERD_REC_ORDER_CREATED;
     }
+    if (ev->type == ORDERD_EVENT_IDEM_KEY) {
+        *payload = ev->u.idem.entry;
+        *len = ev->u.idem.entry->size;
+        return ORDERD_REC_IDEM_KEY;
+    }
     put64(buf, ev->u.status_changed.order_id);
     put64(buf + 8, (uint64_t)ev->u.status_changed.at_ms);
     put64(buf + 16, (uint64_t)ev->u.status_changed.prev_updated_ms);
@@ -152,6 +157,12 @@ int orderd_event_from_record(const orderd_record_t *rec, orderd_event_t *ev)
             return -1;
         *ev = (orderd_event_t){.type = ORDERD_EVENT_CREATED, .u.created.order = (const void *)rec->payload};
         return 0;
+    case ORDERD_REC_IDEM_KEY:
+    case ORDERD_REC_SNAPSHOT_IDEM:
+        if (((uintptr_t)rec->payload & 7) != 0 || orderd_idem_entry_check((const void *)rec->payload, rec->len) != 0)
+            return -1;
+        *ev = (orderd_event_t){.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = (const void *)rec->payload};
+        return 0;
     case ORDERD_REC_STATUS_CHANGED: {
         const unsigned char *p = rec->payload;
         if (rec->len != ORDERD_STATUS_PAYLOAD_SIZE || p[28] >= ORDERD_STATUS_COUNT || p[29] >= ORDERD_STATUS_COUNT)
@@ -168,6 +179,44 @@ int orderd_event_from_record(const orderd_record_t *rec, orderd_event_t *ev)
     }
     }
     return -1;
+}
+
+/* SNAPSHOT_HISTORY: u64 order id, u32 count, u32 reserved, then per change
+ * i64 at, u32 version, u8 status, u8 actor, u16 reserved. */
+uint32_t orderd_history_payload(uint64_t id, const orderd_order_event_t *events, size_t n, unsigned char *buf)
+{
+    put64(buf, id);
+    put32(buf + 8, (uint32_t)n);
+    put32(buf + 12, 0);
+    for (size_t i = 0; i < n; ++i) {
+        unsigned char *p = buf + 16 + i * ORDERD_HISTORY_ENTRY_SIZE;
+        put64(p, (uint64_t)events[i].at_ms);
+        put32(p + 8, events[i].seq);
+        p[12] = events[i].status;
+        p[13] = events[i].actor;
+        p[14] = p[15] = 0;
+    }
+    return (uint32_t)(16 + n * ORDERD_HISTORY_ENTRY_SIZE);
+}
+
+int orderd_history_from_record(const orderd_record_t *rec, uint64_t *id, orderd_order_event_t events[ORDERD_HISTORY_MAX],
+                               size_t *n)
+{
+    if (rec->type != ORDERD_REC_SNAPSHOT_HISTORY || rec->len < 16)
+        return -1;
+    uint32_t count = get32(rec->payload + 8);
+    if (count == 0 || count > ORDERD_HISTORY_MAX || rec->len != 16 + count * ORDERD_HISTORY_ENTRY_SIZE)
+        return -1;
+    *id = get64(rec->payload);
+    for (uint32_t i = 0; i < count; ++i) {
+        const unsigned char *p = rec->payload + 16 + i * ORDERD_HISTORY_ENTRY_SIZE;
+        events[i] = (orderd_order_event_t){.at_ms = (int64_t)get64(p), .seq = get32(p + 8), .status = p[12],
+                                           .actor = p[13]};
+        if (events[i].status >= ORDERD_STATUS_COUNT)
+            return -1;
+    }
+    *n = count;
+    return 0;
 }
 
 void orderd_journal_segment_name(char *buf, size_t size, uint64_t first_seq)

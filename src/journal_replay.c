@@ -26,7 +26,8 @@ static int apply_record(void *_ctx, const orderd_record_t *rec, size_t off)
     orderd_event_t ev;
     if (rec->seq <= ctx->skip_to)
         return 0;
-    if ((rec->type != ORDERD_REC_ORDER_CREATED && rec->type != ORDERD_REC_STATUS_CHANGED) ||
+    if ((rec->type != ORDERD_REC_ORDER_CREATED && rec->type != ORDERD_REC_STATUS_CHANGED &&
+         rec->type != ORDERD_REC_IDEM_KEY) ||
         orderd_event_from_record(rec, &ev) != 0 || orderd_store_replay(ctx->store, &ev) != ORDERD_STORE_OK)
         return -1;
     ++ctx->applied;
@@ -49,9 +50,17 @@ static int check_snapshot_record(void *_ctx, const orderd_record_t *rec, size_t 
         ctx->snapshot_ended = n == ctx->snapshot_orders;
         return ctx->snapshot_ended ? 0 : -1;
     }
-    if (rec->type != ORDERD_REC_SNAPSHOT_ORDER || orderd_event_from_record(rec, &ev) != 0)
+    if (rec->type == ORDERD_REC_SNAPSHOT_HISTORY) {
+        uint64_t id;
+        orderd_order_event_t events[ORDERD_HISTORY_MAX];
+        size_t n;
+        return orderd_history_from_record(rec, &id, events, &n);
+    }
+    if ((rec->type != ORDERD_REC_SNAPSHOT_ORDER && rec->type != ORDERD_REC_SNAPSHOT_IDEM) ||
+        orderd_event_from_record(rec, &ev) != 0)
         return -1;
-    ++ctx->snapshot_orders;
+    if (rec->type == ORDERD_REC_SNAPSHOT_ORDER)
+        ++ctx->snapshot_orders;
     return 0;
 }
 
@@ -61,7 +70,22 @@ static int load_snapshot_record(void *_ctx, const orderd_record_t *rec, size_t o
     orderd_event_t ev;
     if (rec->type == ORDERD_REC_SNAPSHOT_END)
         return 0;
-    return orderd_event_from_record(rec, &ev) == 0 && orderd_store_apply(ctx->store, &ev) == ORDERD_STORE_OK ? 0 : -1;
+    if (rec->type == ORDERD_REC_SNAPSHOT_HISTORY) {
+        uint64_t id;
+        orderd_order_event_t events[ORDERD_HISTORY_MAX];
+        size_t n;
+        return orderd_history_from_record(rec, &id, events, &n) == 0 &&
+                       orderd_store_restore_history(ctx->store, id, events, n) == ORDERD_STORE_OK
+                   ? 0
+                   : -1;
+    }
+    if (orderd_event_from_record(rec, &ev) != 0)
+        return -1;
+    /* keys go through replay's rule: one past its time is not loaded */
+    return (ev.type == ORDERD_EVENT_IDEM_KEY ? orderd_store_replay(ctx->store, &ev)
+                                              : orderd_store_apply(ctx->store, &ev)) == ORDERD_STORE_OK
+               ? 0
+               : -1;
 }
 
 /* Tries snapshots newest first; a damaged one is skipped (the previous one is

@@ -49,6 +49,16 @@ static int dump_record(void *_ctx, const orderd_record_t *rec, size_t off)
             json_str(ctx->out, orderd_order_user(o));
             fprintf(ctx->out, ",\"status\":\"%s\",\"version\":%u,\"items\":%u,\"total_minor\":%" PRId64,
                     orderd_status_name((orderd_status_t)o->status), o->version, o->n_items, o->total);
+        } else if (ev.type == ORDERD_EVENT_IDEM_KEY) {
+            const orderd_idem_entry_t *e = ev.u.idem.entry;
+            orderd_id_format(e->order_id, id);
+            fprintf(ctx->out, ",\"event\":\"%s\",\"id\":\"%s\",\"user_id\":",
+                    rec->type == ORDERD_REC_IDEM_KEY ? "idempotency_key" : "snapshot_idempotency_key", id);
+            json_str(ctx->out, orderd_idem_entry_user(e));
+            fputs(",\"key\":", ctx->out);
+            json_str(ctx->out, orderd_idem_entry_key(e));
+            fprintf(ctx->out, ",\"version\":%u,\"http_status\":%u,\"created_ms\":%" PRId64, e->version,
+                    (unsigned)e->status, e->created_ms);
         } else {
             orderd_id_format(ev.u.status_changed.order_id, id);
             fprintf(ctx->out,

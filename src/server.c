@@ -23,6 +23,7 @@
 #include "internal/crc32c.h"
 #include "orderd/http.h"
 #include "orderd/journal.h"
+#include "orderd/operator.h"
 #include "orderd/store.h"
 #include "orderd/wal.h"
 
@@ -122,6 +123,21 @@ static int open_journal(server_t *s)
 out:
     free(rep);
     return ret;
+}
+
+/* The operator's bearer token; a generated one's path is logged so it can be found. */
+static int load_operator_token(server_t *s)
+{
+    char path[4300], err[4500];
+    int created;
+    if (orderd_operator_token_load(s->cfg->operator_token_file, s->cfg->data_dir, s->app.operator_token,
+                                   sizeof(s->app.operator_token), &s->app.operator_token_len, path, sizeof(path),
+                                   &created, err, sizeof(err)) != 0) {
+        fprintf(stderr, "orderd: %s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "orderd: operator token %s %s\n", created ? "created in" : "read from", path);
+    return 0;
 }
 
 static int ensure_data_dir(const char *dir)
@@ -321,6 +337,9 @@ int orderd_server_run(const orderd_config_t *cfg)
         return 1;
     }
     s.app.max_body = cfg->max_body;
+    if (load_operator_token(&s) != 0)
+        return 1;
+    orderd_store_set_idem_ttl(s.app.store, cfg->idempotency_ttl_ms); /* before replay: it skips expired keys */
     if (open_journal(&s) != 0)
         return 1;
 

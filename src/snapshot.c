@@ -25,7 +25,9 @@ typedef struct snap_buf {
     unsigned char *buf;
     size_t len, cap;
     uint64_t first_seq; /* the snapshot's: its records count on from it */
-    uint64_t count;
+    uint64_t count;  /* records so far: they are numbered on from first_seq */
+    uint64_t orders; /* SNAPSHOT_ORDER records among them */
+    orderd_store_t *store;
     int oom;
 } snap_buf_t;
 
@@ -38,10 +40,10 @@ void orderd_fault_point(const char *name)
     }
 }
 
-static void copy_order(void *ctx, const orderd_order_t *o)
+/* Appends one framed record to the buffer. */
+static void put_record(snap_buf_t *b, uint8_t type, const void *payload, uint32_t len)
 {
-    snap_buf_t *b = ctx;
-    size_t need = ORDERD_RECORD_HEADER_SIZE + o->size;
+    size_t need = ORDERD_RECORD_HEADER_SIZE + len;
     if (b->oom)
         return;
     if (b->len + need > b->cap) {
@@ -57,9 +59,27 @@ static void copy_order(void *ctx, const orderd_order_t *o)
         b->cap = ncap;
     }
     /* records carry consecutive numbers from the header's, like a segment's */
-    orderd_record_frame(b->buf + b->len, ORDERD_REC_SNAPSHOT_ORDER, b->first_seq + b->count++, o, o->size);
-    memcpy(b->buf + b->len + ORDERD_RECORD_HEADER_SIZE, o, o->size);
+    orderd_record_frame(b->buf + b->len, type, b->first_seq + b->count++, payload, len);
+    memcpy(b->buf + b->len + ORDERD_RECORD_HEADER_SIZE, payload, len);
     b->len += need;
+}
+
+/* An order, then its status changes (the audit trail) when it has any. */
+static void copy_order(void *ctx, const orderd_order_t *o)
+{
+    snap_buf_t *b = ctx;
+    orderd_order_event_t events[ORDERD_HISTORY_MAX];
+    unsigned char hist[16 + ORDERD_HISTORY_ENTRY_SIZE * ORDERD_HISTORY_MAX];
+    put_record(b, ORDERD_REC_SNAPSHOT_ORDER, o, o->size);
+    ++b->orders;
+    size_t n = orderd_store_order_history(o, events);
+    if (n > 0)
+        put_record(b, ORDERD_REC_SNAPSHOT_HISTORY, hist, orderd_history_payload(o->id, events, n, hist));
+}
+
+static void copy_idem(void *ctx, const orderd_idem_entry_t *e)
+{
+    put_record(ctx, ORDERD_REC_SNAPSHOT_IDEM, e, e->size);
 }
 
 /* Removes snapshots older than `seq` and segments before `keep_first`. */
@@ -108,13 +128,14 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
     for (unsigned i = 0; ok && i < w->nshards; ++i) {
         b.len = 0;
         orderd_store_each(w->store, i, copy_order, &b);
+        orderd_store_each_idem(w->store, i, copy_idem, &b);
         ok = !b.oom && (b.len == 0 || orderd_pwrite_all(fd, b.buf, b.len, off) == 0);
         off += (off_t)b.len;
     }
     if (ok) {
         unsigned char end[ORDERD_RECORD_HEADER_SIZE + 8], count[8];
         for (int i = 0; i < 8; ++i)
-            count[i] = (unsigned char)(b.count >> (8 * i));
+            count[i] = (unsigned char)(b.orders >> (8 * i));
         orderd_record_frame(end, ORDERD_REC_SNAPSHOT_END, seq + b.count, count, 8);
         memcpy(end + ORDERD_RECORD_HEADER_SIZE, count, 8);
         ok = orderd_pwrite_all(fd, end, sizeof(end), off) == 0 && fdatasync(fd) == 0;
@@ -145,7 +166,7 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
     orderd_fault_point("snapshot:after-rename");
     remove_covered(w, seq, seq + 1);
     orderd_fault_point("snapshot:after-cleanup");
-    fprintf(stderr, "orderd: snapshot %s: %llu orders\n", path, (unsigned long long)b.count);
+    fprintf(stderr, "orderd: snapshot %s: %llu orders\n", path, (unsigned long long)b.orders);
     return 0;
 }
 

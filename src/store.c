@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal/idvec.h"
+#include "internal/store_internal.h"
 
 /* Ids are (sequence << ORDERD_ID_SHARD_BITS) | (user hash & shard bits). The
  * sequence starts from milliseconds since 2025-01-01 times 1024, so it keeps
@@ -15,31 +16,20 @@
 #define ID_SEQ_PER_MS_SHIFT 10
 #define ID_SHARD_MASK ((uint64_t)ORDERD_STORE_MAX_SHARDS - 1)
 
-typedef struct user {
-    uint64_t hash;
-    orderd_order_t **orders;              /* every order of the user, by id (creation order) */
-    size_t n_orders, cap_orders;
-    orderd_idvec_t by_status[ORDERD_STATUS_COUNT]; /* ids, ascending, one vector per status */
-    uint8_t id_len;
-    char id[ORDERD_USER_ID_MAX];
-} user_t;
+/* An order's status changes, kept right after its blob in the table's copy
+ * (not in the blob: the blob is the journal's create payload). Entry i is the
+ * change that made version i + 2; entries past version - 2 mean nothing. */
+typedef struct history {
+    int64_t at_ms[ORDERD_HISTORY_MAX];
+    uint8_t status[ORDERD_HISTORY_MAX];
+    uint8_t actor[ORDERD_HISTORY_MAX];
+    uint8_t _pad[8 - (2 * ORDERD_HISTORY_MAX) % 8];
+} history_t;
 
-/* Each shard on its own cache lines so two threads locking neighbours do not
- * bounce one line between cores. */
-typedef struct shard {
-    pthread_mutex_t mu;
-    orderd_order_t **ids; /* open addressing on the order id, linear probing */
-    size_t ids_cap, ids_n;
-    user_t **users; /* open addressing on the user hash */
-    size_t users_cap, users_n;
-} __attribute__((aligned(64))) shard_t;
-
-struct orderd_store {
-    shard_t *shards;
-    unsigned nshards;
-    _Atomic uint64_t last_seq;
-    orderd_store_journal_t journal; /* append == NULL: no journal */
-};
+static history_t *history_of(const orderd_order_t *o)
+{
+    return (history_t *)((char *)o + o->size);
+}
 
 /* --- hashing --- */
 
@@ -193,6 +183,7 @@ orderd_store_t *orderd_store_new(unsigned nshards)
     for (unsigned i = 0; i < nshards; ++i)
         pthread_mutex_init(&store->shards[i].mu, NULL);
     store->nshards = nshards;
+    store->idem_ttl_ms = ORDERD_IDEM_TTL_DEFAULT_MS;
     return store;
 }
 
@@ -213,6 +204,9 @@ void orderd_store_free(orderd_store_t *store)
             free(u->orders);
             free(u);
         }
+        for (int k = 0; k < ORDERD_STATUS_COUNT; ++k)
+            orderd_idvec_free(&s->by_status[k]);
+        orderd_idem_table_free(&s->idem);
         free(s->ids);
         free(s->users);
         pthread_mutex_destroy(&s->mu);
@@ -254,6 +248,15 @@ static int user_orders_reserve(user_t *u)
     return 0;
 }
 
+/* Moves `id` between the per-status indexes; room in `to` is reserved. */
+static void move_status(user_t *u, shard_t *s, uint64_t id, uint8_t from, uint8_t to)
+{
+    orderd_idvec_remove(&u->by_status[from], id);
+    orderd_idvec_insert(&u->by_status[to], id);
+    orderd_idvec_remove(&s->by_status[from], id);
+    orderd_idvec_insert(&s->by_status[to], id);
+}
+
 /* Applies one event to shard `s`, whose lock the caller holds. Everything that
  * can fail is reserved before anything changes, so a failure changes nothing. */
 static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t *ev)
@@ -268,9 +271,11 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t 
         orderd_order_t *copy;
         if (ids_reserve(s) != 0 || (u = users_get_or_add(s, user_hash(uid), uid)) == NULL ||
             user_orders_reserve(u) != 0 || orderd_idvec_reserve(&u->by_status[in->status], 1) != 0 ||
-            (copy = malloc(in->size)) == NULL)
+            orderd_idvec_reserve(&s->by_status[in->status], 1) != 0 ||
+            (copy = malloc(in->size + sizeof(history_t))) == NULL)
             return ORDERD_STORE_ENOMEM;
         memcpy(copy, in, in->size);
+        memset(history_of(copy), 0, sizeof(history_t));
         *ids_slot(s, copy->id) = copy;
         ++s->ids_n;
         /* ids usually arrive in order: the insert point is almost always the end */
@@ -281,6 +286,7 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t 
         u->orders[at] = copy;
         ++u->n_orders;
         orderd_idvec_insert(&u->by_status[copy->status], copy->id);
+        orderd_idvec_insert(&s->by_status[copy->status], copy->id);
         seq_observe(store, copy->id);
         return ORDERD_STORE_OK;
     }
@@ -293,16 +299,23 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t 
         if (u == NULL)
             return ORDERD_STORE_EINVAL;
         if (to != o->status) {
-            if (orderd_idvec_reserve(&u->by_status[to], 1) != 0)
+            if (orderd_idvec_reserve(&u->by_status[to], 1) != 0 || orderd_idvec_reserve(&s->by_status[to], 1) != 0)
                 return ORDERD_STORE_ENOMEM;
-            orderd_idvec_remove(&u->by_status[o->status], o->id);
-            orderd_idvec_insert(&u->by_status[to], o->id);
+            move_status(u, s, o->id, o->status, to);
         }
         o->status = to;
         o->version = ev->u.status_changed.version;
         o->updated_ms = ev->u.status_changed.at_ms;
+        if (o->version >= 2 && o->version - 2 < ORDERD_HISTORY_MAX) {
+            history_t *h = history_of(o);
+            h->at_ms[o->version - 2] = o->updated_ms;
+            h->status[o->version - 2] = to;
+            h->actor[o->version - 2] = ev->u.status_changed.actor;
+        }
         return ORDERD_STORE_OK;
     }
+    case ORDERD_EVENT_IDEM_KEY:
+        return orderd_idem_put(&s->idem, ev->u.idem.entry) == 0 ? ORDERD_STORE_OK : ORDERD_STORE_ENOMEM;
     }
     return ORDERD_STORE_EINVAL;
 }
@@ -326,6 +339,7 @@ static int undo_locked(shard_t *s, const orderd_event_t *ev)
         memmove(&u->orders[at - 1], &u->orders[at], (u->n_orders - at) * sizeof(*u->orders));
         --u->n_orders;
         orderd_idvec_remove(&u->by_status[o->status], o->id);
+        orderd_idvec_remove(&s->by_status[o->status], o->id);
         ids_remove(s, o->id);
         free(o);
         return ORDERD_STORE_OK;
@@ -340,29 +354,40 @@ static int undo_locked(shard_t *s, const orderd_event_t *ev)
             return ORDERD_STORE_EINVAL;
         if (back != o->status) {
             /* the id left this vector when the change was applied: room is there */
-            if (orderd_idvec_reserve(&u->by_status[back], 1) != 0)
+            if (orderd_idvec_reserve(&u->by_status[back], 1) != 0 || orderd_idvec_reserve(&s->by_status[back], 1) != 0)
                 return ORDERD_STORE_ENOMEM;
-            orderd_idvec_remove(&u->by_status[o->status], o->id);
-            orderd_idvec_insert(&u->by_status[back], o->id);
+            move_status(u, s, o->id, o->status, back);
         }
         o->status = back;
         o->version -= 1;
         o->updated_ms = ev->u.status_changed.prev_updated_ms;
         return ORDERD_STORE_OK;
     }
+    case ORDERD_EVENT_IDEM_KEY:
+        orderd_idem_remove(&s->idem, ev->u.idem.entry);
+        return ORDERD_STORE_OK;
     }
     return ORDERD_STORE_EINVAL;
 }
 
+static int known_event(const orderd_event_t *ev)
+{
+    return ev->type == ORDERD_EVENT_CREATED || ev->type == ORDERD_EVENT_STATUS_CHANGED ||
+           ev->type == ORDERD_EVENT_IDEM_KEY;
+}
+
+/* A key lives in its user's shard, which is also the shard of the order it names. */
 static shard_t *shard_of_event(orderd_store_t *store, const orderd_event_t *ev)
 {
-    uint64_t id = ev->type == ORDERD_EVENT_CREATED ? ev->u.created.order->id : ev->u.status_changed.order_id;
+    uint64_t id = ev->type == ORDERD_EVENT_CREATED     ? ev->u.created.order->id
+                  : ev->type == ORDERD_EVENT_IDEM_KEY ? ev->u.idem.entry->order_id
+                                                       : ev->u.status_changed.order_id;
     return &store->shards[orderd_store_shard_of_id(store, id)];
 }
 
 int orderd_store_apply(orderd_store_t *store, const orderd_event_t *ev)
 {
-    if (ev->type != ORDERD_EVENT_CREATED && ev->type != ORDERD_EVENT_STATUS_CHANGED)
+    if (!known_event(ev))
         return ORDERD_STORE_EINVAL;
     shard_t *s = shard_of_event(store, ev);
     pthread_mutex_lock(&s->mu);
@@ -373,10 +398,19 @@ int orderd_store_apply(orderd_store_t *store, const orderd_event_t *ev)
 
 int orderd_store_replay(orderd_store_t *store, const orderd_event_t *ev)
 {
-    if (ev->type != ORDERD_EVENT_CREATED && ev->type != ORDERD_EVENT_STATUS_CHANGED)
+    if (!known_event(ev))
         return ORDERD_STORE_EINVAL;
     shard_t *s = shard_of_event(store, ev);
     int ret;
+    if (ev->type == ORDERD_EVENT_IDEM_KEY) {
+        /* a key past its time is reclaimed by not loading it */
+        if (ev->u.idem.entry->created_ms + store->idem_ttl_ms < orderd_now_ms())
+            return ORDERD_STORE_OK;
+        pthread_mutex_lock(&s->mu);
+        ret = apply_locked(store, s, ev);
+        pthread_mutex_unlock(&s->mu);
+        return ret;
+    }
     pthread_mutex_lock(&s->mu);
     const orderd_order_t *have =
         ids_find(s, ev->type == ORDERD_EVENT_CREATED ? ev->u.created.order->id : ev->u.status_changed.order_id);
@@ -393,7 +427,7 @@ int orderd_store_replay(orderd_store_t *store, const orderd_event_t *ev)
 
 int orderd_store_undo(orderd_store_t *store, const orderd_event_t *ev)
 {
-    if (ev->type != ORDERD_EVENT_CREATED && ev->type != ORDERD_EVENT_STATUS_CHANGED)
+    if (!known_event(ev))
         return ORDERD_STORE_EINVAL;
     shard_t *s = shard_of_event(store, ev);
     pthread_mutex_lock(&s->mu);
@@ -491,68 +525,174 @@ int orderd_store_get(orderd_store_t *store, orderd_str_t user_id, uint64_t id, c
 int orderd_store_list(orderd_store_t *store, orderd_str_t user_id, unsigned status_mask, size_t offset, size_t limit,
                       const orderd_alloc_t *a, orderd_store_page_t *page)
 {
-    const unsigned all = (1u << ORDERD_STATUS_COUNT) - 1;
-    uint64_t hash = user_hash(user_id);
-    shard_t *s = &store->shards[hash & (store->nshards - 1)];
+    orderd_page_req_t req = {.mode = ORDERD_PAGE_OFFSET, .offset = offset, .limit = limit, .status_mask = status_mask};
+    return orderd_store_list_page(store, user_id, &req, a, page);
+}
 
-    status_mask &= all;
-    if (status_mask == 0)
-        status_mask = all;
-    *page = (orderd_store_page_t){orderd_alloc(a, (limit > 0 ? limit : 1) * sizeof(orderd_order_t *)), 0, 0};
-
-    pthread_mutex_lock(&s->mu);
-    user_t *u = users_find(s, hash, user_id);
-    if (u == NULL)
-        goto done;
-    if (status_mask == all) {
-        page->total = u->n_orders;
-        for (size_t i = offset; i < u->n_orders && page->n < limit; ++i)
-            page->orders[page->n++] = copy_out(u->orders[u->n_orders - 1 - i], a);
-        goto done;
-    }
-    /* Newest first across the chosen statuses: a merge from the ends of their
-     * id vectors. With one status this is a direct index, O(limit). */
-    size_t pos[ORDERD_STATUS_COUNT];
-    for (int k = 0; k < ORDERD_STATUS_COUNT; ++k) {
-        pos[k] = u->by_status[k].n;
-        if (status_mask & (1u << k))
-            page->total += u->by_status[k].n;
-    }
-    if (__builtin_popcount(status_mask) == 1) {
-        int k = __builtin_ctz(status_mask);
-        pos[k] = offset < pos[k] ? pos[k] - offset : 0;
-        offset = 0;
-    }
-    for (size_t skipped = 0; page->n < limit;) {
-        int best = -1;
-        for (int k = 0; k < ORDERD_STATUS_COUNT; ++k)
-            if ((status_mask & (1u << k)) && pos[k] > 0 &&
-                (best < 0 || u->by_status[k].ids[pos[k] - 1] > u->by_status[best].ids[pos[best] - 1]))
-                best = k;
-        if (best < 0)
-            break;
-        uint64_t id = u->by_status[best].ids[--pos[best]];
-        if (skipped < offset) {
-            ++skipped;
-            continue;
+/* The order as the answer that made version `v` showed it: the blob's other
+ * fields never change, and the history holds each version's status and time. */
+static orderd_order_t *copy_at_version(const orderd_order_t *o, uint32_t v, const orderd_alloc_t *a)
+{
+    orderd_order_t *c = copy_out(o, a);
+    if (v >= 1 && v < o->version) {
+        const history_t *h = history_of(o);
+        c->version = v;
+        if (v == 1) {
+            c->status = ORDERD_STATUS_PENDING;
+            c->updated_ms = o->created_ms;
+        } else if (v - 2 < ORDERD_HISTORY_MAX) {
+            c->status = h->status[v - 2];
+            c->updated_ms = h->at_ms[v - 2];
         }
-        page->orders[page->n++] = copy_out(ids_find(s, id), a);
     }
+    return c;
+}
+
+/* What a key already used means for a new request with it, under the lock:
+ * 0 when the key is new (or its entry is stale: expired, or its change never
+ * became durable and was undone, or was cut off by a crash), else REPLAYED or
+ * EKEYMISMATCH with *hit set. */
+static int idem_lookup(orderd_store_t *store, shard_t *s, orderd_str_t user, const orderd_idem_key_t *key,
+                       int64_t now_ms, const orderd_idem_entry_t **hit, const orderd_order_t **order)
+{
+    orderd_idem_sweep(&s->idem, now_ms - store->idem_ttl_ms, 2); /* reclaim a little on every use */
+    const orderd_idem_entry_t *e = orderd_idem_find(&s->idem, user, key->key);
+    if (e == NULL || e->created_ms + store->idem_ttl_ms < now_ms)
+        return 0;
+    const orderd_order_t *o = ids_find(s, e->order_id);
+    if (o == NULL || o->version < e->version)
+        return 0;
+    *hit = e;
+    *order = o;
+    return memcmp(e->fingerprint, key->fingerprint, ORDERD_IDEM_FP_LEN) == 0 ? ORDERD_STORE_REPLAYED
+                                                                           : ORDERD_STORE_EKEYMISMATCH;
+}
+
+/* A replayed key is answered once everything before it in the shard (the
+ * original change above all) is durable. */
+static int idem_replay(orderd_store_t *store, shard_t *s, void *waiter)
+{
+    if (store->journal.barrier != NULL &&
+        store->journal.barrier(store->journal.ctx, (unsigned)(s - store->shards), waiter) != 0)
+        return ORDERD_STORE_EUNAVAILABLE;
+    return ORDERD_STORE_REPLAYED;
+}
+
+/* Journals the key before the change it answers: a crash that keeps the key
+ * but cuts the change leaves a stale key (see idem_lookup), never a change
+ * whose key was lost. */
+static int idem_record(orderd_store_t *store, shard_t *s, orderd_str_t user, const orderd_idem_key_t *key,
+                       uint64_t order_id, uint32_t version, uint16_t status, int64_t now_ms,
+                       orderd_idem_entry_t **made)
+{
+    size_t size = orderd_idem_entry_size(user.len, key->key.len);
+    orderd_idem_entry_t *e = malloc(size);
+    if (e == NULL)
+        return ORDERD_STORE_ENOMEM;
+    orderd_idem_entry_build(e, user, key->key, order_id, version, status, key->fingerprint, now_ms);
+    orderd_event_t ev = {.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = e};
+    int ret = apply_live(store, s, &ev, NULL);
+    if (ret != ORDERD_STORE_OK) {
+        free(e);
+        return ret;
+    }
+    *made = e;
+    return ORDERD_STORE_OK;
+}
+
+/* Takes back a key journaled for a change that was then refused. */
+static void idem_unrecord(shard_t *s, orderd_idem_entry_t *e)
+{
+    if (e == NULL)
+        return;
+    orderd_idem_remove(&s->idem, e);
+    free(e);
+}
+
+int orderd_store_create_keyed(orderd_store_t *store, orderd_order_t *order, const orderd_idem_key_t *key,
+                              int64_t now_ms, const orderd_alloc_t *a, orderd_order_t **out, int *status,
+                              void *waiter)
+{
+    if (key == NULL)
+        return orderd_store_create(store, order, waiter);
+    orderd_str_t uid = orderd_order_user(order);
+    shard_t *s = &store->shards[orderd_store_shard_of_user(store, uid)];
+    const orderd_idem_entry_t *hit;
+    const orderd_order_t *have;
+    orderd_idem_entry_t *made = NULL;
+    pthread_mutex_lock(&s->mu);
+    int ret = idem_lookup(store, s, uid, key, now_ms, &hit, &have);
+    if (ret != 0) {
+        *out = copy_at_version(have, hit->version, a);
+        *status = hit->status;
+        if (ret == ORDERD_STORE_REPLAYED)
+            ret = idem_replay(store, s, waiter);
+        goto done;
+    }
+    order->id = orderd_store_next_id(store, uid);
+    if ((ret = idem_record(store, s, uid, key, order->id, 1, 201, now_ms, &made)) != ORDERD_STORE_OK)
+        goto done;
+    orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = order};
+    if ((ret = apply_live(store, s, &ev, waiter)) != ORDERD_STORE_OK) {
+        /* the key's record stays queued: replay finds no order for it, a stale key */
+        idem_unrecord(s, made);
+        goto done;
+    }
+    free(made);
+    *out = order;
+    *status = 201;
 done:
     pthread_mutex_unlock(&s->mu);
-    return ORDERD_STORE_OK;
+    return ret;
+}
+
+static int version_matches(const orderd_precondition_t *pre, uint32_t version)
+{
+    if (pre == NULL || !pre->active || pre->any)
+        return 1;
+    for (size_t i = 0; i < pre->n; ++i)
+        if (pre->versions[i] == version)
+            return 1;
+    return 0;
 }
 
 int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_t id, orderd_status_t to,
                             int64_t now_ms, const orderd_alloc_t *a, orderd_order_t **out, void *waiter)
 {
+    return orderd_store_change_status(store, user_id, id, to, now_ms, NULL, NULL, a, out, waiter);
+}
+
+int orderd_store_change_status(orderd_store_t *store, orderd_str_t user_id, uint64_t id, orderd_status_t to,
+                               int64_t now_ms, const orderd_precondition_t *pre, const orderd_idem_key_t *key,
+                               const orderd_alloc_t *a, orderd_order_t **out, void *waiter)
+{
     shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
     int ret = ORDERD_STORE_ENOTFOUND;
+    orderd_idem_entry_t *made = NULL;
     pthread_mutex_lock(&s->mu);
     orderd_order_t *o = ids_find(s, id);
     if (o == NULL || !owned_by(o, user_id))
         goto done;
-    switch (orderd_status_transition((orderd_status_t)o->status, to)) {
+    if (key != NULL && user_id.base != NULL) {
+        const orderd_idem_entry_t *hit;
+        const orderd_order_t *have;
+        if ((ret = idem_lookup(store, s, user_id, key, now_ms, &hit, &have)) != 0) {
+            *out = copy_at_version(have, hit->version, a);
+            if (ret == ORDERD_STORE_REPLAYED)
+                ret = idem_replay(store, s, waiter);
+            goto done;
+        }
+    }
+    if (!version_matches(pre, o->version)) {
+        ret = ORDERD_STORE_EPRECONDITION;
+        goto copy;
+    }
+    orderd_transition_t tr = orderd_status_transition((orderd_status_t)o->status, to);
+    if (tr != ORDERD_TRANSITION_CONFLICT && key != NULL && user_id.base != NULL &&
+        (ret = idem_record(store, s, user_id, key, id, tr == ORDERD_TRANSITION_APPLY ? o->version + 1 : o->version,
+                           200, now_ms, &made)) != ORDERD_STORE_OK)
+        goto copy;
+    switch (tr) {
     case ORDERD_TRANSITION_APPLY: {
         orderd_event_t ev = {.type = ORDERD_EVENT_STATUS_CHANGED,
                              .u.status_changed = {.order_id = id,
@@ -578,10 +718,115 @@ int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_
         ret = ORDERD_STORE_ECONFLICT;
         break;
     }
+    if (ret != ORDERD_STORE_OK)
+        idem_unrecord(s, made);
+    else
+        free(made);
+copy:
     *out = copy_out(o, a);
 done:
     pthread_mutex_unlock(&s->mu);
     return ret;
+}
+
+void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms)
+{
+    store->idem_ttl_ms = ttl_ms;
+}
+
+void orderd_store_each_idem(orderd_store_t *store, unsigned shard,
+                            void (*fn)(void *ctx, const orderd_idem_entry_t *e), void *ctx)
+{
+    shard_t *s = &store->shards[shard];
+    pthread_mutex_lock(&s->mu);
+    orderd_idem_each(&s->idem, orderd_now_ms() - store->idem_ttl_ms, fn, ctx);
+    pthread_mutex_unlock(&s->mu);
+}
+
+size_t orderd_store_idem_count(orderd_store_t *store)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < store->nshards; ++i) {
+        pthread_mutex_lock(&store->shards[i].mu);
+        n += store->shards[i].idem.n;
+        pthread_mutex_unlock(&store->shards[i].mu);
+    }
+    return n;
+}
+
+/* --- the audit trail --- */
+
+size_t orderd_store_order_history(const orderd_order_t *o, orderd_order_event_t out[ORDERD_HISTORY_MAX])
+{
+    const history_t *h = history_of(o);
+    size_t n = 0;
+    for (uint32_t v = 2; v <= o->version && v - 2 < ORDERD_HISTORY_MAX; ++v)
+        if (h->at_ms[v - 2] != 0) /* 0: not known (an order loaded from a snapshot without history) */
+            out[n++] = (orderd_order_event_t){v, h->status[v - 2], h->actor[v - 2], h->at_ms[v - 2]};
+    return n;
+}
+
+int orderd_store_restore_history(orderd_store_t *store, uint64_t id, const orderd_order_event_t *events, size_t n)
+{
+    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
+    int ret = ORDERD_STORE_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    orderd_order_t *o = ids_find(s, id);
+    if (o != NULL) {
+        history_t *h = history_of(o);
+        ret = ORDERD_STORE_OK;
+        for (size_t i = 0; i < n; ++i) {
+            uint32_t v = events[i].seq;
+            if (v < 2 || v - 2 >= ORDERD_HISTORY_MAX || v > o->version || events[i].status >= ORDERD_STATUS_COUNT) {
+                ret = ORDERD_STORE_EINVAL;
+                break;
+            }
+            h->at_ms[v - 2] = events[i].at_ms;
+            h->status[v - 2] = events[i].status;
+            h->actor[v - 2] = events[i].actor;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int orderd_store_events(orderd_store_t *store, orderd_str_t user_id, uint64_t id, const orderd_alloc_t *a,
+                        orderd_order_t **out, orderd_order_event_t events[ORDERD_HISTORY_MAX + 1], size_t *n_events)
+{
+    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
+    int ret = ORDERD_STORE_ENOTFOUND;
+    pthread_mutex_lock(&s->mu);
+    orderd_order_t *o = ids_find(s, id);
+    if (o != NULL && owned_by(o, user_id)) {
+        *out = copy_out(o, a);
+        events[0] = (orderd_order_event_t){1, ORDERD_STATUS_PENDING, ORDERD_ACTOR_USER, o->created_ms};
+        *n_events = 1 + orderd_store_order_history(o, events + 1);
+        ret = ORDERD_STORE_OK;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+/* --- for store_page.c --- */
+
+uint64_t orderd_store__user_hash(orderd_str_t user)
+{
+    return user_hash(user);
+}
+
+orderd_order_t *orderd_store__find(shard_t *s, uint64_t id)
+{
+    return ids_find(s, id);
+}
+
+user_t *orderd_store__user(shard_t *s, uint64_t hash, orderd_str_t id)
+{
+    return users_find(s, hash, id);
+}
+
+orderd_order_t *orderd_store__copy_out(const orderd_order_t *o, const orderd_alloc_t *a)
+{
+    return copy_out(o, a);
 }
 
 size_t orderd_store_count(orderd_store_t *store)

@@ -1295,7 +1295,7 @@ static void test_encode_problem(void **state)
         {"items[0].quantity", "must be an integer from 1 to 1000000"},
         {"shipping_address", "must be \"1 to 1024\" bytes\n(of UTF-8) \xc3\xa9"},
     };
-    orderd_problem_t p = {422, "validation-failed", "Validation failed", "The order has 2 invalid fields.", errs, 2};
+    orderd_problem_t p = {422, "validation-failed", "Validation failed", "The order has 2 invalid fields.", errs, 2, {NULL, 0}};
     yajl_val root = parse_json(orderd_codec_encode_problem(&p, &a));
     /* RFC 9457 allows extension members, so only these are required */
     static const char *const keys[] = {"type", "title", "status", "detail", "errors"};
@@ -1320,7 +1320,7 @@ static void test_encode_problem(void **state)
 
     /* without errors there is no errors member */
     static const char detail[] = "order 0f3k9x2m4q8rz is shipped and can no longer be cancelled";
-    orderd_problem_t c = {409, "invalid-transition", "Conflict", detail, NULL, 0};
+    orderd_problem_t c = {409, "invalid-transition", "Conflict", detail, NULL, 0, {NULL, 0}};
     root = parse_json(orderd_codec_encode_problem(&c, &a));
     static const char *const ckeys[] = {"type", "title", "status", "detail"};
     for (size_t i = 0; i < 4; i++)
@@ -1333,7 +1333,7 @@ static void test_encode_problem(void **state)
     yajl_tree_free(root);
 
     /* control characters and quotes in text are escaped */
-    orderd_problem_t q = {400, "malformed-request", "Bad \"request\"", "byte 0x01 \x01 and\ttab\\", NULL, 0};
+    orderd_problem_t q = {400, "malformed-request", "Bad \"request\"", "byte 0x01 \x01 and\ttab\\", NULL, 0, {NULL, 0}};
     orderd_str_t js = orderd_codec_encode_problem(&q, &a);
     for (size_t i = 0; i < js.len; i++)
         assert_true((unsigned char)js.base[i] >= 0x20);
@@ -1351,7 +1351,7 @@ static void test_encode_problem_from_decode_report(void **state)
     dec_t x = decode_q(state, "{'items':[{'product_id':'p','quantity':0,'price':-1}],'shipping_address':'',"
                               "'payment_method':'c'}");
     EXPECT_FIELDS(x, "three errors", "items[0].quantity", "items[0].price", "shipping_address");
-    orderd_problem_t p = {422, "validation-failed", "Validation failed", "3 fields", x.r.errors, x.r.n_errors};
+    orderd_problem_t p = {422, "validation-failed", "Validation failed", "3 fields", x.r.errors, x.r.n_errors, {NULL, 0}};
     yajl_val root = parse_json(orderd_codec_encode_problem(&p, &a));
     yajl_val arr = member(root, "errors");
     assert_int_equal(arr->u.array.len, 3);

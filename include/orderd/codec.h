@@ -11,6 +11,7 @@
 
 #include "orderd/common.h"
 #include "orderd/order.h"
+#include "orderd/store.h"
 
 /**
  * Most field errors one 422 lists. Problems with top-level members are always
@@ -47,6 +48,16 @@ __attribute__((warn_unused_result)) int orderd_codec_decode_create(const char *b
                                                                    orderd_order_draft_t *draft,
                                                                    orderd_decode_report_t *report);
 
+/**
+ * Decodes a status-change body {"status": NAME} (other members are ignored).
+ * OK: *status set. SYNTAX: not JSON (400). INVALID: not an object, no
+ * "status" string, or a name that is no status (422, report->errors names
+ * "status").
+ */
+__attribute__((warn_unused_result)) int orderd_codec_decode_status(const char *body, size_t len,
+                                                                   const orderd_alloc_t *a, orderd_status_t *status,
+                                                                   orderd_decode_report_t *report);
+
 /** The order as JSON (see docs/openapi.yaml, schema Order); memory from `a`. */
 orderd_str_t orderd_codec_encode_order(const orderd_order_t *o, const orderd_alloc_t *a);
 
@@ -62,7 +73,15 @@ typedef struct orderd_problem {
     const char *detail;
     const orderd_field_error_t *errors;
     size_t n_errors;
+    orderd_str_t instance; /* the request's id; not written when empty */
 } orderd_problem_t;
+
+/**
+ * An order's audit trail: {"events":[{"seq","type","status","at","actor"}]}.
+ * `actor` of a user's event is "user:" + the order's user id, else "operator".
+ */
+orderd_str_t orderd_codec_encode_events(const orderd_order_t *o, const orderd_order_event_t *events, size_t n,
+                                        const orderd_alloc_t *a);
 
 /** The problem as application/problem+json; memory from `a`. */
 orderd_str_t orderd_codec_encode_problem(const orderd_problem_t *p, const orderd_alloc_t *a);

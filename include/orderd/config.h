@@ -17,6 +17,8 @@ typedef struct orderd_config {
     size_t max_body;
     orderd_fsync_mode_t fsync;
     uint64_t snapshot_bytes;
+    const char *operator_token_file; /* NULL: <data-dir>/operator-token, made at first start */
+    int64_t idempotency_ttl_ms;      /* how long Idempotency-Key answers are kept */
 } orderd_config_t;
 
 typedef enum {

@@ -15,6 +15,9 @@ typedef struct orderd_app {
     /* wakes the journal writer; called once per loop iteration that queued changes */
     void (*kick)(void *ctx);
     void *kick_ctx;
+    /* the operator's bearer token (--operator-token-file); empty: no operator */
+    char operator_token[256];
+    size_t operator_token_len;
 } orderd_app_t;
 
 /**
@@ -26,6 +29,8 @@ typedef struct orderd_http_thread {
     h2o_multithread_receiver_t durable; /* journal acknowledgements for this thread's requests */
     h2o_timeout_entry_t kick;           /* wakes the writer after this loop iteration's requests */
     orderd_app_t *kick_app;
+    uint64_t request_id_seed; /* random per thread: generated X-Request-Id values */
+    uint64_t request_id_next;
 } orderd_http_thread_t;
 
 /** Registers the thread's journal-acknowledgement receiver on `queue` (the thread's loop). */

@@ -32,8 +32,11 @@
 typedef enum {
     ORDERD_REC_ORDER_CREATED = 1,  /* payload: the order blob (orderd_order_t) */
     ORDERD_REC_STATUS_CHANGED = 2, /* payload: ORDERD_STATUS_PAYLOAD_SIZE bytes, see journal.md */
+    ORDERD_REC_IDEM_KEY = 3,       /* payload: an idempotency key entry (orderd_idem_entry_t) */
     ORDERD_REC_SNAPSHOT_ORDER = 16, /* snapshots: an order as it stands (blob) */
     ORDERD_REC_SNAPSHOT_END = 17,   /* snapshots: u64 number of orders; last record */
+    ORDERD_REC_SNAPSHOT_HISTORY = 18, /* snapshots: the status changes of the order just before */
+    ORDERD_REC_SNAPSHOT_IDEM = 19,    /* snapshots: an unexpired idempotency key (as type 3) */
 } orderd_record_type_t;
 
 typedef struct orderd_record {
@@ -84,6 +87,20 @@ uint8_t orderd_event_payload(const orderd_event_t *ev, unsigned char buf[ORDERD_
  * orderd_order_check. Returns 0, or -1 for a payload that does not decode.
  */
 __attribute__((warn_unused_result)) int orderd_event_from_record(const orderd_record_t *rec, orderd_event_t *ev);
+
+/** Bytes of one status change in a SNAPSHOT_HISTORY payload (after its 16-byte head). */
+#define ORDERD_HISTORY_ENTRY_SIZE 16
+
+/**
+ * Encodes the status changes of order `id` as a SNAPSHOT_HISTORY payload into
+ * buf (16 + 16 x ORDERD_HISTORY_MAX bytes at most); returns its length.
+ */
+uint32_t orderd_history_payload(uint64_t id, const orderd_order_event_t *events, size_t n, unsigned char *buf);
+
+/** Decodes a SNAPSHOT_HISTORY payload; 0, or -1 when malformed. */
+__attribute__((warn_unused_result)) int orderd_history_from_record(const orderd_record_t *rec, uint64_t *id,
+                                                                   orderd_order_event_t events[ORDERD_HISTORY_MAX],
+                                                                   size_t *n);
 
 /** What start-up found and did. */
 typedef struct orderd_replay_report {

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "orderd/common.h"
+#include "orderd/idempotency.h"
 #include "orderd/order.h"
 
 /** Low bits of an order id that hold its owner's shard hash. */
@@ -34,11 +35,15 @@ typedef enum {
     ORDERD_STORE_ENOMEM = -3,
     ORDERD_STORE_EINVAL = -4,    /* an event that does not fit the table (replay of bad data) */
     ORDERD_STORE_EUNAVAILABLE = -5, /* the journal takes no writes now: nothing changed, retry later */
+    ORDERD_STORE_EPRECONDITION = -6, /* If-Match names none of the order's current version */
+    ORDERD_STORE_EKEYMISMATCH = -7,  /* the idempotency key was used for a different request */
+    ORDERD_STORE_REPLAYED = 1,       /* the idempotency key was seen: the original answer, nothing changed */
 } orderd_store_err_t;
 
 typedef enum {
     ORDERD_EVENT_CREATED = 1,
     ORDERD_EVENT_STATUS_CHANGED = 2,
+    ORDERD_EVENT_IDEM_KEY = 3, /* an idempotency key was used (see idempotency.h) */
 } orderd_event_type_t;
 
 /** Who made a change. */
@@ -63,6 +68,9 @@ typedef struct orderd_event {
             int64_t at_ms;
             int64_t prev_updated_ms;
         } status_changed;
+        struct {
+            const orderd_idem_entry_t *entry; /* the store copies it */
+        } idem;
     } u;
 } orderd_event_t;
 
@@ -87,6 +95,7 @@ typedef struct orderd_store_page {
     orderd_order_t **orders;
     size_t n;
     size_t total; /* the user's orders matching the filter */
+    size_t offset; /* where the page starts in that list */
 } orderd_store_page_t;
 
 /**
@@ -192,6 +201,133 @@ __attribute__((warn_unused_result)) int orderd_store_set_status(orderd_store_t *
                                                                 orderd_status_t to, int64_t now_ms,
                                                                 const orderd_alloc_t *a, orderd_order_t **out,
                                                                 void *waiter);
+
+/** One entry of an order's audit trail: its creation or a status change. */
+typedef struct orderd_order_event {
+    uint32_t seq;   /* the order's version once the event was applied: 1 is the creation */
+    uint8_t status; /* orderd_status_t after the event */
+    uint8_t actor;  /* orderd_actor_t */
+    int64_t at_ms;
+} orderd_order_event_t;
+
+/** Most status changes an order can go through (pending -> processing -> shipped -> delivered). */
+#define ORDERD_HISTORY_MAX 3
+
+/**
+ * Copies order `id` of `user_id` (a NULL base: any user's, for the operator)
+ * with its audit trail: events[0] is the creation, then one entry per status
+ * change, oldest first; *n_events is 1 to ORDERD_HISTORY_MAX + 1. Returns OK or
+ * ENOTFOUND as for get.
+ */
+__attribute__((warn_unused_result)) int orderd_store_events(orderd_store_t *store, orderd_str_t user_id, uint64_t id,
+                                                            const orderd_alloc_t *a, orderd_order_t **out,
+                                                            orderd_order_event_t events[ORDERD_HISTORY_MAX + 1],
+                                                            size_t *n_events);
+
+/**
+ * The status changes of an order as the table holds it, for snapshots: only
+ * valid on an order passed to an orderd_store_each callback. Writes up to
+ * ORDERD_HISTORY_MAX entries (oldest first) and returns their number.
+ */
+size_t orderd_store_order_history(const orderd_order_t *o, orderd_order_event_t out[ORDERD_HISTORY_MAX]);
+
+/**
+ * Puts back the status changes of order `id` read from a snapshot (the order
+ * is already in the table). Returns OK, or EINVAL for an unknown order.
+ */
+__attribute__((warn_unused_result)) int orderd_store_restore_history(orderd_store_t *store, uint64_t id,
+                                                                     const orderd_order_event_t *events, size_t n);
+
+/* --- conditional and idempotent changes --- */
+
+/** If-Match, resolved for one order: the versions its entity tags name. */
+typedef struct orderd_precondition {
+    int active; /* 0: no If-Match */
+    int any;    /* "*": any current version matches */
+    size_t n;
+    uint32_t versions[8];
+} orderd_precondition_t;
+
+/** An Idempotency-Key on a change, with the request's fingerprint. */
+typedef struct orderd_idem_key {
+    orderd_str_t key; /* 1 to ORDERD_IDEM_KEY_MAX bytes */
+    unsigned char fingerprint[ORDERD_IDEM_FP_LEN];
+} orderd_idem_key_t;
+
+/** Sets how long idempotency keys are kept (default ORDERD_IDEM_TTL_DEFAULT_MS). */
+void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms);
+
+/**
+ * orderd_store_create with an idempotency key (NULL: none). A key this user
+ * used before, unexpired, for the same fingerprint: returns REPLAYED, *out is
+ * the order as that answer showed it and *status the answer's HTTP status;
+ * nothing changes, and `waiter` waits on a barrier so the answer goes out only
+ * once the original change is durable. For another fingerprint: EKEYMISMATCH.
+ * Otherwise the order is created and the key is journaled with it (the key's
+ * record first, in the same batch). `now_ms` stamps the key.
+ */
+__attribute__((warn_unused_result)) int orderd_store_create_keyed(orderd_store_t *store, orderd_order_t *order,
+                                                                  const orderd_idem_key_t *key, int64_t now_ms,
+                                                                  const orderd_alloc_t *a, orderd_order_t **out,
+                                                                  int *status, void *waiter);
+
+/**
+ * orderd_store_set_status with If-Match (`pre`, may be NULL) and an
+ * idempotency key (`key`, may be NULL; needs a non-NULL user). A replayed key
+ * returns REPLAYED with *out as the original answer showed it; a mismatched
+ * one EKEYMISMATCH. A precondition that fails: EPRECONDITION, *out the order
+ * as it stands, nothing changed. Other results as for orderd_store_set_status.
+ */
+__attribute__((warn_unused_result)) int orderd_store_change_status(orderd_store_t *store, orderd_str_t user_id,
+                                                                   uint64_t id, orderd_status_t to, int64_t now_ms,
+                                                                   const orderd_precondition_t *pre,
+                                                                   const orderd_idem_key_t *key,
+                                                                   const orderd_alloc_t *a, orderd_order_t **out,
+                                                                   void *waiter);
+
+/**
+ * Calls fn(ctx, entry) for every unexpired idempotency key of shard `shard`
+ * under its lock (for snapshots; fn copies, no I/O).
+ */
+void orderd_store_each_idem(orderd_store_t *store, unsigned shard,
+                            void (*fn)(void *ctx, const orderd_idem_entry_t *e), void *ctx);
+
+/** Number of idempotency keys held (for tests and stats). */
+size_t orderd_store_idem_count(orderd_store_t *store);
+
+/* --- pages --- */
+
+/** Where a page starts: by offset, or next to an order id (a cursor). */
+typedef enum {
+    ORDERD_PAGE_OFFSET = 0,
+    ORDERD_PAGE_AFTER,  /* the orders that follow `cursor` in the list's order */
+    ORDERD_PAGE_BEFORE, /* the orders that precede `cursor`, the nearest ones */
+} orderd_page_mode_t;
+
+typedef struct orderd_page_req {
+    orderd_page_mode_t mode;
+    size_t offset;  /* ORDERD_PAGE_OFFSET */
+    uint64_t cursor;
+    size_t limit;
+    unsigned status_mask; /* 0: every status */
+} orderd_page_req_t;
+
+/**
+ * A page of `user_id`'s orders, newest first, as `req` says; page->offset is
+ * where it starts in the whole filtered list (also for cursors). O(limit) for
+ * cursors and a single status.
+ */
+__attribute__((warn_unused_result)) int orderd_store_list_page(orderd_store_t *store, orderd_str_t user_id,
+                                                               const orderd_page_req_t *req,
+                                                               const orderd_alloc_t *a, orderd_store_page_t *page);
+
+/**
+ * A page of every user's orders, oldest first (for fulfilment workers), as
+ * `req` says. Takes each shard's lock in turn; orders are copied as they
+ * stand when copied (a status may have moved on meanwhile).
+ */
+__attribute__((warn_unused_result)) int orderd_store_admin_page(orderd_store_t *store, const orderd_page_req_t *req,
+                                                                const orderd_alloc_t *a, orderd_store_page_t *page);
 
 /** Number of orders in the table (takes every shard lock in turn; for tests and stats). */
 size_t orderd_store_count(orderd_store_t *store);

@@ -54,6 +54,9 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
         h2o_linklist_unlink(&t->msg.link);
         h2o_req_t *req = t->req;
         if (req != NULL) {
+            if (t->durable && t->replayed)
+                h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("idempotent-replayed"), 0, NULL,
+                                      H2O_STRLIT("true"));
             if (t->durable)
                 orderd_http_send_order_body(req, t->status, t->order, t->body);
             else
@@ -88,6 +91,7 @@ int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order
 void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *queue)
 {
     h2o_multithread_register_receiver(queue, &t->durable, on_messages);
+    orderd_http_request_id_seed(t);
     t->kick = (h2o_timeout_entry_t){0};
     t->kick.cb = on_kick;
 }

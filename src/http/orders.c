@@ -4,11 +4,6 @@
 #include "orderd/store.h"
 #include "respond.h"
 
-#define LIST_LIMIT_DEFAULT 10
-#define LIST_LIMIT_MAX 100
-/* larger offsets are surely past the end; refusing them keeps the echo exact */
-#define LIST_OFFSET_MAX 999999999999999999ULL
-
 static const char base_path[] = "/api/orders";
 
 /* --- request checks shared by the endpoints --- */
@@ -44,15 +39,10 @@ static int is_json_content_type(h2o_req_t *req)
     return h2o_lcstris(v.base, n, H2O_STRLIT("application/json"));
 }
 
-/* Identity, then the body's size and type. Returns 0 when the request may go
- * on, -1 when the error response has been sent. */
-static int check_request(h2o_req_t *req, orderd_app_t *app, orderd_str_t *user)
+/* The body's size and type. Returns 0 when the request may go on, -1 when
+ * the error response has been sent. */
+static int check_body(h2o_req_t *req, orderd_app_t *app)
 {
-    if (get_user(req, user) != 0) {
-        orderd_http_problem(req, ORDERD_PROBLEM_UNAUTHORIZED, NULL, 0,
-                            "X-User-Id must be 1 to 64 characters of A-Z a-z 0-9 . _ : @ -");
-        return -1;
-    }
     if (req->entity.len > app->max_body) {
         /* the client may still be sending: do not read another request after this one */
         req->http1_is_persistent = 0;
@@ -66,6 +56,17 @@ static int check_request(h2o_req_t *req, orderd_app_t *app, orderd_str_t *user)
         return -1;
     }
     return 0;
+}
+
+/* Identity, then the body's size and type. */
+static int check_request(h2o_req_t *req, orderd_app_t *app, orderd_str_t *user)
+{
+    if (get_user(req, user) != 0) {
+        orderd_http_problem(req, ORDERD_PROBLEM_UNAUTHORIZED, NULL, 0,
+                            "X-User-Id must be 1 to 64 characters of A-Z a-z 0-9 . _ : @ -");
+        return -1;
+    }
+    return check_body(req, app);
 }
 
 static int not_found(h2o_req_t *req, orderd_str_t id)
@@ -85,11 +86,58 @@ static int unavailable(h2o_req_t *req, int store_err)
 
 /* --- endpoints --- */
 
+/*
+ * Idempotency-Key: absent (0, *key untouched), valid (0, *key filled with the
+ * request's fingerprint over `op` and the body), or -1 with a 400 sent. `op`
+ * names the operation, so the two create paths share their keys.
+ */
+static int get_idem_key(h2o_req_t *req, orderd_str_t op, orderd_idem_key_t **key)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1);
+    *key = NULL;
+    if (i == -1)
+        return 0;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), i) != -1 ||
+        !orderd_idem_key_valid((orderd_str_t){v.base, v.len})) {
+        orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0,
+                            "Idempotency-Key must be sent once, as 1 to 255 printable ASCII characters");
+        return -1;
+    }
+    *key = h2o_mem_alloc_pool(&req->pool, sizeof(**key));
+    (*key)->key = (orderd_str_t){v.base, v.len};
+    orderd_idem_fingerprint(ORDERD_STR("POST"), op, (orderd_str_t){req->entity.base, req->entity.len},
+                            (*key)->fingerprint);
+    return 0;
+}
+
+static int key_mismatch(h2o_req_t *req)
+{
+    return orderd_http_problem(req, ORDERD_PROBLEM_INVALID, NULL, 0,
+                               "this Idempotency-Key was used for a different request; use a new key");
+}
+
+/* Sends (or parks until durable) the first answer given under an idempotency key. */
+static int replay(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int status, const orderd_order_t *o)
+{
+    if (ticket != NULL) {
+        ticket->status = status;
+        ticket->replayed = 1;
+        return orderd_ticket_wait(ticket, app, o);
+    }
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("idempotent-replayed"), 0, NULL,
+                          H2O_STRLIT("true"));
+    return orderd_http_send_order(req, status, o);
+}
+
 static int create(h2o_req_t *req, orderd_app_t *app, orderd_str_t user)
 {
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_order_draft_t draft;
     orderd_decode_report_t report;
+    orderd_idem_key_t *key;
+    if (get_idem_key(req, ORDERD_STR("create"), &key) != 0)
+        return 0;
     switch (orderd_codec_decode_create(req->entity.base, req->entity.len, &a, &draft, &report)) {
     case ORDERD_DECODE_OK:
         break;
@@ -101,15 +149,20 @@ static int create(h2o_req_t *req, orderd_app_t *app, orderd_str_t user)
                                    "the order breaks %zu rule%s; see errors", report.n_errors,
                                    report.n_errors == 1 ? "" : "s");
     }
-    orderd_order_t *order = h2o_mem_alloc_pool(&req->pool, orderd_order_size(&draft, user.len));
-    orderd_order_build(order, 0, user, &draft, orderd_now_ms());
+    int64_t now = orderd_now_ms();
+    orderd_order_t *order = h2o_mem_alloc_pool(&req->pool, orderd_order_size(&draft, user.len)), *out = order;
+    orderd_order_build(order, 0, user, &draft, now);
     orderd_ticket_t *ticket = NULL;
     if (app->durable && (ticket = orderd_ticket_new(req, 201)) == NULL)
         return unavailable(req, ORDERD_STORE_ENOMEM);
-    int ret = orderd_store_create(app->store, order, ticket);
+    int status = 201;
+    int ret = key != NULL ? orderd_store_create_keyed(app->store, order, key, now, &a, &out, &status, ticket)
+                          : orderd_store_create(app->store, order, ticket);
+    if (ret == ORDERD_STORE_REPLAYED)
+        return replay(req, app, ticket, status, out);
     if (ret != ORDERD_STORE_OK) {
         orderd_ticket_drop(ticket);
-        return unavailable(req, ret);
+        return ret == ORDERD_STORE_EKEYMISMATCH ? key_mismatch(req) : unavailable(req, ret);
     }
     if (ticket != NULL)
         return orderd_ticket_wait(ticket, app, order); /* answered once the journal has it */
@@ -124,31 +177,28 @@ static int get(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_
     if (orderd_id_parse(id_text.base, id_text.len, &id) != 0 ||
         orderd_store_get(app->store, user, id, &a, &order) != ORDERD_STORE_OK)
         return not_found(req, id_text);
+    if (orderd_http_not_modified(req, order))
+        return orderd_http_send_not_modified(req, order);
     return orderd_http_send_order(req, 200, order);
 }
 
-static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id_text)
+/* The answer to a status change (cancel or fulfilment) but for a conflict,
+ * whose wording is the caller's. */
+static int answer_change(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int ret, orderd_order_t *order,
+                         orderd_str_t id_text)
 {
-    orderd_alloc_t a = orderd_http_alloc(req);
-    orderd_order_t *order;
-    uint64_t id;
-    if (orderd_id_parse(id_text.base, id_text.len, &id) != 0)
-        return not_found(req, id_text);
-    orderd_ticket_t *ticket = NULL;
-    if (app->durable && (ticket = orderd_ticket_new(req, 200)) == NULL)
-        return unavailable(req, ORDERD_STORE_ENOMEM);
-    int ret = orderd_store_set_status(app->store, user, id, ORDERD_STATUS_CANCELLED, orderd_now_ms(), &a, &order,
-                                      ticket);
+    if (ret == ORDERD_STORE_REPLAYED)
+        return replay(req, app, ticket, 200, order);
     if (ret == ORDERD_STORE_OK && ticket != NULL)
         return orderd_ticket_wait(ticket, app, order); /* applied (or a repeat): answered once durable */
     orderd_ticket_drop(ticket);
     switch (ret) {
     case ORDERD_STORE_OK:
         return orderd_http_send_order(req, 200, order);
-    case ORDERD_STORE_ECONFLICT:
-        return orderd_http_problem(req, ORDERD_PROBLEM_CONFLICT, NULL, 0,
-                                   "order %.*s is %s; only a pending order can be cancelled", (int)id_text.len,
-                                   id_text.base, orderd_status_name((orderd_status_t)order->status));
+    case ORDERD_STORE_EPRECONDITION:
+        return orderd_http_precondition_failed(req, order);
+    case ORDERD_STORE_EKEYMISMATCH:
+        return key_mismatch(req);
     case ORDERD_STORE_ENOTFOUND:
         return not_found(req, id_text);
     default:
@@ -156,115 +206,102 @@ static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
     }
 }
 
-static int hex_value(char c)
+static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id_text)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes [s, s+len) into the pool ('+' is a space, as in forms). */
-static orderd_str_t url_decode(h2o_req_t *req, const char *s, size_t len, int *bad)
-{
-    char *out = h2o_mem_alloc_pool(&req->pool, len + 1);
-    size_t n = 0;
-    for (size_t i = 0; i < len; ++i) {
-        if (s[i] == '%') {
-            int hi, lo;
-            if (i + 2 >= len) {
-                *bad = 1;
-                break;
-            }
-            if ((hi = hex_value(s[i + 1])) < 0 || (lo = hex_value(s[i + 2])) < 0) {
-                *bad = 1;
-                break;
-            }
-            out[n++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            out[n++] = s[i] == '+' ? ' ' : s[i];
-        }
+    orderd_alloc_t a = orderd_http_alloc(req);
+    orderd_order_t *order;
+    orderd_precondition_t pre;
+    orderd_idem_key_t *key;
+    uint64_t id;
+    if (get_idem_key(req, (orderd_str_t){req->path_normalized.base, req->path_normalized.len}, &key) != 0)
+        return 0;
+    if (orderd_id_parse(id_text.base, id_text.len, &id) != 0)
+        return not_found(req, id_text);
+    orderd_http_if_match(req, id, &pre);
+    orderd_ticket_t *ticket = NULL;
+    if (app->durable && (ticket = orderd_ticket_new(req, 200)) == NULL)
+        return unavailable(req, ORDERD_STORE_ENOMEM);
+    int ret = orderd_store_change_status(app->store, user, id, ORDERD_STATUS_CANCELLED, orderd_now_ms(), &pre, key, &a,
+                                         &order, ticket);
+    if (ret == ORDERD_STORE_ECONFLICT) {
+        orderd_ticket_drop(ticket);
+        return orderd_http_problem(req, ORDERD_PROBLEM_CONFLICT, NULL, 0,
+                                   "order %.*s is %s; only a pending order can be cancelled", (int)id_text.len,
+                                   id_text.base, orderd_status_name((orderd_status_t)order->status));
     }
-    return (orderd_str_t){out, n};
-}
-
-static int parse_uint(orderd_str_t v, unsigned long long max, unsigned long long *out)
-{
-    unsigned long long x = 0;
-    if (v.len == 0 || v.len > 18)
-        return -1;
-    for (size_t i = 0; i < v.len; ++i) {
-        if (v.base[i] < '0' || v.base[i] > '9')
-            return -1;
-        x = x * 10 + (unsigned long long)(v.base[i] - '0');
-    }
-    if (x > max)
-        return -1;
-    *out = x;
-    return 0;
-}
-
-static int bad_query(h2o_req_t *req, const char *what)
-{
-    return orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0, "%s", what);
+    return answer_change(req, app, ticket, ret, order, id_text);
 }
 
 static int list(h2o_req_t *req, orderd_app_t *app, orderd_str_t user)
 {
-    unsigned long long limit = LIST_LIMIT_DEFAULT, offset = 0;
-    unsigned mask = 0, seen = 0;
-
-    if (req->query_at != SIZE_MAX) {
-        const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-        while (q < end) {
-            const char *amp = memchr(q, '&', (size_t)(end - q)), *pair_end = amp != NULL ? amp : end;
-            if (pair_end == q) { /* "a=1&&b=2": nothing between */
-                q = pair_end + 1;
-                continue;
-            }
-            const char *eq = memchr(q, '=', (size_t)(pair_end - q));
-            int bad = 0;
-            orderd_str_t key = url_decode(req, q, (size_t)((eq != NULL ? eq : pair_end) - q), &bad);
-            orderd_str_t val = eq != NULL ? url_decode(req, eq + 1, (size_t)(pair_end - eq - 1), &bad)
-                                          : (orderd_str_t){"", 0};
-            if (bad)
-                return bad_query(req, "the query string has a broken percent-encoding");
-            unsigned bit;
-            if (h2o_memis(key.base, key.len, H2O_STRLIT("limit"))) {
-                bit = 1;
-                if (parse_uint(val, LIST_LIMIT_MAX, &limit) != 0 || limit < 1)
-                    return bad_query(req, "limit must be an integer from 1 to 100");
-            } else if (h2o_memis(key.base, key.len, H2O_STRLIT("offset"))) {
-                bit = 2;
-                if (parse_uint(val, LIST_OFFSET_MAX, &offset) != 0)
-                    return bad_query(req, "offset must be an integer >= 0");
-            } else if (h2o_memis(key.base, key.len, H2O_STRLIT("status"))) {
-                bit = 4;
-                orderd_status_t st;
-                if (orderd_status_parse(val.base, val.len, &st) != 0)
-                    return bad_query(req,
-                                     "status must be one of pending, processing, shipped, delivered, cancelled");
-                mask = 1u << st;
-            } else {
-                return bad_query(req, "unknown query parameter; the list takes limit, offset and status");
-            }
-            if (seen & bit)
-                return bad_query(req, "a query parameter is given more than once");
-            seen |= bit;
-            q = pair_end + 1;
-        }
-    }
-
+    orderd_list_query_t q;
+    if (orderd_http_list_query(req, &q) != 0)
+        return 0;
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_store_page_t page;
-    if (orderd_store_list(app->store, user, mask, (size_t)offset, (size_t)limit, &a, &page) != ORDERD_STORE_OK)
+    if (orderd_store_list_page(app->store, user, &q.page, &a, &page) != ORDERD_STORE_OK)
         return unavailable(req, ORDERD_STORE_ENOMEM);
-    return orderd_http_send_json(
-        req, 200, orderd_codec_encode_page(page.orders, page.n, (unsigned)limit, (size_t)offset, page.total, &a));
+    return orderd_http_send_page(req, base_path, &q, &page);
+}
+
+static int events(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id_text)
+{
+    orderd_alloc_t a = orderd_http_alloc(req);
+    orderd_order_t *order;
+    orderd_order_event_t ev[ORDERD_HISTORY_MAX + 1];
+    size_t n;
+    uint64_t id;
+    if (orderd_id_parse(id_text.base, id_text.len, &id) != 0 ||
+        orderd_store_events(app->store, user, id, &a, &order, ev, &n) != ORDERD_STORE_OK)
+        return not_found(req, id_text);
+    return orderd_http_send_json(req, 200, orderd_codec_encode_events(order, ev, n, &a));
+}
+
+/* POST /api/orders/{id}/status: the operator moves an order along fulfilment. */
+static int set_status(h2o_req_t *req, orderd_app_t *app, orderd_str_t id_text)
+{
+    orderd_alloc_t a = orderd_http_alloc(req);
+    orderd_order_t *order;
+    orderd_precondition_t pre;
+    orderd_status_t to;
+    orderd_decode_report_t report;
+    uint64_t id;
+    switch (orderd_codec_decode_status(req->entity.base, req->entity.len, &a, &to, &report)) {
+    case ORDERD_DECODE_OK:
+        break;
+    case ORDERD_DECODE_SYNTAX:
+        return orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0, "the request body is not valid JSON: %s",
+                                   report.syntax);
+    default:
+        return orderd_http_problem(req, ORDERD_PROBLEM_INVALID, report.errors, report.n_errors,
+                                   "the status change breaks a rule; see errors");
+    }
+    if (orderd_id_parse(id_text.base, id_text.len, &id) != 0)
+        return not_found(req, id_text);
+    orderd_http_if_match(req, id, &pre);
+    orderd_ticket_t *ticket = NULL;
+    if (app->durable && (ticket = orderd_ticket_new(req, 200)) == NULL)
+        return unavailable(req, ORDERD_STORE_ENOMEM);
+    /* fulfilment only goes forward: cancelling is the customer's, pending is where orders start */
+    int ret = to == ORDERD_STATUS_PENDING || to == ORDERD_STATUS_CANCELLED
+                  ? orderd_store_get(app->store, (orderd_str_t){NULL, 0}, id, &a, &order)
+                  : orderd_store_change_status(app->store, (orderd_str_t){NULL, 0}, id, to, orderd_now_ms(), &pre, NULL,
+                                               &a, &order, ticket);
+    if (ret == ORDERD_STORE_OK && (to == ORDERD_STATUS_PENDING || to == ORDERD_STATUS_CANCELLED))
+        ret = ORDERD_STORE_ECONFLICT;
+    if (ret == ORDERD_STORE_ECONFLICT) {
+        orderd_status_t now = (orderd_status_t)order->status;
+        orderd_ticket_drop(ticket);
+        return orderd_http_problem(req, ORDERD_PROBLEM_CONFLICT, NULL, 0, "order %.*s is %s; %s%s", (int)id_text.len,
+                                   id_text.base, orderd_status_name(now),
+                                   now < ORDERD_STATUS_DELIVERED && now != ORDERD_STATUS_CANCELLED
+                                       ? "it can only move on to "
+                                       : "it cannot change any more",
+                                   now < ORDERD_STATUS_DELIVERED && now != ORDERD_STATUS_CANCELLED
+                                       ? orderd_status_name(now + 1)
+                                       : "");
+    }
+    return answer_change(req, app, ticket, ret, order, id_text);
 }
 
 /* --- routing --- */
@@ -276,7 +313,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     size_t n = req->path_normalized.len - (sizeof(base_path) - 1);
     orderd_str_t user, id = {NULL, 0};
 
-    enum { COLLECTION, CREATE, ORDER, CANCEL } route;
+    enum { COLLECTION, CREATE, ORDER, CANCEL, STATUS, EVENTS } route;
     if (n == 0) {
         route = COLLECTION;
     } else if (h2o_memis(p, n, H2O_STRLIT("/create"))) {
@@ -291,6 +328,10 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
             route = ORDER;
         else if (h2o_memis(slash, (size_t)(p + n - slash), H2O_STRLIT("/cancel")))
             route = CANCEL;
+        else if (h2o_memis(slash, (size_t)(p + n - slash), H2O_STRLIT("/status")))
+            route = STATUS;
+        else if (h2o_memis(slash, (size_t)(p + n - slash), H2O_STRLIT("/events")))
+            route = EVENTS;
         else
             return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no resource at this path");
     }
@@ -302,14 +343,20 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         break;
     case CREATE:
     case CANCEL:
+    case STATUS:
         if (!orderd_http_method_is(req, "POST"))
             return orderd_http_method_not_allowed(req, "POST");
         break;
     case ORDER:
+    case EVENTS:
         if (!orderd_http_method_is(req, "GET"))
             return orderd_http_method_not_allowed(req, "GET, HEAD");
         break;
     }
+    if (route == STATUS) /* the operator's: a bearer token instead of X-User-Id */
+        return orderd_http_operator_check(req, app) != 0 || check_body(req, app) != 0
+                   ? 0
+                   : set_status(req, app, id);
     if (check_request(req, app, &user) != 0)
         return 0;
 
@@ -322,6 +369,10 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         return get(req, app, user, id);
     case CANCEL:
         return cancel(req, app, user, id);
+    case EVENTS:
+        return events(req, app, user, id);
+    case STATUS:
+        break;
     }
     return 0;
 }

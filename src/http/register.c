@@ -12,11 +12,15 @@ void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
     /* h2o takes the first registered path that matches, on a '/' boundary */
     orderd_http_health_register(host, app);
     orderd_http_orders_register(host, app);
+    orderd_http_admin_register(host, app);
     orderd_http_handler_new(&host->fallback_path, app, on_unknown_path);
 
     /* h2o answers some requests itself (an HTTP/1 body over the size limit)
      * before any path is chosen, under the fallback path */
     orderd_http_problem_filter_register(&host->fallback_path, app);
-    for (size_t i = 0; i < host->paths.size; ++i)
+    orderd_http_request_id_filter_register(&host->fallback_path);
+    for (size_t i = 0; i < host->paths.size; ++i) {
         orderd_http_problem_filter_register(&host->paths.entries[i], app);
+        orderd_http_request_id_filter_register(&host->paths.entries[i]);
+    }
 }

@@ -19,6 +19,8 @@ static const struct {
     [ORDERD_PROBLEM_INVALID] = {422, "validation-failed", "Unprocessable Content"},
     [ORDERD_PROBLEM_UNAVAILABLE] = {503, "unavailable", "Service Unavailable"},
     [ORDERD_PROBLEM_INTERNAL] = {500, "internal-error", "Internal Server Error"},
+    [ORDERD_PROBLEM_FORBIDDEN] = {403, "forbidden", "Forbidden"},
+    [ORDERD_PROBLEM_PRECONDITION] = {412, "precondition-failed", "Precondition Failed"},
 };
 
 static const h2o_iovec_t ctype_json = {H2O_STRLIT("application/json")};
@@ -58,6 +60,8 @@ static const char *reason_of(int status)
         return "OK";
     case 201:
         return "Created";
+    case 304:
+        return "Not Modified";
     default:
         for (size_t i = 0; i < sizeof(problems) / sizeof(problems[0]); ++i)
             if (problems[i].status == status)
@@ -104,6 +108,7 @@ int orderd_http_send_order_body(h2o_req_t *req, int status, const orderd_order_t
         orderd_id_format(order->id, loc + sizeof(prefix) - 1);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, loc, sizeof(prefix) - 1 + ORDERD_ID_LEN);
     }
+    orderd_http_add_etag(req, order);
     send_body(req, status, ctype_json, body);
     return 0;
 }
@@ -112,7 +117,9 @@ static orderd_str_t problem_body(h2o_req_t *req, orderd_problem_kind_t kind, con
                                  size_t n_errors, const char *detail)
 {
     orderd_alloc_t a = orderd_http_alloc(req);
-    orderd_problem_t p = {problems[kind].status, problems[kind].type, problems[kind].title, detail, errors, n_errors};
+    h2o_iovec_t instance = orderd_http_request_id(req);
+    orderd_problem_t p = {problems[kind].status, problems[kind].type, problems[kind].title, detail, errors, n_errors,
+                          {instance.base, instance.len}};
     return orderd_codec_encode_problem(&p, &a);
 }
 
@@ -127,6 +134,17 @@ int orderd_http_problem(h2o_req_t *req, orderd_problem_kind_t kind, const orderd
     if (kind == ORDERD_PROBLEM_UNAVAILABLE)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
     send_body(req, problems[kind].status, ctype_problem, problem_body(req, kind, errors, n_errors, detail));
+    return 0;
+}
+
+int orderd_http_send_not_modified(h2o_req_t *req, const orderd_order_t *order)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    orderd_http_add_etag(req, order);
+    req->res.status = 304;
+    req->res.reason = reason_of(304);
+    h2o_start_response(req, &generator);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
     return 0;
 }
 

@@ -30,6 +30,8 @@ typedef enum {
     ORDERD_PROBLEM_INVALID,         /* 422 */
     ORDERD_PROBLEM_UNAVAILABLE,     /* 503 */
     ORDERD_PROBLEM_INTERNAL,        /* 500 */
+    ORDERD_PROBLEM_FORBIDDEN,       /* 403 */
+    ORDERD_PROBLEM_PRECONDITION,    /* 412 */
 } orderd_problem_kind_t;
 
 /** A request waiting for the journal (see durable.c). */
@@ -42,6 +44,7 @@ typedef struct orderd_ticket {
     int status;                    /* 201 or 200 */
     orderd_str_t body;             /* the order's JSON, encoded while the journal works */
     const orderd_order_t *order;   /* for the Location header */
+    int replayed;                  /* an idempotency key's first answer: Idempotent-Replayed: true */
 } orderd_ticket_t;
 
 /** A ticket for `req`, to be answered with `status` and t->order once durable; NULL out of memory. */
@@ -92,8 +95,61 @@ int orderd_http_method_is(h2o_req_t *req, const char *m);
  */
 void orderd_http_problem_filter_register(h2o_pathconf_t *path, orderd_app_t *app);
 
+/** Adds the order's ETag ("<id>-<version>") to the response. */
+void orderd_http_add_etag(h2o_req_t *req, const orderd_order_t *o);
+
+/** Whether If-None-Match names the order's current tag (or "*"): answer 304. */
+int orderd_http_not_modified(h2o_req_t *req, const orderd_order_t *o);
+
+/** Sends 304 Not Modified with the order's ETag and no body. Returns 0. */
+int orderd_http_send_not_modified(h2o_req_t *req, const orderd_order_t *order);
+
+/** 412 with the order's current ETag: If-Match named none of it. Returns 0. */
+int orderd_http_precondition_failed(h2o_req_t *req, const orderd_order_t *o);
+
+/**
+ * The operator's Authorization: Bearer token, compared in constant time.
+ * Returns 0 when it is right, else -1 with the 401 (missing or malformed) or
+ * 403 (wrong token) sent.
+ */
+int orderd_http_operator_check(h2o_req_t *req, orderd_app_t *app);
+
+/** Reads If-Match for order `id` into *pre (pre->active = 0 when absent). */
+void orderd_http_if_match(h2o_req_t *req, uint64_t id, orderd_precondition_t *pre);
+
+/** A list's query: the page it asks for, and its status filter as given (for links). */
+typedef struct orderd_list_query {
+    orderd_page_req_t page;
+    orderd_str_t status; /* empty: no filter */
+} orderd_list_query_t;
+
+/**
+ * Reads limit, offset, status (comma-separated), after and before from the
+ * query string. Returns 0, or -1 when it sent a 400 (unknown, repeated,
+ * empty or out-of-range parameter; offset, after and before combined).
+ */
+int orderd_http_list_query(h2o_req_t *req, orderd_list_query_t *q);
+
+/** Adds the Link header (rel="next" while more follow, rel="prev" while some precede). */
+void orderd_http_add_page_links(h2o_req_t *req, const char *base, const orderd_list_query_t *q,
+                                const orderd_store_page_t *page);
+
+/** Sends a page as {"orders","limit","offset","total"} with its Link header. Returns 0. */
+int orderd_http_send_page(h2o_req_t *req, const char *base, const orderd_list_query_t *q,
+                          const orderd_store_page_t *page);
+
+/** The request's X-Request-Id, or one made up for it (then kept in req->headers). */
+h2o_iovec_t orderd_http_request_id(h2o_req_t *req);
+
+/** Seeds a worker thread's made-up request ids. */
+void orderd_http_request_id_seed(orderd_http_thread_t *t);
+
+/** Installs the filter that puts X-Request-Id on every response of `path`. */
+void orderd_http_request_id_filter_register(h2o_pathconf_t *path);
+
 /* Resources: each registers its paths on the host. */
 void orderd_http_health_register(h2o_hostconf_t *host, orderd_app_t *app);
 void orderd_http_orders_register(h2o_hostconf_t *host, orderd_app_t *app);
+void orderd_http_admin_register(h2o_hostconf_t *host, orderd_app_t *app);
 
 #endif

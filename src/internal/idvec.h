@@ -18,5 +18,16 @@ void orderd_idvec_insert(orderd_idvec_t *v, uint64_t id);
 /** Removes `id` if present. */
 void orderd_idvec_remove(orderd_idvec_t *v, uint64_t id);
 void orderd_idvec_free(orderd_idvec_t *v);
+/** The first index whose id is >= `id` (v->n when none is). */
+size_t orderd_idvec_lower_bound(const orderd_idvec_t *v, uint64_t id);
+
+/**
+ * Walks k ascending vectors as one sorted sequence, from cursors pos[] that it
+ * moves: descending (`desc`) takes v[i]->ids[pos[i] - 1] next, ascending
+ * v[i]->ids[pos[i]]. Skips `skip` ids, then writes up to `limit` to out.
+ * Returns how many it wrote. O(k x (skip + limit)).
+ */
+size_t orderd_idvec_merge(const orderd_idvec_t *const *v, size_t k, size_t *pos, int desc, size_t skip,
+                          size_t limit, uint64_t *out);
 
 #endif

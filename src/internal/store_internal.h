@@ -1,0 +1,47 @@
+#ifndef ORDERD_INTERNAL_STORE_INTERNAL_H
+#define ORDERD_INTERNAL_STORE_INTERNAL_H
+
+/* The store's insides, shared by store.c (changes) and store_page.c (pages). */
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "internal/idvec.h"
+#include "orderd/store.h"
+
+typedef struct user {
+    uint64_t hash;
+    orderd_order_t **orders;              /* every order of the user, by id (creation order) */
+    size_t n_orders, cap_orders;
+    orderd_idvec_t by_status[ORDERD_STATUS_COUNT]; /* ids, ascending, one vector per status */
+    uint8_t id_len;
+    char id[ORDERD_USER_ID_MAX];
+} user_t;
+
+/* Each shard on its own cache lines so two threads locking neighbours do not
+ * bounce one line between cores. */
+typedef struct shard {
+    pthread_mutex_t mu;
+    orderd_order_t **ids; /* open addressing on the order id, linear probing */
+    size_t ids_cap, ids_n;
+    user_t **users; /* open addressing on the user hash */
+    size_t users_cap, users_n;
+    orderd_idvec_t by_status[ORDERD_STATUS_COUNT]; /* every user's ids, ascending: the operator's lists */
+    orderd_idem_table_t idem;                      /* the idempotency keys of this shard's users */
+} __attribute__((aligned(64))) shard_t;
+
+struct orderd_store {
+    shard_t *shards;
+    unsigned nshards;
+    _Atomic uint64_t last_seq;
+    int64_t idem_ttl_ms;
+    orderd_store_journal_t journal; /* append == NULL: no journal */
+};
+
+/* Helpers of store.c for store_page.c; the caller holds the shard's lock. */
+uint64_t orderd_store__user_hash(orderd_str_t user);
+orderd_order_t *orderd_store__find(shard_t *s, uint64_t id);
+user_t *orderd_store__user(shard_t *s, uint64_t hash, orderd_str_t id);
+orderd_order_t *orderd_store__copy_out(const orderd_order_t *o, const orderd_alloc_t *a);
+
+#endif

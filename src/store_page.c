@@ -1,0 +1,179 @@
+/*
+ * Pages of orders: a user's, newest first, and every user's, oldest first
+ * (the operator's work queue). Both walk the per-status id indexes (ids grow
+ * with creation time), by offset or from a cursor id. A cursor page costs
+ * O(limit) per index: it starts at the cursor's place, found by binary
+ * search, so it stays put while new orders arrive.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal/store_internal.h"
+
+#define ALL_STATUSES ((1u << ORDERD_STATUS_COUNT) - 1)
+
+static unsigned effective_mask(unsigned mask)
+{
+    mask &= ALL_STATUSES;
+    return mask == 0 ? ALL_STATUSES : mask;
+}
+
+/* The chosen status indexes of one user or shard. Returns how many; *total their ids. */
+static size_t pick(orderd_idvec_t *by_status, unsigned mask, const orderd_idvec_t **v, size_t *total)
+{
+    size_t k = 0;
+    for (int i = 0; i < ORDERD_STATUS_COUNT; ++i)
+        if (mask & (1u << i)) {
+            v[k++] = &by_status[i];
+            *total += by_status[i].n;
+        }
+    return k;
+}
+
+static void reverse(uint64_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n / 2; ++i) {
+        uint64_t t = ids[i];
+        ids[i] = ids[n - 1 - i];
+        ids[n - 1 - i] = t;
+    }
+}
+
+/*
+ * One run of ids from k indexes, in list order (descending when `desc`), as
+ * `req` says. *before gets the number of ids the run's first one is preceded
+ * by in that order. Returns the run's length.
+ */
+static size_t walk(const orderd_idvec_t **v, size_t k, size_t total, int desc, const orderd_page_req_t *req,
+                   size_t limit, uint64_t *out, size_t *before)
+{
+    size_t pos[ORDERD_STATUS_COUNT], ahead = 0, n;
+    switch (req->mode) {
+    case ORDERD_PAGE_AFTER:
+        /* desc: ids below the cursor; asc: ids above it */
+        for (size_t i = 0; i < k; ++i) {
+            pos[i] = desc ? orderd_idvec_lower_bound(v[i], req->cursor)
+                          : orderd_idvec_lower_bound(v[i], req->cursor + 1);
+            ahead += desc ? v[i]->n - pos[i] : pos[i];
+        }
+        *before = ahead;
+        return orderd_idvec_merge(v, k, pos, desc, 0, limit, out);
+    case ORDERD_PAGE_BEFORE:
+        /* the nearest ids on the other side of the cursor, walked away from it, then turned round */
+        for (size_t i = 0; i < k; ++i) {
+            pos[i] = desc ? orderd_idvec_lower_bound(v[i], req->cursor + 1)
+                          : orderd_idvec_lower_bound(v[i], req->cursor);
+            ahead += desc ? v[i]->n - pos[i] : pos[i];
+        }
+        n = orderd_idvec_merge(v, k, pos, !desc, 0, limit, out);
+        reverse(out, n);
+        *before = ahead - n;
+        return n;
+    default: {
+        size_t skip = req->offset;
+        for (size_t i = 0; i < k; ++i)
+            pos[i] = desc ? v[i]->n : 0;
+        if (k == 1) { /* one index: jump straight to the offset */
+            size_t jump = skip < v[0]->n ? skip : v[0]->n;
+            pos[0] = desc ? v[0]->n - jump : jump;
+            skip = 0;
+        }
+        *before = req->offset;
+        return orderd_idvec_merge(v, k, pos, desc, skip, limit, out);
+    }
+    }
+}
+
+int orderd_store_list_page(orderd_store_t *store, orderd_str_t user_id, const orderd_page_req_t *req,
+                           const orderd_alloc_t *a, orderd_store_page_t *page)
+{
+    uint64_t hash = orderd_store__user_hash(user_id);
+    shard_t *s = &store->shards[hash & (store->nshards - 1)];
+    size_t limit = req->limit;
+    uint64_t *ids = orderd_alloc(a, (limit > 0 ? limit : 1) * sizeof(*ids));
+    *page = (orderd_store_page_t){orderd_alloc(a, (limit > 0 ? limit : 1) * sizeof(orderd_order_t *)), 0, 0, 0};
+
+    pthread_mutex_lock(&s->mu);
+    user_t *u = orderd_store__user(s, hash, user_id);
+    if (u != NULL) {
+        const orderd_idvec_t *v[ORDERD_STATUS_COUNT];
+        size_t k = pick(u->by_status, effective_mask(req->status_mask), v, &page->total);
+        size_t n = walk(v, k, page->total, 1, req, limit, ids, &page->offset);
+        for (size_t i = 0; i < n; ++i)
+            page->orders[page->n++] = orderd_store__copy_out(orderd_store__find(s, ids[i]), a);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ORDERD_STORE_OK;
+}
+
+static int cmp_id(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+int orderd_store_admin_page(orderd_store_t *store, const orderd_page_req_t *req, const orderd_alloc_t *a,
+                            orderd_store_page_t *page)
+{
+    unsigned mask = effective_mask(req->status_mask);
+    size_t limit = req->limit;
+    /* each shard gives the first ids of its own run; the page is the first of all of them */
+    size_t per_shard = limit + (req->mode == ORDERD_PAGE_OFFSET ? req->offset : 0), cap = 0, n = 0, before = 0;
+    uint64_t *ids = NULL;
+    *page = (orderd_store_page_t){orderd_alloc(a, (limit > 0 ? limit : 1) * sizeof(orderd_order_t *)), 0, 0, 0};
+
+    for (unsigned i = 0; i < store->nshards; ++i) {
+        shard_t *s = &store->shards[i];
+        pthread_mutex_lock(&s->mu);
+        const orderd_idvec_t *v[ORDERD_STATUS_COUNT];
+        size_t total = 0, k = pick(s->by_status, mask, v, &total), got, ahead = 0;
+        size_t want = per_shard < total ? per_shard : total;
+        if (n + want > cap) {
+            size_t ncap = cap == 0 ? 256 : cap;
+            while (ncap < n + want)
+                ncap *= 2;
+            uint64_t *more = realloc(ids, ncap * sizeof(*ids));
+            if (more == NULL) {
+                pthread_mutex_unlock(&s->mu);
+                free(ids);
+                return ORDERD_STORE_ENOMEM;
+            }
+            ids = more;
+            cap = ncap;
+        }
+        orderd_page_req_t shard_req = *req;
+        if (req->mode == ORDERD_PAGE_OFFSET)
+            shard_req.offset = 0;
+        got = walk(v, k, total, 0, &shard_req, want, ids + n, &ahead);
+        pthread_mutex_unlock(&s->mu);
+        n += got;
+        page->total += total;
+        before += ahead;
+    }
+    if (n > 0)
+        qsort(ids, n, sizeof(*ids), cmp_id);
+    size_t from, count;
+    switch (req->mode) {
+    case ORDERD_PAGE_AFTER:
+        from = 0;
+        page->offset = before;
+        break;
+    case ORDERD_PAGE_BEFORE: /* the nearest `limit` below the cursor: the last ones */
+        from = n > limit ? n - limit : 0;
+        page->offset = before + from;
+        break;
+    default:
+        from = req->offset < n ? req->offset : n;
+        page->offset = req->offset;
+        break;
+    }
+    count = n - from < limit ? n - from : limit;
+    for (size_t i = 0; i < count; ++i) {
+        orderd_order_t *o;
+        /* an order is never removed, so it is still there; its status may have moved on */
+        if (orderd_store_get(store, (orderd_str_t){NULL, 0}, ids[from + i], a, &o) == ORDERD_STORE_OK)
+            page->orders[page->n++] = o;
+    }
+    free(ids);
+    return ORDERD_STORE_OK;
+}
