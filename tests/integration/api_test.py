@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from orderd_harness import (  # noqa: E402
     ALL_PROTOCOLS, Client, Runner, Server, SubChecks, TestFailure, ensure, ensure_eq, expect,
-    open_idle_h2, open_idle_http1, recv_http1_response,
+    open_idle_h2, open_idle_http1, recv_http1_response, run_threads,
 )
 
 decimal.getcontext().prec = 100
@@ -1002,25 +1002,6 @@ def test_ids_unique_and_time_ordered(ctx, proto):
 # Concurrency
 # --------------------------------------------------------------------------
 
-def run_threads(n, fn):
-    results, errors = [None] * n, []
-    barrier = threading.Barrier(n)
-
-    def worker(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = fn(i)
-        except Exception as e:  # noqa: BLE001
-            errors.append(f"thread {i}: {type(e).__name__}: {e}")
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    ensure(not errors, "\n      ".join(errors))
-    return results
-
-
 @per_protocol
 def test_concurrent_cancels_of_one_order(ctx, proto):
     c = ctx.client(proto)
@@ -1123,6 +1104,9 @@ def main():
 
     binary = os.path.abspath(args.orderd)
     runner = Runner(verbose=args.verbose)
+    import orderd_harness
+    from openapi_check import OpenAPIChecker
+    orderd_harness.CONTRACT = OpenAPIChecker()
     if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
         runner.run("orderd binary exists", lambda: ensure(False, f"{binary} is not an executable"))
         print(f"{runner.passed} passed, {runner.failed} failed")
@@ -1163,7 +1147,8 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
     if runner.failed_names:
         print("\nfailed:\n  " + "\n  ".join(runner.failed_names))
-    print(f"\nsuite took {time.monotonic() - t0:.1f} s")
+    print(f"\n{orderd_harness.CONTRACT.checked} response bodies checked against docs/openapi.yaml")
+    print(f"suite took {time.monotonic() - t0:.1f} s")
     print(f"{runner.passed} passed, {runner.failed} failed")
     return 0 if runner.failed == 0 else 1
 

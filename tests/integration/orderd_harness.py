@@ -34,7 +34,9 @@ PROBLEM_SLUGS = {
     401: "unauthorized",
     404: "not-found",
     405: "method-not-allowed",
+    403: "forbidden",
     409: "invalid-transition",
+    412: "precondition-failed",
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation-failed",
@@ -42,6 +44,10 @@ PROBLEM_SLUGS = {
 }
 
 DEFAULT = object()  # "use the default" sentinel for keyword arguments
+
+# When set (an openapi_check.OpenAPIChecker), every checked response's body is
+# validated against its schema in docs/openapi.yaml.
+CONTRACT = None
 
 
 class TestFailure(AssertionError):
@@ -270,6 +276,13 @@ class Client:
         te = resp.header("transfer-encoding")
         ensure(te is None or "chunked" not in te.lower(),
                f"Transfer-Encoding: {te} (chunked replies are forbidden): {resp!r}")
+        ensure(resp.header("x-request-id"), f"no X-Request-Id on the response: {resp!r}")
+        if CONTRACT is not None:
+            path = resp.url[len(self.base_url):]
+            try:
+                CONTRACT.check(resp.method, path, resp.status, resp.header("content-type"), resp.body)
+            except AssertionError as e:
+                raise TestFailure(f"contract: {e}") from None
 
 
 # --------------------------------------------------------------------------
@@ -472,6 +485,26 @@ def open_idle_h2(port, path="/healthz"):
         elif ftype == 1 and sid == 1:
             done = bool(flags & 0x1)
     return s, data
+
+
+def run_threads(n, fn):
+    """Runs fn(i) on n threads released together; returns the results in order."""
+    results, errors = [None] * n, []
+    barrier = threading.Barrier(n)
+
+    def worker(i):
+        try:
+            barrier.wait(timeout=10)
+            results[i] = fn(i)
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"thread {i}: {type(e).__name__}: {e}")
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    ensure(not errors, "\n      ".join(errors))
+    return results
 
 
 # --------------------------------------------------------------------------
