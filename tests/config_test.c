@@ -304,6 +304,37 @@ static void test_repeatable(void **state)
     }
 }
 
+static void test_operator_and_idempotency_flags(void **state)
+{
+    run_t *r = parse("--data-dir", "d", NULL);
+    expect_run(r);
+    assert_null(r->cfg.operator_token_file);
+    assert_int_equal(r->cfg.idempotency_ttl_ms, 24LL * 3600 * 1000);
+    run_free(r);
+    r = parse("--operator-token-file", "/etc/orderd/token", "--idempotency-ttl", "90", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.operator_token_file, "/etc/orderd/token");
+    assert_int_equal(r->cfg.idempotency_ttl_ms, 90000);
+    run_free(r);
+    static const struct {
+        const char *arg;
+        long long ms;
+    } good[] = {{"1s", 1000}, {"15m", 900000}, {"24h", 86400000}, {"7d", 604800000}, {"365d", 31536000000LL}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        r = parse("--idempotency-ttl", good[i].arg, NULL);
+        expect_run(r);
+        assert_int_equal(r->cfg.idempotency_ttl_ms, good[i].ms);
+        run_free(r);
+    }
+    static const char *const bad[] = {"", "0", "0s", "-1h", "1w", "366d", "h", "1.5h", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = parse("--idempotency-ttl", bad[i], NULL);
+        expect_usage(r, "--idempotency-ttl"); /* frees r */
+    }
+    r = parse("--operator-token-file", "", NULL);
+    expect_usage(r, "--operator-token-file");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_bad_flags),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_repeatable),
+        cmocka_unit_test(test_operator_and_idempotency_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1590,6 +1590,117 @@ static void test_replay_skips_what_the_table_has(void **state)
     orderd_store_free(st);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* idempotency keys and the audit trail in segments and snapshots      */
+/* ------------------------------------------------------------------ */
+
+static void test_history_payload_codec(void **state)
+{
+    (void)state;
+    orderd_order_event_t in[2] = {{2, ORDERD_STATUS_PROCESSING, ORDERD_ACTOR_OPERATOR, 123456789},
+                                  {3, ORDERD_STATUS_SHIPPED, ORDERD_ACTOR_OPERATOR, 223456789}}, out[ORDERD_HISTORY_MAX];
+    unsigned char buf[16 + ORDERD_HISTORY_ENTRY_SIZE * ORDERD_HISTORY_MAX];
+    uint32_t len = orderd_history_payload(77, in, 2, buf);
+    assert_int_equal(len, 48);
+    orderd_record_t rec = {.type = ORDERD_REC_SNAPSHOT_HISTORY, .payload = buf, .len = len};
+    uint64_t id;
+    size_t n;
+    assert_int_equal(orderd_history_from_record(&rec, &id, out, &n), 0);
+    assert_true(id == 77 && n == 2);
+    assert_true(out[1].seq == 3 && out[1].status == ORDERD_STATUS_SHIPPED && out[1].at_ms == 223456789 &&
+                out[1].actor == ORDERD_ACTOR_OPERATOR);
+    rec.len = 40; /* count says 2 */
+    assert_int_equal(orderd_history_from_record(&rec, &id, out, &n), -1);
+    rec.len = len;
+    buf[16 + 12] = ORDERD_STATUS_COUNT; /* a status that does not exist */
+    assert_int_equal(orderd_history_from_record(&rec, &id, out, &n), -1);
+    rec.type = ORDERD_REC_STATUS_CHANGED;
+    assert_int_equal(orderd_history_from_record(&rec, &id, out, &n), -1);
+}
+
+static void test_idem_record_codec(void **state)
+{
+    (void)state;
+    unsigned char fp[ORDERD_IDEM_FP_LEN] = {5};
+    size_t size = orderd_idem_entry_size(5, 3);
+    orderd_idem_entry_t *e = aligned_alloc(8, size);
+    orderd_idem_entry_build(e, S("alice"), S("k-1"), 99, 1, 201, fp, T0_MS);
+    orderd_event_t ev = {.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = e}, back;
+    unsigned char status_buf[ORDERD_STATUS_PAYLOAD_SIZE];
+    const void *payload;
+    uint32_t len;
+    assert_int_equal(orderd_event_payload(&ev, status_buf, &payload, &len), ORDERD_REC_IDEM_KEY);
+    assert_ptr_equal(payload, e);
+    assert_int_equal(len, size);
+    orderd_record_t rec = {.type = ORDERD_REC_IDEM_KEY, .payload = payload, .len = len};
+    assert_int_equal(orderd_event_from_record(&rec, &back), 0);
+    assert_int_equal(back.type, ORDERD_EVENT_IDEM_KEY);
+    assert_int_equal(back.u.idem.entry->order_id, 99);
+    rec.len = len - 8;
+    assert_int_equal(orderd_event_from_record(&rec, &back), -1);
+    free(e);
+}
+
+/* Keys and the trail survive a replay of segments alone, and of a snapshot
+ * that covers them (the older segments are gone then). */
+static void test_keys_and_history_replayed(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir(dir, sizeof(dir), "idem");
+    for (int with_snapshot = 0; with_snapshot < 2; with_snapshot++) {
+        writer_t w;
+        orderd_replay_report_t rep;
+        orderd_store_t *st = replay_ok(dir, &rep);
+        writer_attach(&w, dir, st, &rep, ORDERD_FSYNC_ALWAYS, with_snapshot ? 4096 : UINT64_MAX);
+        test_arena_t ar = {0};
+        orderd_alloc_t a = test_arena_allocator(&ar);
+        orderd_idem_key_t key = {S(with_snapshot ? "key-s" : "key-j"), {1}};
+        orderd_order_t *o = make_order("idem-user", w.now++, 1), *out;
+        int status;
+        assert_int_equal(orderd_store_create_keyed(st, o, &key, orderd_now_ms(), &a, &out, &status, &waiter_token),
+                         ORDERD_STORE_OK);
+        ++w.submitted;
+        uint64_t id = o->id;
+        free(o);
+        assert_int_equal(w_status(&w, OPERATOR, id, ORDERD_STATUS_PROCESSING), ORDERD_STORE_OK);
+        if (with_snapshot) {
+            for (unsigned i = 0; i < 40; i++)
+                w_create(&w, "filler", i);
+            w_wait(&w);
+            wait_snapshots(&w, 1);
+        }
+        w_close(&w);
+        orderd_store_free(st);
+        test_arena_reset(&ar);
+
+        st = replay_ok(dir, &rep);
+        if (with_snapshot)
+            assert_true(rep.snapshot_seq > 0);
+        orderd_order_event_t ev[ORDERD_HISTORY_MAX + 1];
+        size_t n;
+        assert_int_equal(orderd_store_events(st, S("idem-user"), id, &a, &out, ev, &n), ORDERD_STORE_OK);
+        assert_int_equal(n, 2);
+        assert_true(ev[1].status == ORDERD_STATUS_PROCESSING && ev[1].actor == ORDERD_ACTOR_OPERATOR);
+        o = make_order("idem-user", T0_MS, 1);
+        assert_int_equal(orderd_store_create_keyed(st, o, &key, orderd_now_ms(), &a, &out, &status, NULL),
+                         ORDERD_STORE_REPLAYED);
+        assert_int_equal(out->id, id);
+        assert_int_equal(out->version, 1);
+        free(o);
+        if (!with_snapshot) { /* the tool dumps segments: the key is a record of its own there */
+            captured_t c = {0};
+            run_tool(&c, "dump", dir);
+            assert_non_null(strstr(c.out, "\"event\":\"idempotency_key\""));
+            assert_non_null(strstr(c.out, "\"key\":\"key-j\""));
+            captured_free(&c);
+        }
+        test_arena_reset(&ar);
+        orderd_store_free(st);
+    }
+}
+
 #define TEST_DIRS(fn) cmocka_unit_test_teardown(fn, remove_dirs)
 
 int main(void)
@@ -1609,6 +1720,9 @@ int main(void)
         TEST_DIRS(test_snapshot_plus_segments_equals_full_replay),
         TEST_DIRS(test_damaged_newest_snapshot_falls_back),
         TEST_DIRS(test_replay_skips_what_the_table_has),
+        TEST_DIRS(test_history_payload_codec),
+        TEST_DIRS(test_idem_record_codec),
+        TEST_DIRS(test_keys_and_history_replayed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -970,6 +970,286 @@ static void test_concurrent_create_cancel_list(void **state)
     orderd_store_free(W.st);
 }
 
+
+/* ---- pages by cursor, the operator's queue ---- */
+
+static void ids_of(const orderd_store_page_t *p, uint64_t *out)
+{
+    for (size_t i = 0; i < p->n; i++)
+        out[i] = p->orders[i]->id;
+}
+
+static void test_list_cursors(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(8);
+    uint64_t id[6], got[6];
+    for (int i = 0; i < 6; i++)
+        id[i] = add_order(st, &a, S("cur"), 1000 + i);
+    orderd_order_t *o;
+    assert_int_equal(orderd_store_set_status(st, S("cur"), id[2], ORDERD_STATUS_CANCELLED, 2000, &a, &o, NULL),
+                     ORDERD_STORE_OK);
+    orderd_store_page_t p;
+    /* newest first: after id[4] come id[3], id[2] */
+    orderd_page_req_t r = {.mode = ORDERD_PAGE_AFTER, .cursor = id[4], .limit = 2};
+    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(p.n, 2);
+    ids_of(&p, got);
+    assert_true(got[0] == id[3] && got[1] == id[2]);
+    assert_int_equal(p.offset, 2);
+    assert_int_equal(p.total, 6);
+    /* before id[1]: the two nearest newer ones, newest first */
+    r = (orderd_page_req_t){.mode = ORDERD_PAGE_BEFORE, .cursor = id[1], .limit = 2};
+    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    ids_of(&p, got);
+    assert_int_equal(p.n, 2);
+    assert_true(got[0] == id[3] && got[1] == id[2]);
+    assert_int_equal(p.offset, 2);
+    /* status list: pending + cancelled, after a cursor that is not in the filter */
+    r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = id[3], .limit = 10,
+                            .status_mask = 1u << ORDERD_STATUS_CANCELLED | 1u << ORDERD_STATUS_PENDING};
+    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    ids_of(&p, got);
+    assert_int_equal(p.n, 3);
+    assert_true(got[0] == id[2] && got[1] == id[1] && got[2] == id[0]);
+    /* only cancelled, after its only order: empty, but it says where it is */
+    r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = id[2], .limit = 10,
+                            .status_mask = 1u << ORDERD_STATUS_CANCELLED};
+    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(p.offset, 1);
+    /* a cursor page does not move when a newer order arrives */
+    r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = id[4], .limit = 2};
+    add_order(st, &a, S("cur"), 3000);
+    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    ids_of(&p, got);
+    assert_true(got[0] == id[3] && got[1] == id[2]);
+    orderd_store_free(st);
+}
+
+static void test_admin_page_oldest_first(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(16);
+    uint64_t id[12], got[12];
+    char name[16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(name, sizeof(name), "u%d", i % 5);
+        id[i] = add_order(st, &a, S(name), 1000 + i);
+    }
+    orderd_order_t *o;
+    assert_int_equal(orderd_store_set_status(st, (orderd_str_t){NULL, 0}, id[0], ORDERD_STATUS_PROCESSING, 2000, &a,
+                                             &o, NULL),
+                     ORDERD_STORE_OK);
+    orderd_store_page_t p;
+    orderd_page_req_t r = {.mode = ORDERD_PAGE_OFFSET, .offset = 2, .limit = 3,
+                           .status_mask = 1u << ORDERD_STATUS_PENDING};
+    assert_int_equal(orderd_store_admin_page(st, &r, &a, &p), ORDERD_STORE_OK);
+    ids_of(&p, got);
+    assert_int_equal(p.total, 11);
+    assert_int_equal(p.n, 3);
+    assert_true(got[0] == id[3] && got[1] == id[4] && got[2] == id[5]);
+    r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = id[9], .limit = 5,
+                            .status_mask = 1u << ORDERD_STATUS_PENDING};
+    assert_int_equal(orderd_store_admin_page(st, &r, &a, &p), ORDERD_STORE_OK);
+    ids_of(&p, got);
+    assert_int_equal(p.n, 2);
+    assert_true(got[0] == id[10] && got[1] == id[11]);
+    assert_int_equal(p.offset, 9); /* id[1] to id[9] are pending */
+    r = (orderd_page_req_t){.mode = ORDERD_PAGE_BEFORE, .cursor = id[4], .limit = 2};
+    assert_int_equal(orderd_store_admin_page(st, &r, &a, &p), ORDERD_STORE_OK);
+    ids_of(&p, got);
+    assert_int_equal(p.n, 2);
+    assert_true(got[0] == id[2] && got[1] == id[3]);
+    assert_int_equal(p.offset, 2);
+    orderd_store_free(st);
+}
+
+/* ---- audit trail, If-Match, idempotency keys ---- */
+
+static void test_history_and_events(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(4);
+    uint64_t id = add_order(st, &a, S("hist"), 1000);
+    orderd_order_t *o;
+    orderd_str_t op = {NULL, 0};
+    assert_int_equal(orderd_store_set_status(st, op, id, ORDERD_STATUS_PROCESSING, 2000, &a, &o, NULL), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_set_status(st, op, id, ORDERD_STATUS_SHIPPED, 3000, &a, &o, NULL), ORDERD_STORE_OK);
+    orderd_order_event_t ev[ORDERD_HISTORY_MAX + 1];
+    size_t n;
+    assert_int_equal(orderd_store_events(st, S("hist"), id, &a, &o, ev, &n), ORDERD_STORE_OK);
+    assert_int_equal(n, 3);
+    assert_true(ev[0].seq == 1 && ev[0].status == ORDERD_STATUS_PENDING && ev[0].actor == ORDERD_ACTOR_USER &&
+                ev[0].at_ms == 1000);
+    assert_true(ev[1].seq == 2 && ev[1].status == ORDERD_STATUS_PROCESSING && ev[1].actor == ORDERD_ACTOR_OPERATOR &&
+                ev[1].at_ms == 2000);
+    assert_true(ev[2].seq == 3 && ev[2].status == ORDERD_STATUS_SHIPPED && ev[2].at_ms == 3000);
+    assert_int_equal(orderd_store_events(st, S("other"), id, &a, &o, ev, &n), ORDERD_STORE_ENOTFOUND);
+    /* undo drops the newest change from the trail */
+    orderd_event_t undo = {.type = ORDERD_EVENT_STATUS_CHANGED,
+                           .u.status_changed = {.order_id = id, .status = ORDERD_STATUS_SHIPPED,
+                                                .prev_status = ORDERD_STATUS_PROCESSING, .version = 3, .at_ms = 3000,
+                                                .prev_updated_ms = 2000}};
+    assert_int_equal(orderd_store_undo(st, &undo), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_events(st, S("hist"), id, &a, &o, ev, &n), ORDERD_STORE_OK);
+    assert_int_equal(n, 2);
+    /* restore (as from a snapshot) puts entries back; a bad one is refused */
+    orderd_order_event_t back = {3, ORDERD_STATUS_SHIPPED, ORDERD_ACTOR_OPERATOR, 3000};
+    assert_int_equal(orderd_store_restore_history(st, id, &back, 1), ORDERD_STORE_EINVAL); /* version is 2 now */
+    back.seq = 2;
+    assert_int_equal(orderd_store_restore_history(st, id, &back, 1), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_restore_history(st, id + 1, &back, 1), ORDERD_STORE_EINVAL);
+    orderd_store_free(st);
+}
+
+static void test_if_match(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(4);
+    uint64_t id = add_order(st, &a, S("ifm"), 1000);
+    orderd_order_t *o;
+    orderd_precondition_t pre = {.active = 1, .n = 2, .versions = {2, 3}};
+    assert_int_equal(orderd_store_change_status(st, S("ifm"), id, ORDERD_STATUS_CANCELLED, 2000, &pre, NULL, &a, &o,
+                                                NULL),
+                     ORDERD_STORE_EPRECONDITION);
+    assert_int_equal(o->status, ORDERD_STATUS_PENDING);
+    assert_int_equal(o->version, 1);
+    pre.versions[1] = 1;
+    assert_int_equal(orderd_store_change_status(st, S("ifm"), id, ORDERD_STATUS_CANCELLED, 2000, &pre, NULL, &a, &o,
+                                                NULL),
+                     ORDERD_STORE_OK);
+    assert_int_equal(o->version, 2);
+    pre = (orderd_precondition_t){.active = 1, .any = 1};
+    assert_int_equal(orderd_store_change_status(st, S("ifm"), id, ORDERD_STATUS_CANCELLED, 2000, &pre, NULL, &a, &o,
+                                                NULL),
+                     ORDERD_STORE_OK);
+    orderd_store_free(st);
+}
+
+/* A journal that records the event types it is given, and can refuse. */
+typedef struct rec_journal {
+    int types[16];
+    int n;
+    int refuse_at; /* refuse the append with this index (0: never) */
+} rec_journal_t;
+
+static int rec_append(void *ctx, unsigned shard, const orderd_event_t *ev, void *waiter)
+{
+    rec_journal_t *j = ctx;
+    if (j->n + 1 == j->refuse_at)
+        return -1;
+    j->types[j->n++] = ev->type;
+    return 0;
+}
+
+static int rec_barrier(void *ctx, unsigned shard, void *waiter)
+{
+    rec_journal_t *j = ctx;
+    j->types[j->n++] = 99;
+    return 0;
+}
+
+static orderd_idem_key_t make_key(const char *key, int fp)
+{
+    orderd_idem_key_t k = {S(key), {0}};
+    memset(k.fingerprint, fp, sizeof(k.fingerprint));
+    return k;
+}
+
+static void test_idempotent_create(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(4);
+    rec_journal_t j = {0};
+    orderd_store_journal_t hooks = {rec_append, rec_barrier, &j};
+    orderd_store_set_journal(st, &hooks);
+    orderd_idem_key_t k = make_key("key-1", 1), other = make_key("key-1", 2);
+    orderd_order_t *o = build_order(&a, S("idem"), 1000, 1), *out;
+    int status = 0;
+    assert_int_equal(orderd_store_create_keyed(st, o, &k, 1000, &a, &out, &status, NULL), ORDERD_STORE_OK);
+    assert_int_equal(status, 201);
+    uint64_t id = o->id;
+    /* the key's record goes first, then the order's */
+    assert_int_equal(j.n, 2);
+    assert_true(j.types[0] == ORDERD_EVENT_IDEM_KEY && j.types[1] == ORDERD_EVENT_CREATED);
+    /* same key, same request: the first answer, behind a barrier, nothing new */
+    o = build_order(&a, S("idem"), 1001, 1);
+    assert_int_equal(orderd_store_create_keyed(st, o, &k, 1001, &a, &out, &status, NULL), ORDERD_STORE_REPLAYED);
+    assert_int_equal(out->id, id);
+    assert_int_equal(status, 201);
+    assert_int_equal(j.types[j.n - 1], 99);
+    assert_int_equal(orderd_store_count(st), 1);
+    /* after a change the replay still shows version 1 */
+    assert_int_equal(orderd_store_set_status(st, S("idem"), id, ORDERD_STATUS_CANCELLED, 5000, &a, &out, NULL),
+                     ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_create_keyed(st, o, &k, 6000, &a, &out, &status, NULL), ORDERD_STORE_REPLAYED);
+    assert_true(out->version == 1 && out->status == ORDERD_STATUS_PENDING && out->updated_ms == 1000);
+    assert_int_equal(orderd_store_create_keyed(st, o, &other, 6000, &a, &out, &status, NULL),
+                     ORDERD_STORE_EKEYMISMATCH);
+    /* another user's same key is theirs */
+    orderd_order_t *o2 = build_order(&a, S("idem2"), 1000, 1);
+    assert_int_equal(orderd_store_create_keyed(st, o2, &k, 6000, &a, &out, &status, NULL), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_idem_count(st), 2);
+    /* the journal refuses the order after taking the key: nothing stays */
+    j.refuse_at = j.n + 2;
+    orderd_idem_key_t k3 = make_key("key-3", 3);
+    o = build_order(&a, S("idem"), 7000, 1);
+    assert_int_equal(orderd_store_create_keyed(st, o, &k3, 7000, &a, &out, &status, NULL), ORDERD_STORE_EUNAVAILABLE);
+    assert_int_equal(orderd_store_count(st), 2);
+    assert_int_equal(orderd_store_idem_count(st), 2);
+    /* expired: the key is forgotten, a new order is made */
+    orderd_store_set_idem_ttl(st, 1000);
+    j.refuse_at = 0;
+    o = build_order(&a, S("idem"), 9000, 1);
+    assert_int_equal(orderd_store_create_keyed(st, o, &k, 9000, &a, &out, &status, NULL), ORDERD_STORE_OK);
+    assert_true(o->id != id);
+    orderd_store_free(st);
+}
+
+static void test_idempotent_cancel_and_stale_key(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(4);
+    uint64_t id = add_order(st, &a, S("idc"), 1000), id2 = add_order(st, &a, S("idc"), 1001);
+    orderd_idem_key_t k = make_key("c", 7);
+    orderd_order_t *o;
+    assert_int_equal(orderd_store_change_status(st, S("idc"), id, ORDERD_STATUS_CANCELLED, 2000, NULL, &k, &a, &o, NULL),
+                     ORDERD_STORE_OK);
+    assert_int_equal(o->version, 2);
+    assert_int_equal(orderd_store_change_status(st, S("idc"), id, ORDERD_STATUS_CANCELLED, 2000, NULL, &k, &a, &o, NULL),
+                     ORDERD_STORE_REPLAYED);
+    assert_int_equal(o->version, 2);
+    /* the same key for another order's cancel is another request */
+    orderd_idem_key_t k_other = make_key("c", 8);
+    assert_int_equal(orderd_store_change_status(st, S("idc"), id2, ORDERD_STATUS_CANCELLED, 2000, NULL, &k_other, &a,
+                                                &o, NULL),
+                     ORDERD_STORE_EKEYMISMATCH);
+    /* a key whose change was cut off (the order is older than the key says) is stale */
+    size_t size = orderd_idem_entry_size(3, 5);
+    orderd_idem_entry_t *e = orderd_alloc(&a, size);
+    unsigned char fp[ORDERD_IDEM_FP_LEN] = {9};
+    orderd_idem_entry_build(e, S("idc"), S("stale"), id2, 2, 200, fp, orderd_now_ms());
+    orderd_event_t ev = {.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = e};
+    assert_int_equal(orderd_store_replay(st, &ev), ORDERD_STORE_OK);
+    orderd_idem_key_t ks = {S("stale"), {9}};
+    assert_int_equal(orderd_store_change_status(st, S("idc"), id2, ORDERD_STATUS_CANCELLED, 3000, NULL, &ks, &a, &o,
+                                                NULL),
+                     ORDERD_STORE_OK);
+    /* replay of an expired key loads nothing */
+    orderd_idem_entry_build(e, S("idc"), S("old"), id2, 1, 201, fp, 1000);
+    size_t before = orderd_store_idem_count(st);
+    assert_int_equal(orderd_store_replay(st, &ev), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_idem_count(st), before);
+    /* undo takes a key back */
+    orderd_idem_entry_build(e, S("idc"), S("u"), id2, 2, 200, fp, orderd_now_ms());
+    assert_int_equal(orderd_store_apply(st, &ev), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_idem_count(st), before + 1);
+    assert_int_equal(orderd_store_undo(st, &ev), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_idem_count(st), before);
+    orderd_store_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -984,6 +1264,12 @@ int main(void)
         TEST_ARENA_TEST(test_fulfilment_and_conflicts),
         TEST_ARENA_TEST(test_apply_events),
         TEST_ARENA_TEST(test_concurrent_create_cancel_list),
+        TEST_ARENA_TEST(test_list_cursors),
+        TEST_ARENA_TEST(test_admin_page_oldest_first),
+        TEST_ARENA_TEST(test_history_and_events),
+        TEST_ARENA_TEST(test_if_match),
+        TEST_ARENA_TEST(test_idempotent_create),
+        TEST_ARENA_TEST(test_idempotent_cancel_and_stale_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
