@@ -38,10 +38,29 @@ struct orderd_store {
     orderd_store_journal_t journal; /* append == NULL: no journal */
 };
 
-/* Helpers of store.c for store_page.c; the caller holds the shard's lock. */
+/* An order's status changes, kept right after its blob in the table's copy
+ * (not in the blob: the blob is the journal's create payload). Entry i is the
+ * change that made version i + 2; entries past version - 2 mean nothing. */
+typedef struct history {
+    int64_t at_ms[ORDERD_HISTORY_MAX];
+    uint8_t status[ORDERD_HISTORY_MAX];
+    uint8_t actor[ORDERD_HISTORY_MAX];
+    uint8_t _pad[8 - (2 * ORDERD_HISTORY_MAX) % 8];
+} history_t;
+
+static inline history_t *history_of(const orderd_order_t *o)
+{
+    return (history_t *)((char *)o + o->size);
+}
+
+/* Helpers of store.c for store_page.c and store_change.c; the caller holds the shard's lock. */
 uint64_t orderd_store__user_hash(orderd_str_t user);
 orderd_order_t *orderd_store__find(shard_t *s, uint64_t id);
 user_t *orderd_store__user(shard_t *s, uint64_t hash, orderd_str_t id);
 orderd_order_t *orderd_store__copy_out(const orderd_order_t *o, const orderd_alloc_t *a);
+/* Applies a live change and appends it to the journal; undone if the journal refuses. */
+int orderd_store__apply_live(orderd_store_t *store, shard_t *s, const orderd_event_t *ev, void *waiter);
+/* Whether `user_id` may see the order (a NULL base: the operator, any order). */
+int orderd_store__owned_by(const orderd_order_t *o, orderd_str_t user_id);
 
 #endif

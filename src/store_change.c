@@ -1,0 +1,289 @@
+/*
+ * Changes with conditions (If-Match), idempotency keys, and the audit trail.
+ * Everything runs under the owning shard's lock, like every change: the
+ * precondition, the key's look-up, the key's record and the change itself
+ * are one step, so no other request can come in between.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal/store_internal.h"
+
+/* The order as the answer that made version `v` showed it: the blob's other
+ * fields never change, and the history holds each version's status and time. */
+static orderd_order_t *copy_at_version(const orderd_order_t *o, uint32_t v, const orderd_alloc_t *a)
+{
+    orderd_order_t *c = orderd_store__copy_out(o, a);
+    if (v >= 1 && v < o->version) {
+        const history_t *h = history_of(o);
+        c->version = v;
+        if (v == 1) {
+            c->status = ORDERD_STATUS_PENDING;
+            c->updated_ms = o->created_ms;
+        } else if (v - 2 < ORDERD_HISTORY_MAX) {
+            c->status = h->status[v - 2];
+            c->updated_ms = h->at_ms[v - 2];
+        }
+    }
+    return c;
+}
+
+/* What a key already used means for a new request with it, under the lock:
+ * 0 when the key is new (or its entry is stale: expired, or its change never
+ * became durable and was undone, or was cut off by a crash), else REPLAYED or
+ * EKEYMISMATCH with *hit set. */
+static int idem_lookup(orderd_store_t *store, shard_t *s, orderd_str_t user, const orderd_idem_key_t *key,
+                       int64_t now_ms, const orderd_idem_entry_t **hit, const orderd_order_t **order)
+{
+    orderd_idem_sweep(&s->idem, now_ms - store->idem_ttl_ms, 2); /* reclaim a little on every use */
+    const orderd_idem_entry_t *e = orderd_idem_find(&s->idem, user, key->key);
+    if (e == NULL || e->created_ms + store->idem_ttl_ms < now_ms)
+        return 0;
+    const orderd_order_t *o = orderd_store__find(s, e->order_id);
+    if (o == NULL || o->version < e->version)
+        return 0;
+    *hit = e;
+    *order = o;
+    return memcmp(e->fingerprint, key->fingerprint, ORDERD_IDEM_FP_LEN) == 0 ? ORDERD_STORE_REPLAYED
+                                                                           : ORDERD_STORE_EKEYMISMATCH;
+}
+
+/* A replayed key is answered once everything before it in the shard (the
+ * original change above all) is durable. */
+static int idem_replay(orderd_store_t *store, shard_t *s, void *waiter)
+{
+    if (store->journal.barrier != NULL &&
+        store->journal.barrier(store->journal.ctx, (unsigned)(s - store->shards), waiter) != 0)
+        return ORDERD_STORE_EUNAVAILABLE;
+    return ORDERD_STORE_REPLAYED;
+}
+
+/* Journals the key before the change it answers: a crash that keeps the key
+ * but cuts the change leaves a stale key (see idem_lookup), never a change
+ * whose key was lost. */
+static int idem_record(orderd_store_t *store, shard_t *s, orderd_str_t user, const orderd_idem_key_t *key,
+                       uint64_t order_id, uint32_t version, uint16_t status, int64_t now_ms,
+                       orderd_idem_entry_t **made)
+{
+    size_t size = orderd_idem_entry_size(user.len, key->key.len);
+    orderd_idem_entry_t *e = malloc(size);
+    if (e == NULL)
+        return ORDERD_STORE_ENOMEM;
+    orderd_idem_entry_build(e, user, key->key, order_id, version, status, key->fingerprint, now_ms);
+    orderd_event_t ev = {.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = e};
+    int ret = orderd_store__apply_live(store, s, &ev, NULL);
+    if (ret != ORDERD_STORE_OK) {
+        free(e);
+        return ret;
+    }
+    *made = e;
+    return ORDERD_STORE_OK;
+}
+
+/* Takes back a key journaled for a change that was then refused. */
+static void idem_unrecord(shard_t *s, orderd_idem_entry_t *e)
+{
+    if (e == NULL)
+        return;
+    orderd_idem_remove(&s->idem, e);
+    free(e);
+}
+
+int orderd_store_create_keyed(orderd_store_t *store, orderd_order_t *order, const orderd_idem_key_t *key,
+                              int64_t now_ms, const orderd_alloc_t *a, orderd_order_t **out, int *status,
+                              void *waiter)
+{
+    if (key == NULL)
+        return orderd_store_create(store, order, waiter);
+    orderd_str_t uid = orderd_order_user(order);
+    shard_t *s = &store->shards[orderd_store_shard_of_user(store, uid)];
+    const orderd_idem_entry_t *hit;
+    const orderd_order_t *have;
+    orderd_idem_entry_t *made = NULL;
+    pthread_mutex_lock(&s->mu);
+    int ret = idem_lookup(store, s, uid, key, now_ms, &hit, &have);
+    if (ret != 0) {
+        *out = copy_at_version(have, hit->version, a);
+        *status = hit->status;
+        if (ret == ORDERD_STORE_REPLAYED)
+            ret = idem_replay(store, s, waiter);
+        goto done;
+    }
+    order->id = orderd_store_next_id(store, uid);
+    if ((ret = idem_record(store, s, uid, key, order->id, 1, 201, now_ms, &made)) != ORDERD_STORE_OK)
+        goto done;
+    orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = order};
+    if ((ret = orderd_store__apply_live(store, s, &ev, waiter)) != ORDERD_STORE_OK) {
+        /* the key's record stays queued: replay finds no order for it, a stale key */
+        idem_unrecord(s, made);
+        goto done;
+    }
+    free(made);
+    *out = order;
+    *status = 201;
+done:
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+static int version_matches(const orderd_precondition_t *pre, uint32_t version)
+{
+    if (pre == NULL || !pre->active || pre->any)
+        return 1;
+    for (size_t i = 0; i < pre->n; ++i)
+        if (pre->versions[i] == version)
+            return 1;
+    return 0;
+}
+
+int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_t id, orderd_status_t to,
+                            int64_t now_ms, const orderd_alloc_t *a, orderd_order_t **out, void *waiter)
+{
+    return orderd_store_change_status(store, user_id, id, to, now_ms, NULL, NULL, a, out, waiter);
+}
+
+int orderd_store_change_status(orderd_store_t *store, orderd_str_t user_id, uint64_t id, orderd_status_t to,
+                               int64_t now_ms, const orderd_precondition_t *pre, const orderd_idem_key_t *key,
+                               const orderd_alloc_t *a, orderd_order_t **out, void *waiter)
+{
+    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
+    int ret = ORDERD_STORE_ENOTFOUND;
+    orderd_idem_entry_t *made = NULL;
+    pthread_mutex_lock(&s->mu);
+    orderd_order_t *o = orderd_store__find(s, id);
+    if (o == NULL || !orderd_store__owned_by(o, user_id))
+        goto done;
+    if (key != NULL && user_id.base != NULL) {
+        const orderd_idem_entry_t *hit;
+        const orderd_order_t *have;
+        if ((ret = idem_lookup(store, s, user_id, key, now_ms, &hit, &have)) != 0) {
+            *out = copy_at_version(have, hit->version, a);
+            if (ret == ORDERD_STORE_REPLAYED)
+                ret = idem_replay(store, s, waiter);
+            goto done;
+        }
+    }
+    if (!version_matches(pre, o->version)) {
+        ret = ORDERD_STORE_EPRECONDITION;
+        goto copy;
+    }
+    orderd_transition_t tr = orderd_status_transition((orderd_status_t)o->status, to);
+    if (tr != ORDERD_TRANSITION_CONFLICT && key != NULL && user_id.base != NULL &&
+        (ret = idem_record(store, s, user_id, key, id, tr == ORDERD_TRANSITION_APPLY ? o->version + 1 : o->version,
+                           200, now_ms, &made)) != ORDERD_STORE_OK)
+        goto copy;
+    switch (tr) {
+    case ORDERD_TRANSITION_APPLY: {
+        orderd_event_t ev = {.type = ORDERD_EVENT_STATUS_CHANGED,
+                             .u.status_changed = {.order_id = id,
+                                                  .status = (uint8_t)to,
+                                                  .prev_status = o->status,
+                                                  .actor = user_id.base == NULL ? ORDERD_ACTOR_OPERATOR
+                                                                                : ORDERD_ACTOR_USER,
+                                                  .version = o->version + 1,
+                                                  .at_ms = now_ms > o->updated_ms ? now_ms : o->updated_ms,
+                                                  .prev_updated_ms = o->updated_ms}};
+        ret = orderd_store__apply_live(store, s, &ev, waiter);
+        if (ret != ORDERD_STORE_OK && ret != ORDERD_STORE_EUNAVAILABLE)
+            goto done;
+        break;
+    }
+    case ORDERD_TRANSITION_NOOP:
+        ret = ORDERD_STORE_OK;
+        if (store->journal.barrier != NULL &&
+            store->journal.barrier(store->journal.ctx, (unsigned)(s - store->shards), waiter) != 0)
+            ret = ORDERD_STORE_EUNAVAILABLE;
+        break;
+    case ORDERD_TRANSITION_CONFLICT:
+        ret = ORDERD_STORE_ECONFLICT;
+        break;
+    }
+    if (ret != ORDERD_STORE_OK)
+        idem_unrecord(s, made);
+    else
+        free(made);
+copy:
+    *out = orderd_store__copy_out(o, a);
+done:
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms)
+{
+    store->idem_ttl_ms = ttl_ms;
+}
+
+void orderd_store_each_idem(orderd_store_t *store, unsigned shard,
+                            void (*fn)(void *ctx, const orderd_idem_entry_t *e), void *ctx)
+{
+    shard_t *s = &store->shards[shard];
+    pthread_mutex_lock(&s->mu);
+    orderd_idem_each(&s->idem, orderd_now_ms() - store->idem_ttl_ms, fn, ctx);
+    pthread_mutex_unlock(&s->mu);
+}
+
+size_t orderd_store_idem_count(orderd_store_t *store)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < store->nshards; ++i) {
+        pthread_mutex_lock(&store->shards[i].mu);
+        n += store->shards[i].idem.n;
+        pthread_mutex_unlock(&store->shards[i].mu);
+    }
+    return n;
+}
+
+/* --- the audit trail --- */
+
+size_t orderd_store_order_history(const orderd_order_t *o, orderd_order_event_t out[ORDERD_HISTORY_MAX])
+{
+    const history_t *h = history_of(o);
+    size_t n = 0;
+    for (uint32_t v = 2; v <= o->version && v - 2 < ORDERD_HISTORY_MAX; ++v)
+        if (h->at_ms[v - 2] != 0) /* 0: not known (an order loaded from a snapshot without history) */
+            out[n++] = (orderd_order_event_t){v, h->status[v - 2], h->actor[v - 2], h->at_ms[v - 2]};
+    return n;
+}
+
+int orderd_store_restore_history(orderd_store_t *store, uint64_t id, const orderd_order_event_t *events, size_t n)
+{
+    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
+    int ret = ORDERD_STORE_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    orderd_order_t *o = orderd_store__find(s, id);
+    if (o != NULL) {
+        history_t *h = history_of(o);
+        ret = ORDERD_STORE_OK;
+        for (size_t i = 0; i < n; ++i) {
+            uint32_t v = events[i].seq;
+            if (v < 2 || v - 2 >= ORDERD_HISTORY_MAX || v > o->version || events[i].status >= ORDERD_STATUS_COUNT) {
+                ret = ORDERD_STORE_EINVAL;
+                break;
+            }
+            h->at_ms[v - 2] = events[i].at_ms;
+            h->status[v - 2] = events[i].status;
+            h->actor[v - 2] = events[i].actor;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int orderd_store_events(orderd_store_t *store, orderd_str_t user_id, uint64_t id, const orderd_alloc_t *a,
+                        orderd_order_t **out, orderd_order_event_t events[ORDERD_HISTORY_MAX + 1], size_t *n_events)
+{
+    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
+    int ret = ORDERD_STORE_ENOTFOUND;
+    pthread_mutex_lock(&s->mu);
+    orderd_order_t *o = orderd_store__find(s, id);
+    if (o != NULL && orderd_store__owned_by(o, user_id)) {
+        *out = orderd_store__copy_out(o, a);
+        events[0] = (orderd_order_event_t){1, ORDERD_STATUS_PENDING, ORDERD_ACTOR_USER, o->created_ms};
+        *n_events = 1 + orderd_store_order_history(o, events + 1);
+        ret = ORDERD_STORE_OK;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
