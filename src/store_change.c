@@ -58,35 +58,32 @@ static int idem_replay(orderd_store_t *store, shard_t *s, void *waiter)
     return ORDERD_STORE_REPLAYED;
 }
 
+/* Room for the largest entry, on the stack: the table and the journal copy it. */
+typedef union idem_buf {
+    orderd_idem_entry_t entry;
+    unsigned char bytes[(sizeof(orderd_idem_entry_t) + ORDERD_USER_ID_MAX + ORDERD_IDEM_KEY_MAX + 7) & ~7u];
+} idem_buf_t;
+
 /* Journals the key before the change it answers: a crash that keeps the key
  * but cuts the change leaves a stale key (see idem_lookup), never a change
- * whose key was lost. */
+ * whose key was lost. On OK, *made is the entry (in `buf`). */
 static int idem_record(orderd_store_t *store, shard_t *s, orderd_str_t user, const orderd_idem_key_t *key,
-                       uint64_t order_id, uint32_t version, uint16_t status, int64_t now_ms,
-                       orderd_idem_entry_t **made)
+                       uint64_t order_id, uint32_t version, uint16_t status, int64_t now_ms, idem_buf_t *buf,
+                       const orderd_idem_entry_t **made)
 {
-    size_t size = orderd_idem_entry_size(user.len, key->key.len);
-    orderd_idem_entry_t *e = malloc(size);
-    if (e == NULL)
-        return ORDERD_STORE_ENOMEM;
-    orderd_idem_entry_build(e, user, key->key, order_id, version, status, key->fingerprint, now_ms);
-    orderd_event_t ev = {.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = e};
+    orderd_idem_entry_build(&buf->entry, user, key->key, order_id, version, status, key->fingerprint, now_ms);
+    orderd_event_t ev = {.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = &buf->entry};
     int ret = orderd_store__apply_live(store, s, &ev, NULL);
-    if (ret != ORDERD_STORE_OK) {
-        free(e);
-        return ret;
-    }
-    *made = e;
-    return ORDERD_STORE_OK;
+    if (ret == ORDERD_STORE_OK)
+        *made = &buf->entry;
+    return ret;
 }
 
 /* Takes back a key journaled for a change that was then refused. */
-static void idem_unrecord(shard_t *s, orderd_idem_entry_t *e)
+static void idem_unrecord(shard_t *s, const orderd_idem_entry_t *e)
 {
-    if (e == NULL)
-        return;
-    orderd_idem_remove(&s->idem, e);
-    free(e);
+    if (e != NULL)
+        orderd_idem_remove(&s->idem, e);
 }
 
 int orderd_store_create_keyed(orderd_store_t *store, orderd_order_t *order, const orderd_idem_key_t *key,
@@ -99,7 +96,8 @@ int orderd_store_create_keyed(orderd_store_t *store, orderd_order_t *order, cons
     shard_t *s = &store->shards[orderd_store_shard_of_user(store, uid)];
     const orderd_idem_entry_t *hit;
     const orderd_order_t *have;
-    orderd_idem_entry_t *made = NULL;
+    const orderd_idem_entry_t *made = NULL;
+    idem_buf_t buf;
     pthread_mutex_lock(&s->mu);
     int ret = idem_lookup(store, s, uid, key, now_ms, &hit, &have);
     if (ret != 0) {
@@ -110,7 +108,7 @@ int orderd_store_create_keyed(orderd_store_t *store, orderd_order_t *order, cons
         goto done;
     }
     order->id = orderd_store_next_id(store, uid);
-    if ((ret = idem_record(store, s, uid, key, order->id, 1, 201, now_ms, &made)) != ORDERD_STORE_OK)
+    if ((ret = idem_record(store, s, uid, key, order->id, 1, 201, now_ms, &buf, &made)) != ORDERD_STORE_OK)
         goto done;
     orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = order};
     if ((ret = orderd_store__apply_live(store, s, &ev, waiter)) != ORDERD_STORE_OK) {
@@ -118,7 +116,6 @@ int orderd_store_create_keyed(orderd_store_t *store, orderd_order_t *order, cons
         idem_unrecord(s, made);
         goto done;
     }
-    free(made);
     *out = order;
     *status = 201;
 done:
@@ -148,7 +145,8 @@ int orderd_store_change_status(orderd_store_t *store, orderd_str_t user_id, uint
 {
     shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
     int ret = ORDERD_STORE_ENOTFOUND;
-    orderd_idem_entry_t *made = NULL;
+    const orderd_idem_entry_t *made = NULL;
+    idem_buf_t buf;
     pthread_mutex_lock(&s->mu);
     orderd_order_t *o = orderd_store__find(s, id);
     if (o == NULL || !orderd_store__owned_by(o, user_id))
@@ -170,7 +168,7 @@ int orderd_store_change_status(orderd_store_t *store, orderd_str_t user_id, uint
     orderd_transition_t tr = orderd_status_transition((orderd_status_t)o->status, to);
     if (tr != ORDERD_TRANSITION_CONFLICT && key != NULL && user_id.base != NULL &&
         (ret = idem_record(store, s, user_id, key, id, tr == ORDERD_TRANSITION_APPLY ? o->version + 1 : o->version,
-                           200, now_ms, &made)) != ORDERD_STORE_OK)
+                           200, now_ms, &buf, &made)) != ORDERD_STORE_OK)
         goto copy;
     switch (tr) {
     case ORDERD_TRANSITION_APPLY: {
@@ -200,8 +198,6 @@ int orderd_store_change_status(orderd_store_t *store, orderd_str_t user_id, uint
     }
     if (ret != ORDERD_STORE_OK)
         idem_unrecord(s, made);
-    else
-        free(made);
 copy:
     *out = orderd_store__copy_out(o, a);
 done:
