@@ -5,7 +5,9 @@ until a run completes without reaching N. In every run:
   - no request is acknowledged whose record was not durable: after a kill -9
     and a clean restart every 201/200 is there, and nothing answered 503 is;
   - the process keeps serving reads (GET answers 200 while writes get 503
-    with Retry-After) and writes resume, or it exits 74 after a failed sync.
+    with Retry-After) and writes resume, or it exits 74 after a failed sync;
+  - every create carries an Idempotency-Key: after the restart, each
+    acknowledged key replays its order and makes no new one.
 """
 import argparse
 import concurrent.futures
@@ -46,8 +48,10 @@ def start(orderd, data, env=None):
     return p, None, lines
 
 
-def request(conn, method, path, user, body=None):
+def request(conn, method, path, user, body=None, key=None):
     headers = {"X-User-Id": user}
+    if key is not None:
+        headers["Idempotency-Key"] = key
     data = None
     if body is not None:
         data = json.dumps(body)
@@ -81,15 +85,17 @@ def run_case(orderd, shim, op, n, err):
                 problems.append(f"start-up ended with {p.returncode}: {''.join(lines)[-300:]}")
             return injected, problems
         acked, cancelled, refused, exited = {}, set(), 0, None
+        keys = {}  # (user, key) -> order id, for acknowledged keyed creates
         inflight = None  # the cancel being sent when the process ended: it may or may not have happened
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         for i in range(WORK):
             user = f"u{i % 3}"
             try:
-                st, hd, raw = request(conn, "POST", "/api/orders", user, BODY)
+                st, hd, raw = request(conn, "POST", "/api/orders", user, BODY, key=f"k{i}")
                 if st == 201:
                     o = json.loads(raw)
                     acked[o["id"]] = (user, "pending")
+                    keys[(user, f"k{i}")] = o["id"]
                     if i % 3 == 0:
                         inflight = o["id"]
                         st2, hd2, raw2 = request(conn, "POST", f"/api/orders/{o['id']}/cancel", user)
@@ -153,6 +159,16 @@ def run_case(orderd, shim, op, n, err):
         slack = 1 if exited is not None else 0
         if not len(acked) <= total <= len(acked) + slack:
             problems.append(f"{total} orders after restart, {len(acked)} acknowledged (503s must leave nothing)")
+        for (user, key), oid in keys.items():
+            st, hd, raw = request(conn, "POST", "/api/orders", user, BODY, key=key)
+            if st != 201 or json.loads(raw)["id"] != oid or hd.get("idempotent-replayed") != "true":
+                problems.append(f"key {key} of {user} after restart: {st} {raw[:120]!r}, expected a replay of {oid}")
+        after = 0
+        for u in ("u0", "u1", "u2"):
+            st, _, raw = request(conn, "GET", "/api/orders?limit=1", u)
+            after += json.loads(raw)["total"]
+        if after != total:
+            problems.append(f"replaying acknowledged keys changed the order count: {total} -> {after}")
         conn.close()
         p2.send_signal(signal.SIGTERM)
         if p2.wait(10) != 0:
