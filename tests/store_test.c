@@ -1250,6 +1250,69 @@ static void test_idempotent_cancel_and_stale_key(void **state)
     orderd_store_free(st);
 }
 
+/* 8 threads send the same 200 keys (each key from every thread) for one
+ * user, while they also cancel with keys: one order per key, whatever the
+ * interleaving, and every answer for a key names that one order. */
+typedef struct key_race {
+    orderd_store_t *st;
+    uint64_t ids[8][200];
+} key_race_t;
+
+typedef struct key_race_arg {
+    key_race_t *race;
+    int t;
+} key_race_arg_t;
+
+static void *key_race_thread(void *p)
+{
+    key_race_arg_t *arg = p;
+    test_arena_t ar = {0};
+    orderd_alloc_t a = test_arena_allocator(&ar);
+    char key[16];
+    for (int i = 0; i < 200; i++) {
+        int k = (i + arg->t * 25) % 200; /* threads start at different keys */
+        snprintf(key, sizeof(key), "k%d", k);
+        orderd_idem_key_t ik = make_key(key, 1);
+        orderd_order_t *o = build_order(&a, S("racer"), 1000 + k, 1), *out;
+        int status;
+        int rc = orderd_store_create_keyed(arg->race->st, o, &ik, orderd_now_ms(), &a, &out, &status, NULL);
+        assert_true(rc == ORDERD_STORE_OK || rc == ORDERD_STORE_REPLAYED);
+        arg->race->ids[arg->t][k] = out->id;
+        if (k % 5 == 0) {
+            snprintf(key, sizeof(key), "c%d", k);
+            orderd_idem_key_t ck = make_key(key, 2);
+            rc = orderd_store_change_status(arg->race->st, S("racer"), out->id, ORDERD_STATUS_CANCELLED, orderd_now_ms(),
+                                            NULL, &ck, &a, &out, NULL);
+            assert_true(rc == ORDERD_STORE_OK || rc == ORDERD_STORE_REPLAYED);
+            assert_int_equal(out->status, ORDERD_STATUS_CANCELLED);
+        }
+        test_arena_reset(&ar);
+        a = test_arena_allocator(&ar);
+    }
+    return NULL;
+}
+
+static void test_concurrent_keys(void **state)
+{
+    key_race_t *race = calloc(1, sizeof(*race));
+    race->st = orderd_store_new(16);
+    pthread_t th[8];
+    key_race_arg_t args[8];
+    for (int t = 0; t < 8; t++) {
+        args[t] = (key_race_arg_t){race, t};
+        assert_int_equal(pthread_create(&th[t], NULL, key_race_thread, &args[t]), 0);
+    }
+    for (int t = 0; t < 8; t++)
+        pthread_join(th[t], NULL);
+    assert_int_equal(orderd_store_count(race->st), 200);
+    assert_int_equal(orderd_store_idem_count(race->st), 240);
+    for (int k = 0; k < 200; k++)
+        for (int t = 1; t < 8; t++)
+            assert_int_equal(race->ids[t][k], race->ids[0][k]);
+    orderd_store_free(race->st);
+    free(race);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1270,6 +1333,7 @@ int main(void)
         TEST_ARENA_TEST(test_if_match),
         TEST_ARENA_TEST(test_idempotent_create),
         TEST_ARENA_TEST(test_idempotent_cancel_and_stale_key),
+        cmocka_unit_test(test_concurrent_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
