@@ -146,11 +146,28 @@ int orderd_http_list_query(h2o_req_t *req, orderd_list_query_t *q)
     return 0;
 }
 
-/* One link: <base?limit=L&status=S&PARAM>; rel="REL" */
-static int put_link(char *buf, size_t size, const char *base, const orderd_list_query_t *q, const char *param,
-                    const char *rel)
+/* The request's own scheme and authority, so links are absolute URLs (a
+ * client can follow them as they are); empty when the Host is not a plain
+ * host[:port], and the links stay relative references. */
+static h2o_iovec_t origin_of(h2o_req_t *req)
 {
-    int n = snprintf(buf, size, "<%s?limit=%zu", base, q->page.limit);
+    h2o_iovec_t host = req->input.authority;
+    if (host.len == 0 || host.len > 255 || req->input.scheme == NULL)
+        return h2o_iovec_init(NULL, 0);
+    for (size_t i = 0; i < host.len; ++i) {
+        char c = host.base[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == ':' || c == '[' || c == ']'))
+            return h2o_iovec_init(NULL, 0);
+    }
+    return h2o_concat(&req->pool, req->input.scheme->name, h2o_iovec_init(H2O_STRLIT("://")), host);
+}
+
+/* One link: <ORIGIN base?limit=L&status=S&PARAM>; rel="REL" */
+static int put_link(char *buf, size_t size, h2o_iovec_t origin, const char *base, const orderd_list_query_t *q,
+                    const char *param, const char *rel)
+{
+    int n = snprintf(buf, size, "<%.*s%s?limit=%zu", (int)origin.len, origin.base, base, q->page.limit);
     if (q->status.len > 0)
         n += snprintf(buf + n, size - (size_t)n, "&status=%.*s", (int)q->status.len, q->status.base);
     n += snprintf(buf + n, size - (size_t)n, "&%s>; rel=\"%s\"", param, rel);
@@ -183,15 +200,16 @@ void orderd_http_add_page_links(h2o_req_t *req, const char *base, const orderd_l
     }
     if (next[0] == '\0' && prev[0] == '\0')
         return;
-    size_t size = 2 * (strlen(base) + 160);
+    h2o_iovec_t origin = origin_of(req);
+    size_t size = 2 * (origin.len + strlen(base) + 160);
     char *buf = h2o_mem_alloc_pool(&req->pool, size);
     int n = 0;
     if (next[0] != '\0')
-        n += put_link(buf + n, size - (size_t)n, base, q, next, "next");
+        n += put_link(buf + n, size - (size_t)n, origin, base, q, next, "next");
     if (prev[0] != '\0') {
         if (n > 0)
             n += snprintf(buf + n, size - (size_t)n, ", ");
-        n += put_link(buf + n, size - (size_t)n, base, q, prev, "prev");
+        n += put_link(buf + n, size - (size_t)n, origin, base, q, prev, "prev");
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LINK, NULL, buf, (size_t)n);
 }

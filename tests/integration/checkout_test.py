@@ -85,7 +85,14 @@ def set_status(c, token, oid, status, headers=()):
 
 
 def links(resp):
-    return {rel: url for url, rel in LINK_RE.findall(resp.header("link") or "")}
+    """rel -> the link's path and query; the links must be absolute URLs on
+    the server that answered (the request's own scheme and Host)."""
+    out = {}
+    origin = resp.url.split("/api/")[0]
+    for url, rel in LINK_RE.findall(resp.header("link") or ""):
+        ensure(url.startswith(origin + "/"), f"rel={rel} link {url!r} is not an absolute URL on {origin}")
+        out[rel] = url[len(origin):]
+    return out
 
 
 def count_orders(c, user):
@@ -195,6 +202,13 @@ def test_links_and_cursors(ctx, proto):
     r = c.request("GET", f"/api/orders?limit=2&after={newest[3]}", user=user)
     ensure_eq([o["id"] for o in expect(r, 200)["orders"]], newest[4:], "last cursor page")
     ensure("next" not in links(r), "no rel=next on the last cursor page")
+    # links name the host the client asked for; a Host that is not host[:port] gives relative links
+    r = c.request("GET", "/api/orders?limit=2", user=user, headers=["Host: shop.example:8443"])
+    ensure((r.header("link") or "").startswith("<http://shop.example:8443/api/orders?limit=2&offset=2>"),
+           f"Link with another Host: {r.header('link')!r}")
+    r = c.request("GET", "/api/orders?limit=2", user=user, headers=["Host: a<b"])
+    ensure((r.header("link") or "").startswith("</api/orders?limit=2&offset=2>"),
+           f"Link with an odd Host: {r.header('link')!r}")
 
 
 @per_protocol
