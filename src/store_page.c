@@ -30,6 +30,12 @@ static size_t pick(orderd_idvec_t *by_status, unsigned mask, const orderd_idvec_
     return k;
 }
 
+/* The first index whose id is > `id` (the cursor may be the largest id there is). */
+static size_t upper_bound(const orderd_idvec_t *v, uint64_t id)
+{
+    return id == UINT64_MAX ? v->n : orderd_idvec_lower_bound(v, id + 1);
+}
+
 static void reverse(uint64_t *ids, size_t n)
 {
     for (size_t i = 0; i < n / 2; ++i) {
@@ -52,8 +58,7 @@ static size_t walk(const orderd_idvec_t **v, size_t k, size_t total, int desc, c
     case ORDERD_PAGE_AFTER:
         /* desc: ids below the cursor; asc: ids above it */
         for (size_t i = 0; i < k; ++i) {
-            pos[i] = desc ? orderd_idvec_lower_bound(v[i], req->cursor)
-                          : orderd_idvec_lower_bound(v[i], req->cursor + 1);
+            pos[i] = desc ? orderd_idvec_lower_bound(v[i], req->cursor) : upper_bound(v[i], req->cursor);
             ahead += desc ? v[i]->n - pos[i] : pos[i];
         }
         *before = ahead;
@@ -61,8 +66,7 @@ static size_t walk(const orderd_idvec_t **v, size_t k, size_t total, int desc, c
     case ORDERD_PAGE_BEFORE:
         /* the nearest ids on the other side of the cursor, walked away from it, then turned round */
         for (size_t i = 0; i < k; ++i) {
-            pos[i] = desc ? orderd_idvec_lower_bound(v[i], req->cursor + 1)
-                          : orderd_idvec_lower_bound(v[i], req->cursor);
+            pos[i] = desc ? upper_bound(v[i], req->cursor) : orderd_idvec_lower_bound(v[i], req->cursor);
             ahead += desc ? v[i]->n - pos[i] : pos[i];
         }
         n = orderd_idvec_merge(v, k, pos, !desc, 0, limit, out);

@@ -1018,6 +1018,17 @@ static void test_list_cursors(void **state)
     assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
     assert_int_equal(p.n, 0);
     assert_int_equal(p.offset, 1);
+    /* the largest and smallest cursors there are */
+    r = (orderd_page_req_t){.mode = ORDERD_PAGE_BEFORE, .cursor = UINT64_MAX, .limit = 2};
+    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(p.n, 0);
+    r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = UINT64_MAX, .limit = 2};
+    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    ids_of(&p, got);
+    assert_true(p.n == 2 && got[0] == id[5] && p.offset == 0);
+    r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = 0, .limit = 2};
+    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_true(p.n == 0 && p.offset == 6);
     /* a cursor page does not move when a newer order arrives */
     r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = id[4], .limit = 2};
     add_order(st, &a, S("cur"), 3000);
@@ -1062,6 +1073,9 @@ static void test_admin_page_oldest_first(void **state)
     assert_int_equal(p.n, 2);
     assert_true(got[0] == id[2] && got[1] == id[3]);
     assert_int_equal(p.offset, 2);
+    r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = UINT64_MAX, .limit = 2};
+    assert_int_equal(orderd_store_admin_page(st, &r, &a, &p), ORDERD_STORE_OK);
+    assert_true(p.n == 0 && p.offset == 12);
     orderd_store_free(st);
 }
 
