@@ -173,7 +173,15 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
 static void *snapshot_main(void *arg)
 {
     orderd_wal_t *w = arg;
+    /* A failed write bumps the epoch and then undoes its changes, all under
+     * commit_mu. Read without it, the epoch could already be the new one
+     * while the undo is still under way: the copy would then hold changes
+     * that were answered 503 and never made durable, and no later failure
+     * would abandon the snapshot. Under commit_mu, any failure seen is
+     * complete, and any later one changes the epoch again. */
+    pthread_mutex_lock(&w->commit_mu);
     unsigned epoch = atomic_load(&w->failure_epoch);
+    pthread_mutex_unlock(&w->commit_mu);
     if (write_snapshot(w, w->snap_seq, epoch) == 0) {
         pthread_mutex_lock(&w->mu);
         ++w->stats.snapshots;
