@@ -84,6 +84,17 @@ static int unavailable(h2o_req_t *req, int store_err)
                                    : "the server is out of memory; nothing was changed");
 }
 
+/* 400 for a body that is not JSON, 422 listing the rules `what` breaks. */
+static int bad_body(h2o_req_t *req, int decoded, const orderd_decode_report_t *report, const char *what)
+{
+    if (decoded == ORDERD_DECODE_SYNTAX)
+        return orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0, "the request body is not valid JSON: %s",
+                                   report->syntax);
+    return orderd_http_problem(req, ORDERD_PROBLEM_INVALID, report->errors, report->n_errors,
+                               "%s breaks %zu rule%s; see errors", what, report->n_errors,
+                               report->n_errors == 1 ? "" : "s");
+}
+
 /* --- endpoints --- */
 
 /*
@@ -138,17 +149,9 @@ static int create(h2o_req_t *req, orderd_app_t *app, orderd_str_t user)
     orderd_idem_key_t *key;
     if (get_idem_key(req, ORDERD_STR("create"), &key) != 0)
         return 0;
-    switch (orderd_codec_decode_create(req->entity.base, req->entity.len, &a, &draft, &report)) {
-    case ORDERD_DECODE_OK:
-        break;
-    case ORDERD_DECODE_SYNTAX:
-        return orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0, "the request body is not valid JSON: %s",
-                                   report.syntax);
-    default:
-        return orderd_http_problem(req, ORDERD_PROBLEM_INVALID, report.errors, report.n_errors,
-                                   "the order breaks %zu rule%s; see errors", report.n_errors,
-                                   report.n_errors == 1 ? "" : "s");
-    }
+    int decoded = orderd_codec_decode_create(req->entity.base, req->entity.len, &a, &draft, &report);
+    if (decoded != ORDERD_DECODE_OK)
+        return bad_body(req, decoded, &report, "the order");
     int64_t now = orderd_now_ms();
     orderd_order_t *order = h2o_mem_alloc_pool(&req->pool, orderd_order_size(&draft, user.len)), *out = order;
     orderd_order_build(order, 0, user, &draft, now);
@@ -266,16 +269,9 @@ static int set_status(h2o_req_t *req, orderd_app_t *app, orderd_str_t id_text)
     orderd_status_t to;
     orderd_decode_report_t report;
     uint64_t id;
-    switch (orderd_codec_decode_status(req->entity.base, req->entity.len, &a, &to, &report)) {
-    case ORDERD_DECODE_OK:
-        break;
-    case ORDERD_DECODE_SYNTAX:
-        return orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0, "the request body is not valid JSON: %s",
-                                   report.syntax);
-    default:
-        return orderd_http_problem(req, ORDERD_PROBLEM_INVALID, report.errors, report.n_errors,
-                                   "the status change breaks a rule; see errors");
-    }
+    int decoded = orderd_codec_decode_status(req->entity.base, req->entity.len, &a, &to, &report);
+    if (decoded != ORDERD_DECODE_OK)
+        return bad_body(req, decoded, &report, "the status change");
     if (orderd_id_parse(id_text.base, id_text.len, &id) != 0)
         return not_found(req, id_text);
     orderd_http_if_match(req, id, &pre);

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from orderd_harness import (  # noqa: E402
     ALL_PROTOCOLS, Client, Runner, Server, SubChecks, TestFailure, ensure, ensure_eq, expect,
-    open_idle_h2, open_idle_http1, recv_http1_response, run_threads,
+    open_idle_h2, open_idle_http1, recv_http1_response, run_registered, run_threads,
 )
 
 decimal.getcontext().prec = 100
@@ -1128,15 +1128,7 @@ def main():
             print(f"{runner.passed} passed, {runner.failed} failed")
             return 1
         ctx = Ctx(binary, workdir, server, small)
-        protocols = args.protocol or list(ALL_PROTOCOLS)
-        for fn in PROTOCOL_TESTS:
-            for proto in protocols:
-                name = f"{fn.__name__[5:]}[{proto}]"
-                if args.pattern in name:
-                    runner.run(name, fn, ctx, proto)
-        for fn in GLOBAL_TESTS:
-            if args.pattern in fn.__name__:
-                runner.run(fn.__name__[5:], fn, ctx)
+        run_registered(runner, ctx, PROTOCOL_TESTS, GLOBAL_TESTS, args.protocol or list(ALL_PROTOCOLS), args.pattern)
         runner.run("main_server_sigterm_exit_0", test_main_server_sigterm, ctx)
         runner.run("small_server_sigterm_exit_0", lambda: ensure_eq(
             small.terminate(5.0)[0], 0, "exit status of the --max-body 1024 server after SIGTERM"))

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import orderd_harness  # noqa: E402
 from openapi_check import OpenAPIChecker  # noqa: E402
 from orderd_harness import (  # noqa: E402
-    ALL_PROTOCOLS, Client, Runner, Server, SubChecks, ensure, ensure_eq, expect, run_threads,
+    ALL_PROTOCOLS, Client, Runner, Server, SubChecks, ensure, ensure_eq, expect, run_registered, run_threads,
 )
 
 BODY = json.dumps({"items": [{"product_id": "sku-1", "quantity": 2, "price": 10.99}],
@@ -517,14 +517,7 @@ def main():
     try:
         server = Server(binary, workdir, name="orderd").start()
         ctx = Ctx(binary, workdir, server)
-        for fn in PROTOCOL_TESTS:
-            for proto in args.protocol or list(ALL_PROTOCOLS):
-                name = f"{fn.__name__[5:]}[{proto}]"
-                if args.pattern in name:
-                    runner.run(name, fn, ctx, proto)
-        for fn in GLOBAL_TESTS:
-            if args.pattern in fn.__name__:
-                runner.run(fn.__name__[5:], fn, ctx)
+        run_registered(runner, ctx, PROTOCOL_TESTS, GLOBAL_TESTS, args.protocol or list(ALL_PROTOCOLS), args.pattern)
         runner.run("server_sigterm_exit_0", lambda: ensure_eq(server.terminate(5.0)[0], 0, "exit status"))
     finally:
         if server is not None:

@@ -511,6 +511,19 @@ def run_threads(n, fn):
 # Runner
 # --------------------------------------------------------------------------
 
+def run_registered(runner, ctx, protocol_tests, global_tests, protocols, pattern):
+    """Runs each per-protocol test once per protocol, then each global test,
+    skipping names without `pattern`."""
+    for fn in protocol_tests:
+        for proto in protocols:
+            name = f"{fn.__name__[5:]}[{proto}]"
+            if pattern in name:
+                runner.run(name, fn, ctx, proto)
+    for fn in global_tests:
+        if pattern in fn.__name__:
+            runner.run(fn.__name__[5:], fn, ctx)
+
+
 class Runner:
     def __init__(self, verbose=False):
         self.passed = 0
