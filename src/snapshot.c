@@ -89,6 +89,29 @@ static void remove_covered(orderd_wal_t *w, uint64_t seq, uint64_t keep_first)
     orderd_fsync_dir(w->cfg.dir);
 }
 
+/* A snapshot can be hundreds of megabytes. Written in one go and synced at
+ * the end, the whole of it reaches the disk queue at once and the journal's
+ * fdatasync, which acknowledges requests, waits behind it. So writeback is
+ * started every few megabytes, and the writer waits for the range before
+ * last: a bounded amount of snapshot data is ever in flight (the same idea
+ * as Redis' incremental fsync while it rewrites). It is only pacing: the
+ * fdatasync at the end is what makes the file durable, so errors here are
+ * left to it. */
+#define SNAPSHOT_WRITEBACK_BYTES (4u << 20)
+
+static void pace_writeback(int fd, off_t *started, off_t *waited, off_t off)
+{
+    if (off - *started < (off_t)SNAPSHOT_WRITEBACK_BYTES)
+        return;
+    if (*waited < *started) {
+        (void)sync_file_range(fd, *waited, *started - *waited, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                                                   SYNC_FILE_RANGE_WAIT_AFTER);
+        *waited = *started;
+    }
+    (void)sync_file_range(fd, *started, off - *started, SYNC_FILE_RANGE_WRITE);
+    *started = off;
+}
+
 static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
 {
     char name[64], path[4200], tmp[4300];
@@ -105,11 +128,14 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
     off_t off = 0;
     int ok = orderd_pwrite_all(fd, hdr, sizeof(hdr), off) == 0;
     off += sizeof(hdr);
+    off_t started = 0, waited = 0;
     for (unsigned i = 0; ok && i < w->nshards; ++i) {
         b.len = 0;
         orderd_store_each(w->store, i, copy_order, &b);
         ok = !b.oom && (b.len == 0 || orderd_pwrite_all(fd, b.buf, b.len, off) == 0);
         off += (off_t)b.len;
+        if (ok)
+            pace_writeback(fd, &started, &waited, off);
     }
     if (ok) {
         unsigned char end[ORDERD_RECORD_HEADER_SIZE + 8], count[8];
