@@ -32,7 +32,10 @@ static void gen_print(void *ctx, const char *s, size_t n)
         o->buf = nb;
         o->cap = ncap;
     }
-    memcpy(o->buf + o->len, s, n);
+    if (n == 1) /* most calls: a quote, colon, comma or bracket */
+        o->buf[o->len] = *s;
+    else
+        memcpy(o->buf + o->len, s, n);
     o->len += n;
 }
 
