@@ -40,6 +40,10 @@ struct orderd_wal {
     int fd;
     uint64_t seg_first;
     off_t seg_end;
+    off_t alloc_end; /* zeros written ahead of seg_end reach this far (see wal.c) */
+    int seg_written; /* this process has written records to the segment */
+    int prealloc_off; /* no zeros ahead in this segment: a write failed (a full disk, say) */
+    off_t prealloc_tried; /* seg_end when free space was last found too low */
     uint64_t bytes_since_snapshot;
     uint64_t last_seq;
     int64_t last_sync_ms;
