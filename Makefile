@@ -37,7 +37,7 @@ test: build
 # h2load, then replay, start-up and memory with 1M orders. bench/run builds
 # Release in $(BUILD) and writes bench/results/<UTC time>/ and latest/.
 bench:
-	@bash .ci/deps wrk nghttp2-client gnuplot-nox
+	@bash .ci/deps wrk nghttp2-client gnuplot-nox iproute2
 	@bench/run --build $(BUILD) $(BENCH_ARGS)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
