@@ -221,10 +221,11 @@ static void on_write_failure(orderd_wal_t *w, int err, uint64_t batch_first_seq)
 
 static void sync_now(orderd_wal_t *w)
 {
+    /* cleared first: a write that completes during the sync sets it again */
+    atomic_store(&w->unsynced, 0);
     if (fdatasync(w->fd) != 0)
         die_sync("fdatasync of the journal", errno);
-    w->last_sync_ms = mono_ms();
-    w->unsynced = 0;
+    atomic_store(&w->last_sync_ms, mono_ms());
     pthread_mutex_lock(&w->mu);
     ++w->stats.syncs;
     pthread_mutex_unlock(&w->mu);
@@ -271,7 +272,7 @@ static void sync_step(orderd_wal_t *w)
     /* everything in `mine` was written before it was listed: this covers it */
     if (fdatasync(w->fd) != 0)
         die_sync("fdatasync of the journal", errno);
-    w->last_sync_ms = mono_ms();
+    atomic_store(&w->last_sync_ms, mono_ms());
     pthread_mutex_lock(&w->mu);
     ++w->stats.syncs;
     pthread_mutex_unlock(&w->mu);
@@ -336,9 +337,11 @@ static size_t write_batch(orderd_wal_t *w, uint64_t g)
         w->seg_end = off;
         w->seg_written = 1;
         w->bytes_since_snapshot += total;
-        w->unsynced = w->cfg.fsync != ORDERD_FSYNC_ALWAYS;
-        if (w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && mono_ms() - w->last_sync_ms >= EVERYSEC_MS)
-            sync_now(w);
+        /* the writer thread syncs it (everysec_step); the first unsynced
+         * write wakes it, so it can time that sync */
+        if (w->cfg.fsync != ORDERD_FSYNC_ALWAYS && atomic_exchange(&w->unsynced, 1) == 0 &&
+            w->cfg.fsync == ORDERD_FSYNC_EVERYSEC)
+            orderd_wal_kick(w);
     }
     pthread_mutex_lock(&w->mu);
     if (w->cfg.fsync == ORDERD_FSYNC_ALWAYS && (total > 0 || w->written_g > w->synced_g)) {
@@ -452,7 +455,7 @@ static void maybe_rotate(orderd_wal_t *w)
         return;
     sync_step(w); /* everything written is durable and acknowledged */
     pthread_mutex_lock(&w->sync_mu); /* and no deferred sync runs on the old file while it is swapped */
-    if (w->unsynced)
+    if (atomic_load(&w->unsynced))
         sync_now(w);
     if (w->alloc_end > w->seg_end && ftruncate(w->fd, w->seg_end) == 0) /* finished segments hold records only */
         w->alloc_end = w->seg_end;
@@ -501,6 +504,26 @@ void orderd_wal_flush(orderd_wal_t *w)
         orderd_wal_kick(w);
 }
 
+/* --fsync everysec: the once-a-second fdatasync, on the writer thread. It
+ * runs without the commit role, so workers keep writing and answering while
+ * it waits on the disk (run inside a commit, it held up every request for
+ * the length of a sync of a second's records); sync_mu keeps the segment
+ * from being switched under it. */
+static int everysec_due(orderd_wal_t *w)
+{
+    return w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && atomic_load(&w->unsynced) &&
+           mono_ms() - atomic_load(&w->last_sync_ms) >= EVERYSEC_MS;
+}
+
+static void everysec_step(orderd_wal_t *w)
+{
+    if (!everysec_due(w))
+        return;
+    pthread_mutex_lock(&w->sync_mu);
+    sync_now(w);
+    pthread_mutex_unlock(&w->sync_mu);
+}
+
 static void *writer_main(void *arg)
 {
     orderd_wal_t *w = arg;
@@ -510,10 +533,12 @@ static void *writer_main(void *arg)
         int stopping = w->stopping;
         pthread_mutex_unlock(&w->mu);
 
+        everysec_step(w);
         pthread_mutex_lock(&w->commit_mu);
         size_t n = commit_cycle(w);
         pthread_mutex_unlock(&w->commit_mu);
         sync_step(w);
+        everysec_step(w);
         pthread_mutex_lock(&w->commit_mu);
         prealloc_ahead(w);
         pthread_mutex_unlock(&w->commit_mu);
@@ -526,8 +551,8 @@ static void *writer_main(void *arg)
             }
             /* idle: sleep until kicked, or until a deferred sync or the end of read-only is due */
             int64_t wake = INT64_MAX, now = mono_ms();
-            if (w->unsynced && w->cfg.fsync == ORDERD_FSYNC_EVERYSEC)
-                wake = w->last_sync_ms + EVERYSEC_MS;
+            if (atomic_load(&w->unsynced) && w->cfg.fsync == ORDERD_FSYNC_EVERYSEC)
+                wake = atomic_load(&w->last_sync_ms) + EVERYSEC_MS;
             atomic_store(&w->idle, 1);
             if (atomic_load(&w->appended) == seen && !w->stopping && w->written_g <= w->synced_g) {
                 if (wake == INT64_MAX) {
@@ -543,17 +568,16 @@ static void *writer_main(void *arg)
             }
             atomic_store(&w->idle, 0);
             pthread_mutex_unlock(&w->mu);
-            pthread_mutex_lock(&w->commit_mu);
-            if (w->unsynced && w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && mono_ms() - w->last_sync_ms >= EVERYSEC_MS)
-                sync_now(w);
-            pthread_mutex_unlock(&w->commit_mu);
+            everysec_step(w);
             continue;
         }
         pthread_mutex_unlock(&w->mu);
     }
     pthread_mutex_lock(&w->commit_mu);
-    if (w->unsynced && w->cfg.fsync != ORDERD_FSYNC_NO)
+    pthread_mutex_lock(&w->sync_mu);
+    if (atomic_load(&w->unsynced) && w->cfg.fsync != ORDERD_FSYNC_NO)
         sync_now(w);
+    pthread_mutex_unlock(&w->sync_mu);
     pthread_mutex_unlock(&w->commit_mu);
     return NULL;
 }
@@ -571,7 +595,7 @@ orderd_wal_t *orderd_wal_open(const orderd_wal_config_t *cfg, orderd_store_t *st
     w->nshards = orderd_store_shards(store);
     w->fd = -1;
     w->last_seq = report->last_seq;
-    w->last_sync_ms = mono_ms();
+    atomic_store(&w->last_sync_ms, mono_ms());
     w->bytes_since_snapshot = report->segment_bytes;
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->commit_mu, NULL);

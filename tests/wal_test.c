@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sys/statvfs.h>
@@ -769,6 +770,67 @@ static void run_mode(orderd_fsync_mode_t mode)
     rmdir_tmp(dir);
 }
 
+/* Every fdatasync of the library goes through here: the calls made on the
+ * thread named in `sync_watch` are counted apart. */
+static pthread_t sync_watch;
+static atomic_int sync_watching, syncs_on_watched, syncs_elsewhere;
+
+int fdatasync(int fd)
+{
+    static int (*real)(int);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");
+    if (atomic_load(&sync_watching))
+        atomic_fetch_add(pthread_equal(pthread_self(), sync_watch) ? &syncs_on_watched : &syncs_elsewhere, 1);
+    return real(fd);
+}
+
+/* With --fsync everysec a worker that commits at the end of its loop
+ * iteration (orderd_wal_flush) never runs the once-a-second fdatasync
+ * itself: that is the writer thread's, outside the commit role, so the
+ * worker's requests are not held up for the length of a sync. */
+static void test_everysec_sync_stays_off_the_committer(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir(dir, sizeof(dir), "wal-everysec");
+    sink_t sink;
+    sink_init(&sink);
+    orderd_store_t *st;
+    orderd_wal_t *wal = open_wal(dir, &st, &sink, ORDERD_FSYNC_EVERYSEC);
+    sync_watch = pthread_self();
+    atomic_store(&syncs_on_watched, 0);
+    atomic_store(&syncs_elsewhere, 0);
+    atomic_store(&sync_watching, 1);
+    enum { MAX = 200000 };
+    waiter_t *w = calloc(MAX, sizeof(*w));
+    int64_t until = mono_ms() + 2600;
+    int n = 0;
+    /* a busy worker: a change and a commit, over and over */
+    while (mono_ms() < until && n < MAX) {
+        char user[16];
+        snprintf(user, sizeof(user), "c%d", n % 64);
+        orderd_order_t *o = make_order(user, T0_MS + n, (unsigned)n);
+        assert_int_equal(orderd_store_create(st, o, &w[n++]), ORDERD_STORE_OK);
+        free(o);
+        orderd_wal_flush(wal); /* as a worker does at the end of its loop iteration */
+        sleep_us(200);         /* and then waits for its sockets */
+    }
+    wait_calls(&sink, n);
+    atomic_store(&sync_watching, 0);
+    assert_int_equal(atomic_load(&syncs_on_watched), 0);
+    assert_true(atomic_load(&syncs_elsewhere) >= 2); /* about once a second */
+    close_wal(wal, &sink);
+    orderd_replay_report_t rep;
+    orderd_store_t *back = replay_dir(dir, &rep);
+    assert_int_equal(rep.records, (uint64_t)n);
+    orderd_store_free(back);
+    orderd_store_free(st);
+    free(w);
+    pthread_mutex_destroy(&sink.mu);
+    rmdir_tmp(dir);
+}
+
 static void test_fsync_everysec(void **state)
 {
     (void)state;
@@ -1047,6 +1109,7 @@ int main(void)
         TEST_DIRS(test_records_of_an_order_in_order),
         TEST_ARENA_DIRS(test_repeated_cancel_is_a_barrier),
         TEST_DIRS(test_fsync_everysec),
+        TEST_DIRS(test_everysec_sync_stays_off_the_committer),
         TEST_DIRS(test_fsync_no),
         TEST_DIRS(test_fsync_mode_parse),
         TEST_DIRS(test_close_flushes_the_queue),

@@ -46,8 +46,8 @@ struct orderd_wal {
     off_t prealloc_tried; /* seg_end when free space was last found too low */
     uint64_t bytes_since_snapshot;
     uint64_t last_seq;
-    int64_t last_sync_ms;
-    int unsynced;
+    _Atomic int64_t last_sync_ms;
+    atomic_int unsynced; /* everysec / no: written since the last fdatasync */
 
     atomic_int read_only;               /* appends refused: a write failed */
     _Atomic int64_t read_only_until_ms; /* monotonic ms; the first append after it ends the refusal */
