@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal/files.h"
@@ -35,6 +36,20 @@ void orderd_fault_point(const char *name)
     if (want != NULL && strcmp(want, name) == 0) {
         fprintf(stderr, "orderd: fault point %s: exiting\n", name);
         _exit(86);
+    }
+}
+
+void orderd_fault_pause(const char *name)
+{
+    const char *spec = getenv("ORDERD_FAULT_PAUSE");
+    size_t len = strlen(name);
+    for (const char *p = spec; p != NULL && *p != '\0'; p = strchr(p, ',') != NULL ? strchr(p, ',') + 1 : NULL) {
+        if (strncmp(p, name, len) == 0 && p[len] == ':') {
+            long ms = strtol(p + len + 1, NULL, 10);
+            struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            return;
+        }
     }
 }
 
@@ -178,8 +193,8 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
 static void *snapshot_main(void *arg)
 {
     orderd_wal_t *w = arg;
-    unsigned epoch = atomic_load(&w->failure_epoch);
-    if (write_snapshot(w, w->snap_seq, epoch) == 0) {
+    orderd_fault_pause("snapshot:start");
+    if (write_snapshot(w, w->snap_seq, w->snap_epoch) == 0) {
         pthread_mutex_lock(&w->mu);
         ++w->stats.snapshots;
         pthread_mutex_unlock(&w->mu);
@@ -198,6 +213,12 @@ int orderd_wal_snapshot_start(orderd_wal_t *w)
         w->snap_joinable = 0;
     }
     w->snap_seq = w->last_seq;
+    /* Taken now, under the commit role, not when the thread gets to run: a
+     * write that fails after this point undoes changes the copy may hold,
+     * and must abandon the snapshot. Read by the thread, it could come after
+     * a failure whose undo was still going on, and a snapshot holding an
+     * undone change (answered 503) would have been kept. */
+    w->snap_epoch = atomic_load(&w->failure_epoch);
     atomic_store(&w->snap_running, 1);
     if (pthread_create(&w->snap_thread, NULL, snapshot_main, w) != 0) {
         atomic_store(&w->snap_running, 0);

@@ -191,6 +191,7 @@ static void on_write_failure(orderd_wal_t *w, int err, uint64_t batch_first_seq)
     atomic_store(&w->read_only_until_ms, INT64_MAX); /* until the undo below is done */
     atomic_store(&w->read_only, 1);
     atomic_fetch_add(&w->failure_epoch, 1);
+    orderd_fault_pause("write-failure:before-undo");
 
     /* Everything queued after the failed batch may build on it: take it out
      * too (appends are refused from now on), then undo newest first. */

@@ -9,7 +9,10 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <sys/uio.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sys/statvfs.h>
@@ -979,6 +982,106 @@ static void test_zeros_ahead_survive_a_crash(void **state)
     rmdir_tmp(dir);
 }
 
+/* pwritev of the library goes through here; the next one fails with EIO
+ * when asked. */
+static atomic_int fail_next_pwritev;
+
+ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+    static ssize_t (*real)(int, const struct iovec *, int, off_t);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "pwritev");
+    if (atomic_exchange(&fail_next_pwritev, 0)) {
+        errno = EIO;
+        return -1;
+    }
+    return real(fd, iov, cnt, off);
+}
+
+static int segments_in(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, "journal-", 8) == 0;
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+/* A snapshot asked for just before a write fails must be abandoned, even when
+ * its thread only gets to run while the failed batch is being undone: its
+ * copy may hold a change that was answered 503. The pauses put the steps in
+ * that order: the snapshot thread starts 150 ms late, and the undo waits
+ * 400 ms after the failure is counted. (Fails when the snapshot thread reads
+ * the failure count itself: a cancel answered 503 comes back after restart.) */
+static void test_snapshot_after_a_failed_write_is_abandoned(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir(dir, sizeof(dir), "wal-snapfail");
+    setenv("ORDERD_FAULT_PAUSE", "snapshot:start:150,write-failure:before-undo:400", 1);
+    sink_t sink;
+    sink_init(&sink);
+    orderd_store_t *st = orderd_store_new(NSHARDS);
+    orderd_replay_report_t rep0;
+    assert_int_equal(orderd_journal_replay(dir, st, &rep0), 0);
+    orderd_wal_config_t cfg = {.dir = dir, .fsync = ORDERD_FSYNC_ALWAYS, .snapshot_bytes = 4096,
+                               .notify = on_notify, .notify_ctx = &sink};
+    char err[256] = "";
+    orderd_wal_t *wal = orderd_wal_open(&cfg, st, &rep0, err, sizeof(err));
+    if (wal == NULL)
+        fail_msg("orderd_wal_open: %s", err);
+
+    /* one order to cancel, then creates one at a time until the segment switches */
+    static waiter_t w[200];
+    memset(w, 0, sizeof(w));
+    orderd_order_t *target = make_order("victim", T0_MS, 1);
+    uint64_t target_id;
+    assert_int_equal(orderd_store_create(st, target, &w[0]), ORDERD_STORE_OK);
+    target_id = target->id;
+    free(target);
+    wait_calls(&sink, 1);
+    int n = 1;
+    while (segments_in(dir) < 2 && n < 200) {
+        orderd_order_t *o = make_order("filler", T0_MS + n, (unsigned)n);
+        assert_int_equal(orderd_store_create(st, o, &w[n]), ORDERD_STORE_OK);
+        free(o);
+        wait_calls(&sink, ++n);
+    }
+    assert_int_equal(segments_in(dir), 2); /* a snapshot was asked for: its thread waits 150 ms */
+
+    /* the cancel's write fails: undone, its waiter told "not durable" */
+    atomic_store(&fail_next_pwritev, 1);
+    test_arena_t ar = {0};
+    orderd_alloc_t a = test_arena_allocator(&ar);
+    orderd_order_t *out = NULL;
+    assert_int_equal(orderd_store_set_status(st, S("victim"), target_id, ORDERD_STATUS_CANCELLED, T0_MS + 500, &a,
+                                             &out, &w[n]),
+                     ORDERD_STORE_OK);
+    wait_calls(&sink, n + 1);
+    assert_int_equal(atomic_load(&w[n].durable), 0);
+    sleep_us(800000); /* the snapshot thread has run its course */
+    close_wal(wal, &sink);
+    unsetenv("ORDERD_FAULT_PAUSE");
+
+    orderd_replay_report_t rep;
+    orderd_store_t *back = orderd_store_new(NSHARDS);
+    if (orderd_journal_replay(dir, back, &rep) != 0)
+        fail_msg("replay: %s", rep.error);
+    orderd_order_t *got = NULL;
+    assert_int_equal(orderd_store_get(back, S("victim"), target_id, &a, &got), ORDERD_STORE_OK);
+    if (got->status != ORDERD_STATUS_PENDING || got->version != 1)
+        fail_msg("the cancel answered 503 came back: status %s, version %u",
+                 orderd_status_name((orderd_status_t)got->status), (unsigned)got->version);
+    test_arena_reset(&ar);
+    orderd_store_free(back);
+    orderd_store_free(st);
+    pthread_mutex_destroy(&sink.mu);
+    rmdir_tmp(dir);
+}
+
 /* ------------------------------------------------------------------ */
 /* 5. orderd_store_undo                                                 */
 /* ------------------------------------------------------------------ */
@@ -1114,6 +1217,7 @@ int main(void)
         TEST_DIRS(test_fsync_mode_parse),
         TEST_DIRS(test_close_flushes_the_queue),
         TEST_DIRS(test_zeros_ahead_survive_a_crash),
+        TEST_DIRS(test_snapshot_after_a_failed_write_is_abandoned),
         TEST_ARENA_DIRS(test_store_undo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,7 @@ struct orderd_wal {
     atomic_int snap_running;
     int snap_joinable;
     uint64_t snap_seq;
+    unsigned snap_epoch; /* failure_epoch when the snapshot was asked for */
 
     orderd_wal_stats_t stats; /* under mu */
 };
@@ -85,5 +86,9 @@ int orderd_wal_snapshot_start(orderd_wal_t *w);
 
 /** Exits the process at a named fault point when ORDERD_FAULT_POINT names it (crash tests). */
 void orderd_fault_point(const char *name);
+/* Test hook: with ORDERD_FAULT_PAUSE=NAME:MS[,NAME:MS...] in the environment,
+ * sleeps MS milliseconds at the point NAME, to put two threads' steps in a
+ * chosen order. Does nothing otherwise. */
+void orderd_fault_pause(const char *name);
 
 #endif
