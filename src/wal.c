@@ -413,6 +413,7 @@ static int create_segment(orderd_wal_t *w, uint64_t first)
  * Done under commit_mu, so the zeros never land where records are written.
  */
 #define PREALLOC_CHUNK ((off_t)1 << 20)
+#define PREALLOC_STEP ((off_t)128 << 10)
 /* Zeros only while the file system has room to spare: near a full disk the
  * records take the space themselves, and it runs out on their write. */
 #define PREALLOC_MIN_FREE ((unsigned long long)64 << 20)
@@ -432,7 +433,11 @@ static void prealloc_ahead(orderd_wal_t *w)
         return;
     }
     w->prealloc_tried = 0;
+    /* at most PREALLOC_STEP a call: the writer runs this between two syncs,
+     * and every request waiting for the next one waits for this too */
     off_t start = w->alloc_end > w->seg_end ? w->alloc_end : w->seg_end, end = w->seg_end + PREALLOC_CHUNK;
+    if (end - start > PREALLOC_STEP)
+        end = start + PREALLOC_STEP;
     for (off_t at = start; at < end;) {
         size_t n = end - at < (off_t)sizeof(zeros) ? (size_t)(end - at) : sizeof(zeros);
         ssize_t done = pwrite(w->fd, zeros, n, at);

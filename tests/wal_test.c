@@ -930,10 +930,10 @@ static void test_zeros_ahead_survive_a_crash(void **state)
     }
     wait_calls(&sink, 200);
     int64_t until = mono_ms() + 5000;
-    while (test_file_size(seg) < (1 << 19) && mono_ms() < until)
+    while (test_file_size(seg) < (1 << 17) && mono_ms() < until)
         sleep_us(1000);
     long long running = test_file_size(seg);
-    if (running < (1 << 19))
+    if (running < (1 << 17))
         fail_msg("no zeros written ahead: the segment is %lld bytes", running);
     test_copy_dir(dir, crash); /* what a kill -9 leaves */
     close_wal(wal, &sink);
