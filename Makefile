@@ -11,7 +11,11 @@ define ctest_in
 	@cd $(1) && ctest --output-on-failure -j $(JOBS)
 endef
 
-.PHONY: all deps build run test asan tsan clean
+# Arguments for bench/run (see bench/run --help), e.g.
+#   make bench BENCH_ARGS="--seconds 2 --connections 64 --skip-startup"
+BENCH_ARGS ?=
+
+.PHONY: all deps build run test bench asan tsan clean
 
 all: build
 
@@ -28,6 +32,13 @@ run: build
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The bench (docs/benchmarks.md): orderd against bench/limit with wrk and
+# h2load, then replay, start-up and memory with 1M orders. bench/run builds
+# Release in $(BUILD) and writes bench/results/<UTC time>/ and latest/.
+bench:
+	@bash .ci/deps wrk nghttp2-client gnuplot-nox iproute2
+	@bench/run --build $(BUILD) $(BENCH_ARGS)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps

@@ -1,24 +1,15 @@
--- wrk: POST the seed's order body; each connection is its own user, so
--- orders spread over the store's shards as real checkouts would.
-local counter = 0
-local body = '{"items":[{"product_id":"123","quantity":2,"price":10.99},' ..
-             '{"product_id":"456","quantity":1,"price":19.99}],' ..
-             '"shipping_address":"123 Main St, Anytown, USA","payment_method":"credit_card"}'
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-end
+-- wrk: POST the seed's order body (bench/order.json); each connection is
+-- its own user, so orders spread over the store's shards as real checkouts
+-- would. The 64 requests are formatted once (common.map).
+local common = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
+setup, done = common.setup, common.done
 
 function init(args)
-  conn = 0
+  local users = {}
+  for i = 1, 64 do users[i] = string.format("bench-%d-%d", tid, i - 1) end
+  next_req = common.cycle(common.map(users, common.create))
 end
 
 function request()
-  conn = conn + 1
-  local user = string.format("bench-%d-%d", tid, conn % 64)
-  return wrk.format("POST", "/api/orders", {
-    ["Content-Type"] = "application/json",
-    ["X-User-Id"] = user,
-  }, body)
+  return next_req()
 end

@@ -8,19 +8,49 @@
 
 #define KEY(g, lit) yajl_gen_string((g), (const unsigned char *)(lit), sizeof(lit) - 1)
 
-static yajl_gen gen_new(const orderd_alloc_t *a, yajl_alloc_funcs *funcs)
+/* yajl_gen's own buffer (yajl_buf) re-checks its room in a loop and
+ * NUL-terminates on every append, several appends per value; this output
+ * only copies. The text lives in memory from the request allocator: no free
+ * is needed. */
+typedef struct gen_out {
+    char *buf;
+    size_t len, cap;
+    const orderd_alloc_t *a;
+} gen_out_t;
+
+#define GEN_OUT_INITIAL 1024 /* one seed-sized order fits */
+
+static void gen_print(void *ctx, const char *s, size_t n)
 {
-    orderd_yajl_alloc_funcs(funcs, a);
-    return yajl_gen_alloc(funcs);
+    gen_out_t *o = ctx;
+    if (o->len + n > o->cap) {
+        size_t ncap = o->cap * 2;
+        while (ncap < o->len + n)
+            ncap *= 2;
+        char *nb = orderd_alloc(o->a, ncap);
+        memcpy(nb, o->buf, o->len);
+        o->buf = nb;
+        o->cap = ncap;
+    }
+    if (n == 1) /* most calls: a quote, colon, comma or bracket */
+        o->buf[o->len] = *s;
+    else
+        memcpy(o->buf + o->len, s, n);
+    o->len += n;
 }
 
-/* The text lives in memory from the request allocator: no free needed. */
-static orderd_str_t gen_result(yajl_gen g)
+static yajl_gen gen_new(const orderd_alloc_t *a, yajl_alloc_funcs *funcs, gen_out_t *out)
 {
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
-    return (orderd_str_t){(const char *)buf, len};
+    orderd_yajl_alloc_funcs(funcs, a);
+    yajl_gen g = yajl_gen_alloc(funcs);
+    *out = (gen_out_t){orderd_alloc(a, GEN_OUT_INITIAL), 0, GEN_OUT_INITIAL, a};
+    yajl_gen_config(g, yajl_gen_print_callback, gen_print, out);
+    return g;
+}
+
+static orderd_str_t gen_result(const gen_out_t *out)
+{
+    return (orderd_str_t){out->buf, out->len};
 }
 
 static void gen_str(yajl_gen g, orderd_str_t s)
@@ -102,16 +132,18 @@ static void gen_order(yajl_gen g, const orderd_order_t *o)
 orderd_str_t orderd_codec_encode_order(const orderd_order_t *o, const orderd_alloc_t *a)
 {
     yajl_alloc_funcs funcs;
-    yajl_gen g = gen_new(a, &funcs);
+    gen_out_t out;
+    yajl_gen g = gen_new(a, &funcs, &out);
     gen_order(g, o);
-    return gen_result(g);
+    return gen_result(&out);
 }
 
 orderd_str_t orderd_codec_encode_page(orderd_order_t *const *orders, size_t n, unsigned limit, size_t offset,
                                       size_t total, const orderd_alloc_t *a)
 {
     yajl_alloc_funcs funcs;
-    yajl_gen g = gen_new(a, &funcs);
+    gen_out_t out;
+    yajl_gen g = gen_new(a, &funcs, &out);
     yajl_gen_map_open(g);
     KEY(g, "orders");
     yajl_gen_array_open(g);
@@ -125,13 +157,14 @@ orderd_str_t orderd_codec_encode_page(orderd_order_t *const *orders, size_t n, u
     KEY(g, "total");
     gen_uint(g, total);
     yajl_gen_map_close(g);
-    return gen_result(g);
+    return gen_result(&out);
 }
 
 orderd_str_t orderd_codec_encode_problem(const orderd_problem_t *p, const orderd_alloc_t *a)
 {
     yajl_alloc_funcs funcs;
-    yajl_gen g = gen_new(a, &funcs);
+    gen_out_t out;
+    yajl_gen g = gen_new(a, &funcs, &out);
     yajl_gen_map_open(g);
     KEY(g, "type");
     size_t plen = sizeof(ORDERD_PROBLEM_TYPE_PREFIX) - 1, tlen = strlen(p->type);
@@ -163,14 +196,15 @@ orderd_str_t orderd_codec_encode_problem(const orderd_problem_t *p, const orderd
         gen_str(g, p->instance);
     }
     yajl_gen_map_close(g);
-    return gen_result(g);
+    return gen_result(&out);
 }
 
 orderd_str_t orderd_codec_encode_events(const orderd_order_t *o, const orderd_order_event_t *events, size_t n,
                                         const orderd_alloc_t *a)
 {
     yajl_alloc_funcs funcs;
-    yajl_gen g = gen_new(a, &funcs);
+    gen_out_t out;
+    yajl_gen g = gen_new(a, &funcs, &out);
     orderd_str_t user = orderd_order_user(o);
     char actor[5 + ORDERD_USER_ID_MAX] = "user:";
     memcpy(actor + 5, user.base, user.len);
@@ -196,5 +230,5 @@ orderd_str_t orderd_codec_encode_events(const orderd_order_t *o, const orderd_or
     }
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
-    return gen_result(g);
+    return gen_result(&out);
 }

@@ -212,7 +212,7 @@ int orderd_journal_replay(const char *dir, orderd_store_t *store, orderd_replay_
         }
         orderd_unmap_file(data, len);
         rep->records += ctx.applied;
-        rep->bytes += len;
+        rep->bytes += len - sc.zero_tail; /* the zeros written ahead are not journal */
         int last = i + 1 == n;
         if (sc.state == ORDERD_SCAN_DAMAGED || (sc.state == ORDERD_SCAN_TORN && !last) ||
             (sc.state == ORDERD_SCAN_CLEAN && sc.first_seq != firsts[i])) {

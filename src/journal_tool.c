@@ -152,7 +152,8 @@ static int run(int mode, const char *dir, FILE *out, FILE *err)
                 failed |= set_aside(dir, path, err);
         } else if (sc.state == ORDERD_SCAN_CLEAN && !gap) {
             if (mode == VERIFY)
-                fprintf(out, "%s: ok, %zu records, %zu bytes\n", name, sc.records, len);
+                fprintf(out, "%s: ok, %zu records, %zu bytes (+ %zu zero bytes written ahead)\n", name, sc.records,
+                        sc.valid_end, sc.zero_tail);
         } else {
             size_t at = gap ? 0 : sc.bad_at;
             int torn_tail = sc.state == ORDERD_SCAN_TORN && i + 1 == n && !gap;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal/files.h"
@@ -37,6 +38,20 @@ void orderd_fault_point(const char *name)
     if (want != NULL && strcmp(want, name) == 0) {
         fprintf(stderr, "orderd: fault point %s: exiting\n", name);
         _exit(86);
+    }
+}
+
+void orderd_fault_pause(const char *name)
+{
+    const char *spec = getenv("ORDERD_FAULT_PAUSE");
+    size_t len = strlen(name);
+    for (const char *p = spec; p != NULL && *p != '\0'; p = strchr(p, ',') != NULL ? strchr(p, ',') + 1 : NULL) {
+        if (strncmp(p, name, len) == 0 && p[len] == ':') {
+            long ms = strtol(p + len + 1, NULL, 10);
+            struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            return;
+        }
     }
 }
 
@@ -109,6 +124,29 @@ static void remove_covered(orderd_wal_t *w, uint64_t seq, uint64_t keep_first)
     orderd_fsync_dir(w->cfg.dir);
 }
 
+/* A snapshot can be hundreds of megabytes. Written in one go and synced at
+ * the end, the whole of it reaches the disk queue at once and the journal's
+ * fdatasync, which acknowledges requests, waits behind it. So writeback is
+ * started every few megabytes, and the writer waits for the range before
+ * last: a bounded amount of snapshot data is ever in flight (the same idea
+ * as Redis' incremental fsync while it rewrites). It is only pacing: the
+ * fdatasync at the end is what makes the file durable, so errors here are
+ * left to it. */
+#define SNAPSHOT_WRITEBACK_BYTES (4u << 20)
+
+static void pace_writeback(int fd, off_t *started, off_t *waited, off_t off)
+{
+    if (off - *started < (off_t)SNAPSHOT_WRITEBACK_BYTES)
+        return;
+    if (*waited < *started) {
+        (void)sync_file_range(fd, *waited, *started - *waited, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                                                   SYNC_FILE_RANGE_WAIT_AFTER);
+        *waited = *started;
+    }
+    (void)sync_file_range(fd, *started, off - *started, SYNC_FILE_RANGE_WRITE);
+    *started = off;
+}
+
 static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
 {
     char name[64], path[4200], tmp[4300];
@@ -125,12 +163,15 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
     off_t off = 0;
     int ok = orderd_pwrite_all(fd, hdr, sizeof(hdr), off) == 0;
     off += sizeof(hdr);
+    off_t started = 0, waited = 0;
     for (unsigned i = 0; ok && i < w->nshards; ++i) {
         b.len = 0;
         orderd_store_each(w->store, i, copy_order, &b);
         orderd_store_each_idem(w->store, i, copy_idem, &b);
         ok = !b.oom && (b.len == 0 || orderd_pwrite_all(fd, b.buf, b.len, off) == 0);
         off += (off_t)b.len;
+        if (ok)
+            pace_writeback(fd, &started, &waited, off);
     }
     if (ok) {
         unsigned char end[ORDERD_RECORD_HEADER_SIZE + 8], count[8];
@@ -173,16 +214,8 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
 static void *snapshot_main(void *arg)
 {
     orderd_wal_t *w = arg;
-    /* A failed write bumps the epoch and then undoes its changes, all under
-     * commit_mu. Read without it, the epoch could already be the new one
-     * while the undo is still under way: the copy would then hold changes
-     * that were answered 503 and never made durable, and no later failure
-     * would abandon the snapshot. Under commit_mu, any failure seen is
-     * complete, and any later one changes the epoch again. */
-    pthread_mutex_lock(&w->commit_mu);
-    unsigned epoch = atomic_load(&w->failure_epoch);
-    pthread_mutex_unlock(&w->commit_mu);
-    if (write_snapshot(w, w->snap_seq, epoch) == 0) {
+    orderd_fault_pause("snapshot:start");
+    if (write_snapshot(w, w->snap_seq, w->snap_epoch) == 0) {
         pthread_mutex_lock(&w->mu);
         ++w->stats.snapshots;
         pthread_mutex_unlock(&w->mu);
@@ -201,6 +234,12 @@ int orderd_wal_snapshot_start(orderd_wal_t *w)
         w->snap_joinable = 0;
     }
     w->snap_seq = w->last_seq;
+    /* Taken now, under the commit role, not when the thread gets to run: a
+     * write that fails after this point undoes changes the copy may hold,
+     * and must abandon the snapshot. Read by the thread, it could come after
+     * a failure whose undo was still going on, and a snapshot holding an
+     * undone change (answered 503) would have been kept. */
+    w->snap_epoch = atomic_load(&w->failure_epoch);
     atomic_store(&w->snap_running, 1);
     if (pthread_create(&w->snap_thread, NULL, snapshot_main, w) != 0) {
         atomic_store(&w->snap_running, 0);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "internal/files.h"
@@ -183,10 +185,13 @@ static void on_write_failure(orderd_wal_t *w, int err, uint64_t batch_first_seq)
     /* A later, shorter write must not leave pieces of this one behind it. */
     if (ftruncate(w->fd, w->seg_end) != 0 || fdatasync(w->fd) != 0)
         die_sync("cutting the journal back after a failed write", errno);
+    w->alloc_end = w->seg_end;
+    w->prealloc_off = 1;
     w->last_seq = batch_first_seq - 1;
     atomic_store(&w->read_only_until_ms, INT64_MAX); /* until the undo below is done */
     atomic_store(&w->read_only, 1);
     atomic_fetch_add(&w->failure_epoch, 1);
+    orderd_fault_pause("write-failure:before-undo");
 
     /* Everything queued after the failed batch may build on it: take it out
      * too (appends are refused from now on), then undo newest first. */
@@ -217,10 +222,11 @@ static void on_write_failure(orderd_wal_t *w, int err, uint64_t batch_first_seq)
 
 static void sync_now(orderd_wal_t *w)
 {
+    /* cleared first: a write that completes during the sync sets it again */
+    atomic_store(&w->unsynced, 0);
     if (fdatasync(w->fd) != 0)
         die_sync("fdatasync of the journal", errno);
-    w->last_sync_ms = mono_ms();
-    w->unsynced = 0;
+    atomic_store(&w->last_sync_ms, mono_ms());
     pthread_mutex_lock(&w->mu);
     ++w->stats.syncs;
     pthread_mutex_unlock(&w->mu);
@@ -267,7 +273,7 @@ static void sync_step(orderd_wal_t *w)
     /* everything in `mine` was written before it was listed: this covers it */
     if (fdatasync(w->fd) != 0)
         die_sync("fdatasync of the journal", errno);
-    w->last_sync_ms = mono_ms();
+    atomic_store(&w->last_sync_ms, mono_ms());
     pthread_mutex_lock(&w->mu);
     ++w->stats.syncs;
     pthread_mutex_unlock(&w->mu);
@@ -330,10 +336,13 @@ static size_t write_batch(orderd_wal_t *w, uint64_t g)
     }
     if (total > 0) {
         w->seg_end = off;
+        w->seg_written = 1;
         w->bytes_since_snapshot += total;
-        w->unsynced = w->cfg.fsync != ORDERD_FSYNC_ALWAYS;
-        if (w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && mono_ms() - w->last_sync_ms >= EVERYSEC_MS)
-            sync_now(w);
+        /* the writer thread syncs it (everysec_step); the first unsynced
+         * write wakes it, so it can time that sync */
+        if (w->cfg.fsync != ORDERD_FSYNC_ALWAYS && atomic_exchange(&w->unsynced, 1) == 0 &&
+            w->cfg.fsync == ORDERD_FSYNC_EVERYSEC)
+            orderd_wal_kick(w);
     }
     pthread_mutex_lock(&w->mu);
     if (w->cfg.fsync == ORDERD_FSYNC_ALWAYS && (total > 0 || w->written_g > w->synced_g)) {
@@ -381,8 +390,67 @@ static int create_segment(orderd_wal_t *w, uint64_t first)
         close(w->fd);
     w->fd = fd;
     w->seg_first = first;
-    w->seg_end = ORDERD_FILE_HEADER_SIZE;
+    w->seg_end = w->alloc_end = ORDERD_FILE_HEADER_SIZE;
+    w->seg_written = w->prealloc_off = 0;
+    w->prealloc_tried = 0;
     return 0;
+}
+
+/*
+ * Space written ahead. An fdatasync after an append must also write the
+ * inode (the file grew); after writing into blocks that already hold data
+ * it only writes those blocks. On this project's reference disk that is
+ * p50 100 us instead of 190 us and p99 0.15-0.45 ms instead of 0.4-2.8 ms
+ * per write + fdatasync (PostgreSQL zero-fills its WAL segments for the
+ * same reason). So the writer thread keeps up to PREALLOC_CHUNK of zeros
+ * written ahead of the records, and starts their writeback at once so the
+ * next fdatasync does not carry them. Replay reads an all-zero tail as the
+ * end of the segment (no record starts with zero bytes: its CRC would not
+ * match). Failing to write zeros is harmless: records are then appended as
+ * before, and a real shortage of space shows up on the records' own write;
+ * after any failed write the segment gets no more zeros, so a full disk
+ * refuses changes as it did without them.
+ * Done under commit_mu, so the zeros never land where records are written.
+ */
+#define PREALLOC_CHUNK ((off_t)1 << 20)
+#define PREALLOC_STEP ((off_t)128 << 10)
+/* Zeros only while the file system has room to spare: near a full disk the
+ * records take the space themselves, and it runs out on their write. */
+#define PREALLOC_MIN_FREE ((unsigned long long)64 << 20)
+
+static void prealloc_ahead(orderd_wal_t *w)
+{
+    static const unsigned char zeros[64 << 10];
+    /* not before this process writes a record: an idle segment stays as replay left it */
+    if (!w->seg_written || w->prealloc_off || w->alloc_end - w->seg_end >= PREALLOC_CHUNK / 2)
+        return;
+    /* looked at most once per 64 KiB of records while space is short */
+    if (w->prealloc_tried != 0 && w->seg_end - w->prealloc_tried < ((off_t)64 << 10))
+        return;
+    struct statvfs fs;
+    if (fstatvfs(w->fd, &fs) != 0 || (unsigned long long)fs.f_bavail * fs.f_frsize < PREALLOC_MIN_FREE) {
+        w->prealloc_tried = w->seg_end;
+        return;
+    }
+    w->prealloc_tried = 0;
+    /* at most PREALLOC_STEP a call: the writer runs this between two syncs,
+     * and every request waiting for the next one waits for this too */
+    off_t start = w->alloc_end > w->seg_end ? w->alloc_end : w->seg_end, end = w->seg_end + PREALLOC_CHUNK;
+    if (end - start > PREALLOC_STEP)
+        end = start + PREALLOC_STEP;
+    for (off_t at = start; at < end;) {
+        size_t n = end - at < (off_t)sizeof(zeros) ? (size_t)(end - at) : sizeof(zeros);
+        ssize_t done = pwrite(w->fd, zeros, n, at);
+        if (done <= 0) {
+            /* out of space, say: leave what there is to the records */
+            w->prealloc_off = 1;
+            break;
+        }
+        at += done;
+        w->alloc_end = at;
+    }
+    if (w->alloc_end > start)
+        (void)sync_file_range(w->fd, start, w->alloc_end - start, SYNC_FILE_RANGE_WRITE);
 }
 
 /* Past the threshold: close this segment off, start the next, snapshot.
@@ -393,8 +461,10 @@ static void maybe_rotate(orderd_wal_t *w)
         return;
     sync_step(w); /* everything written is durable and acknowledged */
     pthread_mutex_lock(&w->sync_mu); /* and no deferred sync runs on the old file while it is swapped */
-    if (w->unsynced)
+    if (atomic_load(&w->unsynced))
         sync_now(w);
+    if (w->alloc_end > w->seg_end && ftruncate(w->fd, w->seg_end) == 0) /* finished segments hold records only */
+        w->alloc_end = w->seg_end;
     int created = create_segment(w, w->last_seq + 1);
     pthread_mutex_unlock(&w->sync_mu);
     w->bytes_since_snapshot = 0;
@@ -440,6 +510,26 @@ void orderd_wal_flush(orderd_wal_t *w)
         orderd_wal_kick(w);
 }
 
+/* --fsync everysec: the once-a-second fdatasync, on the writer thread. It
+ * runs without the commit role, so workers keep writing and answering while
+ * it waits on the disk (run inside a commit, it held up every request for
+ * the length of a sync of a second's records); sync_mu keeps the segment
+ * from being switched under it. */
+static int everysec_due(orderd_wal_t *w)
+{
+    return w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && atomic_load(&w->unsynced) &&
+           mono_ms() - atomic_load(&w->last_sync_ms) >= EVERYSEC_MS;
+}
+
+static void everysec_step(orderd_wal_t *w)
+{
+    if (!everysec_due(w))
+        return;
+    pthread_mutex_lock(&w->sync_mu);
+    sync_now(w);
+    pthread_mutex_unlock(&w->sync_mu);
+}
+
 static void *writer_main(void *arg)
 {
     orderd_wal_t *w = arg;
@@ -449,10 +539,15 @@ static void *writer_main(void *arg)
         int stopping = w->stopping;
         pthread_mutex_unlock(&w->mu);
 
+        everysec_step(w);
         pthread_mutex_lock(&w->commit_mu);
         size_t n = commit_cycle(w);
         pthread_mutex_unlock(&w->commit_mu);
         sync_step(w);
+        everysec_step(w);
+        pthread_mutex_lock(&w->commit_mu);
+        prealloc_ahead(w);
+        pthread_mutex_unlock(&w->commit_mu);
 
         pthread_mutex_lock(&w->mu);
         if (n == 0 && atomic_load(&w->appended) == seen && w->written_g <= w->synced_g) {
@@ -462,8 +557,8 @@ static void *writer_main(void *arg)
             }
             /* idle: sleep until kicked, or until a deferred sync or the end of read-only is due */
             int64_t wake = INT64_MAX, now = mono_ms();
-            if (w->unsynced && w->cfg.fsync == ORDERD_FSYNC_EVERYSEC)
-                wake = w->last_sync_ms + EVERYSEC_MS;
+            if (atomic_load(&w->unsynced) && w->cfg.fsync == ORDERD_FSYNC_EVERYSEC)
+                wake = atomic_load(&w->last_sync_ms) + EVERYSEC_MS;
             atomic_store(&w->idle, 1);
             if (atomic_load(&w->appended) == seen && !w->stopping && w->written_g <= w->synced_g) {
                 if (wake == INT64_MAX) {
@@ -479,17 +574,16 @@ static void *writer_main(void *arg)
             }
             atomic_store(&w->idle, 0);
             pthread_mutex_unlock(&w->mu);
-            pthread_mutex_lock(&w->commit_mu);
-            if (w->unsynced && w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && mono_ms() - w->last_sync_ms >= EVERYSEC_MS)
-                sync_now(w);
-            pthread_mutex_unlock(&w->commit_mu);
+            everysec_step(w);
             continue;
         }
         pthread_mutex_unlock(&w->mu);
     }
     pthread_mutex_lock(&w->commit_mu);
-    if (w->unsynced && w->cfg.fsync != ORDERD_FSYNC_NO)
+    pthread_mutex_lock(&w->sync_mu);
+    if (atomic_load(&w->unsynced) && w->cfg.fsync != ORDERD_FSYNC_NO)
         sync_now(w);
+    pthread_mutex_unlock(&w->sync_mu);
     pthread_mutex_unlock(&w->commit_mu);
     return NULL;
 }
@@ -507,7 +601,7 @@ orderd_wal_t *orderd_wal_open(const orderd_wal_config_t *cfg, orderd_store_t *st
     w->nshards = orderd_store_shards(store);
     w->fd = -1;
     w->last_seq = report->last_seq;
-    w->last_sync_ms = mono_ms();
+    atomic_store(&w->last_sync_ms, mono_ms());
     w->bytes_since_snapshot = report->segment_bytes;
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->commit_mu, NULL);
@@ -528,6 +622,8 @@ orderd_wal_t *orderd_wal_open(const orderd_wal_config_t *cfg, orderd_store_t *st
             goto fail;
         }
         w->seg_end = (off_t)report->segment_end;
+        struct stat st;
+        w->alloc_end = fstat(w->fd, &st) == 0 && st.st_size > w->seg_end ? st.st_size : w->seg_end;
     } else if (create_segment(w, w->last_seq + 1) != 0) {
         snprintf(err, errlen, "cannot create a journal segment in %s: %s", cfg->dir, strerror(errno));
         goto fail;
@@ -563,6 +659,9 @@ void orderd_wal_close(orderd_wal_t *w)
     if (w->snap_joinable)
         pthread_join(w->snap_thread, NULL);
     orderd_store_set_journal(w->store, NULL);
+    /* a clean stop leaves the segment holding records only */
+    if (w->alloc_end > w->seg_end && (ftruncate(w->fd, w->seg_end) != 0 || fdatasync(w->fd) != 0))
+        fprintf(stderr, "orderd: cannot cut the zeros written ahead off the journal: %s\n", strerror(errno));
     close(w->fd);
     for (unsigned i = 0; i < w->nshards; ++i) {
         free(w->slots[i].active.buf);

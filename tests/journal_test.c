@@ -906,6 +906,86 @@ static void test_torn_tail_every_offset(void **state)
     rmdir_tmp(src);
 }
 
+/* The writer keeps zeros written ahead of its records (wal.c); a crash
+ * leaves them after the last record. Zeros after a whole record are the
+ * end: nothing cut, and the writer continues right after the record, not
+ * after the zeros. A cut record before zeros is a torn tail; zeros with a
+ * valid record after them are damage. */
+static void test_zero_tail_is_the_end(void **state)
+{
+    (void)state;
+    char src[PATH_MAX], srcseg[PATH_MAX];
+    tmpdir(src, sizeof(src), "zeros-src");
+    orderd_store_t *live = write_script(src, 6);
+    segment_path(srcseg, sizeof(srcseg), src, 1);
+    seg_t s;
+    seg_load(&s, srcseg);
+    assert_int_equal(s.n, 6);
+    const size_t zeros = 3 * 4096 + 17;
+
+    for (size_t cut = s.offs[s.n - 2]; cut <= s.len; ++cut) {
+        char dir[PATH_MAX], seg[PATH_MAX];
+        tmpdir(dir, sizeof(dir), "zeros");
+        segment_path(seg, sizeof(seg), dir, 1);
+        unsigned char *buf = calloc(1, cut + zeros);
+        memcpy(buf, s.data, cut);
+        test_write_file(seg, buf, cut + zeros);
+        free(buf);
+        /* the zeros stand in for the cut-off bytes that were zeros anyway */
+        size_t ext = cut, k = 0;
+        while (ext < s.len && s.data[ext] == 0)
+            ++ext;
+        while (k < s.n && s.offs[k + 1] <= ext)
+            ++k;
+        size_t keep = s.offs[k];
+        int whole = keep >= cut;
+
+        orderd_replay_report_t rep;
+        orderd_store_t *st = replay_ok(dir, &rep);
+        if (rep.records != k || rep.segment_end != keep)
+            fail_msg("cut at %zu + zeros: %zu records ending at %" PRIu64 ", want %zu ending at %zu", cut,
+                     rep.records, rep.segment_end, k, keep);
+        /* after a whole record the zeros stay (the end); after a cut record all goes */
+        assert_int_equal(rep.torn_bytes, whole ? 0 : cut + zeros - keep);
+        assert_int_equal(test_file_size(seg), (long long)(whole ? cut + zeros : keep));
+        assert_int_equal(rep.bytes, whole ? keep : cut + zeros); /* bytes read, zeros ahead left out */
+
+        writer_t w;
+        writer_attach(&w, dir, st, &rep, ORDERD_FSYNC_ALWAYS, UINT64_MAX);
+        w_create(&w, "after-zeros", 7000 + (unsigned)cut);
+        w_close(&w);
+        /* the new record follows the old ones directly; the clean stop cut the zeros */
+        seg_t again;
+        seg_load(&again, seg);
+        assert_int_equal(again.n, k + 1);
+        assert_memory_equal(again.data, s.data, keep);
+        seg_free(&again);
+        orderd_store_free(st);
+        rmdir_tmp(dir);
+    }
+
+    /* zeros where a record was, with a valid record after them: damage */
+    char dir[PATH_MAX], seg[PATH_MAX];
+    tmpdir(dir, sizeof(dir), "zeros-hole");
+    segment_path(seg, sizeof(seg), dir, 1);
+    unsigned char *buf = malloc(s.len);
+    memcpy(buf, s.data, s.len);
+    memset(buf + s.offs[s.n - 2], 0, s.offs[s.n - 1] - s.offs[s.n - 2]);
+    test_write_file(seg, buf, s.len);
+    free(buf);
+    orderd_store_t *st = orderd_store_new(NSHARDS);
+    orderd_replay_report_t rep;
+    assert_int_not_equal(quiet_replay(dir, st, &rep), 0);
+    assert_non_null(strstr(rep.error, "damaged"));
+    assert_int_equal(test_file_size(seg), (long long)s.len);
+    orderd_store_free(st);
+    rmdir_tmp(dir);
+
+    seg_free(&s);
+    orderd_store_free(live);
+    rmdir_tmp(src);
+}
+
 /* ------------------------------------------------------------------ */
 /* 5. bit flips; verify, repair and dump                                */
 /* ------------------------------------------------------------------ */
@@ -1713,6 +1793,7 @@ int main(void)
         TEST_DIRS(test_event_codec_status),
         TEST_DIRS(test_replay_real_journal),
         TEST_DIRS(test_torn_tail_every_offset),
+        TEST_DIRS(test_zero_tail_is_the_end),
         TEST_DIRS(test_bit_flip_in_last_record_is_torn),
         TEST_DIRS(test_bit_flip_in_middle_refused_then_repaired),
         TEST_DIRS(test_damaged_segment_header_before_records_is_refused),

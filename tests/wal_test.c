@@ -9,8 +9,13 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/uio.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sys/statvfs.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -768,6 +773,67 @@ static void run_mode(orderd_fsync_mode_t mode)
     rmdir_tmp(dir);
 }
 
+/* Every fdatasync of the library goes through here: the calls made on the
+ * thread named in `sync_watch` are counted apart. */
+static pthread_t sync_watch;
+static atomic_int sync_watching, syncs_on_watched, syncs_elsewhere;
+
+int fdatasync(int fd)
+{
+    static int (*real)(int);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");
+    if (atomic_load(&sync_watching))
+        atomic_fetch_add(pthread_equal(pthread_self(), sync_watch) ? &syncs_on_watched : &syncs_elsewhere, 1);
+    return real(fd);
+}
+
+/* With --fsync everysec a worker that commits at the end of its loop
+ * iteration (orderd_wal_flush) never runs the once-a-second fdatasync
+ * itself: that is the writer thread's, outside the commit role, so the
+ * worker's requests are not held up for the length of a sync. */
+static void test_everysec_sync_stays_off_the_committer(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir(dir, sizeof(dir), "wal-everysec");
+    sink_t sink;
+    sink_init(&sink);
+    orderd_store_t *st;
+    orderd_wal_t *wal = open_wal(dir, &st, &sink, ORDERD_FSYNC_EVERYSEC);
+    sync_watch = pthread_self();
+    atomic_store(&syncs_on_watched, 0);
+    atomic_store(&syncs_elsewhere, 0);
+    atomic_store(&sync_watching, 1);
+    enum { MAX = 200000 };
+    waiter_t *w = calloc(MAX, sizeof(*w));
+    int64_t until = mono_ms() + 2600;
+    int n = 0;
+    /* a busy worker: a change and a commit, over and over */
+    while (mono_ms() < until && n < MAX) {
+        char user[16];
+        snprintf(user, sizeof(user), "c%d", n % 64);
+        orderd_order_t *o = make_order(user, T0_MS + n, (unsigned)n);
+        assert_int_equal(orderd_store_create(st, o, &w[n++]), ORDERD_STORE_OK);
+        free(o);
+        orderd_wal_flush(wal); /* as a worker does at the end of its loop iteration */
+        sleep_us(200);         /* and then waits for its sockets */
+    }
+    wait_calls(&sink, n);
+    atomic_store(&sync_watching, 0);
+    assert_int_equal(atomic_load(&syncs_on_watched), 0);
+    assert_true(atomic_load(&syncs_elsewhere) >= 2); /* about once a second */
+    close_wal(wal, &sink);
+    orderd_replay_report_t rep;
+    orderd_store_t *back = replay_dir(dir, &rep);
+    assert_int_equal(rep.records, (uint64_t)n);
+    orderd_store_free(back);
+    orderd_store_free(st);
+    free(w);
+    pthread_mutex_destroy(&sink.mu);
+    rmdir_tmp(dir);
+}
+
 static void test_fsync_everysec(void **state)
 {
     (void)state;
@@ -830,6 +896,190 @@ static void test_close_flushes_the_queue(void **state)
         pthread_mutex_destroy(&sink.mu);
         rmdir_tmp(dir);
     }
+}
+
+/* While it runs, the writer keeps zeros written ahead of its records (when
+ * the file system has room). A crash then leaves them in the segment: replay
+ * reads them as the end, and the next writer continues right after the last
+ * record. A clean stop cuts them off. */
+static void test_zeros_ahead_survive_a_crash(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], crash[PATH_MAX], seg[PATH_MAX], crashseg[PATH_MAX];
+    tmpdir(dir, sizeof(dir), "wal-zeros");
+    tmpdir(crash, sizeof(crash), "wal-zeros-crash");
+    struct statvfs fs;
+    assert_int_equal(statvfs(dir, &fs), 0);
+    if ((unsigned long long)fs.f_bavail * fs.f_frsize < (256ull << 20))
+        skip(); /* orderd writes no zeros ahead on a nearly full file system */
+    snprintf(seg, sizeof(seg), "%s/journal-0000000000000001.wal", dir);
+    snprintf(crashseg, sizeof(crashseg), "%s/journal-0000000000000001.wal", crash);
+
+    sink_t sink;
+    sink_init(&sink);
+    orderd_store_t *st;
+    orderd_wal_t *wal = open_wal(dir, &st, &sink, ORDERD_FSYNC_ALWAYS);
+    static waiter_t w[200];
+    memset(w, 0, sizeof(w));
+    for (int i = 0; i < 200; ++i) {
+        char user[16];
+        snprintf(user, sizeof(user), "z%d", i % 7);
+        orderd_order_t *o = make_order(user, T0_MS + i, (unsigned)i);
+        assert_int_equal(orderd_store_create(st, o, &w[i]), ORDERD_STORE_OK);
+        free(o);
+    }
+    wait_calls(&sink, 200);
+    int64_t until = mono_ms() + 5000;
+    while (test_file_size(seg) < (1 << 17) && mono_ms() < until)
+        sleep_us(1000);
+    long long running = test_file_size(seg);
+    if (running < (1 << 17))
+        fail_msg("no zeros written ahead: the segment is %lld bytes", running);
+    test_copy_dir(dir, crash); /* what a kill -9 leaves */
+    close_wal(wal, &sink);
+
+    orderd_replay_report_t rep, crep;
+    orderd_store_t *back = replay_dir(dir, &rep);
+    assert_int_equal(rep.records, 200);
+    assert_int_equal(test_file_size(seg), (long long)rep.segment_end); /* the clean stop cut the zeros */
+    orderd_store_t *cback = replay_dir(crash, &crep); /* no torn tail: replay_dir checks */
+    assert_int_equal(crep.records, 200);
+    assert_int_equal(crep.segment_end, rep.segment_end);
+    assert_int_equal(crep.bytes, rep.bytes);
+    assert_true(test_file_size(crashseg) > (long long)crep.segment_end);
+    assert_same_orders(cback, back);
+    orderd_store_free(cback);
+
+    /* the next writer on the crashed directory appends right after the records */
+    sink_t sink2;
+    sink_init(&sink2);
+    orderd_store_t *st2;
+    orderd_wal_t *wal2 = open_wal(crash, &st2, &sink2, ORDERD_FSYNC_ALWAYS);
+    static waiter_t w2[20];
+    memset(w2, 0, sizeof(w2));
+    for (int i = 0; i < 20; ++i) {
+        orderd_order_t *o = make_order("after-crash", T0_MS + 1000 + i, (unsigned)i);
+        assert_int_equal(orderd_store_create(st2, o, &w2[i]), ORDERD_STORE_OK);
+        free(o);
+    }
+    wait_calls(&sink2, 20);
+    close_wal(wal2, &sink2);
+    size_t n;
+    rec_info_t *recs = scan_segment(crash, &n); /* consecutive records to the end of the file */
+    assert_int_equal(n, 220);
+    free(recs);
+    orderd_store_t *again = replay_dir(crash, &crep);
+    assert_int_equal(crep.records, 220);
+    assert_same_orders(again, st2);
+
+    orderd_store_free(again);
+    orderd_store_free(st2);
+    orderd_store_free(back);
+    orderd_store_free(st);
+    pthread_mutex_destroy(&sink.mu);
+    pthread_mutex_destroy(&sink2.mu);
+    rmdir_tmp(crash);
+    rmdir_tmp(dir);
+}
+
+/* pwritev of the library goes through here; the next one fails with EIO
+ * when asked. */
+static atomic_int fail_next_pwritev;
+
+ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+    static ssize_t (*real)(int, const struct iovec *, int, off_t);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "pwritev");
+    if (atomic_exchange(&fail_next_pwritev, 0)) {
+        errno = EIO;
+        return -1;
+    }
+    return real(fd, iov, cnt, off);
+}
+
+static int segments_in(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, "journal-", 8) == 0;
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+/* A snapshot asked for just before a write fails must be abandoned, even when
+ * its thread only gets to run while the failed batch is being undone: its
+ * copy may hold a change that was answered 503. The pauses put the steps in
+ * that order: the snapshot thread starts 150 ms late, and the undo waits
+ * 400 ms after the failure is counted. (Fails when the snapshot thread reads
+ * the failure count itself: a cancel answered 503 comes back after restart.) */
+static void test_snapshot_after_a_failed_write_is_abandoned(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir(dir, sizeof(dir), "wal-snapfail");
+    setenv("ORDERD_FAULT_PAUSE", "snapshot:start:150,write-failure:before-undo:400", 1);
+    sink_t sink;
+    sink_init(&sink);
+    orderd_store_t *st = orderd_store_new(NSHARDS);
+    orderd_replay_report_t rep0;
+    assert_int_equal(orderd_journal_replay(dir, st, &rep0), 0);
+    orderd_wal_config_t cfg = {.dir = dir, .fsync = ORDERD_FSYNC_ALWAYS, .snapshot_bytes = 4096,
+                               .notify = on_notify, .notify_ctx = &sink};
+    char err[256] = "";
+    orderd_wal_t *wal = orderd_wal_open(&cfg, st, &rep0, err, sizeof(err));
+    if (wal == NULL)
+        fail_msg("orderd_wal_open: %s", err);
+
+    /* one order to cancel, then creates one at a time until the segment switches */
+    static waiter_t w[200];
+    memset(w, 0, sizeof(w));
+    orderd_order_t *target = make_order("victim", T0_MS, 1);
+    uint64_t target_id;
+    assert_int_equal(orderd_store_create(st, target, &w[0]), ORDERD_STORE_OK);
+    target_id = target->id;
+    free(target);
+    wait_calls(&sink, 1);
+    int n = 1;
+    while (segments_in(dir) < 2 && n < 200) {
+        orderd_order_t *o = make_order("filler", T0_MS + n, (unsigned)n);
+        assert_int_equal(orderd_store_create(st, o, &w[n]), ORDERD_STORE_OK);
+        free(o);
+        wait_calls(&sink, ++n);
+    }
+    assert_int_equal(segments_in(dir), 2); /* a snapshot was asked for: its thread waits 150 ms */
+
+    /* the cancel's write fails: undone, its waiter told "not durable" */
+    atomic_store(&fail_next_pwritev, 1);
+    test_arena_t ar = {0};
+    orderd_alloc_t a = test_arena_allocator(&ar);
+    orderd_order_t *out = NULL;
+    assert_int_equal(orderd_store_set_status(st, S("victim"), target_id, ORDERD_STATUS_CANCELLED, T0_MS + 500, &a,
+                                             &out, &w[n]),
+                     ORDERD_STORE_OK);
+    wait_calls(&sink, n + 1);
+    assert_int_equal(atomic_load(&w[n].durable), 0);
+    sleep_us(800000); /* the snapshot thread has run its course */
+    close_wal(wal, &sink);
+    unsetenv("ORDERD_FAULT_PAUSE");
+
+    orderd_replay_report_t rep;
+    orderd_store_t *back = orderd_store_new(NSHARDS);
+    if (orderd_journal_replay(dir, back, &rep) != 0)
+        fail_msg("replay: %s", rep.error);
+    orderd_order_t *got = NULL;
+    assert_int_equal(orderd_store_get(back, S("victim"), target_id, &a, &got), ORDERD_STORE_OK);
+    if (got->status != ORDERD_STATUS_PENDING || got->version != 1)
+        fail_msg("the cancel answered 503 came back: status %s, version %u",
+                 orderd_status_name((orderd_status_t)got->status), (unsigned)got->version);
+    test_arena_reset(&ar);
+    orderd_store_free(back);
+    orderd_store_free(st);
+    pthread_mutex_destroy(&sink.mu);
+    rmdir_tmp(dir);
 }
 
 /* ------------------------------------------------------------------ */
@@ -962,9 +1212,12 @@ int main(void)
         TEST_DIRS(test_records_of_an_order_in_order),
         TEST_ARENA_DIRS(test_repeated_cancel_is_a_barrier),
         TEST_DIRS(test_fsync_everysec),
+        TEST_DIRS(test_everysec_sync_stays_off_the_committer),
         TEST_DIRS(test_fsync_no),
         TEST_DIRS(test_fsync_mode_parse),
         TEST_DIRS(test_close_flushes_the_queue),
+        TEST_DIRS(test_zeros_ahead_survive_a_crash),
+        TEST_DIRS(test_snapshot_after_a_failed_write_is_abandoned),
         TEST_ARENA_DIRS(test_store_undo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

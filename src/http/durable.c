@@ -40,6 +40,48 @@ void orderd_ticket_drop(orderd_ticket_t *t)
     free(t);
 }
 
+/*
+ * libh2o 2.2.5 stops reading an HTTP/1 connection while its request is being
+ * handled, and starts again once the response is sent. For an answer given
+ * in a later loop iteration, that is one epoll_ctl to take the socket out of
+ * the poll set and one to put it back: per request, about as much kernel time
+ * as reading the request. While a request waits for the journal its socket
+ * is therefore kept in the poll set, told not to read: buffers the request
+ * still points into never move. If the client sends more (a pipelined
+ * request) or closes, the callback below hands the socket back to h2o's own
+ * stopped state at once; otherwise it is handed back just before the answer,
+ * and h2o's restart in the same iteration leaves the poll set untouched.
+ */
+static h2o_socket_t *http1_socket(h2o_req_t *req)
+{
+    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
+        return NULL;
+    return req->conn->callbacks->get_socket(req->conn);
+}
+
+static void on_readable_while_waiting(h2o_socket_t *sock, const char *err)
+{
+    (void)err;
+    h2o_socket_dont_read(sock, 0);
+    h2o_socket_read_stop(sock);
+}
+
+static void keep_polled(h2o_req_t *req)
+{
+    h2o_socket_t *sock = http1_socket(req);
+    if (sock != NULL && !h2o_socket_is_reading(sock)) {
+        h2o_socket_dont_read(sock, 1);
+        h2o_socket_read_start(sock, on_readable_while_waiting);
+    }
+}
+
+static void hand_back(h2o_req_t *req)
+{
+    h2o_socket_t *sock = http1_socket(req);
+    if (sock != NULL && sock->_cb.read == on_readable_while_waiting)
+        on_readable_while_waiting(sock, NULL);
+}
+
 void orderd_http_on_durable(void *ctx, void *waiter, int durable)
 {
     orderd_ticket_t *t = waiter;
@@ -54,6 +96,7 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
         h2o_linklist_unlink(&t->msg.link);
         h2o_req_t *req = t->req;
         if (req != NULL) {
+            hand_back(req);
             if (t->durable && t->replayed)
                 h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("idempotent-replayed"), 0, NULL,
                                       H2O_STRLIT("true"));
@@ -79,6 +122,7 @@ int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order
     orderd_http_thread_t *thread = H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, durable, t->receiver);
     t->order = order;
     t->body = orderd_codec_encode_order(order, &a);
+    keep_polled(t->req);
     /* zero timeouts run after the loop has handled every ready socket: one
      * wake-up carries this iteration's changes into one batch */
     if (app->kick != NULL && !h2o_timeout_is_linked(&thread->kick)) {

@@ -27,6 +27,15 @@ static size_t find_valid_after(const unsigned char *data, size_t len, size_t fro
     return 0;
 }
 
+/* Are data[from, len) all zero bytes? */
+static int all_zero(const unsigned char *data, size_t len, size_t from)
+{
+    for (size_t i = from; i < len; ++i)
+        if (data[i] != 0)
+            return 0;
+    return 1;
+}
+
 int orderd_scan_file(const unsigned char *data, size_t len, const char magic[8],
                      int (*on_record)(void *ctx, const orderd_record_t *rec, size_t off), void *ctx,
                      orderd_scan_t *sc)
@@ -53,6 +62,12 @@ int orderd_scan_file(const unsigned char *data, size_t len, const char magic[8],
         int r = orderd_record_parse(data + off, len - off, &rec, &used);
         if (r == ORDERD_FRAME_OK && rec.seq != sc->next_seq)
             r = ORDERD_FRAME_BAD;
+        if (r != ORDERD_FRAME_OK && all_zero(data, len, off)) {
+            /* the writer fills the space ahead of the records with zeros
+             * (see wal.c); an all-zero record header fails its CRC */
+            sc->zero_tail = len - off;
+            break;
+        }
         if (r != ORDERD_FRAME_OK) {
             size_t resume = find_valid_after(data, len, off + 1, sc->next_seq, 0);
             sc->bad_at = off;

@@ -9,7 +9,7 @@
 #include "orderd/journal.h"
 
 typedef enum {
-    ORDERD_SCAN_CLEAN = 0, /* every byte belongs to a valid record */
+    ORDERD_SCAN_CLEAN = 0, /* every byte belongs to a valid record, or to the zero-filled tail after them */
     ORDERD_SCAN_TORN,      /* a bad or incomplete tail with no valid record after it */
     ORDERD_SCAN_DAMAGED,   /* a bad record followed by valid ones, or a record the reader refused */
 } orderd_scan_state_t;
@@ -18,6 +18,7 @@ typedef struct orderd_scan {
     uint64_t first_seq; /* the header's sequence number */
     uint64_t next_seq;  /* one past the last valid record's */
     size_t valid_end;   /* length of the valid prefix, header included */
+    size_t zero_tail;   /* CLEAN: bytes of zeros after the valid prefix (space written ahead) */
     size_t records;
     int state;          /* orderd_scan_state_t */
     size_t bad_at;      /* TORN / DAMAGED: offset of the first bad record */

@@ -40,10 +40,14 @@ struct orderd_wal {
     int fd;
     uint64_t seg_first;
     off_t seg_end;
+    off_t alloc_end; /* zeros written ahead of seg_end reach this far (see wal.c) */
+    int seg_written; /* this process has written records to the segment */
+    int prealloc_off; /* no zeros ahead in this segment: a write failed (a full disk, say) */
+    off_t prealloc_tried; /* seg_end when free space was last found too low */
     uint64_t bytes_since_snapshot;
     uint64_t last_seq;
-    int64_t last_sync_ms;
-    int unsynced;
+    _Atomic int64_t last_sync_ms;
+    atomic_int unsynced; /* everysec / no: written since the last fdatasync */
 
     atomic_int read_only;               /* appends refused: a write failed */
     _Atomic int64_t read_only_until_ms; /* monotonic ms; the first append after it ends the refusal */
@@ -72,6 +76,7 @@ struct orderd_wal {
     atomic_int snap_running;
     int snap_joinable;
     uint64_t snap_seq;
+    unsigned snap_epoch; /* failure_epoch when the snapshot was asked for */
 
     orderd_wal_stats_t stats; /* under mu */
 };
@@ -81,5 +86,9 @@ int orderd_wal_snapshot_start(orderd_wal_t *w);
 
 /** Exits the process at a named fault point when ORDERD_FAULT_POINT names it (crash tests). */
 void orderd_fault_point(const char *name);
+/* Test hook: with ORDERD_FAULT_PAUSE=NAME:MS[,NAME:MS...] in the environment,
+ * sleeps MS milliseconds at the point NAME, to put two threads' steps in a
+ * chosen order. Does nothing otherwise. */
+void orderd_fault_pause(const char *name);
 
 #endif

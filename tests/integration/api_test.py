@@ -733,6 +733,70 @@ def test_413_http1_closes_connection(ctx):
         ensure_eq(rest, b"", "bytes after the 413 response")
 
 
+def _read_http1_responses(sock, count, timeout=5.0):
+    """Reads `count` pipelined HTTP/1.1 responses (Content-Length framed)."""
+    sock.settimeout(timeout)
+    buf, out = b"", []
+    while len(out) < count:
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise TestFailure(f"connection closed after {len(out)} of {count} responses")
+            buf += chunk
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        m = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+        ensure(m is not None, f"raw HTTP/1.1 response without Content-Length: {head!r}")
+        while len(rest) < int(m.group(1)):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise TestFailure("connection closed inside a response body")
+            rest += chunk
+        out.append((int(head.split(b" ", 2)[1]), rest[:int(m.group(1))]))
+        buf = rest[int(m.group(1)):]
+    return out
+
+
+@once
+def test_http1_pipelined_and_abandoned_changes(ctx):
+    """A change is answered only after its journal sync, in a later loop
+    iteration: HTTP/1.1 pipelining still answers in order, requests that arrive
+    while a change waits are served after it, and clients that leave while
+    their change waits leave the server healthy."""
+    port = ctx.server.port
+
+    def post(user):
+        body = SEED_BODY.encode()
+        return (b"POST /api/orders HTTP/1.1\r\nHost: x\r\nX-User-Id: %s\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (user, len(body)) + body)
+
+    listing = b"GET /api/orders?limit=10 HTTP/1.1\r\nHost: x\r\nX-User-Id: pipe-a\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(post(b"pipe-a") + post(b"pipe-a") + listing)
+        got = _read_http1_responses(s, 3)
+        ensure_eq([st for st, _ in got], [201, 201, 200], "statuses of two pipelined creates and a list")
+        ids = [json.loads(b)["id"] for _, b in got[:2]]
+        ensure(ids[0] != ids[1], f"two creates, one id: {ids}")
+        ensure_eq(sorted(o["id"] for o in json.loads(got[2][1])["orders"]), sorted(ids),
+                  "the list sent behind the creates sees both")
+        # the second request arrives while the first waits for the journal
+        for _ in range(20):
+            s.sendall(post(b"pipe-b"))
+            s.sendall(post(b"pipe-b"))
+            ensure_eq([st for st, _ in _read_http1_responses(s, 2)], [201, 201], "creates sent back to back")
+
+    for _ in range(32):  # leave while the change waits for the journal
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(post(b"pipe-gone"))
+        s.close()
+    c = ctx.client("http1.1")
+    expect(c.request("GET", "/healthz"), 200)
+    page = expect(c.request("GET", "/api/orders?limit=100", user="pipe-gone"), 200)
+    ensure(0 <= page["total"] <= 32 and len(page["orders"]) == page["total"],
+           f"abandoned creates: total {page['total']}, {len(page['orders'])} listed")
+    pb = expect(c.request("GET", "/api/orders?limit=100", user="pipe-b"), 200)
+    ensure_eq(pb["total"], 40, "creates by user pipe-b")
+
+
 # --------------------------------------------------------------------------
 # 415
 # --------------------------------------------------------------------------
