@@ -104,26 +104,28 @@ static uint64_t key_hash(orderd_str_t user, orderd_str_t key)
     return h;
 }
 
-static int node_is(const orderd_idem_node_t *nd, uint64_t hash, orderd_str_t user, orderd_str_t key)
+static int node_is(const orderd_idem_node_t *nd, orderd_str_t user, orderd_str_t key)
 {
     const orderd_idem_entry_t *e = &nd->entry;
-    return nd->hash == hash && e->user_len == user.len && e->key_len == key.len &&
-           memcmp(e->text, user.base, user.len) == 0 && memcmp(e->text + user.len, key.base, key.len) == 0;
+    return e->user_len == user.len && e->key_len == key.len && memcmp(e->text, user.base, user.len) == 0 &&
+           memcmp(e->text + user.len, key.base, key.len) == 0;
 }
 
-static orderd_idem_node_t **slot_of(orderd_idem_table_t *t, uint64_t hash, orderd_str_t user, orderd_str_t key)
+static orderd_idem_slot_t *slot_of(orderd_idem_table_t *t, uint64_t hash, orderd_str_t user, orderd_str_t key)
 {
     size_t mask = t->cap - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask)
-        if (t->slots[i] == NULL || node_is(t->slots[i], hash, user, key))
-            return &t->slots[i];
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        orderd_idem_slot_t *sl = &t->slots[i];
+        if (sl->node == NULL || (sl->hash == hash && node_is(sl->node, user, key)))
+            return sl;
+    }
 }
 
 const orderd_idem_entry_t *orderd_idem_find(orderd_idem_table_t *t, orderd_str_t user, orderd_str_t key)
 {
     if (t->cap == 0)
         return NULL;
-    orderd_idem_node_t *nd = *slot_of(t, key_hash(user, key), user, key);
+    orderd_idem_node_t *nd = slot_of(t, key_hash(user, key), user, key)->node;
     return nd != NULL ? &nd->entry : NULL;
 }
 
@@ -131,23 +133,30 @@ const orderd_idem_entry_t *orderd_idem_find(orderd_idem_table_t *t, orderd_str_t
 static void slot_delete(orderd_idem_table_t *t, size_t hole)
 {
     size_t mask = t->cap - 1;
-    for (size_t i = (hole + 1) & mask; t->slots[i] != NULL; i = (i + 1) & mask) {
-        size_t home = t->slots[i]->hash & mask;
+    for (size_t i = (hole + 1) & mask; t->slots[i].node != NULL; i = (i + 1) & mask) {
+        size_t home = t->slots[i].hash & mask;
         if (((i - home) & mask) >= ((i - hole) & mask)) {
             t->slots[hole] = t->slots[i];
             hole = i;
         }
     }
-    t->slots[hole] = NULL;
+    t->slots[hole] = (orderd_idem_slot_t){0, NULL};
     --t->n;
+}
+
+static void oldest_changed(orderd_idem_table_t *t)
+{
+    t->oldest_ms = t->oldest != NULL ? t->oldest->entry.created_ms : 0;
 }
 
 static void list_unlink(orderd_idem_table_t *t, orderd_idem_node_t *nd)
 {
-    if (nd->prev != NULL)
+    if (nd->prev != NULL) {
         nd->prev->next = nd->next;
-    else
+    } else {
         t->oldest = nd->next;
+        oldest_changed(t);
+    }
     if (nd->next != NULL)
         nd->next->prev = nd->prev;
     else
@@ -155,9 +164,9 @@ static void list_unlink(orderd_idem_table_t *t, orderd_idem_node_t *nd)
 }
 
 /* Unlinks and frees the node in slot `at`. */
-static void drop_at(orderd_idem_table_t *t, orderd_idem_node_t **at)
+static void drop_at(orderd_idem_table_t *t, orderd_idem_slot_t *at)
 {
-    orderd_idem_node_t *nd = *at;
+    orderd_idem_node_t *nd = at->node;
     list_unlink(t, nd);
     slot_delete(t, (size_t)(at - t->slots));
     free(nd);
@@ -168,15 +177,19 @@ static int reserve(orderd_idem_table_t *t)
     if ((t->n + 1) * 2 <= t->cap)
         return 0;
     size_t ncap = t->cap == 0 ? 16 : t->cap * 2, ocap = t->cap;
-    orderd_idem_node_t **old = t->slots, **fresh = calloc(ncap, sizeof(*fresh));
+    orderd_idem_slot_t *old = t->slots, *fresh = calloc(ncap, sizeof(*fresh));
     if (fresh == NULL)
         return -1;
     t->slots = fresh;
     t->cap = ncap;
+    /* every key is distinct: each goes to the first empty slot of its chain */
     for (size_t i = 0; i < ocap; ++i)
-        if (old[i] != NULL)
-            *slot_of(t, old[i]->hash, orderd_idem_entry_user(&old[i]->entry), orderd_idem_entry_key(&old[i]->entry)) =
-                old[i];
+        if (old[i].node != NULL) {
+            size_t j = old[i].hash & (ncap - 1);
+            while (fresh[j].node != NULL)
+                j = (j + 1) & (ncap - 1);
+            fresh[j] = old[i];
+        }
     free(old);
     return 0;
 }
@@ -188,14 +201,14 @@ int orderd_idem_put(orderd_idem_table_t *t, const orderd_idem_entry_t *e)
     orderd_idem_node_t *nd;
     if (reserve(t) != 0 || (nd = malloc(offsetof(orderd_idem_node_t, entry) + e->size)) == NULL)
         return -1;
-    nd->hash = hash;
+    nd->hash = hash; /* for the sweep, which starts from the node */
     memcpy(&nd->entry, e, e->size);
-    orderd_idem_node_t **at = slot_of(t, hash, user, key);
-    if (*at != NULL) {
+    orderd_idem_slot_t *at = slot_of(t, hash, user, key);
+    if (at->node != NULL) {
         drop_at(t, at);
         at = slot_of(t, hash, user, key);
     }
-    *at = nd;
+    *at = (orderd_idem_slot_t){hash, nd};
     ++t->n;
     /* keys arrive in time order, nearly always: keep the list sorted from the newest end */
     orderd_idem_node_t *after = t->newest;
@@ -207,10 +220,12 @@ int orderd_idem_put(orderd_idem_table_t *t, const orderd_idem_entry_t *e)
         nd->next->prev = nd;
     else
         t->newest = nd;
-    if (after != NULL)
+    if (after != NULL) {
         after->next = nd;
-    else
+    } else {
         t->oldest = nd;
+        oldest_changed(t);
+    }
     return 0;
 }
 
@@ -219,15 +234,15 @@ void orderd_idem_remove(orderd_idem_table_t *t, const orderd_idem_entry_t *e)
     if (t->cap == 0)
         return;
     orderd_str_t user = orderd_idem_entry_user(e), key = orderd_idem_entry_key(e);
-    orderd_idem_node_t **at = slot_of(t, key_hash(user, key), user, key);
-    if (*at != NULL && (*at)->entry.order_id == e->order_id && (*at)->entry.created_ms == e->created_ms)
+    orderd_idem_slot_t *at = slot_of(t, key_hash(user, key), user, key);
+    if (at->node != NULL && at->node->entry.order_id == e->order_id && at->node->entry.created_ms == e->created_ms)
         drop_at(t, at);
 }
 
 size_t orderd_idem_sweep(orderd_idem_table_t *t, int64_t cutoff_ms, size_t max)
 {
     size_t n = 0;
-    while (n < max && t->oldest != NULL && t->oldest->entry.created_ms < cutoff_ms) {
+    while (n < max && t->oldest != NULL && t->oldest_ms < cutoff_ms) {
         const orderd_idem_entry_t *e = &t->oldest->entry;
         drop_at(t, slot_of(t, t->oldest->hash, orderd_idem_entry_user(e), orderd_idem_entry_key(e)));
         ++n;

@@ -69,11 +69,18 @@ void orderd_idem_fingerprint(orderd_str_t method, orderd_str_t path, orderd_str_
 
 typedef struct orderd_idem_node orderd_idem_node_t;
 
+/** A slot keeps the hash beside the pointer: a probe that misses reads no node. */
+typedef struct orderd_idem_slot {
+    uint64_t hash;
+    orderd_idem_node_t *node; /* NULL: empty */
+} orderd_idem_slot_t;
+
 /** Keys of one shard: a hash on (user, key) plus a list oldest first for expiry. */
 typedef struct orderd_idem_table {
-    orderd_idem_node_t **slots;
+    orderd_idem_slot_t *slots;
     size_t cap, n;
     orderd_idem_node_t *oldest, *newest;
+    int64_t oldest_ms; /* oldest's created_ms, kept here so a sweep with nothing to do reads no node */
 } orderd_idem_table_t;
 
 /** The entry for (user, key), or NULL. */
