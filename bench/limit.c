@@ -8,8 +8,9 @@
  *         [--header 'NAME: VALUE']
  *
  * The body is application/json of exactly --body-bytes bytes (a JSON object
- * padded with 'x' when N >= 8). --header adds one more response header, so
- * that the headers can be as long as orderd's (e.g. its Location on 201).
+ * padded with 'x' when N >= 8). --header (up to 8 times) adds response
+ * headers, so that the headers can be as long as orderd's (its Location on
+ * 201, its ETag and X-Request-Id, or padding of the same length).
  * SIGINT or SIGTERM ends the process at once.
  */
 #include <errno.h>
@@ -26,6 +27,8 @@
 
 #include <h2o.h>
 
+#define LIMIT_MAX_HEADERS 8
+
 typedef struct limit_conf {
     char host[256];
     char port[8];
@@ -33,7 +36,10 @@ typedef struct limit_conf {
     int status;
     const char *reason; /* orderd's phrase for the usual codes: the status line weighs the same */
     h2o_iovec_t body;
-    h2o_iovec_t header_name, header_value;
+    struct {
+        h2o_iovec_t name, value;
+    } headers[LIMIT_MAX_HEADERS];
+    size_t n_headers;
     h2o_globalconf_t globalconf;
     pthread_barrier_t ready;
 } limit_conf_t;
@@ -59,9 +65,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     req->res.status = c->status;
     req->res.reason = c->reason;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
-    if (c->header_name.len != 0)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, c->header_name.base, c->header_name.len, 1, NULL,
-                              c->header_value.base, c->header_value.len);
+    for (size_t i = 0; i < c->n_headers; ++i)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, c->headers[i].name.base, c->headers[i].name.len, 1, NULL,
+                              c->headers[i].value.base, c->headers[i].value.len);
     /* before h2o_start_response, as orderd does: otherwise h2o chunks the body */
     req->res.content_length = body.len;
     h2o_start_response(req, &generator);
@@ -170,11 +176,12 @@ static void parse_args(limit_conf_t *c, int argc, char **argv)
             body_bytes = number_arg(val, 0, 64L << 20, flag);
         } else if (strcmp(flag, "--header") == 0) {
             const char *colon = strchr(val, ':');
-            if (colon == NULL || colon == val)
+            if (colon == NULL || colon == val || c->n_headers == LIMIT_MAX_HEADERS)
                 usage_exit(flag);
-            c->header_name = h2o_strdup(NULL, val, (size_t)(colon - val));
-            h2o_strtolower(c->header_name.base, c->header_name.len);
-            c->header_value = h2o_str_stripws(colon + 1, strlen(colon + 1));
+            h2o_iovec_t name = h2o_strdup(NULL, val, (size_t)(colon - val));
+            h2o_strtolower(name.base, name.len);
+            c->headers[c->n_headers].name = name;
+            c->headers[c->n_headers++].value = h2o_str_stripws(colon + 1, strlen(colon + 1));
         } else {
             usage_exit(flag);
         }
