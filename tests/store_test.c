@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/internal/idvec.h"
 #include "orderd/order.h"
 #include "orderd/store.h"
 #include "test_util.h"
@@ -1327,6 +1328,47 @@ static void test_concurrent_keys(void **state)
     free(race);
 }
 
+/* The sorted id vector against a plain sorted array: inserts and removals
+ * anywhere, oldest first above all (they move the front), and growth. */
+static void test_idvec_against_reference(void **state)
+{
+    (void)state;
+    test_rng_t r = {42};
+    orderd_idvec_t v = {0};
+    uint64_t ref[4096];
+    size_t n = 0;
+    uint64_t next = 1000;
+    for (int step = 0; step < 200000; ++step) {
+        unsigned op = test_rng_below(&r, 10);
+        if (op < 4 && n < 4096) { /* mostly new, larger ids; sometimes an old one */
+            uint64_t id = test_rng_below(&r, 4) == 0 ? test_rng_below(&r, (unsigned)next) : next++;
+            size_t at = 0;
+            while (at < n && ref[at] < id)
+                ++at;
+            if (at < n && ref[at] == id)
+                continue;
+            memmove(&ref[at + 1], &ref[at], (n - at) * sizeof(*ref));
+            ref[at] = id;
+            ++n;
+            assert_int_equal(orderd_idvec_reserve(&v, 1), 0);
+            orderd_idvec_insert(&v, id);
+        } else if (n > 0) { /* the oldest, usually; else any */
+            size_t at = op < 8 ? 0 : test_rng_below(&r, (unsigned)n);
+            uint64_t id = ref[at];
+            memmove(&ref[at], &ref[at + 1], (n - at - 1) * sizeof(*ref));
+            --n;
+            orderd_idvec_remove(&v, id);
+        }
+        if (v.n != n || (n > 0 && memcmp(v.ids, ref, n * sizeof(*ref)) != 0))
+            fail_msg("step %d: the vector (%zu ids) differs from the reference (%zu)", step, v.n, n);
+        if (n > 0)
+            assert_int_equal(orderd_idvec_lower_bound(&v, ref[n / 2]), n / 2);
+    }
+    orderd_idvec_remove(&v, 1); /* absent: nothing happens */
+    assert_int_equal(v.n, n);
+    orderd_idvec_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1334,6 +1376,7 @@ int main(void)
         TEST_ARENA_TEST(test_create_get_and_isolation),
         TEST_ARENA_TEST(test_create_ignores_given_id),
         cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_idvec_against_reference),
         TEST_ARENA_TEST(test_list_newest_first_paging),
         TEST_ARENA_TEST(test_list_status_filter),
         TEST_ARENA_TEST(test_list_many_orders),

@@ -5,16 +5,24 @@
 
 int orderd_idvec_reserve(orderd_idvec_t *v, size_t more)
 {
-    if (v->n + more <= v->cap)
+    size_t front = (size_t)(v->ids - v->_base);
+    if (front + v->n + more <= v->_cap)
         return 0;
-    size_t ncap = v->cap == 0 ? 4 : v->cap * 2;
-    while (ncap < v->n + more)
+    if (v->n + more <= v->_cap && front >= v->_cap / 2) {
+        /* mostly free at the front: slide down instead of growing */
+        memmove(v->_base, v->ids, v->n * sizeof(*v->ids));
+        v->ids = v->_base;
+        return 0;
+    }
+    size_t ncap = v->_cap == 0 ? 4 : v->_cap * 2;
+    while (ncap < front + v->n + more)
         ncap *= 2;
-    uint64_t *n = realloc(v->ids, ncap * sizeof(*n));
+    uint64_t *n = realloc(v->_base, ncap * sizeof(*n));
     if (n == NULL)
         return -1;
-    v->ids = n;
-    v->cap = ncap;
+    v->_base = n;
+    v->ids = n + front;
+    v->_cap = ncap;
     return 0;
 }
 
@@ -37,7 +45,13 @@ size_t orderd_idvec_lower_bound(const orderd_idvec_t *v, uint64_t id)
 void orderd_idvec_insert(orderd_idvec_t *v, uint64_t id)
 {
     size_t at = orderd_idvec_lower_bound(v, id);
-    memmove(&v->ids[at + 1], &v->ids[at], (v->n - at) * sizeof(*v->ids));
+    if (at < v->n / 2 && v->ids > v->_base) {
+        /* nearer the front, with room there: move the front down one */
+        memmove(v->ids - 1, v->ids, at * sizeof(*v->ids));
+        --v->ids;
+    } else {
+        memmove(&v->ids[at + 1], &v->ids[at], (v->n - at) * sizeof(*v->ids));
+    }
     v->ids[at] = id;
     ++v->n;
 }
@@ -47,13 +61,19 @@ void orderd_idvec_remove(orderd_idvec_t *v, uint64_t id)
     size_t at = orderd_idvec_lower_bound(v, id);
     if (at == v->n || v->ids[at] != id)
         return;
-    memmove(&v->ids[at], &v->ids[at + 1], (v->n - at - 1) * sizeof(*v->ids));
-    --v->n;
+    if (at < v->n / 2) {
+        memmove(v->ids + 1, v->ids, at * sizeof(*v->ids));
+        ++v->ids;
+    } else {
+        memmove(&v->ids[at], &v->ids[at + 1], (v->n - at - 1) * sizeof(*v->ids));
+    }
+    if (--v->n == 0)
+        v->ids = v->_base; /* empty: the whole allocation is room again */
 }
 
 void orderd_idvec_free(orderd_idvec_t *v)
 {
-    free(v->ids);
+    free(v->_base);
     *v = (orderd_idvec_t){0};
 }
 

@@ -1,17 +1,24 @@
 #ifndef ORDERD_INTERNAL_IDVEC_H
 #define ORDERD_INTERNAL_IDVEC_H
 
-/* A sorted vector of order ids (ascending), for the store's per-status index. */
+/* A sorted vector of order ids (ascending), for the store's per-status
+ * indexes. The ids live in ids[0, n), somewhere inside an allocation of cap
+ * ids at base: a removal or an insertion moves whichever side of it is
+ * shorter, so taking the oldest ids (fulfilment works oldest first, and
+ * cancels tend to hit recent orders) costs O(1) instead of moving the whole
+ * vector. Readers only use ids and n. */
 
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct orderd_idvec {
     uint64_t *ids;
-    size_t n, cap;
+    size_t n;
+    uint64_t *_base;
+    size_t _cap;
 } orderd_idvec_t;
 
-/** Makes room for `more` ids; 0, or -1 out of memory (the vector is unchanged). */
+/** Makes room for `more` ids (at the end); 0, or -1 out of memory (the vector is unchanged). */
 int orderd_idvec_reserve(orderd_idvec_t *v, size_t more);
 /** Inserts `id` in order; room must have been reserved. */
 void orderd_idvec_insert(orderd_idvec_t *v, uint64_t id);
