@@ -1328,6 +1328,47 @@ static void test_concurrent_keys(void **state)
     free(race);
 }
 
+static void note_id(void *ctx, const orderd_order_t *o)
+{
+    uint64_t **p = ctx;
+    *(*p)++ = o->id;
+}
+
+/* orderd_store_each gives a shard's orders in ascending id order, whatever
+ * order they were added in: a snapshot written that way loads with appends
+ * only (in hash order, loading was quadratic in the orders of a user). */
+static void test_each_in_id_order(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(16);
+    test_rng_t r = {7};
+    const char *users[3] = {"ann", "bob", "cy"};
+    size_t added = 0;
+    for (int i = 0; i < 3000; ++i) {
+        orderd_str_t u = S(users[test_rng_below(&r, 3)]);
+        /* ids carry their user's hash bits, as the store's own do */
+        uint64_t id = ((uint64_t)(1 + test_rng_below(&r, 1u << 30)) << 12) |
+                      (orderd_store_next_id(st, u) & 0xfff);
+        orderd_event_t ev = {.type = ORDERD_EVENT_CREATED};
+        ev.u.created.order = build_order_id(&a, id, u, 1000 + i, 1);
+        if (orderd_store_apply(st, &ev) == ORDERD_STORE_OK)
+            ++added;
+    }
+    size_t seen = 0;
+    uint64_t *all = malloc(added * sizeof(*all));
+    for (unsigned sh = 0; sh < orderd_store_shards(st); ++sh) {
+        uint64_t *start = all + seen, *p = start;
+        orderd_store_each(st, sh, note_id, &p);
+        for (uint64_t *q = start + 1; q < p; ++q)
+            if (q[-1] >= q[0])
+                fail_msg("shard %u: id %" PRIu64 " after %" PRIu64, sh, q[0], q[-1]);
+        seen += (size_t)(p - start);
+    }
+    assert_int_equal(seen, added);
+    free(all);
+    orderd_store_free(st);
+}
+
 /* The sorted id vector against a plain sorted array: inserts and removals
  * anywhere, oldest first above all (they move the front), and growth. */
 static void test_idvec_against_reference(void **state)
@@ -1377,6 +1418,7 @@ int main(void)
         TEST_ARENA_TEST(test_create_ignores_given_id),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_idvec_against_reference),
+        cmocka_unit_test_setup_teardown(test_each_in_id_order, test_arena_setup, test_arena_teardown),
         TEST_ARENA_TEST(test_list_newest_first_paging),
         TEST_ARENA_TEST(test_list_status_filter),
         TEST_ARENA_TEST(test_list_many_orders),
