@@ -442,30 +442,36 @@ unsigned orderd_store_shards(const orderd_store_t *store)
     return store->nshards;
 }
 
-static int cmp_order_id(const void *a, const void *b)
+typedef struct id_ptr {
+    uint64_t id;
+    orderd_order_t *o;
+} id_ptr_t;
+
+static int cmp_id_ptr(const void *a, const void *b)
 {
-    uint64_t x = (*(orderd_order_t *const *)a)->id, y = (*(orderd_order_t *const *)b)->id;
+    uint64_t x = ((const id_ptr_t *)a)->id, y = ((const id_ptr_t *)b)->id;
     return x < y ? -1 : x > y;
 }
 
 /* In id order: a snapshot written this way loads with appends only into
  * the sorted per-user and per-shard id vectors. In the table's hash order,
  * every load was an insert at a random place, quadratic in the size of each
- * vector (start-up took minutes with 20k orders a user). */
+ * vector (start-up took minutes with 20k orders a user). The sort is of
+ * (id, pointer) pairs, so it reads no order while the shard is locked. */
 void orderd_store_each(orderd_store_t *store, unsigned shard, void (*fn)(void *ctx, const orderd_order_t *o),
                        void *ctx)
 {
     shard_t *s = &store->shards[shard];
     pthread_mutex_lock(&s->mu);
-    orderd_order_t **v = s->ids_n > 0 ? malloc(s->ids_n * sizeof(*v)) : NULL;
+    id_ptr_t *v = s->ids_n > 0 ? malloc(s->ids_n * sizeof(*v)) : NULL;
     if (v != NULL) {
         size_t n = 0;
         for (size_t i = 0; i < s->ids_cap; ++i)
             if (s->ids[i] != NULL)
-                v[n++] = s->ids[i];
-        qsort(v, n, sizeof(*v), cmp_order_id);
+                v[n++] = (id_ptr_t){s->ids[i]->id, s->ids[i]};
+        qsort(v, n, sizeof(*v), cmp_id_ptr);
         for (size_t i = 0; i < n; ++i)
-            fn(ctx, v[i]);
+            fn(ctx, v[i].o);
         free(v);
     } else {
         for (size_t i = 0; i < s->ids_cap; ++i) /* out of memory: any order will do */
