@@ -8,16 +8,12 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "internal/files.h"
 #include "internal/wal_internal.h"
 
 #define READ_ONLY_AFTER_FAILURE_MS 1000
-#define EVERYSEC_MS 1000
-/* exit status after a failed fdatasync (EX_IOERR) */
-#define EXIT_SYNC_FAILED 74
 
 int orderd_fsync_mode_parse(const char *s, orderd_fsync_mode_t *out)
 {
@@ -28,23 +24,6 @@ int orderd_fsync_mode_parse(const char *s, orderd_fsync_mode_t *out)
             return 0;
         }
     return -1;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The kernel may have dropped the dirty pages a failed fdatasync covered, so a
- * retry that succeeds proves nothing. Nothing more may be acknowledged: exit,
- * and let the restart replay what really is on disk. */
-static void __attribute__((noreturn)) die_sync(const char *what, int err)
-{
-    fprintf(stderr, "orderd: FATAL: %s failed: %s; exiting so nothing more is acknowledged "
-                    "(the restart replays the journal)\n", what, strerror(err));
-    _exit(EXIT_SYNC_FAILED);
 }
 
 /* --- the append hooks (called under a shard lock) --- */
@@ -87,7 +66,7 @@ static int refusing(orderd_wal_t *w)
 {
     if (!atomic_load(&w->read_only))
         return 0;
-    if (mono_ms() < atomic_load(&w->read_only_until_ms))
+    if (orderd_wal_mono_ms() < atomic_load(&w->read_only_until_ms))
         return 1;
     atomic_store(&w->read_only, 0);
     return 0;
@@ -155,10 +134,10 @@ static void undo_buf(orderd_wal_t *w, const orderd_wal_buf_t *b)
     size_t n = 0, cap = 64, *offs = malloc(cap * sizeof(*offs));
     unsigned char *scratch = aligned_alloc(8, ORDERD_RECORD_MAX_PAYLOAD);
     if (offs == NULL || scratch == NULL)
-        die_sync("allocating memory to undo a failed write", ENOMEM);
+        orderd_wal_die_sync("allocating memory to undo a failed write", ENOMEM);
     for (size_t off = 0; off < b->len;) {
         if (n == cap && (offs = realloc(offs, (cap *= 2) * sizeof(*offs))) == NULL)
-            die_sync("allocating memory to undo a failed write", ENOMEM);
+            orderd_wal_die_sync("allocating memory to undo a failed write", ENOMEM);
         offs[n++] = off;
         uint32_t len = (uint32_t)b->buf[off] | (uint32_t)b->buf[off + 1] << 8 | (uint32_t)b->buf[off + 2] << 16 |
                        (uint32_t)b->buf[off + 3] << 24;
@@ -184,7 +163,7 @@ static void on_write_failure(orderd_wal_t *w, int err, uint64_t batch_first_seq)
             strerror(err), READ_ONLY_AFTER_FAILURE_MS);
     /* A later, shorter write must not leave pieces of this one behind it. */
     if (ftruncate(w->fd, w->seg_end) != 0 || fdatasync(w->fd) != 0)
-        die_sync("cutting the journal back after a failed write", errno);
+        orderd_wal_die_sync("cutting the journal back after a failed write", errno);
     w->alloc_end = w->seg_end;
     w->prealloc_off = 1;
     w->last_seq = batch_first_seq - 1;
@@ -197,7 +176,7 @@ static void on_write_failure(orderd_wal_t *w, int err, uint64_t batch_first_seq)
      * too (appends are refused from now on), then undo newest first. */
     orderd_wal_buf_t *later = calloc(w->nshards, sizeof(*later));
     if (later == NULL)
-        die_sync("allocating memory after a failed write", ENOMEM);
+        orderd_wal_die_sync("allocating memory after a failed write", ENOMEM);
     for (unsigned i = 0; i < w->nshards; ++i) {
         orderd_wal_buf_t keep = w->taken[i];
         w->taken[i] = (orderd_wal_buf_t){0};
@@ -214,91 +193,14 @@ static void on_write_failure(orderd_wal_t *w, int err, uint64_t batch_first_seq)
         free(later[i].waiters);
     }
     free(later);
-    atomic_store(&w->read_only_until_ms, mono_ms() + READ_ONLY_AFTER_FAILURE_MS);
+    atomic_store(&w->read_only_until_ms, orderd_wal_mono_ms() + READ_ONLY_AFTER_FAILURE_MS);
     pthread_mutex_lock(&w->mu);
     ++w->stats.write_failures;
     pthread_mutex_unlock(&w->mu);
 }
 
-static void sync_now(orderd_wal_t *w)
-{
-    /* cleared first: a write that completes during the sync sets it again */
-    atomic_store(&w->unsynced, 0);
-    if (fdatasync(w->fd) != 0)
-        die_sync("fdatasync of the journal", errno);
-    atomic_store(&w->last_sync_ms, mono_ms());
-    pthread_mutex_lock(&w->mu);
-    ++w->stats.syncs;
-    pthread_mutex_unlock(&w->mu);
-}
-
-/* Stamps, writes and syncs what was taken. Returns the number of records. */
-/* Moves b's waiters to the await list (under mu). */
-static void await_add(orderd_wal_t *w, orderd_wal_buf_t *b)
-{
-    if (b->nw == 0)
-        return;
-    if (w->await.nw + b->nw > w->await.capw) {
-        size_t ncap = w->await.capw == 0 ? 64 : w->await.capw;
-        while (ncap < w->await.nw + b->nw)
-            ncap *= 2;
-        void **n = realloc(w->await.waiters, ncap * sizeof(*n));
-        if (n == NULL)
-            die_sync("allocating memory for waiters", ENOMEM);
-        w->await.waiters = n;
-        w->await.capw = ncap;
-    }
-    memcpy(w->await.waiters + w->await.nw, b->waiters, b->nw * sizeof(*b->waiters));
-    w->await.nw += b->nw;
-    b->nw = 0;
-}
-
-/* The sync half of --fsync always: on the writer thread, makes every written
- * batch durable with one fdatasync and tells their waiters. */
-static void sync_step(orderd_wal_t *w)
-{
-    pthread_mutex_lock(&w->sync_mu);
-    pthread_mutex_lock(&w->mu);
-    uint64_t target = w->written_g;
-    if (target <= w->synced_g) {
-        pthread_mutex_unlock(&w->mu);
-        pthread_mutex_unlock(&w->sync_mu);
-        return;
-    }
-    orderd_wal_buf_t mine = w->await;
-    w->await = w->syncing;
-    w->await.nw = 0;
-    pthread_mutex_unlock(&w->mu);
-
-    /* everything in `mine` was written before it was listed: this covers it */
-    if (fdatasync(w->fd) != 0)
-        die_sync("fdatasync of the journal", errno);
-    atomic_store(&w->last_sync_ms, mono_ms());
-    pthread_mutex_lock(&w->mu);
-    ++w->stats.syncs;
-    pthread_mutex_unlock(&w->mu);
-    for (size_t i = 0; i < mine.nw; ++i)
-        w->cfg.notify(w->cfg.notify_ctx, mine.waiters[i], 1);
-    mine.nw = 0;
-    w->syncing = mine;
-
-    pthread_mutex_lock(&w->mu);
-    if (target > w->synced_g)
-        w->synced_g = target;
-    pthread_cond_broadcast(&w->done_cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_mutex_unlock(&w->sync_mu);
-}
-
-/* Whether a written batch still waits for its sync. */
-static int sync_due(orderd_wal_t *w)
-{
-    pthread_mutex_lock(&w->mu);
-    int due = w->written_g > w->synced_g;
-    pthread_mutex_unlock(&w->mu);
-    return due;
-}
-
+/* Stamps and writes what was taken, then hands its waiters on (to the
+ * sync, or told at once). Returns the number of records. */
 static size_t write_batch(orderd_wal_t *w, uint64_t g)
 {
     struct iovec iov[IOV_MAX];
@@ -350,7 +252,7 @@ static size_t write_batch(orderd_wal_t *w, uint64_t g)
          * (a batch of barriers only waits for the batches written before it) */
         w->written_g = g;
         for (unsigned i = 0; i < w->nshards; ++i)
-            await_add(w, &w->taken[i]);
+            orderd_wal_await_add(w, &w->taken[i]);
     } else {
         w->written_g = w->synced_g = g;
         pthread_cond_broadcast(&w->done_cv);
@@ -396,73 +298,16 @@ static int create_segment(orderd_wal_t *w, uint64_t first)
     return 0;
 }
 
-/*
- * Space written ahead. An fdatasync after an append must also write the
- * inode (the file grew); after writing into blocks that already hold data
- * it only writes those blocks. On this project's reference disk that is
- * p50 100 us instead of 190 us and p99 0.15-0.45 ms instead of 0.4-2.8 ms
- * per write + fdatasync (PostgreSQL zero-fills its WAL segments for the
- * same reason). So the writer thread keeps up to PREALLOC_CHUNK of zeros
- * written ahead of the records, and starts their writeback at once so the
- * next fdatasync does not carry them. Replay reads an all-zero tail as the
- * end of the segment (no record starts with zero bytes: its CRC would not
- * match). Failing to write zeros is harmless: records are then appended as
- * before, and a real shortage of space shows up on the records' own write;
- * after any failed write the segment gets no more zeros, so a full disk
- * refuses changes as it did without them.
- * Done under commit_mu, so the zeros never land where records are written.
- */
-#define PREALLOC_CHUNK ((off_t)1 << 20)
-#define PREALLOC_STEP ((off_t)128 << 10)
-/* Zeros only while the file system has room to spare: near a full disk the
- * records take the space themselves, and it runs out on their write. */
-#define PREALLOC_MIN_FREE ((unsigned long long)64 << 20)
-
-static void prealloc_ahead(orderd_wal_t *w)
-{
-    static const unsigned char zeros[64 << 10];
-    /* not before this process writes a record: an idle segment stays as replay left it */
-    if (!w->seg_written || w->prealloc_off || w->alloc_end - w->seg_end >= PREALLOC_CHUNK / 2)
-        return;
-    /* looked at most once per 64 KiB of records while space is short */
-    if (w->prealloc_tried != 0 && w->seg_end - w->prealloc_tried < ((off_t)64 << 10))
-        return;
-    struct statvfs fs;
-    if (fstatvfs(w->fd, &fs) != 0 || (unsigned long long)fs.f_bavail * fs.f_frsize < PREALLOC_MIN_FREE) {
-        w->prealloc_tried = w->seg_end;
-        return;
-    }
-    w->prealloc_tried = 0;
-    /* at most PREALLOC_STEP a call: the writer runs this between two syncs,
-     * and every request waiting for the next one waits for this too */
-    off_t start = w->alloc_end > w->seg_end ? w->alloc_end : w->seg_end, end = w->seg_end + PREALLOC_CHUNK;
-    if (end - start > PREALLOC_STEP)
-        end = start + PREALLOC_STEP;
-    for (off_t at = start; at < end;) {
-        size_t n = end - at < (off_t)sizeof(zeros) ? (size_t)(end - at) : sizeof(zeros);
-        ssize_t done = pwrite(w->fd, zeros, n, at);
-        if (done <= 0) {
-            /* out of space, say: leave what there is to the records */
-            w->prealloc_off = 1;
-            break;
-        }
-        at += done;
-        w->alloc_end = at;
-    }
-    if (w->alloc_end > start)
-        (void)sync_file_range(w->fd, start, w->alloc_end - start, SYNC_FILE_RANGE_WRITE);
-}
-
 /* Past the threshold: close this segment off, start the next, snapshot.
  * The caller holds commit_mu, so nothing new is written meanwhile. */
 static void maybe_rotate(orderd_wal_t *w)
 {
     if (w->bytes_since_snapshot < w->cfg.snapshot_bytes || atomic_load(&w->snap_running))
         return;
-    sync_step(w); /* everything written is durable and acknowledged */
+    orderd_wal_sync_step(w); /* everything written is durable and acknowledged */
     pthread_mutex_lock(&w->sync_mu); /* and no deferred sync runs on the old file while it is swapped */
     if (atomic_load(&w->unsynced))
-        sync_now(w);
+        orderd_wal_sync_now(w);
     if (w->alloc_end > w->seg_end && ftruncate(w->fd, w->seg_end) == 0) /* finished segments hold records only */
         w->alloc_end = w->seg_end;
     int created = create_segment(w, w->last_seq + 1);
@@ -506,28 +351,8 @@ void orderd_wal_flush(orderd_wal_t *w)
     commit_cycle(w);
     pthread_mutex_unlock(&w->commit_mu);
     /* the writer thread syncs what was just written, or takes what came since */
-    if (atomic_load(&w->appended) != seen || sync_due(w))
+    if (atomic_load(&w->appended) != seen || orderd_wal_sync_due(w))
         orderd_wal_kick(w);
-}
-
-/* --fsync everysec: the once-a-second fdatasync, on the writer thread. It
- * runs without the commit role, so workers keep writing and answering while
- * it waits on the disk (run inside a commit, it held up every request for
- * the length of a sync of a second's records); sync_mu keeps the segment
- * from being switched under it. */
-static int everysec_due(orderd_wal_t *w)
-{
-    return w->cfg.fsync == ORDERD_FSYNC_EVERYSEC && atomic_load(&w->unsynced) &&
-           mono_ms() - atomic_load(&w->last_sync_ms) >= EVERYSEC_MS;
-}
-
-static void everysec_step(orderd_wal_t *w)
-{
-    if (!everysec_due(w))
-        return;
-    pthread_mutex_lock(&w->sync_mu);
-    sync_now(w);
-    pthread_mutex_unlock(&w->sync_mu);
 }
 
 static void *writer_main(void *arg)
@@ -539,14 +364,14 @@ static void *writer_main(void *arg)
         int stopping = w->stopping;
         pthread_mutex_unlock(&w->mu);
 
-        everysec_step(w);
+        orderd_wal_everysec_step(w);
         pthread_mutex_lock(&w->commit_mu);
         size_t n = commit_cycle(w);
         pthread_mutex_unlock(&w->commit_mu);
-        sync_step(w);
-        everysec_step(w);
+        orderd_wal_sync_step(w);
+        orderd_wal_everysec_step(w);
         pthread_mutex_lock(&w->commit_mu);
-        prealloc_ahead(w);
+        orderd_wal_prealloc_ahead(w);
         pthread_mutex_unlock(&w->commit_mu);
 
         pthread_mutex_lock(&w->mu);
@@ -556,9 +381,9 @@ static void *writer_main(void *arg)
                 break;
             }
             /* idle: sleep until kicked, or until a deferred sync or the end of read-only is due */
-            int64_t wake = INT64_MAX, now = mono_ms();
+            int64_t wake = INT64_MAX, now = orderd_wal_mono_ms();
             if (atomic_load(&w->unsynced) && w->cfg.fsync == ORDERD_FSYNC_EVERYSEC)
-                wake = atomic_load(&w->last_sync_ms) + EVERYSEC_MS;
+                wake = atomic_load(&w->last_sync_ms) + ORDERD_EVERYSEC_MS;
             atomic_store(&w->idle, 1);
             if (atomic_load(&w->appended) == seen && !w->stopping && w->written_g <= w->synced_g) {
                 if (wake == INT64_MAX) {
@@ -574,7 +399,7 @@ static void *writer_main(void *arg)
             }
             atomic_store(&w->idle, 0);
             pthread_mutex_unlock(&w->mu);
-            everysec_step(w);
+            orderd_wal_everysec_step(w);
             continue;
         }
         pthread_mutex_unlock(&w->mu);
@@ -582,7 +407,7 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&w->commit_mu);
     pthread_mutex_lock(&w->sync_mu);
     if (atomic_load(&w->unsynced) && w->cfg.fsync != ORDERD_FSYNC_NO)
-        sync_now(w);
+        orderd_wal_sync_now(w);
     pthread_mutex_unlock(&w->sync_mu);
     pthread_mutex_unlock(&w->commit_mu);
     return NULL;
@@ -601,7 +426,7 @@ orderd_wal_t *orderd_wal_open(const orderd_wal_config_t *cfg, orderd_store_t *st
     w->nshards = orderd_store_shards(store);
     w->fd = -1;
     w->last_seq = report->last_seq;
-    atomic_store(&w->last_sync_ms, mono_ms());
+    atomic_store(&w->last_sync_ms, orderd_wal_mono_ms());
     w->bytes_since_snapshot = report->segment_bytes;
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->commit_mu, NULL);

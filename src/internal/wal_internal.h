@@ -81,6 +81,27 @@ struct orderd_wal {
     orderd_wal_stats_t stats; /* under mu */
 };
 
+#define ORDERD_EVERYSEC_MS 1000
+
+/* --- wal_sync.c: the disk half, run by the writer thread --- */
+
+int64_t orderd_wal_mono_ms(void);
+/** A failed fdatasync: the kernel may have dropped the pages it covered, so
+ * nothing more may be acknowledged. Logs `what` and exits (status 74). */
+void __attribute__((noreturn)) orderd_wal_die_sync(const char *what, int err);
+/** One fdatasync of the segment now; the caller holds commit_mu or sync_mu. */
+void orderd_wal_sync_now(orderd_wal_t *w);
+/** Moves b's waiters to the await list (under mu). */
+void orderd_wal_await_add(orderd_wal_t *w, orderd_wal_buf_t *b);
+/** --fsync always: one fdatasync covering every written batch, then their waiters are told. */
+void orderd_wal_sync_step(orderd_wal_t *w);
+/** Whether a written batch still waits for its sync. */
+int orderd_wal_sync_due(orderd_wal_t *w);
+/** --fsync everysec: the once-a-second fdatasync, when due. */
+void orderd_wal_everysec_step(orderd_wal_t *w);
+/** Keeps zeros written ahead of the records; the caller holds commit_mu. */
+void orderd_wal_prealloc_ahead(orderd_wal_t *w);
+
 /** Starts a snapshot of everything up to w->last_seq on its own thread. */
 int orderd_wal_snapshot_start(orderd_wal_t *w);
 
