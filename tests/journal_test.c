@@ -269,27 +269,14 @@ static int w_status(writer_t *w, orderd_str_t user, uint64_t id, orderd_status_t
     return rc;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* The writer counts a batch just after telling its waiters, so the counters
  * may lag what the waiters heard by a moment: wait for them to catch up. */
 static void stats_when(orderd_wal_t *wal, uint64_t records, orderd_wal_stats_t *out)
 {
-    int64_t until = mono_ms() + 5000;
+    int64_t until = test_mono_ms() + 5000;
     for (;;) {
         orderd_wal_stats(wal, out);
-        if (out->records >= records || mono_ms() > until)
+        if (out->records >= records || test_mono_ms() > until)
             break;
         struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
@@ -300,9 +287,9 @@ static void stats_when(orderd_wal_t *wal, uint64_t records, orderd_wal_stats_t *
 /* Waits until every change so far was acknowledged. */
 static void w_wait(writer_t *w)
 {
-    int64_t until = mono_ms() + 10000;
+    int64_t until = test_mono_ms() + 10000;
     while (atomic_load(&w->notified) < w->submitted) {
-        if (mono_ms() > until)
+        if (test_mono_ms() > until)
             fail_msg("only %ld of %ld changes acknowledged after 10 s", atomic_load(&w->notified), w->submitted);
         struct timespec ts = {0, 50000};
         nanosleep(&ts, NULL);
@@ -1305,14 +1292,14 @@ static int dir_has_suffix(const char *dir, const char *suffix)
 static void wait_snapshots(writer_t *w, uint64_t want)
 {
     orderd_wal_stats_t st;
-    int64_t until = mono_ms() + 10000;
+    int64_t until = test_mono_ms() + 10000;
     for (;;) {
         orderd_wal_stats(w->wal, &st);
         if (st.snapshots >= want)
             return;
-        if (mono_ms() > until)
+        if (test_mono_ms() > until)
             fail_msg("%" PRIu64 " snapshots after 10 s, want %" PRIu64, st.snapshots, want);
-        sleep_ms(2);
+        test_sleep_us(2000);
     }
 }
 
@@ -1483,7 +1470,7 @@ static void __attribute__((noreturn)) crash_after_rename(const char *dir)
         if (orderd_store_create(st, o, &waiter_token) != ORDERD_STORE_OK)
             _exit(4);
         free(o);
-        sleep_ms(1);
+        test_sleep_us(1000);
     }
     _exit(5);
 }

@@ -10,6 +10,7 @@
 
 #include <stdalign.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,9 +124,24 @@ static inline unsigned test_rng_below(test_rng_t *r, unsigned n)
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Makes a fresh directory /tmp/orderd-<tag>-XXXXXX; buf gets its path. */
+/* Monotonic milliseconds, and sleeping, for tests that wait on threads. */
+static inline int64_t test_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void test_sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000L};
+    nanosleep(&ts, NULL);
+}
+
 static inline void test_tmpdir(char *buf, size_t cap, const char *tag)
 {
     snprintf(buf, cap, "/tmp/orderd-%s-XXXXXX", tag);

@@ -39,19 +39,6 @@ static orderd_str_t S(const char *s)
 
 static const orderd_str_t OPERATOR = {NULL, 0};
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000L};
-    nanosleep(&ts, NULL);
-}
-
 /* A malloc'd order for `user` (no cmocka asserts: worker threads call it). */
 static orderd_order_t *make_order(const char *user, int64_t now, unsigned salt)
 {
@@ -128,10 +115,10 @@ static void on_notify(void *ctx, void *wp, int durable)
  * may lag what the waiters heard by a moment: wait for them to catch up. */
 static void stats_when(orderd_wal_t *wal, uint64_t records, orderd_wal_stats_t *out)
 {
-    int64_t until = mono_ms() + 5000;
+    int64_t until = test_mono_ms() + 5000;
     for (;;) {
         orderd_wal_stats(wal, out);
-        if (out->records >= records || mono_ms() > until)
+        if (out->records >= records || test_mono_ms() > until)
             break;
         struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
@@ -169,22 +156,22 @@ static void close_wal(orderd_wal_t *w, sink_t *sink)
 
 static void wait_calls(sink_t *s, long want)
 {
-    int64_t until = mono_ms() + 15000;
+    int64_t until = test_mono_ms() + 15000;
     while (atomic_load(&s->calls) < want) {
-        if (mono_ms() > until)
+        if (test_mono_ms() > until)
             fail_msg("%ld of %ld waiters told after 15 s", atomic_load(&s->calls), want);
-        sleep_us(100);
+        test_sleep_us(100);
     }
     assert_int_equal(atomic_load(&s->calls), want);
 }
 
 static void wait_waiter(waiter_t *w)
 {
-    int64_t until = mono_ms() + 10000;
+    int64_t until = test_mono_ms() + 10000;
     while (atomic_load(&w->calls) == 0) {
-        if (mono_ms() > until)
+        if (test_mono_ms() > until)
             fail_msg("a waiter was not told in 10 s");
-        sleep_us(100);
+        test_sleep_us(100);
     }
 }
 
@@ -748,9 +735,9 @@ static void run_mode(orderd_fsync_mode_t mode)
          * well within a second of opening) ... */
         assert_int_equal(first.syncs, 0);
         /* ... and synced within about a second */
-        int64_t until = mono_ms() + 3000;
-        while (stats.syncs == 0 && mono_ms() < until) {
-            sleep_us(10000);
+        int64_t until = test_mono_ms() + 3000;
+        while (stats.syncs == 0 && test_mono_ms() < until) {
+            test_sleep_us(10000);
             orderd_wal_stats(wal, &stats);
         }
         assert_true(stats.syncs >= 1);
@@ -807,17 +794,17 @@ static void test_everysec_sync_stays_off_the_committer(void **state)
     atomic_store(&sync_watching, 1);
     enum { MAX = 200000 };
     waiter_t *w = calloc(MAX, sizeof(*w));
-    int64_t until = mono_ms() + 2600;
+    int64_t until = test_mono_ms() + 2600;
     int n = 0;
     /* a busy worker: a change and a commit, over and over */
-    while (mono_ms() < until && n < MAX) {
+    while (test_mono_ms() < until && n < MAX) {
         char user[16];
         snprintf(user, sizeof(user), "c%d", n % 64);
         orderd_order_t *o = make_order(user, T0_MS + n, (unsigned)n);
         assert_int_equal(orderd_store_create(st, o, &w[n++]), ORDERD_STORE_OK);
         free(o);
         orderd_wal_flush(wal); /* as a worker does at the end of its loop iteration */
-        sleep_us(200);         /* and then waits for its sockets */
+        test_sleep_us(200);         /* and then waits for its sockets */
     }
     wait_calls(&sink, n);
     atomic_store(&sync_watching, 0);
@@ -929,9 +916,9 @@ static void test_zeros_ahead_survive_a_crash(void **state)
         free(o);
     }
     wait_calls(&sink, 200);
-    int64_t until = mono_ms() + 5000;
-    while (test_file_size(seg) < (1 << 17) && mono_ms() < until)
-        sleep_us(1000);
+    int64_t until = test_mono_ms() + 5000;
+    while (test_file_size(seg) < (1 << 17) && test_mono_ms() < until)
+        test_sleep_us(1000);
     long long running = test_file_size(seg);
     if (running < (1 << 17))
         fail_msg("no zeros written ahead: the segment is %lld bytes", running);
@@ -1062,7 +1049,7 @@ static void test_snapshot_after_a_failed_write_is_abandoned(void **state)
                      ORDERD_STORE_OK);
     wait_calls(&sink, n + 1);
     assert_int_equal(atomic_load(&w[n].durable), 0);
-    sleep_us(800000); /* the snapshot thread has run its course */
+    test_sleep_us(800000); /* the snapshot thread has run its course */
     close_wal(wal, &sink);
     unsetenv("ORDERD_FAULT_PAUSE");
 
