@@ -78,7 +78,8 @@ static void keep_polled(h2o_req_t *req)
 static void hand_back(h2o_req_t *req)
 {
     h2o_socket_t *sock = http1_socket(req);
-    if (sock != NULL && sock->_cb.read == on_readable_while_waiting)
+    /* h2o does not read while the request is in flight: reading means ours */
+    if (sock != NULL && h2o_socket_is_reading(sock))
         on_readable_while_waiting(sock, NULL);
 }
 
