@@ -54,7 +54,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < n; ++i) {
         int len = snprintf(user, sizeof(user), "user-%ld", i % users);
         orderd_order_build((orderd_order_t *)blob, 0, (orderd_str_t){user, (size_t)len}, &draft, orderd_now_ms());
-        if (orderd_store_create(store, (orderd_order_t *)blob, (void *)1) != ORDERD_STORE_OK) {
+        if (orderd_store_create(store, (orderd_order_t *)blob, NULL, NULL, NULL, NULL, (void *)1) != ORDERD_STORE_OK) {
             fprintf(stderr, "gen_journal: create failed at %ld\n", i);
             return 1;
         }

@@ -1,3 +1,9 @@
+/*
+ * The order table: shards, their two maps (id -> order, user -> index), the
+ * one step that applies or undoes a change, replay, and walking a shard for
+ * snapshots. Live changes (store_write.c) and reads (store_read.c) sit on
+ * top of this file and reach a shard through internal/store_shard.h.
+ */
 #include "orderd/store.h"
 
 #include <pthread.h>
@@ -6,7 +12,7 @@
 #include <string.h>
 
 #include "internal/idvec.h"
-#include "internal/store_internal.h"
+#include "internal/store_shard.h"
 
 /* Ids are (sequence << ORDERD_ID_SHARD_BITS) | (user hash & shard bits). The
  * sequence starts from milliseconds since 2025-01-01 times 1024, so it keeps
@@ -31,7 +37,7 @@ static uint64_t mix64(uint64_t x)
 /* FNV-1a, then a finaliser. It must stay the same across versions: order ids
  * carry its low bits. X-User-Id values come from the trusted gateway in front
  * of orderd, so an unkeyed hash is acceptable here. */
-static uint64_t user_hash(orderd_str_t user)
+uint64_t orderd_shard_user_hash(orderd_str_t user)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < user.len; ++i) {
@@ -43,7 +49,7 @@ static uint64_t user_hash(orderd_str_t user)
 
 unsigned orderd_store_shard_of_user(const orderd_store_t *store, orderd_str_t user_id)
 {
-    return (unsigned)(user_hash(user_id) & (store->nshards - 1));
+    return (unsigned)(orderd_shard_user_hash(user_id) & (store->nshards - 1));
 }
 
 unsigned orderd_store_shard_of_id(const orderd_store_t *store, uint64_t id)
@@ -61,7 +67,7 @@ static orderd_order_t **ids_slot(shard_t *s, uint64_t id)
             return &s->ids[i];
 }
 
-static orderd_order_t *ids_find(shard_t *s, uint64_t id)
+orderd_order_t *orderd_shard_find(shard_t *s, uint64_t id)
 {
     return s->ids_cap == 0 ? NULL : *ids_slot(s, id);
 }
@@ -119,14 +125,14 @@ static user_t **users_slot(shard_t *s, uint64_t hash, orderd_str_t id)
     }
 }
 
-static user_t *users_find(shard_t *s, uint64_t hash, orderd_str_t id)
+user_t *orderd_shard_user(shard_t *s, uint64_t hash, orderd_str_t id)
 {
     return s->users_cap == 0 ? NULL : *users_slot(s, hash, id);
 }
 
 static user_t *users_get_or_add(shard_t *s, uint64_t hash, orderd_str_t id)
 {
-    user_t *u = users_find(s, hash, id);
+    user_t *u = orderd_shard_user(s, hash, id);
     if (u != NULL)
         return u;
     if ((s->users_n + 1) * 2 > s->users_cap) {
@@ -208,7 +214,7 @@ uint64_t orderd_store_next_id(orderd_store_t *store, orderd_str_t user_id)
         next = last + 1 > floor ? last + 1 : floor;
     } while (!atomic_compare_exchange_weak_explicit(&store->last_seq, &last, next, memory_order_relaxed,
                                                     memory_order_relaxed));
-    return (next << ORDERD_ID_SHARD_BITS) | (user_hash(user_id) & ID_SHARD_MASK);
+    return (next << ORDERD_ID_SHARD_BITS) | (orderd_shard_user_hash(user_id) & ID_SHARD_MASK);
 }
 
 /* Replay hands us ids made by earlier runs: never hand them out again. */
@@ -250,11 +256,11 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t 
     case ORDERD_EVENT_CREATED: {
         const orderd_order_t *in = ev->u.created.order;
         orderd_str_t uid = orderd_order_user(in);
-        if (ids_find(s, in->id) != NULL || in->status >= ORDERD_STATUS_COUNT)
+        if (orderd_shard_find(s, in->id) != NULL || in->status >= ORDERD_STATUS_COUNT)
             return ORDERD_STORE_EINVAL;
         user_t *u;
         orderd_order_t *copy;
-        if (ids_reserve(s) != 0 || (u = users_get_or_add(s, user_hash(uid), uid)) == NULL ||
+        if (ids_reserve(s) != 0 || (u = users_get_or_add(s, orderd_shard_user_hash(uid), uid)) == NULL ||
             user_orders_reserve(u) != 0 || orderd_idvec_reserve(&u->by_status[in->status], 1) != 0 ||
             orderd_idvec_reserve(&s->by_status[in->status], 1) != 0 ||
             (copy = malloc(in->size + sizeof(history_t))) == NULL)
@@ -276,11 +282,11 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t 
         return ORDERD_STORE_OK;
     }
     case ORDERD_EVENT_STATUS_CHANGED: {
-        orderd_order_t *o = ids_find(s, ev->u.status_changed.order_id);
+        orderd_order_t *o = orderd_shard_find(s, ev->u.status_changed.order_id);
         uint8_t to = ev->u.status_changed.status;
         if (o == NULL || to >= ORDERD_STATUS_COUNT)
             return ORDERD_STORE_EINVAL;
-        user_t *u = users_find(s, user_hash(orderd_order_user(o)), orderd_order_user(o));
+        user_t *u = orderd_shard_user(s, orderd_shard_user_hash(orderd_order_user(o)), orderd_order_user(o));
         if (u == NULL)
             return ORDERD_STORE_EINVAL;
         if (to != o->status) {
@@ -310,10 +316,10 @@ static int undo_locked(shard_t *s, const orderd_event_t *ev)
 {
     switch (ev->type) {
     case ORDERD_EVENT_CREATED: {
-        orderd_order_t *o = ids_find(s, ev->u.created.order->id);
+        orderd_order_t *o = orderd_shard_find(s, ev->u.created.order->id);
         if (o == NULL)
             return ORDERD_STORE_EINVAL;
-        user_t *u = users_find(s, user_hash(orderd_order_user(o)), orderd_order_user(o));
+        user_t *u = orderd_shard_user(s, orderd_shard_user_hash(orderd_order_user(o)), orderd_order_user(o));
         if (u == NULL)
             return ORDERD_STORE_EINVAL;
         size_t at = u->n_orders;
@@ -330,11 +336,11 @@ static int undo_locked(shard_t *s, const orderd_event_t *ev)
         return ORDERD_STORE_OK;
     }
     case ORDERD_EVENT_STATUS_CHANGED: {
-        orderd_order_t *o = ids_find(s, ev->u.status_changed.order_id);
+        orderd_order_t *o = orderd_shard_find(s, ev->u.status_changed.order_id);
         uint8_t back = ev->u.status_changed.prev_status;
         if (o == NULL || o->version != ev->u.status_changed.version || back >= ORDERD_STATUS_COUNT)
             return ORDERD_STORE_EINVAL;
-        user_t *u = users_find(s, user_hash(orderd_order_user(o)), orderd_order_user(o));
+        user_t *u = orderd_shard_user(s, orderd_shard_user_hash(orderd_order_user(o)), orderd_order_user(o));
         if (u == NULL)
             return ORDERD_STORE_EINVAL;
         if (back != o->status) {
@@ -397,8 +403,8 @@ int orderd_store_replay(orderd_store_t *store, const orderd_event_t *ev)
         return ret;
     }
     pthread_mutex_lock(&s->mu);
-    const orderd_order_t *have =
-        ids_find(s, ev->type == ORDERD_EVENT_CREATED ? ev->u.created.order->id : ev->u.status_changed.order_id);
+    uint64_t id = ev->type == ORDERD_EVENT_CREATED ? ev->u.created.order->id : ev->u.status_changed.order_id;
+    const orderd_order_t *have = orderd_shard_find(s, id);
     uint32_t version = ev->type == ORDERD_EVENT_CREATED ? ev->u.created.order->version : ev->u.status_changed.version;
     if (have != NULL && have->version >= version)
         ret = ORDERD_STORE_OK; /* already in the table (a snapshot taken while it was in flight) */
@@ -481,9 +487,9 @@ void orderd_store_each(orderd_store_t *store, unsigned shard, void (*fn)(void *c
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Applies a live change and hands it to the journal, under the shard lock.
- * If the journal refuses, the change is undone: nothing happened. */
-static int apply_live(orderd_store_t *store, shard_t *s, const orderd_event_t *ev, void *waiter)
+/* --- for store_write.c and store_read.c, under the shard's lock --- */
+
+int orderd_shard_apply_live(orderd_store_t *store, shard_t *s, const orderd_event_t *ev, void *waiter)
 {
     int ret = apply_locked(store, s, ev);
     if (ret != ORDERD_STORE_OK || store->journal.append == NULL)
@@ -495,92 +501,73 @@ static int apply_live(orderd_store_t *store, shard_t *s, const orderd_event_t *e
     return ORDERD_STORE_OK;
 }
 
-int orderd_store_create(orderd_store_t *store, orderd_order_t *order, void *waiter)
+int orderd_shard_barrier(orderd_store_t *store, shard_t *s, void *waiter)
 {
-    orderd_str_t uid = orderd_order_user(order);
-    shard_t *s = &store->shards[orderd_store_shard_of_user(store, uid)];
-    pthread_mutex_lock(&s->mu);
-    order->id = orderd_store_next_id(store, uid);
-    orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = order};
-    int ret = apply_live(store, s, &ev, waiter);
-    pthread_mutex_unlock(&s->mu);
-    return ret;
+    if (store->journal.barrier != NULL &&
+        store->journal.barrier(store->journal.ctx, (unsigned)(s - store->shards), waiter) != 0)
+        return ORDERD_STORE_EUNAVAILABLE;
+    return ORDERD_STORE_OK;
 }
 
-static orderd_order_t *copy_out(const orderd_order_t *o, const orderd_alloc_t *a)
+orderd_order_t *orderd_shard_copy_out(const orderd_order_t *o, const orderd_alloc_t *a)
 {
     orderd_order_t *c = orderd_alloc(a, o->size);
     memcpy(c, o, o->size);
     return c;
 }
 
-static int owned_by(const orderd_order_t *o, orderd_str_t user_id)
+int orderd_shard_owned_by(const orderd_order_t *o, orderd_str_t user_id)
 {
     return user_id.base == NULL ||
            (o->user_len == user_id.len && memcmp(orderd_order_user(o).base, user_id.base, user_id.len) == 0);
 }
 
-int orderd_store_get(orderd_store_t *store, orderd_str_t user_id, uint64_t id, const orderd_alloc_t *a,
-                     orderd_order_t **out)
+/* --- the audit trail and keys, as snapshots save and load them --- */
+
+size_t orderd_store_order_history(const orderd_order_t *o, orderd_order_event_t out[ORDERD_HISTORY_MAX])
+{
+    const history_t *h = history_of(o);
+    size_t n = 0;
+    for (uint32_t v = 2; v <= o->version && v - 2 < ORDERD_HISTORY_MAX; ++v)
+        if (h->at_ms[v - 2] != 0) /* 0: not known (an order loaded from a snapshot without history) */
+            out[n++] = (orderd_order_event_t){v, h->status[v - 2], h->actor[v - 2], h->at_ms[v - 2]};
+    return n;
+}
+
+int orderd_store_restore_history(orderd_store_t *store, uint64_t id, const orderd_order_event_t *events, size_t n)
 {
     shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
-    int ret = ORDERD_STORE_ENOTFOUND;
+    int ret = ORDERD_STORE_EINVAL;
     pthread_mutex_lock(&s->mu);
-    orderd_order_t *o = ids_find(s, id);
-    if (o != NULL && owned_by(o, user_id)) {
-        *out = copy_out(o, a);
+    orderd_order_t *o = orderd_shard_find(s, id);
+    if (o != NULL) {
+        history_t *h = history_of(o);
         ret = ORDERD_STORE_OK;
+        for (size_t i = 0; i < n; ++i) {
+            uint32_t v = events[i].seq;
+            if (v < 2 || v - 2 >= ORDERD_HISTORY_MAX || v > o->version || events[i].status >= ORDERD_STATUS_COUNT) {
+                ret = ORDERD_STORE_EINVAL;
+                break;
+            }
+            h->at_ms[v - 2] = events[i].at_ms;
+            h->status[v - 2] = events[i].status;
+            h->actor[v - 2] = events[i].actor;
+        }
     }
     pthread_mutex_unlock(&s->mu);
     return ret;
 }
 
-int orderd_store_list(orderd_store_t *store, orderd_str_t user_id, unsigned status_mask, size_t offset, size_t limit,
-                      const orderd_alloc_t *a, orderd_store_page_t *page)
+void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms)
 {
-    orderd_page_req_t req = {.mode = ORDERD_PAGE_OFFSET, .offset = offset, .limit = limit, .status_mask = status_mask};
-    return orderd_store_list_page(store, user_id, &req, a, page);
+    store->idem_ttl_ms = ttl_ms;
 }
 
-/* --- for store_page.c and store_change.c --- */
-
-uint64_t orderd_store__user_hash(orderd_str_t user)
+void orderd_store_each_idem(orderd_store_t *store, unsigned shard,
+                            void (*fn)(void *ctx, const orderd_idem_entry_t *e), void *ctx)
 {
-    return user_hash(user);
-}
-
-orderd_order_t *orderd_store__find(shard_t *s, uint64_t id)
-{
-    return ids_find(s, id);
-}
-
-user_t *orderd_store__user(shard_t *s, uint64_t hash, orderd_str_t id)
-{
-    return users_find(s, hash, id);
-}
-
-orderd_order_t *orderd_store__copy_out(const orderd_order_t *o, const orderd_alloc_t *a)
-{
-    return copy_out(o, a);
-}
-
-int orderd_store__apply_live(orderd_store_t *store, shard_t *s, const orderd_event_t *ev, void *waiter)
-{
-    return apply_live(store, s, ev, waiter);
-}
-
-int orderd_store__owned_by(const orderd_order_t *o, orderd_str_t user_id)
-{
-    return owned_by(o, user_id);
-}
-
-size_t orderd_store_count(orderd_store_t *store)
-{
-    size_t n = 0;
-    for (unsigned i = 0; i < store->nshards; ++i) {
-        pthread_mutex_lock(&store->shards[i].mu);
-        n += store->shards[i].ids_n;
-        pthread_mutex_unlock(&store->shards[i].mu);
-    }
-    return n;
+    shard_t *s = &store->shards[shard];
+    pthread_mutex_lock(&s->mu);
+    orderd_idem_each(&s->idem, orderd_now_ms() - store->idem_ttl_ms, fn, ctx);
+    pthread_mutex_unlock(&s->mu);
 }

@@ -50,7 +50,7 @@ static orderd_order_t *build_order(const orderd_alloc_t *a, orderd_str_t user, i
 static uint64_t add_order(orderd_store_t *st, const orderd_alloc_t *a, orderd_str_t user, int64_t now)
 {
     orderd_order_t *o = build_order(a, user, now, 1);
-    assert_int_equal(orderd_store_create(st, o, NULL), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, NULL), ORDERD_STORE_OK);
     assert_int_equal(orderd_store_shard_of_id(st, o->id), orderd_store_shard_of_user(st, user));
     return o->id;
 }
@@ -103,7 +103,7 @@ static void test_create_get_and_isolation(void **state)
 
     orderd_order_t *o = build_order(&a, S("alice"), 1700000000123, 3);
     size_t size = o->size;
-    assert_int_equal(orderd_store_create(st, o, NULL), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, NULL), ORDERD_STORE_OK);
     /* the store wrote the id it gave the order into the caller's copy */
     assert_int_equal(orderd_store_shard_of_id(st, o->id), orderd_store_shard_of_user(st, S("alice")));
     orderd_order_t *keep = orderd_alloc(&a, size);
@@ -138,21 +138,28 @@ static void test_create_get_and_isolation(void **state)
     assert_int_equal(orderd_store_get(st, S("alice"), UINT64_MAX, &a, &got), ORDERD_STORE_ENOTFOUND);
 
     /* set_status by another user: not found, and nothing changes */
-    assert_int_equal(orderd_store_set_status(st, S(nb), keep->id, ORDERD_STATUS_CANCELLED, 1, &a, &got, NULL),
-                     ORDERD_STORE_ENOTFOUND);
-    assert_int_equal(orderd_store_set_status(st, S("bob"), keep->id, ORDERD_STATUS_CANCELLED, 1, &a, &got, NULL),
-                     ORDERD_STORE_ENOTFOUND);
-    assert_int_equal(orderd_store_set_status(st, S("alice"), unused, ORDERD_STATUS_CANCELLED, 1, &a, &got, NULL),
-                     ORDERD_STORE_ENOTFOUND);
+    assert_int_equal(
+        orderd_store_set_status(st, S(nb), keep->id, ORDERD_STATUS_CANCELLED, 1, NULL, NULL, &a, &got, NULL),
+        ORDERD_STORE_ENOTFOUND);
+    assert_int_equal(
+        orderd_store_set_status(st, S("bob"), keep->id, ORDERD_STATUS_CANCELLED, 1, NULL, NULL, &a, &got, NULL),
+        ORDERD_STORE_ENOTFOUND);
+    assert_int_equal(
+        orderd_store_set_status(st, S("alice"), unused, ORDERD_STATUS_CANCELLED, 1, NULL, NULL, &a, &got, NULL),
+        ORDERD_STORE_ENOTFOUND);
     assert_int_equal(orderd_store_get(st, S("alice"), keep->id, &a, &again), ORDERD_STORE_OK);
     assert_memory_equal(again, keep, size);
 
     /* the other users see no orders */
     orderd_store_page_t pg;
-    assert_int_equal(orderd_store_list(st, S(nb), 0, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_list(st, S(nb), &(orderd_page_req_t){.offset = 0, .limit = 10, .status_mask = 0}, &a, &pg),
+        ORDERD_STORE_OK);
     assert_int_equal(pg.n, 0);
     assert_int_equal(pg.total, 0);
-    assert_int_equal(orderd_store_list(st, S("alice"), 0, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_list(st, S("alice"), &(orderd_page_req_t){.offset = 0, .limit = 10, .status_mask = 0}, &a, &pg),
+        ORDERD_STORE_OK);
     assert_int_equal(pg.n, 1);
     assert_int_equal(pg.total, 1);
     assert_memory_equal(pg.orders[0], keep, size);
@@ -168,13 +175,13 @@ static void test_create_ignores_given_id(void **state)
     uint64_t first = add_order(st, &a, S("alice"), 1000);
     /* an order built with a taken id (and one with another user's shard bits) gets a fresh id */
     orderd_order_t *o = build_order_id(&a, first, S("alice"), 2000, 1);
-    assert_int_equal(orderd_store_create(st, o, NULL), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, NULL), ORDERD_STORE_OK);
     assert_true(o->id != first);
     assert_true(o->id > first);
     uint64_t second = o->id;
     uint64_t bob_id = add_order(st, &a, S("bob"), 2500);
     o = build_order_id(&a, bob_id, S("alice"), 3000, 1);
-    assert_int_equal(orderd_store_create(st, o, NULL), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, NULL), ORDERD_STORE_OK);
     assert_true(o->id != bob_id && o->id > second);
     assert_int_equal(orderd_store_shard_of_id(st, o->id), orderd_store_shard_of_user(st, S("alice")));
     assert_int_equal(orderd_store_count(st), 4);
@@ -256,7 +263,9 @@ static size_t collect(orderd_store_t *st, const orderd_alloc_t *a, orderd_str_t 
     for (size_t off = 0;; off += step) {
         orderd_store_page_t pg;
         memset(&pg, 0, sizeof(pg));
-        assert_int_equal(orderd_store_list(st, user, mask, off, step, a, &pg), ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_list(
+                             st, user, &(orderd_page_req_t){.offset = off, .limit = step, .status_mask = mask}, a, &pg),
+                         ORDERD_STORE_OK);
         assert_int_equal(pg.total, want_total);
         assert_true(pg.n <= step);
         size_t expect_n = off >= want_total ? 0 : (want_total - off < step ? want_total - off : step);
@@ -298,7 +307,10 @@ static void test_list_newest_first_paging(void **state)
     };
     for (size_t p = 0; p < sizeof(pages) / sizeof(pages[0]); p++) {
         orderd_store_page_t pg;
-        assert_int_equal(orderd_store_list(st, S("alice"), 0, pages[p].offset, pages[p].limit, &a, &pg),
+        assert_int_equal(orderd_store_list(
+                             st, S("alice"),
+                             &(orderd_page_req_t){.offset = pages[p].offset, .limit = pages[p].limit, .status_mask = 0},
+                             &a, &pg),
                          ORDERD_STORE_OK);
         assert_int_equal(pg.total, 25);
         assert_int_equal(pg.n, pages[p].n);
@@ -310,12 +322,16 @@ static void test_list_newest_first_paging(void **state)
         }
     }
     orderd_store_page_t pg;
-    assert_int_equal(orderd_store_list(st, S("bob"), 0, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_list(st, S("bob"), &(orderd_page_req_t){.offset = 0, .limit = 10, .status_mask = 0}, &a, &pg),
+        ORDERD_STORE_OK);
     assert_int_equal(pg.n, 5);
     assert_int_equal(pg.total, 5);
     for (int i = 0; i < 5; i++)
         assert_true(pg.orders[i]->id == bob[4 - i]);
-    assert_int_equal(orderd_store_list(st, S("carol"), 0, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_list(st, S("carol"), &(orderd_page_req_t){.offset = 0, .limit = 10, .status_mask = 0}, &a, &pg),
+        ORDERD_STORE_OK);
     assert_int_equal(pg.n, 0);
     assert_int_equal(pg.total, 0);
     orderd_store_free(st);
@@ -339,12 +355,14 @@ static void test_list_status_filter(void **state)
         orderd_order_t *out = NULL;
         int steps = i % 5; /* 0: pending, 1: cancelled, 2: processing, 3: shipped, 4: delivered */
         if (steps == 1) {
-            assert_int_equal(orderd_store_set_status(st, S("dora"), ids[i], ORDERD_STATUS_CANCELLED, 6000, &a, &out, NULL),
+            assert_int_equal(orderd_store_set_status(st, S("dora"), ids[i], ORDERD_STATUS_CANCELLED, 6000, NULL, NULL,
+                                                     &a, &out, NULL),
                              ORDERD_STORE_OK);
             status[i] = ORDERD_STATUS_CANCELLED;
         }
         for (int s = 1; s <= steps - 1; s++) {
-            assert_int_equal(orderd_store_set_status(st, S("dora"), ids[i], (orderd_status_t)s, 6000 + s, &a, &out, NULL),
+            assert_int_equal(orderd_store_set_status(st, S("dora"), ids[i], (orderd_status_t)s, 6000 + s, NULL, NULL,
+                                                     &a, &out, NULL),
                              ORDERD_STORE_OK);
             status[i] = s;
         }
@@ -379,10 +397,18 @@ static void test_list_status_filter(void **state)
     /* a status with no orders */
     orderd_alloc_t *ap = &a;
     orderd_store_page_t pg;
-    assert_int_equal(orderd_store_list(st, S("ed"), 1u << ORDERD_STATUS_CANCELLED, 0, 10, ap, &pg), ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_list(st, S("ed"),
+                          &(orderd_page_req_t){.offset = 0, .limit = 10, .status_mask = 1u << ORDERD_STATUS_CANCELLED},
+                          ap, &pg),
+        ORDERD_STORE_OK);
     assert_int_equal(pg.n, 0);
     assert_int_equal(pg.total, 0);
-    assert_int_equal(orderd_store_list(st, S("ed"), 1u << ORDERD_STATUS_PENDING, 0, 10, ap, &pg), ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_list(st, S("ed"),
+                          &(orderd_page_req_t){.offset = 0, .limit = 10, .status_mask = 1u << ORDERD_STATUS_PENDING},
+                          ap, &pg),
+        ORDERD_STORE_OK);
     assert_int_equal(pg.n, 1);
     assert_int_equal(pg.total, 1);
     orderd_store_free(st);
@@ -417,7 +443,7 @@ static orderd_order_t *set_status(orderd_store_t *st, const orderd_alloc_t *a, c
 {
     orderd_order_t *out = NULL;
     orderd_str_t u = user ? S(user) : (orderd_str_t){NULL, 0};
-    int rc = orderd_store_set_status(st, u, id, to, now, a, &out, NULL);
+    int rc = orderd_store_set_status(st, u, id, to, now, NULL, NULL, a, &out, NULL);
     if (rc != want_rc)
         fail_msg("set_status(%s -> %s) = %d, want %d", user ? user : "(operator)", orderd_status_name(to), rc,
                  want_rc);
@@ -571,7 +597,9 @@ static void test_apply_events(void **state)
     assert_int_equal(orderd_store_get(st, S("ivy"), o->id, &a, &got), ORDERD_STORE_OK);
     assert_memory_equal(got, o, o->size);
     orderd_store_page_t pg;
-    assert_int_equal(orderd_store_list(st, S("ivy"), 0, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_list(st, S("ivy"), &(orderd_page_req_t){.offset = 0, .limit = 10, .status_mask = 0}, &a, &pg),
+        ORDERD_STORE_OK);
     assert_int_equal(pg.total, 1);
 
     /* a status change of an unknown order: EINVAL */
@@ -590,10 +618,18 @@ static void test_apply_events(void **state)
     sc.u.status_changed.order_id = o->id;
     assert_int_equal(orderd_store_apply(st, &sc), ORDERD_STORE_OK);
     expect_state(st, &a, "ivy", o->id, ORDERD_STATUS_CANCELLED, 2, 1000, 1500);
-    assert_int_equal(orderd_store_list(st, S("ivy"), 1u << ORDERD_STATUS_CANCELLED, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_list(st, S("ivy"),
+                          &(orderd_page_req_t){.offset = 0, .limit = 10, .status_mask = 1u << ORDERD_STATUS_CANCELLED},
+                          &a, &pg),
+        ORDERD_STORE_OK);
     assert_int_equal(pg.total, 1);
     assert_true(pg.orders[0]->id == o->id);
-    assert_int_equal(orderd_store_list(st, S("ivy"), 1u << ORDERD_STATUS_PENDING, 0, 10, &a, &pg), ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_list(st, S("ivy"),
+                          &(orderd_page_req_t){.offset = 0, .limit = 10, .status_mask = 1u << ORDERD_STATUS_PENDING},
+                          &a, &pg),
+        ORDERD_STORE_OK);
     assert_int_equal(pg.total, 0);
     /* and the live path sees it as cancelled: a repeat is a no-op */
     orderd_order_t *out = set_status(st, &a, "ivy", o->id, ORDERD_STATUS_CANCELLED, 9000, ORDERD_STORE_OK);
@@ -658,7 +694,7 @@ static void w_create(worker_t *w, const orderd_alloc_t *a, int user)
 {
     orderd_str_t u = S(W.users[user]);
     orderd_order_t *o = build_order(a, u, tick(), 1 + test_rng_below(&w->rng, 5));
-    int rc = orderd_store_create(W.st, o, NULL);
+    int rc = orderd_store_create(W.st, o, NULL, NULL, NULL, NULL, NULL);
     if (rc != ORDERD_STORE_OK) {
         WFAIL(w, "create for %s: %d", W.users[user], rc);
         return;
@@ -689,7 +725,8 @@ static void w_cancel(worker_t *w, const orderd_alloc_t *a, slot_t *s)
 {
     int64_t now = tick();
     orderd_order_t *out = NULL;
-    int rc = orderd_store_set_status(W.st, S(W.users[s->user]), s->id, ORDERD_STATUS_CANCELLED, now, a, &out, NULL);
+    int rc = orderd_store_set_status(W.st, S(W.users[s->user]), s->id, ORDERD_STATUS_CANCELLED, now, NULL, NULL, a,
+                                     &out, NULL);
     if (rc != ORDERD_STORE_OK || out == NULL) {
         WFAIL(w, "cancel of %" PRIx64 " by its owner: rc %d", s->id, rc);
         return;
@@ -716,7 +753,8 @@ static void w_foreign(worker_t *w, const orderd_alloc_t *a, slot_t *s)
     int rc = orderd_store_get(W.st, S(W.users[other]), s->id, a, &out);
     if (rc != ORDERD_STORE_ENOTFOUND)
         WFAIL(w, "get of %s's order by %s: rc %d", W.users[s->user], W.users[other], rc);
-    rc = orderd_store_set_status(W.st, S(W.users[other]), s->id, ORDERD_STATUS_CANCELLED, tick(), a, &out, NULL);
+    rc = orderd_store_set_status(W.st, S(W.users[other]), s->id, ORDERD_STATUS_CANCELLED, tick(), NULL, NULL, a, &out,
+                                 NULL);
     if (rc != ORDERD_STORE_ENOTFOUND)
         WFAIL(w, "cancel of %s's order by %s: rc %d", W.users[s->user], W.users[other], rc);
     w->foreign++;
@@ -745,7 +783,8 @@ static void w_list(worker_t *w, const orderd_alloc_t *a)
     size_t off = test_rng_below(&w->rng, 6), lim = 1 + test_rng_below(&w->rng, 10);
     orderd_store_page_t pg;
     memset(&pg, 0, sizeof(pg));
-    int rc = orderd_store_list(W.st, S(W.users[user]), mask, off, lim, a, &pg);
+    int rc = orderd_store_list(W.st, S(W.users[user]),
+                               &(orderd_page_req_t){.offset = off, .limit = lim, .status_mask = mask}, a, &pg);
     if (rc != ORDERD_STORE_OK) {
         WFAIL(w, "list: rc %d", rc);
         return;
@@ -924,7 +963,10 @@ static void test_concurrent_create_cancel_list(void **state)
         size_t sum = 0;
         for (int s = 0; s < ORDERD_STATUS_COUNT; s++) {
             orderd_store_page_t pg;
-            assert_int_equal(orderd_store_list(W.st, user, 1u << s, 0, 1, &a, &pg), ORDERD_STORE_OK);
+            assert_int_equal(orderd_store_list(W.st, user,
+                                               &(orderd_page_req_t){.offset = 0, .limit = 1, .status_mask = 1u << s},
+                                               &a, &pg),
+                             ORDERD_STORE_OK);
             sum += pg.total;
             if (s == ORDERD_STATUS_CANCELLED)
                 assert_int_equal(pg.total, ncanc);
@@ -937,7 +979,10 @@ static void test_concurrent_create_cancel_list(void **state)
 
         /* every order: cancelled ones have version 2 and the applier's time, pending ones version 1 */
         orderd_store_page_t all;
-        assert_int_equal(orderd_store_list(W.st, user, 0, 0, nw + 1, &a, &all), ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_list(W.st, user,
+                                           &(orderd_page_req_t){.offset = 0, .limit = nw + 1, .status_mask = 0}, &a,
+                                           &all),
+                         ORDERD_STORE_OK);
         assert_int_equal(all.n, nw);
         for (size_t i = 0; i < all.n; i++) {
             const orderd_order_t *o = all.orders[i];
@@ -988,12 +1033,13 @@ static void test_list_cursors(void **state)
     for (int i = 0; i < 6; i++)
         id[i] = add_order(st, &a, S("cur"), 1000 + i);
     orderd_order_t *o;
-    assert_int_equal(orderd_store_set_status(st, S("cur"), id[2], ORDERD_STATUS_CANCELLED, 2000, &a, &o, NULL),
-                     ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_set_status(st, S("cur"), id[2], ORDERD_STATUS_CANCELLED, 2000, NULL, NULL, &a, &o, NULL),
+        ORDERD_STORE_OK);
     orderd_store_page_t p;
     /* newest first: after id[4] come id[3], id[2] */
     orderd_page_req_t r = {.mode = ORDERD_PAGE_AFTER, .cursor = id[4], .limit = 2};
-    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_list(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
     assert_int_equal(p.n, 2);
     ids_of(&p, got);
     assert_true(got[0] == id[3] && got[1] == id[2]);
@@ -1001,7 +1047,7 @@ static void test_list_cursors(void **state)
     assert_int_equal(p.total, 6);
     /* before id[1]: the two nearest newer ones, newest first */
     r = (orderd_page_req_t){.mode = ORDERD_PAGE_BEFORE, .cursor = id[1], .limit = 2};
-    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_list(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
     ids_of(&p, got);
     assert_int_equal(p.n, 2);
     assert_true(got[0] == id[3] && got[1] == id[2]);
@@ -1009,31 +1055,31 @@ static void test_list_cursors(void **state)
     /* status list: pending + cancelled, after a cursor that is not in the filter */
     r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = id[3], .limit = 10,
                             .status_mask = 1u << ORDERD_STATUS_CANCELLED | 1u << ORDERD_STATUS_PENDING};
-    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_list(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
     ids_of(&p, got);
     assert_int_equal(p.n, 3);
     assert_true(got[0] == id[2] && got[1] == id[1] && got[2] == id[0]);
     /* only cancelled, after its only order: empty, but it says where it is */
     r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = id[2], .limit = 10,
                             .status_mask = 1u << ORDERD_STATUS_CANCELLED};
-    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_list(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
     assert_int_equal(p.n, 0);
     assert_int_equal(p.offset, 1);
     /* the largest and smallest cursors there are */
     r = (orderd_page_req_t){.mode = ORDERD_PAGE_BEFORE, .cursor = UINT64_MAX, .limit = 2};
-    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_list(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
     assert_int_equal(p.n, 0);
     r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = UINT64_MAX, .limit = 2};
-    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_list(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
     ids_of(&p, got);
     assert_true(p.n == 2 && got[0] == id[5] && p.offset == 0);
     r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = 0, .limit = 2};
-    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_list(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
     assert_true(p.n == 0 && p.offset == 6);
     /* a cursor page does not move when a newer order arrives */
     r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = id[4], .limit = 2};
     add_order(st, &a, S("cur"), 3000);
-    assert_int_equal(orderd_store_list_page(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_list(st, S("cur"), &r, &a, &p), ORDERD_STORE_OK);
     ids_of(&p, got);
     assert_true(got[0] == id[3] && got[1] == id[2]);
     orderd_store_free(st);
@@ -1050,32 +1096,32 @@ static void test_admin_page_oldest_first(void **state)
         id[i] = add_order(st, &a, S(name), 1000 + i);
     }
     orderd_order_t *o;
-    assert_int_equal(orderd_store_set_status(st, (orderd_str_t){NULL, 0}, id[0], ORDERD_STATUS_PROCESSING, 2000, &a,
-                                             &o, NULL),
+    assert_int_equal(orderd_store_set_status(st, (orderd_str_t){NULL, 0}, id[0], ORDERD_STATUS_PROCESSING, 2000, NULL,
+                                             NULL, &a, &o, NULL),
                      ORDERD_STORE_OK);
     orderd_store_page_t p;
     orderd_page_req_t r = {.mode = ORDERD_PAGE_OFFSET, .offset = 2, .limit = 3,
                            .status_mask = 1u << ORDERD_STATUS_PENDING};
-    assert_int_equal(orderd_store_admin_page(st, &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_queue(st, &r, &a, &p), ORDERD_STORE_OK);
     ids_of(&p, got);
     assert_int_equal(p.total, 11);
     assert_int_equal(p.n, 3);
     assert_true(got[0] == id[3] && got[1] == id[4] && got[2] == id[5]);
     r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = id[9], .limit = 5,
                             .status_mask = 1u << ORDERD_STATUS_PENDING};
-    assert_int_equal(orderd_store_admin_page(st, &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_queue(st, &r, &a, &p), ORDERD_STORE_OK);
     ids_of(&p, got);
     assert_int_equal(p.n, 2);
     assert_true(got[0] == id[10] && got[1] == id[11]);
     assert_int_equal(p.offset, 9); /* id[1] to id[9] are pending */
     r = (orderd_page_req_t){.mode = ORDERD_PAGE_BEFORE, .cursor = id[4], .limit = 2};
-    assert_int_equal(orderd_store_admin_page(st, &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_queue(st, &r, &a, &p), ORDERD_STORE_OK);
     ids_of(&p, got);
     assert_int_equal(p.n, 2);
     assert_true(got[0] == id[2] && got[1] == id[3]);
     assert_int_equal(p.offset, 2);
     r = (orderd_page_req_t){.mode = ORDERD_PAGE_AFTER, .cursor = UINT64_MAX, .limit = 2};
-    assert_int_equal(orderd_store_admin_page(st, &r, &a, &p), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_queue(st, &r, &a, &p), ORDERD_STORE_OK);
     assert_true(p.n == 0 && p.offset == 12);
     orderd_store_free(st);
 }
@@ -1089,8 +1135,10 @@ static void test_history_and_events(void **state)
     uint64_t id = add_order(st, &a, S("hist"), 1000);
     orderd_order_t *o;
     orderd_str_t op = {NULL, 0};
-    assert_int_equal(orderd_store_set_status(st, op, id, ORDERD_STATUS_PROCESSING, 2000, &a, &o, NULL), ORDERD_STORE_OK);
-    assert_int_equal(orderd_store_set_status(st, op, id, ORDERD_STATUS_SHIPPED, 3000, &a, &o, NULL), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_set_status(st, op, id, ORDERD_STATUS_PROCESSING, 2000, NULL, NULL, &a, &o, NULL),
+                     ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_set_status(st, op, id, ORDERD_STATUS_SHIPPED, 3000, NULL, NULL, &a, &o, NULL),
+                     ORDERD_STORE_OK);
     orderd_order_event_t ev[ORDERD_HISTORY_MAX + 1];
     size_t n;
     assert_int_equal(orderd_store_events(st, S("hist"), id, &a, &o, ev, &n), ORDERD_STORE_OK);
@@ -1125,19 +1173,16 @@ static void test_if_match(void **state)
     uint64_t id = add_order(st, &a, S("ifm"), 1000);
     orderd_order_t *o;
     orderd_precondition_t pre = {.active = 1, .n = 2, .versions = {2, 3}};
-    assert_int_equal(orderd_store_change_status(st, S("ifm"), id, ORDERD_STATUS_CANCELLED, 2000, &pre, NULL, &a, &o,
-                                                NULL),
+    assert_int_equal(orderd_store_set_status(st, S("ifm"), id, ORDERD_STATUS_CANCELLED, 2000, &pre, NULL, &a, &o, NULL),
                      ORDERD_STORE_EPRECONDITION);
     assert_int_equal(o->status, ORDERD_STATUS_PENDING);
     assert_int_equal(o->version, 1);
     pre.versions[1] = 1;
-    assert_int_equal(orderd_store_change_status(st, S("ifm"), id, ORDERD_STATUS_CANCELLED, 2000, &pre, NULL, &a, &o,
-                                                NULL),
+    assert_int_equal(orderd_store_set_status(st, S("ifm"), id, ORDERD_STATUS_CANCELLED, 2000, &pre, NULL, &a, &o, NULL),
                      ORDERD_STORE_OK);
     assert_int_equal(o->version, 2);
     pre = (orderd_precondition_t){.active = 1, .any = 1};
-    assert_int_equal(orderd_store_change_status(st, S("ifm"), id, ORDERD_STATUS_CANCELLED, 2000, &pre, NULL, &a, &o,
-                                                NULL),
+    assert_int_equal(orderd_store_set_status(st, S("ifm"), id, ORDERD_STATUS_CANCELLED, 2000, &pre, NULL, &a, &o, NULL),
                      ORDERD_STORE_OK);
     orderd_store_free(st);
 }
@@ -1182,7 +1227,7 @@ static void test_idempotent_create(void **state)
     orderd_idem_key_t k = make_key("key-1", 1), other = make_key("key-1", 2);
     orderd_order_t *o = build_order(&a, S("idem"), 1000, 1), *out;
     int status = 0;
-    assert_int_equal(orderd_store_create_keyed(st, o, &k, 1000, &a, &out, &status, NULL), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_create(st, o, &k, &a, &out, &status, NULL), ORDERD_STORE_OK);
     assert_int_equal(status, 201);
     uint64_t id = o->id;
     /* the key's record goes first, then the order's */
@@ -1190,34 +1235,34 @@ static void test_idempotent_create(void **state)
     assert_true(j.types[0] == ORDERD_EVENT_IDEM_KEY && j.types[1] == ORDERD_EVENT_CREATED);
     /* same key, same request: the first answer, behind a barrier, nothing new */
     o = build_order(&a, S("idem"), 1001, 1);
-    assert_int_equal(orderd_store_create_keyed(st, o, &k, 1001, &a, &out, &status, NULL), ORDERD_STORE_REPLAYED);
+    assert_int_equal(orderd_store_create(st, o, &k, &a, &out, &status, NULL), ORDERD_STORE_REPLAYED);
     assert_int_equal(out->id, id);
     assert_int_equal(status, 201);
     assert_int_equal(j.types[j.n - 1], 99);
     assert_int_equal(orderd_store_count(st), 1);
     /* after a change the replay still shows version 1 */
-    assert_int_equal(orderd_store_set_status(st, S("idem"), id, ORDERD_STATUS_CANCELLED, 5000, &a, &out, NULL),
-                     ORDERD_STORE_OK);
-    assert_int_equal(orderd_store_create_keyed(st, o, &k, 6000, &a, &out, &status, NULL), ORDERD_STORE_REPLAYED);
+    assert_int_equal(
+        orderd_store_set_status(st, S("idem"), id, ORDERD_STATUS_CANCELLED, 5000, NULL, NULL, &a, &out, NULL),
+        ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_create(st, o, &k, &a, &out, &status, NULL), ORDERD_STORE_REPLAYED);
     assert_true(out->version == 1 && out->status == ORDERD_STATUS_PENDING && out->updated_ms == 1000);
-    assert_int_equal(orderd_store_create_keyed(st, o, &other, 6000, &a, &out, &status, NULL),
-                     ORDERD_STORE_EKEYMISMATCH);
+    assert_int_equal(orderd_store_create(st, o, &other, &a, &out, &status, NULL), ORDERD_STORE_EKEYMISMATCH);
     /* another user's same key is theirs */
     orderd_order_t *o2 = build_order(&a, S("idem2"), 1000, 1);
-    assert_int_equal(orderd_store_create_keyed(st, o2, &k, 6000, &a, &out, &status, NULL), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_create(st, o2, &k, &a, &out, &status, NULL), ORDERD_STORE_OK);
     assert_int_equal(orderd_store_idem_count(st), 2);
     /* the journal refuses the order after taking the key: nothing stays */
     j.refuse_at = j.n + 2;
     orderd_idem_key_t k3 = make_key("key-3", 3);
     o = build_order(&a, S("idem"), 7000, 1);
-    assert_int_equal(orderd_store_create_keyed(st, o, &k3, 7000, &a, &out, &status, NULL), ORDERD_STORE_EUNAVAILABLE);
+    assert_int_equal(orderd_store_create(st, o, &k3, &a, &out, &status, NULL), ORDERD_STORE_EUNAVAILABLE);
     assert_int_equal(orderd_store_count(st), 2);
     assert_int_equal(orderd_store_idem_count(st), 2);
     /* expired: the key is forgotten, a new order is made */
     orderd_store_set_idem_ttl(st, 1000);
     j.refuse_at = 0;
     o = build_order(&a, S("idem"), 9000, 1);
-    assert_int_equal(orderd_store_create_keyed(st, o, &k, 9000, &a, &out, &status, NULL), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_create(st, o, &k, &a, &out, &status, NULL), ORDERD_STORE_OK);
     assert_true(o->id != id);
     orderd_store_free(st);
 }
@@ -1229,17 +1274,17 @@ static void test_idempotent_cancel_and_stale_key(void **state)
     uint64_t id = add_order(st, &a, S("idc"), 1000), id2 = add_order(st, &a, S("idc"), 1001);
     orderd_idem_key_t k = make_key("c", 7);
     orderd_order_t *o;
-    assert_int_equal(orderd_store_change_status(st, S("idc"), id, ORDERD_STATUS_CANCELLED, 2000, NULL, &k, &a, &o, NULL),
+    assert_int_equal(orderd_store_set_status(st, S("idc"), id, ORDERD_STATUS_CANCELLED, 2000, NULL, &k, &a, &o, NULL),
                      ORDERD_STORE_OK);
     assert_int_equal(o->version, 2);
-    assert_int_equal(orderd_store_change_status(st, S("idc"), id, ORDERD_STATUS_CANCELLED, 2000, NULL, &k, &a, &o, NULL),
+    assert_int_equal(orderd_store_set_status(st, S("idc"), id, ORDERD_STATUS_CANCELLED, 2000, NULL, &k, &a, &o, NULL),
                      ORDERD_STORE_REPLAYED);
     assert_int_equal(o->version, 2);
     /* the same key for another order's cancel is another request */
     orderd_idem_key_t k_other = make_key("c", 8);
-    assert_int_equal(orderd_store_change_status(st, S("idc"), id2, ORDERD_STATUS_CANCELLED, 2000, NULL, &k_other, &a,
-                                                &o, NULL),
-                     ORDERD_STORE_EKEYMISMATCH);
+    assert_int_equal(
+        orderd_store_set_status(st, S("idc"), id2, ORDERD_STATUS_CANCELLED, 2000, NULL, &k_other, &a, &o, NULL),
+        ORDERD_STORE_EKEYMISMATCH);
     /* a key whose change was cut off (the order is older than the key says) is stale */
     size_t size = orderd_idem_entry_size(3, 5);
     orderd_idem_entry_t *e = orderd_alloc(&a, size);
@@ -1248,8 +1293,7 @@ static void test_idempotent_cancel_and_stale_key(void **state)
     orderd_event_t ev = {.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = e};
     assert_int_equal(orderd_store_replay(st, &ev), ORDERD_STORE_OK);
     orderd_idem_key_t ks = {S("stale"), {9}};
-    assert_int_equal(orderd_store_change_status(st, S("idc"), id2, ORDERD_STATUS_CANCELLED, 3000, NULL, &ks, &a, &o,
-                                                NULL),
+    assert_int_equal(orderd_store_set_status(st, S("idc"), id2, ORDERD_STATUS_CANCELLED, 3000, NULL, &ks, &a, &o, NULL),
                      ORDERD_STORE_OK);
     /* replay of an expired key loads nothing */
     orderd_idem_entry_build(e, S("idc"), S("old"), id2, 1, 201, fp, 1000);
@@ -1288,16 +1332,17 @@ static void *key_race_thread(void *p)
         int k = (i + arg->t * 25) % 200; /* threads start at different keys */
         snprintf(key, sizeof(key), "k%d", k);
         orderd_idem_key_t ik = make_key(key, 1);
-        orderd_order_t *o = build_order(&a, S("racer"), 1000 + k, 1), *out;
+        /* keys are stamped with the order's creation time: a real one, or they expire at once */
+        orderd_order_t *o = build_order(&a, S("racer"), orderd_now_ms(), 1), *out;
         int status;
-        int rc = orderd_store_create_keyed(arg->race->st, o, &ik, orderd_now_ms(), &a, &out, &status, NULL);
+        int rc = orderd_store_create(arg->race->st, o, &ik, &a, &out, &status, NULL);
         assert_true(rc == ORDERD_STORE_OK || rc == ORDERD_STORE_REPLAYED);
         arg->race->ids[arg->t][k] = out->id;
         if (k % 5 == 0) {
             snprintf(key, sizeof(key), "c%d", k);
             orderd_idem_key_t ck = make_key(key, 2);
-            rc = orderd_store_change_status(arg->race->st, S("racer"), out->id, ORDERD_STATUS_CANCELLED, orderd_now_ms(),
-                                            NULL, &ck, &a, &out, NULL);
+            rc = orderd_store_set_status(arg->race->st, S("racer"), out->id, ORDERD_STATUS_CANCELLED, orderd_now_ms(),
+                                         NULL, &ck, &a, &out, NULL);
             assert_true(rc == ORDERD_STORE_OK || rc == ORDERD_STORE_REPLAYED);
             assert_int_equal(out->status, ORDERD_STATUS_CANCELLED);
         }

@@ -271,7 +271,7 @@ static void *gc_main(void *p)
     for (int i = 0; i < GC_PER_THREAD; ++i) {
         snprintf(a->users[i], sizeof(a->users[i]), "t%d-u%d", a->t, i % 13);
         orderd_order_t *o = make_order(a->users[i], T0_MS + i, (unsigned)(a->t * 1000 + i));
-        if (orderd_store_create(a->store, o, &a->waiters[i]) != ORDERD_STORE_OK)
+        if (orderd_store_create(a->store, o, NULL, NULL, NULL, NULL, &a->waiters[i]) != ORDERD_STORE_OK)
             ++a->failures;
         a->ids[i] = o->id;
         free(o);
@@ -431,7 +431,7 @@ static void *ord_main(void *p)
         orderd_order_t *out = NULL;
         if (op < 2 || a->n_own == 0) {
             orderd_order_t *o = make_order(me, T0_MS + i, (unsigned)i);
-            rc = orderd_store_create(a->store, o, &a->waiters[i]);
+            rc = orderd_store_create(a->store, o, NULL, NULL, NULL, NULL, &a->waiters[i]);
             a->own[a->n_own++] = o->id;
             free(o);
         } else if (op < 5) {
@@ -440,12 +440,12 @@ static void *ord_main(void *p)
             int own = op == 4;
             uint64_t id = own ? a->own[test_rng_below(&r, (unsigned)a->n_own)] : a->shared[j];
             rc = orderd_store_set_status(a->store, own ? S(me) : S(a->shared_users[j]), id, ORDERD_STATUS_CANCELLED,
-                                         T0_MS + i, &al, &out, &a->waiters[i]);
+                                         T0_MS + i, NULL, NULL, &al, &out, &a->waiters[i]);
         } else {
             /* the operator moves a shared order one step forward, racing the cancels */
             size_t j = test_rng_below(&r, ORD_SHARED);
             orderd_status_t to = (orderd_status_t)(ORDERD_STATUS_PROCESSING + test_rng_below(&r, 3));
-            rc = orderd_store_set_status(a->store, OPERATOR, a->shared[j], to, T0_MS + i, &al, &out,
+            rc = orderd_store_set_status(a->store, OPERATOR, a->shared[j], to, T0_MS + i, NULL, NULL, &al, &out,
                                          &a->waiters[i]);
         }
         if (rc != ORDERD_STORE_OK && rc != ORDERD_STORE_ECONFLICT)
@@ -486,7 +486,7 @@ static void test_records_of_an_order_in_order(void **state)
     for (int i = 0; i < ORD_SHARED; ++i) {
         snprintf(shared_users[i], sizeof(shared_users[i]), "p%d", i % 16);
         orderd_order_t *o = make_order(shared_users[i], T0_MS, (unsigned)i);
-        assert_int_equal(orderd_store_create(st, o, &first[i]), ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, &first[i]), ORDERD_STORE_OK);
         shared[i] = o->id;
         free(o);
     }
@@ -607,15 +607,17 @@ static void test_repeated_cancel_is_a_barrier(void **state)
     waiter_t w[6];
     memset(w, 0, sizeof(w));
     orderd_order_t *o = make_order("quinn", T0_MS, 1), *out = NULL;
-    assert_int_equal(orderd_store_create(st, o, &w[0]), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, &w[0]), ORDERD_STORE_OK);
     uint64_t id = o->id;
     free(o);
     /* cancel, and at once cancel again: the repeat is OK but must not be told before the first */
-    assert_int_equal(orderd_store_set_status(st, S("quinn"), id, ORDERD_STATUS_CANCELLED, T0_MS + 1, &a, &out, &w[1]),
-                     ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_set_status(st, S("quinn"), id, ORDERD_STATUS_CANCELLED, T0_MS + 1, NULL, NULL, &a, &out, &w[1]),
+        ORDERD_STORE_OK);
     assert_int_equal(out->status, ORDERD_STATUS_CANCELLED);
-    assert_int_equal(orderd_store_set_status(st, S("quinn"), id, ORDERD_STATUS_CANCELLED, T0_MS + 2, &a, &out, &w[2]),
-                     ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_set_status(st, S("quinn"), id, ORDERD_STATUS_CANCELLED, T0_MS + 2, NULL, NULL, &a, &out, &w[2]),
+        ORDERD_STORE_OK);
     assert_int_equal(out->status, ORDERD_STATUS_CANCELLED);
     assert_int_equal(out->version, 2);
     wait_calls(&sink, 3);
@@ -630,15 +632,16 @@ static void test_repeated_cancel_is_a_barrier(void **state)
     orderd_wal_stats_t before, after;
     stats_when(wal, 2, &before);
     for (int i = 3; i < 5; ++i) {
-        assert_int_equal(
-            orderd_store_set_status(st, S("quinn"), id, ORDERD_STATUS_CANCELLED, T0_MS + 10 + i, &a, &out, &w[i]),
-            ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_set_status(st, S("quinn"), id, ORDERD_STATUS_CANCELLED, T0_MS + 10 + i, NULL,
+                                                 NULL, &a, &out, &w[i]),
+                         ORDERD_STORE_OK);
         wait_waiter(&w[i]);
         assert_int_equal(atomic_load(&w[i].durable), 1);
     }
     /* a conflict takes no waiter */
-    assert_int_equal(orderd_store_set_status(st, OPERATOR, id, ORDERD_STATUS_PROCESSING, T0_MS + 20, &a, &out, &w[5]),
-                     ORDERD_STORE_ECONFLICT);
+    assert_int_equal(
+        orderd_store_set_status(st, OPERATOR, id, ORDERD_STATUS_PROCESSING, T0_MS + 20, NULL, NULL, &a, &out, &w[5]),
+        ORDERD_STORE_ECONFLICT);
     assert_int_equal(out->status, ORDERD_STATUS_CANCELLED);
     orderd_wal_stats(wal, &after);
     assert_int_equal(after.records, 2);
@@ -687,10 +690,10 @@ static void *mode_main(void *p)
     snprintf(me, sizeof(me), "m%d", a->t);
     for (int i = 0; i < 150; ++i) {
         orderd_order_t *o = make_order(me, T0_MS + i, (unsigned)i), *out;
-        if (orderd_store_create(a->store, o, &a->waiters[a->used++]) != ORDERD_STORE_OK)
+        if (orderd_store_create(a->store, o, NULL, NULL, NULL, NULL, &a->waiters[a->used++]) != ORDERD_STORE_OK)
             ++a->errors;
-        if (i % 3 == 0 && orderd_store_set_status(a->store, S(me), o->id, ORDERD_STATUS_CANCELLED, T0_MS + i, &al,
-                                                  &out, &a->waiters[a->used++]) != ORDERD_STORE_OK)
+        if (i % 3 == 0 && orderd_store_set_status(a->store, S(me), o->id, ORDERD_STATUS_CANCELLED, T0_MS + i, NULL,
+                                                  NULL, &al, &out, &a->waiters[a->used++]) != ORDERD_STORE_OK)
             ++a->errors;
         free(o);
     }
@@ -801,7 +804,7 @@ static void test_everysec_sync_stays_off_the_committer(void **state)
         char user[16];
         snprintf(user, sizeof(user), "c%d", n % 64);
         orderd_order_t *o = make_order(user, T0_MS + n, (unsigned)n);
-        assert_int_equal(orderd_store_create(st, o, &w[n++]), ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, &w[n++]), ORDERD_STORE_OK);
         free(o);
         orderd_wal_flush(wal); /* as a worker does at the end of its loop iteration */
         test_sleep_us(200);         /* and then waits for its sockets */
@@ -866,7 +869,7 @@ static void test_close_flushes_the_queue(void **state)
             char user[16];
             snprintf(user, sizeof(user), "c%d", i % 17);
             orderd_order_t *o = make_order(user, T0_MS + i, (unsigned)i);
-            assert_int_equal(orderd_store_create(st, o, &w[i]), ORDERD_STORE_OK);
+            assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, &w[i]), ORDERD_STORE_OK);
             free(o);
         }
         close_wal(wal, &sink);
@@ -912,7 +915,7 @@ static void test_zeros_ahead_survive_a_crash(void **state)
         char user[16];
         snprintf(user, sizeof(user), "z%d", i % 7);
         orderd_order_t *o = make_order(user, T0_MS + i, (unsigned)i);
-        assert_int_equal(orderd_store_create(st, o, &w[i]), ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, &w[i]), ORDERD_STORE_OK);
         free(o);
     }
     wait_calls(&sink, 200);
@@ -946,7 +949,7 @@ static void test_zeros_ahead_survive_a_crash(void **state)
     memset(w2, 0, sizeof(w2));
     for (int i = 0; i < 20; ++i) {
         orderd_order_t *o = make_order("after-crash", T0_MS + 1000 + i, (unsigned)i);
-        assert_int_equal(orderd_store_create(st2, o, &w2[i]), ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_create(st2, o, NULL, NULL, NULL, NULL, &w2[i]), ORDERD_STORE_OK);
         free(o);
     }
     wait_calls(&sink2, 20);
@@ -1026,14 +1029,14 @@ static void test_snapshot_after_a_failed_write_is_abandoned(void **state)
     memset(w, 0, sizeof(w));
     orderd_order_t *target = make_order("victim", T0_MS, 1);
     uint64_t target_id;
-    assert_int_equal(orderd_store_create(st, target, &w[0]), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_create(st, target, NULL, NULL, NULL, NULL, &w[0]), ORDERD_STORE_OK);
     target_id = target->id;
     free(target);
     wait_calls(&sink, 1);
     int n = 1;
     while (segments_in(dir) < 2 && n < 200) {
         orderd_order_t *o = make_order("filler", T0_MS + n, (unsigned)n);
-        assert_int_equal(orderd_store_create(st, o, &w[n]), ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, &w[n]), ORDERD_STORE_OK);
         free(o);
         wait_calls(&sink, ++n);
     }
@@ -1044,8 +1047,8 @@ static void test_snapshot_after_a_failed_write_is_abandoned(void **state)
     test_arena_t ar = {0};
     orderd_alloc_t a = test_arena_allocator(&ar);
     orderd_order_t *out = NULL;
-    assert_int_equal(orderd_store_set_status(st, S("victim"), target_id, ORDERD_STATUS_CANCELLED, T0_MS + 500, &a,
-                                             &out, &w[n]),
+    assert_int_equal(orderd_store_set_status(st, S("victim"), target_id, ORDERD_STATUS_CANCELLED, T0_MS + 500, NULL,
+                                             NULL, &a, &out, &w[n]),
                      ORDERD_STORE_OK);
     wait_calls(&sink, n + 1);
     assert_int_equal(atomic_load(&w[n].durable), 0);
@@ -1077,7 +1080,10 @@ static void expect_statuses(orderd_store_t *st, const orderd_alloc_t *a, const c
 {
     for (int k = 0; k < ORDERD_STATUS_COUNT; ++k) {
         orderd_store_page_t page;
-        assert_int_equal(orderd_store_list(st, S(user), 1u << k, 0, 100, a, &page), ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_list(st, S(user),
+                                           &(orderd_page_req_t){.offset = 0, .limit = 100, .status_mask = 1u << k}, a,
+                                           &page),
+                         ORDERD_STORE_OK);
         if (page.total != per_status[k])
             fail_msg("%s: %zu orders %s, want %zu", user, page.total, orderd_status_name((orderd_status_t)k),
                      per_status[k]);
@@ -1094,13 +1100,14 @@ static void test_store_undo(void **state)
     uint64_t ids[2];
     for (int i = 0; i < 2; ++i) {
         orderd_order_t *o = make_order("rose", T0_MS + i, (unsigned)i);
-        assert_int_equal(orderd_store_create(st, o, NULL), ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, NULL), ORDERD_STORE_OK);
         ids[i] = o->id;
         free(o);
     }
     orderd_order_t *out;
-    assert_int_equal(orderd_store_set_status(st, OPERATOR, ids[1], ORDERD_STATUS_PROCESSING, T0_MS + 5, &a, &out, NULL),
-                     ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_set_status(st, OPERATOR, ids[1], ORDERD_STATUS_PROCESSING, T0_MS + 5, NULL, NULL, &a, &out, NULL),
+        ORDERD_STORE_OK);
     order_list_t before;
     collect(st, &before);
     assert_int_equal(before.n, 2);
@@ -1163,7 +1170,9 @@ static void test_store_undo(void **state)
     }
     expect_statuses(st, &a, "rose", counts_before);
     orderd_store_page_t page;
-    assert_int_equal(orderd_store_list(st, S("rose"), 0, 0, 10, &a, &page), ORDERD_STORE_OK);
+    assert_int_equal(
+        orderd_store_list(st, S("rose"), &(orderd_page_req_t){.offset = 0, .limit = 10, .status_mask = 0}, &a, &page),
+        ORDERD_STORE_OK);
     assert_int_equal(page.total, 2);
     assert_int_equal(page.orders[0]->id, ids[1]);
     assert_int_equal(page.orders[1]->id, ids[0]);

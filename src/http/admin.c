@@ -55,7 +55,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         return 0;
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_store_page_t page;
-    if (orderd_store_admin_page(app->store, &q.page, &a, &page) != ORDERD_STORE_OK)
+    if (orderd_store_queue(app->store, &q.page, &a, &page) != ORDERD_STORE_OK)
         return orderd_http_problem(req, ORDERD_PROBLEM_UNAVAILABLE, NULL, 0,
                                    "the server is out of memory; nothing was changed");
     return orderd_http_send_page(req, admin_path, &q, &page);

@@ -159,8 +159,7 @@ static int create(h2o_req_t *req, orderd_app_t *app, orderd_str_t user)
     if (app->durable && (ticket = orderd_ticket_new(req, 201)) == NULL)
         return unavailable(req, ORDERD_STORE_ENOMEM);
     int status = 201;
-    int ret = key != NULL ? orderd_store_create_keyed(app->store, order, key, now, &a, &out, &status, ticket)
-                          : orderd_store_create(app->store, order, ticket);
+    int ret = orderd_store_create(app->store, order, key, &a, &out, &status, ticket);
     if (ret == ORDERD_STORE_REPLAYED)
         return replay(req, app, ticket, status, out);
     if (ret != ORDERD_STORE_OK) {
@@ -224,8 +223,8 @@ static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
     orderd_ticket_t *ticket = NULL;
     if (app->durable && (ticket = orderd_ticket_new(req, 200)) == NULL)
         return unavailable(req, ORDERD_STORE_ENOMEM);
-    int ret = orderd_store_change_status(app->store, user, id, ORDERD_STATUS_CANCELLED, orderd_now_ms(), &pre, key, &a,
-                                         &order, ticket);
+    int ret = orderd_store_set_status(app->store, user, id, ORDERD_STATUS_CANCELLED, orderd_now_ms(), &pre, key, &a,
+                                      &order, ticket);
     if (ret == ORDERD_STORE_ECONFLICT) {
         orderd_ticket_drop(ticket);
         return orderd_http_problem(req, ORDERD_PROBLEM_CONFLICT, NULL, 0,
@@ -242,7 +241,7 @@ static int list(h2o_req_t *req, orderd_app_t *app, orderd_str_t user)
         return 0;
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_store_page_t page;
-    if (orderd_store_list_page(app->store, user, &q.page, &a, &page) != ORDERD_STORE_OK)
+    if (orderd_store_list(app->store, user, &q.page, &a, &page) != ORDERD_STORE_OK)
         return unavailable(req, ORDERD_STORE_ENOMEM);
     return orderd_http_send_page(req, base_path, &q, &page);
 }
@@ -281,8 +280,8 @@ static int set_status(h2o_req_t *req, orderd_app_t *app, orderd_str_t id_text)
     /* fulfilment only goes forward: cancelling is the customer's, pending is where orders start */
     int ret = to == ORDERD_STATUS_PENDING || to == ORDERD_STATUS_CANCELLED
                   ? orderd_store_get(app->store, (orderd_str_t){NULL, 0}, id, &a, &order)
-                  : orderd_store_change_status(app->store, (orderd_str_t){NULL, 0}, id, to, orderd_now_ms(), &pre, NULL,
-                                               &a, &order, ticket);
+                  : orderd_store_set_status(app->store, (orderd_str_t){NULL, 0}, id, to, orderd_now_ms(), &pre, NULL,
+                                            &a, &order, ticket);
     if (ret == ORDERD_STORE_OK && (to == ORDERD_STATUS_PENDING || to == ORDERD_STATUS_CANCELLED))
         ret = ORDERD_STORE_ECONFLICT;
     if (ret == ORDERD_STORE_ECONFLICT) {

@@ -1,19 +1,22 @@
 /*
- * Changes with conditions (If-Match), idempotency keys, and the audit trail.
+ * The live changes: create, and a status change (cancel, fulfilment), each
+ * with its optional Idempotency-Key and, for status changes, If-Match.
  * Everything runs under the owning shard's lock, like every change: the
  * precondition, the key's look-up, the key's record and the change itself
- * are one step, so no other request can come in between.
+ * are one step, so no other request can come in between. Each change goes
+ * through orderd_shard_apply_live (store.c), the one step that applies it
+ * and hands it to the journal.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/store_internal.h"
+#include "internal/store_shard.h"
 
 /* The order as the answer that made version `v` showed it: the blob's other
  * fields never change, and the history holds each version's status and time. */
 static orderd_order_t *copy_at_version(const orderd_order_t *o, uint32_t v, const orderd_alloc_t *a)
 {
-    orderd_order_t *c = orderd_store__copy_out(o, a);
+    orderd_order_t *c = orderd_shard_copy_out(o, a);
     if (v >= 1 && v < o->version) {
         const history_t *h = history_of(o);
         c->version = v;
@@ -39,7 +42,7 @@ static int idem_lookup(orderd_store_t *store, shard_t *s, orderd_str_t user, con
     const orderd_idem_entry_t *e = orderd_idem_find(&s->idem, user, key->key);
     if (e == NULL || e->created_ms + store->idem_ttl_ms < now_ms)
         return 0;
-    const orderd_order_t *o = orderd_store__find(s, e->order_id);
+    const orderd_order_t *o = orderd_shard_find(s, e->order_id);
     if (o == NULL || o->version < e->version)
         return 0;
     *hit = e;
@@ -52,10 +55,8 @@ static int idem_lookup(orderd_store_t *store, shard_t *s, orderd_str_t user, con
  * original change above all) is durable. */
 static int idem_replay(orderd_store_t *store, shard_t *s, void *waiter)
 {
-    if (store->journal.barrier != NULL &&
-        store->journal.barrier(store->journal.ctx, (unsigned)(s - store->shards), waiter) != 0)
-        return ORDERD_STORE_EUNAVAILABLE;
-    return ORDERD_STORE_REPLAYED;
+    int ret = orderd_shard_barrier(store, s, waiter);
+    return ret == ORDERD_STORE_OK ? ORDERD_STORE_REPLAYED : ret;
 }
 
 /* Room for the largest entry, on the stack: the table and the journal copy it. */
@@ -73,7 +74,7 @@ static int idem_record(orderd_store_t *store, shard_t *s, orderd_str_t user, con
 {
     orderd_idem_entry_build(&buf->entry, user, key->key, order_id, version, status, key->fingerprint, now_ms);
     orderd_event_t ev = {.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = &buf->entry};
-    int ret = orderd_store__apply_live(store, s, &ev, NULL);
+    int ret = orderd_shard_apply_live(store, s, &ev, NULL);
     if (ret == ORDERD_STORE_OK)
         *made = &buf->entry;
     return ret;
@@ -86,38 +87,38 @@ static void idem_unrecord(shard_t *s, const orderd_idem_entry_t *e)
         orderd_idem_remove(&s->idem, e);
 }
 
-int orderd_store_create_keyed(orderd_store_t *store, orderd_order_t *order, const orderd_idem_key_t *key,
-                              int64_t now_ms, const orderd_alloc_t *a, orderd_order_t **out, int *status,
-                              void *waiter)
+int orderd_store_create(orderd_store_t *store, orderd_order_t *order, const orderd_idem_key_t *key,
+                        const orderd_alloc_t *a, orderd_order_t **out, int *status, void *waiter)
 {
-    if (key == NULL)
-        return orderd_store_create(store, order, waiter);
     orderd_str_t uid = orderd_order_user(order);
     shard_t *s = &store->shards[orderd_store_shard_of_user(store, uid)];
-    const orderd_idem_entry_t *hit;
-    const orderd_order_t *have;
     const orderd_idem_entry_t *made = NULL;
     idem_buf_t buf;
+    int ret;
     pthread_mutex_lock(&s->mu);
-    int ret = idem_lookup(store, s, uid, key, now_ms, &hit, &have);
-    if (ret != 0) {
-        *out = copy_at_version(have, hit->version, a);
-        *status = hit->status;
-        if (ret == ORDERD_STORE_REPLAYED)
-            ret = idem_replay(store, s, waiter);
-        goto done;
+    if (key != NULL) {
+        const orderd_idem_entry_t *hit;
+        const orderd_order_t *have;
+        if ((ret = idem_lookup(store, s, uid, key, order->created_ms, &hit, &have)) != 0) {
+            *out = copy_at_version(have, hit->version, a);
+            *status = hit->status;
+            if (ret == ORDERD_STORE_REPLAYED)
+                ret = idem_replay(store, s, waiter);
+            goto done;
+        }
     }
     order->id = orderd_store_next_id(store, uid);
-    if ((ret = idem_record(store, s, uid, key, order->id, 1, 201, now_ms, &buf, &made)) != ORDERD_STORE_OK)
+    if (key != NULL &&
+        (ret = idem_record(store, s, uid, key, order->id, 1, 201, order->created_ms, &buf, &made)) != ORDERD_STORE_OK)
         goto done;
     orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = order};
-    if ((ret = orderd_store__apply_live(store, s, &ev, waiter)) != ORDERD_STORE_OK) {
-        /* the key's record stays queued: replay finds no order for it, a stale key */
+    /* on failure the key's record stays queued: replay finds no order for it, a stale key */
+    if ((ret = orderd_shard_apply_live(store, s, &ev, waiter)) != ORDERD_STORE_OK)
         idem_unrecord(s, made);
-        goto done;
+    else if (key != NULL) {
+        *out = order;
+        *status = 201;
     }
-    *out = order;
-    *status = 201;
 done:
     pthread_mutex_unlock(&s->mu);
     return ret;
@@ -134,22 +135,16 @@ static int version_matches(const orderd_precondition_t *pre, uint32_t version)
 }
 
 int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_t id, orderd_status_t to,
-                            int64_t now_ms, const orderd_alloc_t *a, orderd_order_t **out, void *waiter)
-{
-    return orderd_store_change_status(store, user_id, id, to, now_ms, NULL, NULL, a, out, waiter);
-}
-
-int orderd_store_change_status(orderd_store_t *store, orderd_str_t user_id, uint64_t id, orderd_status_t to,
-                               int64_t now_ms, const orderd_precondition_t *pre, const orderd_idem_key_t *key,
-                               const orderd_alloc_t *a, orderd_order_t **out, void *waiter)
+                            int64_t now_ms, const orderd_precondition_t *pre, const orderd_idem_key_t *key,
+                            const orderd_alloc_t *a, orderd_order_t **out, void *waiter)
 {
     shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
     int ret = ORDERD_STORE_ENOTFOUND;
     const orderd_idem_entry_t *made = NULL;
     idem_buf_t buf;
     pthread_mutex_lock(&s->mu);
-    orderd_order_t *o = orderd_store__find(s, id);
-    if (o == NULL || !orderd_store__owned_by(o, user_id))
+    orderd_order_t *o = orderd_shard_find(s, id);
+    if (o == NULL || !orderd_shard_owned_by(o, user_id))
         goto done;
     if (key != NULL && user_id.base != NULL) {
         const orderd_idem_entry_t *hit;
@@ -181,16 +176,13 @@ int orderd_store_change_status(orderd_store_t *store, orderd_str_t user_id, uint
                                                   .version = o->version + 1,
                                                   .at_ms = now_ms > o->updated_ms ? now_ms : o->updated_ms,
                                                   .prev_updated_ms = o->updated_ms}};
-        ret = orderd_store__apply_live(store, s, &ev, waiter);
+        ret = orderd_shard_apply_live(store, s, &ev, waiter);
         if (ret != ORDERD_STORE_OK && ret != ORDERD_STORE_EUNAVAILABLE)
             goto done;
         break;
     }
     case ORDERD_TRANSITION_NOOP:
-        ret = ORDERD_STORE_OK;
-        if (store->journal.barrier != NULL &&
-            store->journal.barrier(store->journal.ctx, (unsigned)(s - store->shards), waiter) != 0)
-            ret = ORDERD_STORE_EUNAVAILABLE;
+        ret = orderd_shard_barrier(store, s, waiter);
         break;
     case ORDERD_TRANSITION_CONFLICT:
         ret = ORDERD_STORE_ECONFLICT;
@@ -199,87 +191,8 @@ int orderd_store_change_status(orderd_store_t *store, orderd_str_t user_id, uint
     if (ret != ORDERD_STORE_OK)
         idem_unrecord(s, made);
 copy:
-    *out = orderd_store__copy_out(o, a);
+    *out = orderd_shard_copy_out(o, a);
 done:
     pthread_mutex_unlock(&s->mu);
     return ret;
 }
-
-void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms)
-{
-    store->idem_ttl_ms = ttl_ms;
-}
-
-void orderd_store_each_idem(orderd_store_t *store, unsigned shard,
-                            void (*fn)(void *ctx, const orderd_idem_entry_t *e), void *ctx)
-{
-    shard_t *s = &store->shards[shard];
-    pthread_mutex_lock(&s->mu);
-    orderd_idem_each(&s->idem, orderd_now_ms() - store->idem_ttl_ms, fn, ctx);
-    pthread_mutex_unlock(&s->mu);
-}
-
-size_t orderd_store_idem_count(orderd_store_t *store)
-{
-    size_t n = 0;
-    for (unsigned i = 0; i < store->nshards; ++i) {
-        pthread_mutex_lock(&store->shards[i].mu);
-        n += store->shards[i].idem.n;
-        pthread_mutex_unlock(&store->shards[i].mu);
-    }
-    return n;
-}
-
-/* --- the audit trail --- */
-
-size_t orderd_store_order_history(const orderd_order_t *o, orderd_order_event_t out[ORDERD_HISTORY_MAX])
-{
-    const history_t *h = history_of(o);
-    size_t n = 0;
-    for (uint32_t v = 2; v <= o->version && v - 2 < ORDERD_HISTORY_MAX; ++v)
-        if (h->at_ms[v - 2] != 0) /* 0: not known (an order loaded from a snapshot without history) */
-            out[n++] = (orderd_order_event_t){v, h->status[v - 2], h->actor[v - 2], h->at_ms[v - 2]};
-    return n;
-}
-
-int orderd_store_restore_history(orderd_store_t *store, uint64_t id, const orderd_order_event_t *events, size_t n)
-{
-    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
-    int ret = ORDERD_STORE_EINVAL;
-    pthread_mutex_lock(&s->mu);
-    orderd_order_t *o = orderd_store__find(s, id);
-    if (o != NULL) {
-        history_t *h = history_of(o);
-        ret = ORDERD_STORE_OK;
-        for (size_t i = 0; i < n; ++i) {
-            uint32_t v = events[i].seq;
-            if (v < 2 || v - 2 >= ORDERD_HISTORY_MAX || v > o->version || events[i].status >= ORDERD_STATUS_COUNT) {
-                ret = ORDERD_STORE_EINVAL;
-                break;
-            }
-            h->at_ms[v - 2] = events[i].at_ms;
-            h->status[v - 2] = events[i].status;
-            h->actor[v - 2] = events[i].actor;
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    return ret;
-}
-
-int orderd_store_events(orderd_store_t *store, orderd_str_t user_id, uint64_t id, const orderd_alloc_t *a,
-                        orderd_order_t **out, orderd_order_event_t events[ORDERD_HISTORY_MAX + 1], size_t *n_events)
-{
-    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
-    int ret = ORDERD_STORE_ENOTFOUND;
-    pthread_mutex_lock(&s->mu);
-    orderd_order_t *o = orderd_store__find(s, id);
-    if (o != NULL && orderd_store__owned_by(o, user_id)) {
-        *out = orderd_store__copy_out(o, a);
-        events[0] = (orderd_order_event_t){1, ORDERD_STATUS_PENDING, ORDERD_ACTOR_USER, o->created_ms};
-        *n_events = 1 + orderd_store_order_history(o, events + 1);
-        ret = ORDERD_STORE_OK;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return ret;
-}
-

@@ -1,7 +1,13 @@
-#ifndef ORDERD_INTERNAL_STORE_INTERNAL_H
-#define ORDERD_INTERNAL_STORE_INTERNAL_H
+#ifndef ORDERD_INTERNAL_STORE_SHARD_H
+#define ORDERD_INTERNAL_STORE_SHARD_H
 
-/* The store's insides, shared by store.c (changes) and store_page.c (pages). */
+/*
+ * The store's insides: a shard, its maps and its one change step, defined in
+ * src/store.c. src/store_write.c and src/store_read.c hold a shard's lock and
+ * use the functions below; reads also walk the index vectors of a user or a
+ * shard. Only orderd_shard_apply_live (and the key table's own calls) change
+ * a shard.
+ */
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -53,14 +59,35 @@ static inline history_t *history_of(const orderd_order_t *o)
     return (history_t *)((char *)o + o->size);
 }
 
-/* Helpers of store.c for store_page.c and store_change.c; the caller holds the shard's lock. */
-uint64_t orderd_store__user_hash(orderd_str_t user);
-orderd_order_t *orderd_store__find(shard_t *s, uint64_t id);
-user_t *orderd_store__user(shard_t *s, uint64_t hash, orderd_str_t id);
-orderd_order_t *orderd_store__copy_out(const orderd_order_t *o, const orderd_alloc_t *a);
-/* Applies a live change and appends it to the journal; undone if the journal refuses. */
-int orderd_store__apply_live(orderd_store_t *store, shard_t *s, const orderd_event_t *ev, void *waiter);
-/* Whether `user_id` may see the order (a NULL base: the operator, any order). */
-int orderd_store__owned_by(const orderd_order_t *o, orderd_str_t user_id);
+/* --- defined in store.c; the caller holds the shard's lock --- */
+
+/** The user hash that picks a user's shard and fills an order id's low bits. */
+uint64_t orderd_shard_user_hash(orderd_str_t user);
+
+/** The order with id `id`, or NULL. */
+orderd_order_t *orderd_shard_find(shard_t *s, uint64_t id);
+
+/** The index of the user with this hash and id, or NULL. */
+user_t *orderd_shard_user(shard_t *s, uint64_t hash, orderd_str_t id);
+
+/** Whether `user_id` may see the order (a NULL base: the operator, any order). */
+int orderd_shard_owned_by(const orderd_order_t *o, orderd_str_t user_id);
+
+/** A copy of the order's blob from `a` (request memory: cannot fail). */
+orderd_order_t *orderd_shard_copy_out(const orderd_order_t *o, const orderd_alloc_t *a);
+
+/**
+ * Applies a live change to `s` and appends it to the journal with `waiter`.
+ * If the journal refuses, the change is undone: nothing happened, and the
+ * result is EUNAVAILABLE. Other results as for orderd_store_apply.
+ */
+int orderd_shard_apply_live(orderd_store_t *store, shard_t *s, const orderd_event_t *ev, void *waiter);
+
+/**
+ * Registers `waiter` to hear once everything journaled in `s` so far is
+ * durable. Returns OK (also with no journal: the waiter is not used), or
+ * EUNAVAILABLE when the journal refuses.
+ */
+int orderd_shard_barrier(orderd_store_t *store, shard_t *s, void *waiter);
 
 #endif

@@ -1,14 +1,54 @@
 /*
- * Pages of orders: a user's, newest first, and every user's, oldest first
- * (the operator's work queue). Both walk the per-status id indexes (ids grow
- * with creation time), by offset or from a cursor id. A cursor page costs
- * O(limit) per index: it starts at the cursor's place, found by binary
- * search, so it stays put while new orders arrive.
+ * Reads: one order, its audit trail, pages of orders (a user's, newest
+ * first, and every user's, oldest first: the operator's work queue), counts.
+ * Each copies what it needs out under the shard lock; nothing here changes
+ * the table.
+ *
+ * Pages walk the per-status id indexes (ids grow with creation time), by
+ * offset or from a cursor id. A cursor page costs O(limit) per index: it
+ * starts at the cursor's place, found by binary search, so it stays put
+ * while new orders arrive.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/store_internal.h"
+#include "internal/store_shard.h"
+
+/* --- one order --- */
+
+int orderd_store_get(orderd_store_t *store, orderd_str_t user_id, uint64_t id, const orderd_alloc_t *a,
+                     orderd_order_t **out)
+{
+    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
+    int ret = ORDERD_STORE_ENOTFOUND;
+    pthread_mutex_lock(&s->mu);
+    orderd_order_t *o = orderd_shard_find(s, id);
+    if (o != NULL && orderd_shard_owned_by(o, user_id)) {
+        *out = orderd_shard_copy_out(o, a);
+        ret = ORDERD_STORE_OK;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int orderd_store_events(orderd_store_t *store, orderd_str_t user_id, uint64_t id, const orderd_alloc_t *a,
+                        orderd_order_t **out, orderd_order_event_t events[ORDERD_HISTORY_MAX + 1], size_t *n_events)
+{
+    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
+    int ret = ORDERD_STORE_ENOTFOUND;
+    pthread_mutex_lock(&s->mu);
+    orderd_order_t *o = orderd_shard_find(s, id);
+    if (o != NULL && orderd_shard_owned_by(o, user_id)) {
+        *out = orderd_shard_copy_out(o, a);
+        events[0] = (orderd_order_event_t){1, ORDERD_STATUS_PENDING, ORDERD_ACTOR_USER, o->created_ms};
+        *n_events = 1 + orderd_store_order_history(o, events + 1);
+        ret = ORDERD_STORE_OK;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+/* --- pages --- */
 
 #define ALL_STATUSES ((1u << ORDERD_STATUS_COUNT) - 1)
 
@@ -88,23 +128,23 @@ static size_t walk(const orderd_idvec_t **v, size_t k, size_t total, int desc, c
     }
 }
 
-int orderd_store_list_page(orderd_store_t *store, orderd_str_t user_id, const orderd_page_req_t *req,
-                           const orderd_alloc_t *a, orderd_store_page_t *page)
+int orderd_store_list(orderd_store_t *store, orderd_str_t user_id, const orderd_page_req_t *req,
+                      const orderd_alloc_t *a, orderd_store_page_t *page)
 {
-    uint64_t hash = orderd_store__user_hash(user_id);
+    uint64_t hash = orderd_shard_user_hash(user_id);
     shard_t *s = &store->shards[hash & (store->nshards - 1)];
     size_t limit = req->limit;
     uint64_t *ids = orderd_alloc(a, (limit > 0 ? limit : 1) * sizeof(*ids));
     *page = (orderd_store_page_t){orderd_alloc(a, (limit > 0 ? limit : 1) * sizeof(orderd_order_t *)), 0, 0, 0};
 
     pthread_mutex_lock(&s->mu);
-    user_t *u = orderd_store__user(s, hash, user_id);
+    user_t *u = orderd_shard_user(s, hash, user_id);
     if (u != NULL) {
         const orderd_idvec_t *v[ORDERD_STATUS_COUNT];
         size_t k = pick(u->by_status, effective_mask(req->status_mask), v, &page->total);
         size_t n = walk(v, k, page->total, 1, req, limit, ids, &page->offset);
         for (size_t i = 0; i < n; ++i)
-            page->orders[page->n++] = orderd_store__copy_out(orderd_store__find(s, ids[i]), a);
+            page->orders[page->n++] = orderd_shard_copy_out(orderd_shard_find(s, ids[i]), a);
     }
     pthread_mutex_unlock(&s->mu);
     return ORDERD_STORE_OK;
@@ -116,8 +156,8 @@ static int cmp_id(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-int orderd_store_admin_page(orderd_store_t *store, const orderd_page_req_t *req, const orderd_alloc_t *a,
-                            orderd_store_page_t *page)
+int orderd_store_queue(orderd_store_t *store, const orderd_page_req_t *req, const orderd_alloc_t *a,
+                       orderd_store_page_t *page)
 {
     unsigned mask = effective_mask(req->status_mask);
     size_t limit = req->limit;
@@ -180,4 +220,28 @@ int orderd_store_admin_page(orderd_store_t *store, const orderd_page_req_t *req,
     }
     free(ids);
     return ORDERD_STORE_OK;
+}
+
+/* --- counts --- */
+
+size_t orderd_store_count(orderd_store_t *store)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < store->nshards; ++i) {
+        pthread_mutex_lock(&store->shards[i].mu);
+        n += store->shards[i].ids_n;
+        pthread_mutex_unlock(&store->shards[i].mu);
+    }
+    return n;
+}
+
+size_t orderd_store_idem_count(orderd_store_t *store)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < store->nshards; ++i) {
+        pthread_mutex_lock(&store->shards[i].mu);
+        n += store->shards[i].idem.n;
+        pthread_mutex_unlock(&store->shards[i].mu);
+    }
+    return n;
 }
