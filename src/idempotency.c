@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal/mem.h"
 #include "orderd/order.h"
 
 struct orderd_idem_node {
@@ -177,7 +178,7 @@ static int reserve(orderd_idem_table_t *t)
     if ((t->n + 1) * 2 <= t->cap)
         return 0;
     size_t ncap = t->cap == 0 ? 16 : t->cap * 2, ocap = t->cap;
-    orderd_idem_slot_t *old = t->slots, *fresh = calloc(ncap, sizeof(*fresh));
+    orderd_idem_slot_t *old = t->slots, *fresh = orderd_calloc(ncap, sizeof(*fresh));
     if (fresh == NULL)
         return -1;
     t->slots = fresh;
@@ -199,7 +200,7 @@ int orderd_idem_put(orderd_idem_table_t *t, const orderd_idem_entry_t *e)
     orderd_str_t user = orderd_idem_entry_user(e), key = orderd_idem_entry_key(e);
     uint64_t hash = key_hash(user, key);
     orderd_idem_node_t *nd;
-    if (reserve(t) != 0 || (nd = malloc(offsetof(orderd_idem_node_t, entry) + e->size)) == NULL)
+    if (reserve(t) != 0 || (nd = orderd_malloc(offsetof(orderd_idem_node_t, entry) + e->size)) == NULL)
         return -1;
     nd->hash = hash; /* for the sweep, which starts from the node */
     memcpy(&nd->entry, e, e->size);

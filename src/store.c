@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal/idvec.h"
+#include "internal/mem.h"
 #include "internal/store_shard.h"
 
 /* Ids are (sequence << ORDERD_ID_SHARD_BITS) | (user hash & shard bits). The
@@ -100,7 +101,7 @@ static int ids_reserve(shard_t *s)
     size_t ncap = s->ids_cap == 0 ? 64 : s->ids_cap * 2;
     orderd_order_t **old = s->ids;
     size_t ocap = s->ids_cap;
-    if ((s->ids = calloc(ncap, sizeof(*s->ids))) == NULL) {
+    if ((s->ids = orderd_calloc(ncap, sizeof(*s->ids))) == NULL) {
         s->ids = old;
         return -1;
     }
@@ -137,7 +138,7 @@ static user_t *users_get_or_add(shard_t *s, uint64_t hash, orderd_str_t id)
         return u;
     if ((s->users_n + 1) * 2 > s->users_cap) {
         size_t ncap = s->users_cap == 0 ? 16 : s->users_cap * 2, ocap = s->users_cap;
-        user_t **old = s->users, **fresh = calloc(ncap, sizeof(*fresh));
+        user_t **old = s->users, **fresh = orderd_calloc(ncap, sizeof(*fresh));
         if (fresh == NULL)
             return NULL;
         s->users = fresh;
@@ -147,7 +148,7 @@ static user_t *users_get_or_add(shard_t *s, uint64_t hash, orderd_str_t id)
                 *users_slot(s, old[i]->hash, (orderd_str_t){old[i]->id, old[i]->id_len}) = old[i];
         free(old);
     }
-    if ((u = calloc(1, sizeof(*u))) == NULL)
+    if ((u = orderd_calloc(1, sizeof(*u))) == NULL)
         return NULL;
     u->hash = hash;
     u->id_len = (uint8_t)id.len;
@@ -163,7 +164,7 @@ orderd_store_t *orderd_store_new(unsigned nshards)
 {
     if (nshards == 0 || nshards > ORDERD_STORE_MAX_SHARDS || (nshards & (nshards - 1)) != 0)
         return NULL;
-    orderd_store_t *store = calloc(1, sizeof(*store));
+    orderd_store_t *store = orderd_calloc(1, sizeof(*store));
     if (store == NULL)
         return NULL;
     if ((store->shards = aligned_alloc(64, sizeof(shard_t) * nshards)) == NULL) {
@@ -231,7 +232,7 @@ static int user_orders_reserve(user_t *u)
     if (u->n_orders < u->cap_orders)
         return 0;
     size_t ncap = u->cap_orders == 0 ? 4 : u->cap_orders * 2;
-    orderd_order_t **n = realloc(u->orders, ncap * sizeof(*n));
+    orderd_order_t **n = orderd_realloc(u->orders, ncap * sizeof(*n));
     if (n == NULL)
         return -1;
     u->orders = n;
@@ -263,7 +264,7 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t 
         if (ids_reserve(s) != 0 || (u = users_get_or_add(s, orderd_shard_user_hash(uid), uid)) == NULL ||
             user_orders_reserve(u) != 0 || orderd_idvec_reserve(&u->by_status[in->status], 1) != 0 ||
             orderd_idvec_reserve(&s->by_status[in->status], 1) != 0 ||
-            (copy = malloc(in->size + sizeof(history_t))) == NULL)
+            (copy = orderd_malloc(in->size + sizeof(history_t))) == NULL)
             return ORDERD_STORE_ENOMEM;
         memcpy(copy, in, in->size);
         memset(history_of(copy), 0, sizeof(history_t));
@@ -469,7 +470,7 @@ void orderd_store_each(orderd_store_t *store, unsigned shard, void (*fn)(void *c
 {
     shard_t *s = &store->shards[shard];
     pthread_mutex_lock(&s->mu);
-    id_ptr_t *v = s->ids_n > 0 ? malloc(s->ids_n * sizeof(*v)) : NULL;
+    id_ptr_t *v = s->ids_n > 0 ? orderd_malloc(s->ids_n * sizeof(*v)) : NULL;
     if (v != NULL) {
         size_t n = 0;
         for (size_t i = 0; i < s->ids_cap; ++i)

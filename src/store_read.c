@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal/mem.h"
 #include "internal/store_shard.h"
 
 /* --- one order --- */
@@ -176,7 +177,7 @@ int orderd_store_queue(orderd_store_t *store, const orderd_page_req_t *req, cons
             size_t ncap = cap == 0 ? 256 : cap;
             while (ncap < n + want)
                 ncap *= 2;
-            uint64_t *more = realloc(ids, ncap * sizeof(*ids));
+            uint64_t *more = orderd_realloc(ids, ncap * sizeof(*ids));
             if (more == NULL) {
                 pthread_mutex_unlock(&s->mu);
                 free(ids);

@@ -177,8 +177,11 @@ int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_
                                                   .at_ms = now_ms > o->updated_ms ? now_ms : o->updated_ms,
                                                   .prev_updated_ms = o->updated_ms}};
         ret = orderd_shard_apply_live(store, s, &ev, waiter);
-        if (ret != ORDERD_STORE_OK && ret != ORDERD_STORE_EUNAVAILABLE)
+        if (ret != ORDERD_STORE_OK && ret != ORDERD_STORE_EUNAVAILABLE) {
+            /* out of memory: the key's entry goes too, or the table would keep a key for nothing */
+            idem_unrecord(s, made);
             goto done;
+        }
         break;
     }
     case ORDERD_TRANSITION_NOOP:

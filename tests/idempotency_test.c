@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_fail.h"
 #include "orderd/idempotency.h"
 
 static orderd_str_t S(const char *s)
@@ -42,6 +43,18 @@ static void test_entry_layout_and_check(void **state)
     e->status = 201;
     e->key_len = 0;
     assert_int_equal(orderd_idem_entry_check(e, e->size), -1);
+    /* lengths that reach past the entry's bytes (a record's size field agrees,
+     * its text does not): reading the key would run off the payload */
+    e->key_len = 200;
+    assert_int_equal(orderd_idem_entry_check(e, e->size), -1);
+    e->key_len = 3;
+    e->user_len = 60;
+    assert_int_equal(orderd_idem_entry_check(e, e->size), -1);
+    e->user_len = 5;
+    assert_int_equal(orderd_idem_entry_check(e, e->size), 0);
+    /* shorter than the fixed part, with a size field that says so */
+    e->size = 8;
+    assert_int_equal(orderd_idem_entry_check(e, 8), -1);
     free(e);
 }
 
@@ -137,10 +150,42 @@ static void test_table(void **state)
     assert_int_equal(t.n, 0);
 }
 
+/* A key that cannot be stored for want of memory leaves the table as it was:
+ * every allocation of a put fails once, at each size of the table. */
+static void test_put_out_of_memory(void **state)
+{
+    orderd_idem_table_t t = {0};
+    char key[16];
+    long failures = 0;
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        orderd_idem_entry_t *e = entry("u", key, (uint64_t)i, 1000 + i);
+        for (long n = 1;; n++) {
+            size_t before = t.n;
+            alloc_fail_arm(n);
+            int ret = orderd_idem_put(&t, e);
+            if (!alloc_fail_disarm()) {
+                assert_int_equal(ret, 0);
+                break;
+            }
+            ++failures;
+            assert_int_equal(ret, -1);
+            assert_int_equal(t.n, before);
+            assert_null(orderd_idem_find(&t, S("u"), S(key)));
+        }
+        assert_int_equal(t.n, (size_t)i + 1);
+        assert_non_null(orderd_idem_find(&t, S("u"), S(key)));
+        free(e);
+    }
+    assert_true(failures >= 40 + 3); /* an entry each, and the slot array's growths */
+    orderd_idem_table_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_layout_and_check),
+        cmocka_unit_test(test_put_out_of_memory),
         cmocka_unit_test(test_key_rules),
         cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_table),

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../src/internal/idvec.h"
+#include "alloc_fail.h"
 #include "orderd/order.h"
 #include "orderd/store.h"
 #include "test_util.h"
@@ -1455,6 +1456,268 @@ static void test_idvec_against_reference(void **state)
     orderd_idvec_free(&v);
 }
 
+/* ---- out of memory: a refused change changes nothing ---- */
+
+/* A journal that only counts what it is handed. */
+static int count_append(void *ctx, unsigned shard, const orderd_event_t *ev, void *waiter)
+{
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int count_barrier(void *ctx, unsigned shard, void *waiter)
+{
+    return 0;
+}
+
+/* Everything a request could see of the table, as text: the counts, each
+ * of `user`'s orders (id, version, status, time) newest first, the totals
+ * per status, and the operator's queue totals. */
+static char *table_state(orderd_store_t *st, const char *user)
+{
+    test_arena_t ar = {0};
+    orderd_alloc_t a = test_arena_allocator(&ar);
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    len += (size_t)snprintf(out + len, cap - len, "orders=%zu keys=%zu |", orderd_store_count(st),
+                            orderd_store_idem_count(st));
+    orderd_store_page_t pg;
+    assert_int_equal(orderd_store_list(st, S(user), &(orderd_page_req_t){.limit = 1000}, &a, &pg), ORDERD_STORE_OK);
+    for (size_t i = 0; i < pg.n && len < cap - 64; i++)
+        len += (size_t)snprintf(out + len, cap - len, " %llx:%u:%u:%lld", (unsigned long long)pg.orders[i]->id,
+                                pg.orders[i]->version, pg.orders[i]->status, (long long)pg.orders[i]->updated_ms);
+    for (int k = 0; k < ORDERD_STATUS_COUNT; k++) {
+        orderd_page_req_t r = {.limit = 1, .status_mask = 1u << k};
+        assert_int_equal(orderd_store_list(st, S(user), &r, &a, &pg), ORDERD_STORE_OK);
+        len += (size_t)snprintf(out + len, cap - len, " | %s=%zu", orderd_status_name((orderd_status_t)k), pg.total);
+        assert_int_equal(orderd_store_queue(st, &r, &a, &pg), ORDERD_STORE_OK);
+        len += (size_t)snprintf(out + len, cap - len, " queue=%zu", pg.total);
+    }
+    test_arena_reset(&ar);
+    return out;
+}
+
+/*
+ * Runs `verb` on a table that `setup` builds afresh, once with each of its
+ * allocations failing in turn (the 1st, the 2nd, ...) until a run reaches no
+ * armed allocation. Each failed run must answer ENOMEM, leave the table as
+ * it was and hand the journal nothing; the last run must succeed. Returns
+ * how many allocations the verb made, that is how many failures it met.
+ */
+typedef struct oom_case {
+    void (*setup)(orderd_store_t *st, const orderd_alloc_t *a, struct oom_case *c);
+    int (*verb)(orderd_store_t *st, const orderd_alloc_t *a, struct oom_case *c);
+    const char *user;   /* whose orders the table state lists */
+    int orders;         /* setup: how many orders */
+    uint64_t ids[128];  /* setup: their ids */
+    const orderd_idem_key_t *key;
+    orderd_status_t to;
+    int target;         /* the verb changes ids[target] */
+    int operator;       /* the verb acts for the operator */
+    size_t limit;       /* pages: the page size */
+} oom_case_t;
+
+static long walk_oom(const orderd_alloc_t *a, oom_case_t *c)
+{
+    for (long n = 1;; n++) {
+        orderd_store_t *st = orderd_store_new(4);
+        c->setup(st, a, c);
+        int records = 0;
+        orderd_store_journal_t hooks = {count_append, count_barrier, &records};
+        orderd_store_set_journal(st, &hooks);
+        char *before = table_state(st, c->user);
+        alloc_fail_arm(n);
+        int ret = c->verb(st, a, c);
+        int hit = alloc_fail_disarm();
+        char *after = table_state(st, c->user);
+        orderd_store_free(st);
+        if (!hit) {
+            assert_int_equal(ret, ORDERD_STORE_OK);
+            assert_string_not_equal(before, after); /* the change was made */
+            free(before);
+            free(after);
+            return n - 1;
+        }
+        if (ret != ORDERD_STORE_ENOMEM)
+            fail_msg("allocation %ld failed: expected ENOMEM, got %d", n, ret);
+        if (strcmp(before, after) != 0)
+            fail_msg("allocation %ld failed and the table changed:\n  before %s\n  after  %s", n, before, after);
+        /* a key's record goes first: when the change after it fails, it may
+         * stay queued, a stale key that replay finds no change for */
+        if (records > (c->key != NULL))
+            fail_msg("allocation %ld failed and the journal was handed %d records", n, records);
+        free(before);
+        free(after);
+    }
+}
+
+static void oom_setup_orders(orderd_store_t *st, const orderd_alloc_t *a, oom_case_t *c)
+{
+    char name[16];
+    for (int i = 0; i < c->orders; i++) {
+        snprintf(name, sizeof(name), "u%d", i % 3);
+        orderd_order_t *o = build_order(a, i % 3 ? S(name) : S(c->user), orderd_now_ms(), 1);
+        assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, NULL), ORDERD_STORE_OK);
+        c->ids[i] = o->id;
+    }
+}
+
+static int oom_create(orderd_store_t *st, const orderd_alloc_t *a, oom_case_t *c)
+{
+    /* keys are stamped with the order's time: a real one, or they expire at once */
+    orderd_order_t *o = build_order(a, S(c->user), orderd_now_ms(), 1), *out;
+    int status;
+    return orderd_store_create(st, o, c->key, a, &out, &status, NULL);
+}
+
+static void test_out_of_memory_create(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    /* the first order of a new table: the id map, the user map, the user,
+     * its order list, its pending index and the shard's, the copy */
+    oom_case_t c = {.setup = oom_setup_orders, .verb = oom_create, .user = "alice"};
+    assert_int_equal(walk_oom(&a, &c), 7);
+    /* with a key: the key table and the key's entry too */
+    orderd_idem_key_t k = make_key("key-1", 1);
+    c.key = &k;
+    assert_int_equal(walk_oom(&a, &c), 9);
+    /* tables of every size up to a few growths: each growth fails cleanly */
+    long most = 0;
+    for (c.orders = 1; c.orders < 100; c.orders++) {
+        c.key = c.orders % 2 ? &k : NULL;
+        long n = walk_oom(&a, &c);
+        assert_true(n >= 1); /* the copy at least */
+        most = n > most ? n : most;
+    }
+    assert_true(most >= 4);
+}
+
+static int oom_status(orderd_store_t *st, const orderd_alloc_t *a, oom_case_t *c)
+{
+    orderd_order_t *out;
+    orderd_str_t user = c->operator ? (orderd_str_t){NULL, 0} : S(c->user);
+    return orderd_store_set_status(st, user, c->ids[c->target], c->to, orderd_now_ms(), NULL, c->key, a, &out, NULL);
+}
+
+static void test_out_of_memory_status_change(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    /* the first cancel in a table makes the user's and the shard's index */
+    oom_case_t c = {.setup = oom_setup_orders, .verb = oom_status, .user = "carol", .orders = 1,
+                    .to = ORDERD_STATUS_CANCELLED};
+    assert_int_equal(walk_oom(&a, &c), 2);
+    /* with a key: the key table and the entry, taken back when the change cannot be made */
+    orderd_idem_key_t k = make_key("cancel-1", 2);
+    c.key = &k;
+    assert_int_equal(walk_oom(&a, &c), 4);
+    /* the operator's first move to processing */
+    c = (oom_case_t){.setup = oom_setup_orders, .verb = oom_status, .user = "carol", .orders = 1,
+                     .to = ORDERD_STATUS_PROCESSING, .operator = 1};
+    assert_int_equal(walk_oom(&a, &c), 2);
+    /* later changes: only the growth of an index allocates */
+    for (c.orders = 2; c.orders < 60; c.orders += 3) {
+        c.target = c.orders - 1 - (c.orders - 1) % 3; /* one of carol's */
+        walk_oom(&a, &c);
+    }
+}
+
+/* A setup that also moves every order but the last to processing. */
+static void oom_setup_processing(orderd_store_t *st, const orderd_alloc_t *a, oom_case_t *c)
+{
+    oom_setup_orders(st, a, c);
+    for (int i = 0; i + 1 < c->orders; i++) {
+        orderd_order_t *out;
+        assert_int_equal(orderd_store_set_status(st, (orderd_str_t){NULL, 0}, c->ids[i], ORDERD_STATUS_PROCESSING,
+                                                 orderd_now_ms(), NULL, NULL, a, &out, NULL),
+                         ORDERD_STORE_OK);
+    }
+}
+
+static int oom_queue(orderd_store_t *st, const orderd_alloc_t *a, oom_case_t *c)
+{
+    orderd_store_page_t page = {0};
+    int ret = orderd_store_queue(st, &(orderd_page_req_t){.limit = c->limit}, a, &page);
+    if (ret != ORDERD_STORE_OK) {
+        assert_int_equal(page.n, 0);
+        return ret;
+    }
+    assert_int_equal(page.n, (size_t)c->orders);
+    /* a page changes nothing: this change shows the walk that the verb ran */
+    orderd_order_t *out;
+    return orderd_store_set_status(st, (orderd_str_t){NULL, 0}, c->ids[c->orders - 1], ORDERD_STATUS_PROCESSING,
+                                   orderd_now_ms(), NULL, NULL, a, &out, NULL);
+}
+
+static void test_out_of_memory_pages(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    /* the operator's queue gathers every shard's first ids on the heap */
+    oom_case_t c = {.setup = oom_setup_processing, .verb = oom_queue, .user = "u0", .orders = 128, .limit = 128};
+    assert_true(walk_oom(&a, &c) >= 1);
+    /* a user's page takes nothing from the heap: request memory only */
+    orderd_store_t *st = orderd_store_new(4);
+    oom_setup_orders(st, &a, &c);
+    alloc_fail_arm(1);
+    orderd_store_page_t pg;
+    assert_int_equal(orderd_store_list(st, S("u0"), &(orderd_page_req_t){.limit = 100}, &a, &pg), ORDERD_STORE_OK);
+    assert_false(alloc_fail_disarm());
+    assert_int_equal(pg.n, 43);
+    orderd_store_free(st);
+}
+
+/* ---- the id map: removals keep every other order reachable ---- */
+
+static void count_each(void *ctx, const orderd_order_t *o)
+{
+    ++*(size_t *)ctx;
+}
+
+/* Undoing creates removes ids from the open-addressing map (backward-shift
+ * deletion); every id left must still be found, whichever entries moved. */
+static void test_undo_keeps_probe_chains(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *st = orderd_store_new(1); /* one shard: one map, dense */
+    test_rng_t r = {7};
+    uint64_t ids[2000];
+    int gone[2000] = {0};
+    char name[16];
+    size_t n = 0;
+    for (int round = 0; round < 20; round++) {
+        /* fill to just under the next growth, so probe chains are long */
+        for (int i = 0; i < 100; i++) {
+            snprintf(name, sizeof(name), "p%d", i % 9);
+            orderd_order_t *o = build_order(&a, S(name), 1000 + (int64_t)n, 1);
+            assert_int_equal(orderd_store_create(st, o, NULL, NULL, NULL, NULL, NULL), ORDERD_STORE_OK);
+            ids[n++] = o->id;
+        }
+        for (int i = 0; i < 40; i++) {
+            size_t k = test_rng_below(&r, (unsigned)n);
+            if (gone[k])
+                continue;
+            orderd_order_t *o;
+            assert_int_equal(orderd_store_get(st, (orderd_str_t){NULL, 0}, ids[k], &a, &o), ORDERD_STORE_OK);
+            orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = o};
+            assert_int_equal(orderd_store_undo(st, &ev), ORDERD_STORE_OK);
+            gone[k] = 1;
+        }
+        size_t left = 0;
+        for (size_t k = 0; k < n; k++) {
+            orderd_order_t *o;
+            int ret = orderd_store_get(st, (orderd_str_t){NULL, 0}, ids[k], &a, &o);
+            if (ret != (gone[k] ? ORDERD_STORE_ENOTFOUND : ORDERD_STORE_OK))
+                fail_msg("round %d: order %zu (%s) is %s", round, k, gone[k] ? "removed" : "kept",
+                         ret == ORDERD_STORE_OK ? "found" : "not found");
+            left += !gone[k];
+        }
+        size_t walked = 0;
+        orderd_store_each(st, 0, count_each, &walked);
+        assert_int_equal(walked, left);
+        assert_int_equal(orderd_store_count(st), left);
+    }
+    orderd_store_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1478,6 +1741,10 @@ int main(void)
         TEST_ARENA_TEST(test_idempotent_create),
         TEST_ARENA_TEST(test_idempotent_cancel_and_stale_key),
         cmocka_unit_test(test_concurrent_keys),
+        TEST_ARENA_TEST(test_out_of_memory_create),
+        TEST_ARENA_TEST(test_out_of_memory_status_change),
+        TEST_ARENA_TEST(test_out_of_memory_pages),
+        TEST_ARENA_TEST(test_undo_keeps_probe_chains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal/mem.h"
+
 int orderd_idvec_reserve(orderd_idvec_t *v, size_t more)
 {
     size_t front = (size_t)(v->ids - v->_base);
@@ -17,7 +19,7 @@ int orderd_idvec_reserve(orderd_idvec_t *v, size_t more)
     size_t ncap = v->_cap == 0 ? 4 : v->_cap * 2;
     while (ncap < front + v->n + more)
         ncap *= 2;
-    uint64_t *n = realloc(v->_base, ncap * sizeof(*n));
+    uint64_t *n = orderd_realloc(v->_base, ncap * sizeof(*n));
     if (n == NULL)
         return -1;
     v->_base = n;
