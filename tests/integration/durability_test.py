@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Black-box durability tests for orderd (issue 3: the write-ahead journal).
 
-    python3 tests/integration/durability_test.py --orderd build/orderd [--cycles N] [--seed S]
-            [--only SUBSTRING] [--keep]
+    python3 tests/integration/durability_test.py --orderd build/orderd [--fault-orderd PATH]
+            [--cycles N] [--seed S] [--only SUBSTRING] [--keep]
 
 1. kill -9 crash cycles under concurrent creates and cancels: every
    acknowledged change survives, ids are never reused, versions only grow,
@@ -23,6 +23,10 @@
    exists, refused changes are undone in memory, writes resume when space
    returns, no torn tail is left, all survives kill -9; once more with a
    small --snapshot-bytes so that snapshots and rotations meet the full disk.
+
+The fault points are test hooks: those cases run the binary given with
+--fault-orderd (a test build of the server that honours ORDERD_FAULT_POINT)
+and, without it, are reported as SKIP "no --fault-orderd binary".
 
 Prints one line per test (a test that cannot run here, e.g. ENOSPC without
 root, reads `SKIP name: reason`) and finally exactly `N passed, N failed,
@@ -63,6 +67,19 @@ REPLAY_RE = re.compile(r"^orderd: replayed (\d+) records \(snapshot at record (\
 TORN_RE = re.compile(r"^orderd: journal (\S+): torn tail of (\d+) bytes at offset (\d+) dropped")
 SNAPSHOT_RE = re.compile(r"^orderd: snapshot (\S+): (\d+) orders")
 FAULT_EXIT = 86  # exit status of the server at an ORDERD_FAULT_POINT
+
+
+def fault_orderd():
+    """The --fault-orderd binary (the test build that honours ORDERD_FAULT_POINT); SkipTest without it."""
+    if ARGS.fault_orderd is None:
+        raise SkipTest("no --fault-orderd binary")
+    return ARGS.fault_orderd
+
+
+def fault_server(data, args, point, name):
+    """A fixture that exits at fault point `point`: the --fault-orderd binary
+    with ORDERD_FAULT_POINT set."""
+    return Server(fault_orderd(), data, args, env={"ORDERD_FAULT_POINT": point}, name=name)
 
 
 def replay_line(srv):
@@ -569,6 +586,7 @@ def create_n(srv, ledger, rng, prefix, n, nthreads=4):
 
 
 def test_fault_point(binary, seed, point):
+    fault_orderd()  # skip before any work without the test build
     rng = random.Random(f"{seed}-{point}")
     ledger = Ledger()
     snap = ["--snapshot-bytes", "4096"]
@@ -582,7 +600,7 @@ def test_fault_point(binary, seed, point):
         finally:
             srv.kill9()
 
-        srv = Server(binary, data, snap, env={"ORDERD_FAULT_POINT": point}, name=f"orderd ({point})").start()
+        srv = fault_server(data, snap, point, name=f"orderd ({point})").start()
         try:
             rc = create_until_exit(srv, ledger, rng, "f")
         finally:
@@ -847,6 +865,7 @@ def test_older_segment_damage(binary, seed):
     crash between rotation and snapshot): start-up refuses; one `repair`
     keeps the valid prefix (of the older segment) and moves everything after
     it aside, the newer segment included, and the server starts."""
+    fault_orderd()  # the second segment comes from a crash at rotate:after-create
     rng = random.Random(f"{seed}-older")
     ledger = Ledger()
     user = "torn-user"
@@ -854,8 +873,7 @@ def test_older_segment_damage(binary, seed):
         data = os.path.join(tmp, "data")
         start_sequential(binary, data, ledger, rng, 10, "o")
         # rotate into a second segment and crash before any snapshot exists
-        srv = Server(binary, data, ["--snapshot-bytes", "4096"], env={"ORDERD_FAULT_POINT": "rotate:after-create"},
-                     name="orderd (rotate)").start()
+        srv = fault_server(data, ["--snapshot-bytes", "4096"], "rotate:after-create", name="orderd (rotate)").start()
         try:
             conn = srv.http()
             for i in range(200):
@@ -1219,6 +1237,9 @@ def main():
     global ARGS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orderd", required=True, help="path to the orderd binary")
+    ap.add_argument("--fault-orderd", default=None,
+                    help="path to the test build of orderd that honours ORDERD_FAULT_POINT (without it the "
+                         "fault-point cases skip)")
     ap.add_argument("--cycles", type=int, default=20, help="kill -9 crash cycles (default 20)")
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: from the clock)")
     ap.add_argument("--only", default=None, help="run only tests whose name contains this")
@@ -1226,10 +1247,15 @@ def main():
     ARGS = ap.parse_args()
     runner = Runner()
     binary = os.path.abspath(ARGS.orderd)
-    if not require_executable(runner, binary):
+    ok = require_executable(runner, binary)
+    if ARGS.fault_orderd is not None:
+        ARGS.fault_orderd = os.path.abspath(ARGS.fault_orderd)
+        ok = require_executable(runner, ARGS.fault_orderd, "--fault-orderd binary") and ok
+    if not ok:
         return runner.finish()
     seed = ARGS.seed if ARGS.seed is not None else int(time.time() * 1000) % 1_000_000_007
-    print(f"durability tests: seed {seed} (rerun with --seed {seed}), {ARGS.cycles} crash cycles", flush=True)
+    print(f"durability tests: seed {seed} (rerun with --seed {seed}), {ARGS.cycles} crash cycles, "
+          f"fault points: {ARGS.fault_orderd or 'skipped (no --fault-orderd binary)'}", flush=True)
 
     tests = [(f"crash_kill9_cycles_{ARGS.cycles}", test_crash_cycles, (binary, seed, ARGS.cycles))]
     for point in ("rotate:after-create", "snapshot:after-write", "snapshot:after-rename", "snapshot:after-cleanup"):
