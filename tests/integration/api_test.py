@@ -7,8 +7,10 @@ and h2c upgrade.  Every contract test runs once per protocol.
 
     python3 tests/integration/api_test.py --orderd build/orderd [-k SUBSTRING] [-v]
 
-Prints one line per test and finally `N passed, N failed`; exits non-zero on
-any failure.  Python 3.11 standard library only.
+Prints one line per test and finally exactly `N passed, N failed, N skipped`;
+exits non-zero on any failure.  Python 3.11 standard library only (plus
+python3-yaml and python3-jsonschema for openapi_check.py); the harness is
+orderd_harness.py.
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ from decimal import Decimal
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import orderd_harness  # noqa: E402
+from openapi_check import OpenAPIChecker  # noqa: E402
 from orderd_harness import (  # noqa: E402
-    ALL_PROTOCOLS, Client, Runner, Server, SubChecks, TestFailure, ensure, ensure_eq, expect,
-    open_idle_h2, open_idle_http1, recv_http1_response, run_registered, run_threads,
+    ALL_PROTOCOLS, Client, Runner, Server, SubChecks, TempDir, TestFailure, ensure, ensure_eq, expect,
+    open_idle_h2, open_idle_http1, recv_http1_response, require_executable, run_registered, run_threads,
+    start_servers,
 )
 
 decimal.getcontext().prec = 100
@@ -98,10 +103,7 @@ def ensure_raw(resp, key, number_text):
 
 def loads_exact(resp):
     """The body parsed with JSON numbers with a fraction kept as exact Decimals."""
-    try:
-        return json.loads(resp.body.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise TestFailure(f"body is not valid JSON ({e}): {resp!r}") from None
+    return resp.json_exact()
 
 
 def is_money(v):
@@ -1124,7 +1126,7 @@ def test_cli_usage_errors(ctx):
 
 @once
 def test_sigterm_closes_idle_keepalive_connections(ctx):
-    srv = Server(ctx.binary, ctx.workdir, name="orderd-shutdown").start()
+    srv = Server(ctx.binary, workdir=ctx.workdir, name="orderd-shutdown").start()
     socks = []
     try:
         s1, body1 = open_idle_http1(srv.port)
@@ -1134,23 +1136,23 @@ def test_sigterm_closes_idle_keepalive_connections(ctx):
         socks.append(s2)
         ensure_eq(json.loads(body2), {"status": "ok"}, "raw h2c /healthz")
         time.sleep(0.2)  # both are now idle keep-alive connections
-        rc, seconds = srv.terminate(timeout=5.0)
+        rc = srv.terminate(timeout=5.0)
         ensure(rc is not None, f"orderd still running 5 s after SIGTERM with idle connections; "
                                f"stderr: {srv.stderr_text()!r}")
         ensure_eq(rc, 0, "exit status after SIGTERM")
-        ensure(seconds < 5.0, f"shutdown took {seconds:.2f} s")
+        ensure(srv.terminate_seconds < 5.0, f"shutdown took {srv.terminate_seconds:.2f} s")
     finally:
         for s in socks:
             s.close()
-        srv.kill()
+        srv.kill9()
 
 
 def test_main_server_sigterm(ctx):
     ensure(ctx.server.alive(), f"orderd died during the suite; stderr: {ctx.server.stderr_text()!r}")
-    rc, seconds = ctx.server.terminate(timeout=5.0)
+    rc = ctx.server.terminate(timeout=5.0)
     ensure(rc is not None, "orderd still running 5 s after SIGTERM")
     ensure_eq(rc, 0, "exit status after SIGTERM")
-    ensure(seconds < 5.0, f"shutdown took {seconds:.2f} s")
+    ensure(ctx.server.terminate_seconds < 5.0, f"shutdown took {ctx.server.terminate_seconds:.2f} s")
 
 
 # --------------------------------------------------------------------------
@@ -1168,45 +1170,32 @@ def main():
 
     binary = os.path.abspath(args.orderd)
     runner = Runner(verbose=args.verbose)
-    import orderd_harness
-    from openapi_check import OpenAPIChecker
     orderd_harness.CONTRACT = OpenAPIChecker()
-    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-        runner.run("orderd binary exists", lambda: ensure(False, f"{binary} is not an executable"))
-        print(f"{runner.passed} passed, {runner.failed} failed")
-        return 1
+    if not require_executable(runner, binary):
+        return runner.finish()
     if shutil.which("curl") is None:
-        print("curl is not installed")
-        print("0 passed, 1 failed")
-        return 1
+        runner.fail("curl is installed", "curl is not on PATH: every test drives the server with it")
+        return runner.finish()
 
     t0 = time.monotonic()
-    workdir = tempfile.mkdtemp(prefix="orderd-it-")
-    server = small = None
-    try:
+    with TempDir("orderd-it-") as workdir:
+        server = Server(binary, workdir=workdir, name="orderd")
+        small = Server(binary, args=["--max-body", "1024"], workdir=workdir, name="orderd-small")
         try:
-            server = Server(binary, workdir, name="orderd").start()
-            small = Server(binary, workdir, extra_args=["--max-body", "1024"], name="orderd-small").start()
-        except Exception as e:  # noqa: BLE001
-            runner.run("server starts", lambda: (_ for _ in ()).throw(e))
-            print(f"{runner.passed} passed, {runner.failed} failed")
-            return 1
-        ctx = Ctx(binary, workdir, server, small)
-        run_registered(runner, ctx, PROTOCOL_TESTS, GLOBAL_TESTS, args.protocol or list(ALL_PROTOCOLS), args.pattern)
-        runner.run("main_server_sigterm_exit_0", test_main_server_sigterm, ctx)
-        runner.run("small_server_sigterm_exit_0", lambda: ensure_eq(
-            small.terminate(5.0)[0], 0, "exit status of the --max-body 1024 server after SIGTERM"))
-    finally:
-        for srv in (server, small):
-            if srv is not None:
-                srv.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
-    if runner.failed_names:
-        print("\nfailed:\n  " + "\n  ".join(runner.failed_names))
+            if not start_servers(runner, server, small):
+                return runner.finish()
+            ctx = Ctx(binary, workdir, server, small)
+            run_registered(runner, ctx, PROTOCOL_TESTS, GLOBAL_TESTS, args.protocol or list(ALL_PROTOCOLS),
+                           args.pattern)
+            runner.run("main_server_sigterm_exit_0", test_main_server_sigterm, ctx)
+            runner.run("small_server_sigterm_exit_0", lambda: ensure_eq(
+                small.terminate(5.0), 0, "exit status of the --max-body 1024 server after SIGTERM"))
+        finally:
+            server.kill9()
+            small.kill9()
     print(f"\n{orderd_harness.CONTRACT.checked} response bodies checked against docs/openapi.yaml")
     print(f"suite took {time.monotonic() - t0:.1f} s")
-    print(f"{runner.passed} passed, {runner.failed} failed")
-    return 0 if runner.failed == 0 else 1
+    return runner.finish()
 
 
 if __name__ == "__main__":

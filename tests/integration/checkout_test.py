@@ -8,6 +8,9 @@ Every per-protocol test runs over HTTP/1.1, h2c with prior knowledge and h2c
 upgrade; every checked response body is validated against docs/openapi.yaml.
 
     python3 tests/integration/checkout_test.py --orderd build/orderd [-k SUBSTRING]
+
+Prints one line per test and finally exactly `N passed, N failed, N skipped`;
+exits non-zero on any failure.  The harness is orderd_harness.py.
 """
 
 from __future__ import annotations
@@ -16,10 +19,8 @@ import argparse
 import json
 import os
 import re
-import shutil
 import stat
 import sys
-import tempfile
 import threading
 import time
 
@@ -29,7 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import orderd_harness  # noqa: E402
 from openapi_check import OpenAPIChecker  # noqa: E402
 from orderd_harness import (  # noqa: E402
-    ALL_PROTOCOLS, Client, Runner, Server, SubChecks, ensure, ensure_eq, expect, run_registered, run_threads,
+    ALL_PROTOCOLS, Client, Runner, Server, SubChecks, TempDir, ensure, ensure_eq, expect, require_executable,
+    run_registered, run_threads, start_servers,
 )
 
 BODY = json.dumps({"items": [{"product_id": "sku-1", "quantity": 2, "price": 10.99}],
@@ -425,17 +427,13 @@ def test_idempotent_concurrent_one_order(ctx, proto):
 
 def restart_killed(srv):
     """kill -9, then the same binary and flags on the same data directory."""
-    srv.proc.kill()
-    srv.proc.wait()
-    fresh = Server(srv.binary, os.path.dirname(srv.data_dir), name=srv.name)
-    os.rmdir(fresh.data_dir)
-    fresh.data_dir, fresh.args = srv.data_dir, srv.args
-    return fresh.start()
+    srv.kill9()
+    return srv.again().start()
 
 
 @once
 def test_key_and_events_survive_kill9_and_snapshot(ctx):
-    srv = Server(ctx.binary, ctx.workdir, extra_args=["--snapshot-bytes", "4096"], name="orderd-kill").start()
+    srv = Server(ctx.binary, args=["--snapshot-bytes", "4096"], workdir=ctx.workdir, name="orderd-kill").start()
     try:
         with open(os.path.join(srv.data_dir, "operator-token")) as f:
             token = f.read().strip()
@@ -456,15 +454,15 @@ def test_key_and_events_survive_kill9_and_snapshot(ctx):
             ev = expect(c.request("GET", f"/api/orders/{doc['id']}/events", user=user), 200)["events"]
             ensure_eq([(e["status"], e["actor"]) for e in ev], [("pending", f"user:{user}"),
                                                                ("processing", "operator")], "events after restart")
-        ensure(any("snapshot" in ln and "orders" in ln for ln in srv.stderr_lines) or
+        ensure(any("snapshot" in ln and "orders" in ln for ln in srv.lines) or
                any(n.endswith(".snap") for n in os.listdir(srv.data_dir)), "a snapshot was written")
     finally:
-        srv.kill()
+        srv.kill9()
 
 
 @once
 def test_idempotency_ttl_reclaims(ctx):
-    srv = Server(ctx.binary, ctx.workdir, extra_args=["--idempotency-ttl", "1s"], name="orderd-ttl").start()
+    srv = Server(ctx.binary, args=["--idempotency-ttl", "1s"], workdir=ctx.workdir, name="orderd-ttl").start()
     try:
         c = Client(srv.base_url, "http1.1", ctx.workdir)
         _, doc = create(c, "ttl", key="short")
@@ -479,18 +477,18 @@ def test_idempotency_ttl_reclaims(ctx):
         ensure(r.header("idempotent-replayed") is None, "an expired key is not loaded at restart")
         ensure_eq(count_orders(c, "ttl"), 3, "orders")
     finally:
-        srv.kill()
+        srv.kill9()
 
 
 @once
 def test_operator_token_file(ctx):
     path = os.path.join(ctx.server.data_dir, "operator-token")
     ensure_eq(stat.S_IMODE(os.stat(path).st_mode), 0o600, "mode of the generated token file")
-    ensure(any(path in ln for ln in ctx.server.stderr_lines), "the token file's path is logged")
+    ensure(any(path in ln for ln in ctx.server.lines), "the token file's path is logged")
     tok = os.path.join(ctx.workdir, "my-token")
     with open(tok, "w") as f:
         f.write("a-token-of-my-own-choosing\n")
-    srv = Server(ctx.binary, ctx.workdir, extra_args=["--operator-token-file", tok], name="orderd-tok").start()
+    srv = Server(ctx.binary, args=["--operator-token-file", tok], workdir=ctx.workdir, name="orderd-tok").start()
     try:
         c = Client(srv.base_url, "h2c", ctx.workdir)
         expect(c.request("GET", "/api/admin/orders", headers=["Authorization: Bearer a-token-of-my-own-choosing"]),
@@ -498,7 +496,7 @@ def test_operator_token_file(ctx):
         expect(c.request("GET", "/api/admin/orders", headers=[f"Authorization: Bearer {ctx.token}"]), 403)
         ensure(not os.path.exists(os.path.join(srv.data_dir, "operator-token")), "no token file made")
     finally:
-        srv.kill()
+        srv.kill9()
 
 
 def main():
@@ -511,24 +509,23 @@ def main():
     binary = os.path.abspath(args.orderd)
     runner = Runner(verbose=args.verbose)
     orderd_harness.CONTRACT = OpenAPIChecker()
-    workdir = tempfile.mkdtemp(prefix="orderd-co-")
+    if not require_executable(runner, binary):
+        return runner.finish()
     t0 = time.monotonic()
-    server = None
-    try:
-        server = Server(binary, workdir, name="orderd").start()
-        ctx = Ctx(binary, workdir, server)
-        run_registered(runner, ctx, PROTOCOL_TESTS, GLOBAL_TESTS, args.protocol or list(ALL_PROTOCOLS), args.pattern)
-        runner.run("server_sigterm_exit_0", lambda: ensure_eq(server.terminate(5.0)[0], 0, "exit status"))
-    finally:
-        if server is not None:
-            server.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
-    if runner.failed_names:
-        print("\nfailed:\n  " + "\n  ".join(runner.failed_names))
+    with TempDir("orderd-co-") as workdir:
+        server = Server(binary, workdir=workdir, name="orderd")
+        try:
+            if not start_servers(runner, server):
+                return runner.finish()
+            ctx = Ctx(binary, workdir, server)
+            run_registered(runner, ctx, PROTOCOL_TESTS, GLOBAL_TESTS, args.protocol or list(ALL_PROTOCOLS),
+                           args.pattern)
+            runner.run("server_sigterm_exit_0", lambda: ensure_eq(server.terminate(5.0), 0, "exit status"))
+        finally:
+            server.kill9()
     print(f"\n{orderd_harness.CONTRACT.checked} response bodies checked against docs/openapi.yaml")
     print(f"suite took {time.monotonic() - t0:.1f} s")
-    print(f"{runner.passed} passed, {runner.failed} failed")
-    return 0 if runner.failed == 0 else 1
+    return runner.finish()
 
 
 if __name__ == "__main__":

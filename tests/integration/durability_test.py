@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Black-box durability tests for orderd (issue 3: the write-ahead journal).
 
-    python3 tests/integration/durability_test.py --orderd build/orderd [--cycles N] [--seed S]
+    python3 tests/integration/durability_test.py --orderd build/orderd [--fault-orderd PATH]
+            [--cycles N] [--seed S] [--only SUBSTRING] [--keep]
 
 1. kill -9 crash cycles under concurrent creates and cancels: every
    acknowledged change survives, ids are never reused, versions only grow,
@@ -23,29 +24,37 @@
    returns, no torn tail is left, all survives kill -9; once more with a
    small --snapshot-bytes so that snapshots and rotations meet the full disk.
 
-Prints one line per test and finally exactly `N passed, N failed`; exits 0
-only when nothing failed.  A skipped test counts as passed and is also shown
-in a separate skipped tally.  Python 3.11 standard library only.
+The fault points are test hooks: those cases run the binary given with
+--fault-orderd (a test build of the server that honours ORDERD_FAULT_POINT)
+and, without it, are reported as SKIP "no --fault-orderd binary".
+
+Prints one line per test (a test that cannot run here, e.g. ENOSPC without
+root, reads `SKIP name: reason`) and finally exactly `N passed, N failed,
+N skipped`; a skipped test never counts as passed.  Exits 1 when anything
+failed, 77 when every test skipped, else 0.  Python 3.11 standard library only
+(the harness is orderd_harness.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from durability_lib import (  # noqa: E402
-    FAULT_EXIT, SNAPSHOT_RE, TORN_RE, Http, Orderd, Runner, SkipTest, TempDir, TestFailure, check_created,
-    check_order, check_unavailable, ensure, ensure_eq, journal_records, journal_tool, new_order, order_tag,
-    segments)
+from orderd_harness import (  # noqa: E402
+    Http, Runner, Server, SkipTest, TempDir, TestFailure, check_created, check_order_as_sent, check_unavailable,
+    ensure, ensure_eq, new_order, order_tag, require_executable)
 
 ARGS = None  # parsed command line
 # Crash cycles list every order after each restart while there are at most
@@ -53,14 +62,59 @@ ARGS = None  # parsed command line
 # last do, the others GET what was acknowledged since the last check.
 FULL_CHECK_ORDERS = 10000
 
+REPLAY_RE = re.compile(r"^orderd: replayed (\d+) records \(snapshot at record (\d+)(?: with \d+ orders)?\), (\d+) orders, "
+                       r"(\d+) bytes in ([0-9.]+) ms")
+TORN_RE = re.compile(r"^orderd: journal (\S+): torn tail of (\d+) bytes at offset (\d+) dropped")
+SNAPSHOT_RE = re.compile(r"^orderd: snapshot (\S+): (\d+) orders")
+FAULT_EXIT = 86  # exit status of the server at an ORDERD_FAULT_POINT
 
-def tail(srv, n=15):
-    """The last lines of the server's stderr, for failure messages."""
-    text = "\n        ".join(srv.lines[-n:])
-    if not srv.term_sent and any("SIGTERM received" in ln for ln in srv.lines):
-        text += ("\n      NOTE: this test sent that server no SIGTERM: another process on this machine "
-                 "signalled it (e.g. a `pkill orderd`); rerun")
-    return text
+
+def fault_orderd():
+    """The --fault-orderd binary (the test build that honours ORDERD_FAULT_POINT); SkipTest without it."""
+    if ARGS.fault_orderd is None:
+        raise SkipTest("no --fault-orderd binary")
+    return ARGS.fault_orderd
+
+
+def fault_server(data, args, point, name):
+    """A fixture that exits at fault point `point`: the --fault-orderd binary
+    with ORDERD_FAULT_POINT set."""
+    return Server(fault_orderd(), data, args, env={"ORDERD_FAULT_POINT": point}, name=name)
+
+
+def replay_line(srv):
+    """The match of the server's 'replayed N records ...' stderr line (None when it printed none)."""
+    for ln in srv.lines:
+        m = REPLAY_RE.match(ln)
+        if m:
+            return m
+    return None
+
+
+# ==========================================================================
+# The journal on disk: `orderd journal`, segment files
+# ==========================================================================
+
+def journal_tool(binary, cmd, data_dir, timeout=60):
+    """`orderd journal CMD --data-dir DIR`: (exit status, stdout, stderr)."""
+    p = subprocess.run([binary, "journal", cmd, "--data-dir", data_dir], capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def journal_records(binary, data_dir):
+    """The records of every journal segment (journal dump), as dicts."""
+    rc, out, err = journal_tool(binary, "dump", data_dir)
+    ensure(rc == 0, f"orderd journal dump exited {rc}: {err.strip()} {out[-500:]}")
+    recs = []
+    for ln in out.splitlines():
+        ln = ln.strip()
+        if ln.startswith("{"):
+            recs.append(json.loads(ln))
+    return recs
+
+
+def segments(data_dir):
+    return sorted(f for f in os.listdir(data_dir) if re.fullmatch(r"journal-[0-9a-f]{16}\.wal", f))
 
 
 # ==========================================================================
@@ -129,7 +183,7 @@ class Ledger:
                     continue
                 o = r.json()
                 try:
-                    check_order(o, a["user"], self.sent[a["tag"]][1], f"order {oid} after restart")
+                    check_order_as_sent(o, a["user"], self.sent[a["tag"]][1], f"order {oid} after restart")
                 except TestFailure as e:
                     problems.append(str(e))
                 st, ver = o.get("status"), o.get("version")
@@ -144,7 +198,7 @@ class Ledger:
                 checked[oid] = o
         finally:
             conn.close()
-        m = srv.replay_line()
+        m = replay_line(srv)
         must = len(set(self.acked) | set(self.observed))
         if m is None:
             problems.append("no 'orderd: replayed N records (...), N orders, N bytes in N ms' line on stderr")
@@ -183,7 +237,7 @@ class Ledger:
                     if self.id_of_tag.get(tag, oid) != oid:
                         problems.append(f"create {tag} was {self.id_of_tag[tag]}, now {oid}")
                     try:
-                        check_order(o, user, self.sent[tag][1], f"order {oid} after restart")
+                        check_order_as_sent(o, user, self.sent[tag][1], f"order {oid} after restart")
                     except TestFailure as e:
                         problems.append(str(e))
                     st, ver = o.get("status"), o.get("version")
@@ -249,7 +303,7 @@ class Ledger:
         finally:
             conn.close()
 
-        m = srv.replay_line()
+        m = replay_line(srv)
         if m is None:
             problems.append("no 'orderd: replayed N records (...), N orders, N bytes in N ms' line on stderr")
         elif require_replay_count and int(m.group(3)) != len(listed):
@@ -444,7 +498,7 @@ def test_crash_cycles(binary, seed, cycles, base_args=()):
         for cycle in range(cycles + 1):
             args = [*base_args, *(snap_args if cycle % 2 == 1 else [])]
             # the last restart uses 8 threads (128 shards instead of 64): ids and per-user order survive that too
-            srv = Orderd(binary, data, args, threads=8 if cycle == cycles else 2,
+            srv = Server(binary, data, args, threads=8 if cycle == cycles else 2,
                          name=f"orderd cycle {cycle}").start()
             try:
                 if cycle > 0:
@@ -458,13 +512,13 @@ def test_crash_cycles(binary, seed, cycles, base_args=()):
                     except Exception as e:  # noqa: BLE001 - reported with the server's state
                         raise TestFailure(f"cycle {cycle} (seed {seed}), after kill -9: {type(e).__name__}: {e}"
                                           f"\n      server exit status {srv.proc.poll()}; stderr:\n        "
-                                          f"{tail(srv)}") from None
+                                          f"{srv.tail()}") from None
                     for ln in srv.lines:
                         if TORN_RE.match(ln):
                             stats["torn"] += 1
                 if cycle == cycles:
                     rc = srv.terminate()
-                    ensure(rc == 0, f"SIGTERM after the last cycle: exit status {rc}; stderr:\n        {tail(srv)}")
+                    ensure(rc == 0, f"SIGTERM after the last cycle: exit status {rc}; stderr:\n        {srv.tail()}")
                     break
                 if cycle % 2 == 1:
                     stats["snap_cycles"] += 1
@@ -478,7 +532,7 @@ def test_crash_cycles(binary, seed, cycles, base_args=()):
                 if problems:
                     raise TestFailure(f"cycle {cycle} (seed {seed}): {len(problems)} problems while running:"
                                       f"\n        " + "\n        ".join(problems[:20])
-                                      + f"\n      server stderr:\n        {tail(srv)}")
+                                      + f"\n      server stderr:\n        {srv.tail()}")
                 stats["snapshots"] += sum(1 for ln in srv.lines if SNAPSHOT_RE.match(ln))
                 segs = segments(data)
                 stats["max_segments"] = max(stats["max_segments"], len(segs))
@@ -518,7 +572,7 @@ def create_until_exit(srv, ledger, rng, prefix, limit_s=30):
     if rc is None:
         srv.kill9()
         raise TestFailure(f"the process did not exit within {limit_s}s of creating orders; stderr:\n        "
-                          f"{tail(srv)}")
+                          f"{srv.tail()}")
     ensure(not problems, "problems while creating:\n        " + "\n        ".join(problems[:20]))
     return rc
 
@@ -532,29 +586,29 @@ def create_n(srv, ledger, rng, prefix, n, nthreads=4):
 
 
 def test_fault_point(binary, seed, point):
+    fault_orderd()  # skip before any work without the test build
     rng = random.Random(f"{seed}-{point}")
     ledger = Ledger()
     snap = ["--snapshot-bytes", "4096"]
     with TempDir("orderd-fault-", keep=ARGS.keep) as tmp:
         data = os.path.join(tmp, "data")
         # some orders and a journal segment first (the first segment is created at start-up)
-        srv = Orderd(binary, data, snap, name="orderd (seed)").start()
+        srv = Server(binary, data, snap, name="orderd (seed)").start()
         try:
             create_n(srv, ledger, rng, "seed", 20)
             ensure_eq(srv.terminate(), 0, "exit status after SIGTERM")
         finally:
             srv.kill9()
 
-        srv = Orderd(binary, data, snap, env_extra={"ORDERD_FAULT_POINT": point}, name=f"orderd ({point})")
-        srv.start()
+        srv = fault_server(data, snap, point, name=f"orderd ({point})").start()
         try:
             rc = create_until_exit(srv, ledger, rng, "f")
         finally:
             srv.kill9()
         ensure(rc == FAULT_EXIT, f"expected exit status {FAULT_EXIT} at fault point {point}, got {rc}; "
-                                 f"stderr:\n        {tail(srv)}")
+                                 f"stderr:\n        {srv.tail()}")
         ensure(srv.wait_line(rf"fault point {point}: exiting", 1) is not None,
-               f"no 'fault point {point}: exiting' line on stderr:\n        {tail(srv)}")
+               f"no 'fault point {point}: exiting' line on stderr:\n        {srv.tail()}")
         files_after_crash = sorted(os.listdir(data))
         rc, out, err = journal_tool(binary, "verify", data)
         ensure(rc == 0, f"`orderd journal verify` right after the crash at {point} exited {rc}:\n        "
@@ -562,13 +616,13 @@ def test_fault_point(binary, seed, point):
         acked_at_crash = ledger.acked_creates
 
         # restart without the fault point: everything acknowledged is there, writes work, snapshots work
-        srv = Orderd(binary, data, snap, name=f"orderd (after {point})").start()
+        srv = Server(binary, data, snap, name=f"orderd (after {point})").start()
         try:
             try:
                 simple_verify(srv, ledger, rng)
             except TestFailure as e:
                 raise TestFailure(f"after the crash at {point} (files {files_after_crash}): {e}\n      "
-                                  f"stderr:\n        {tail(srv)}") from None
+                                  f"stderr:\n        {srv.tail()}") from None
             conn = srv.http()
             body, exp = new_order(rng, "after")
             ledger.note_sent("after", "after-user", exp)
@@ -582,8 +636,8 @@ def test_fault_point(binary, seed, point):
             deadline = time.monotonic() + 20
             while sum(1 for ln in srv.lines if SNAPSHOT_RE.match(ln)) == before:
                 ensure(time.monotonic() < deadline, f"no snapshot completed after the crash at {point}; "
-                                                    f"stderr:\n        {tail(srv)}")
-                ensure(srv.alive(), f"the server exited: stderr:\n        {tail(srv)}")
+                                                    f"stderr:\n        {srv.tail()}")
+                ensure(srv.alive(), f"the server exited: stderr:\n        {srv.tail()}")
                 create_n(srv, ledger, rng, f"s{int(time.monotonic() * 1000)}", 40)
             create_n(srv, ledger, rng, "more", 20)
             srv.kill9()
@@ -592,13 +646,13 @@ def test_fault_point(binary, seed, point):
         rc, out, err = journal_tool(binary, "verify", data)
         ensure(rc == 0, f"`orderd journal verify` after the next snapshot and kill -9 exited {rc}: "
                         f"{out.strip()} {err.strip()}")
-        srv = Orderd(binary, data, snap, name="orderd (final)").start()
+        srv = Server(binary, data, snap, name="orderd (final)").start()
         try:
             try:
                 simple_verify(srv, ledger, rng)
             except TestFailure as e:
                 raise TestFailure(f"after a snapshot following the crash at {point}, and kill -9: {e}\n      "
-                                  f"stderr:\n        {tail(srv)}") from None
+                                  f"stderr:\n        {srv.tail()}") from None
             ensure_eq(srv.terminate(), 0, "exit status after SIGTERM")
         finally:
             srv.kill9()
@@ -613,7 +667,7 @@ def test_fault_point(binary, seed, point):
 
 def start_sequential(binary, data, ledger, rng, n, prefix, user="torn-user"):
     """Starts orderd, makes n creates one after another, stops it (SIGTERM)."""
-    srv = Orderd(binary, data, name="orderd").start()
+    srv = Server(binary, data, name="orderd").start()
     try:
         conn = srv.http()
         for i in range(n):
@@ -644,10 +698,10 @@ def forget(ledger, oid):
 
 
 def restart_expect_torn(binary, data, ledger, rng, seg_path, want_bytes, want_offset, what):
-    srv = Orderd(binary, data, name="orderd").start()
+    srv = Server(binary, data, name="orderd").start()
     try:
         line = srv.wait_line(r"torn tail", 1)
-        ensure(line is not None, f"{what}: no log line about the torn tail; stderr:\n        {tail(srv)}")
+        ensure(line is not None, f"{what}: no log line about the torn tail; stderr:\n        {srv.tail()}")
         m = TORN_RE.match(line)
         ensure(m is not None, f"{what}: unexpected torn-tail line {line!r}")
         ensure_eq(os.path.basename(m.group(1)), os.path.basename(seg_path), f"{what}: file in {line!r}")
@@ -657,7 +711,7 @@ def restart_expect_torn(binary, data, ledger, rng, seg_path, want_bytes, want_of
         try:
             simple_verify(srv, ledger, rng)
         except TestFailure as e:
-            raise TestFailure(f"{what}: {e}\n      stderr:\n        {tail(srv)}") from None
+            raise TestFailure(f"{what}: {e}\n      stderr:\n        {srv.tail()}") from None
         # appending after the cut works and survives a restart
         conn = srv.http()
         tag = f"after-{what.replace(' ', '-')}"
@@ -735,13 +789,13 @@ def test_mid_damage(binary, seed):
             original = f.read()
 
         # start-up refuses, naming the file, the offset and the repair command
-        srv = Orderd(binary, data, name="orderd (damaged)").start(expect_listen=False)
+        srv = Server(binary, data, name="orderd (damaged)").start(expect_listen=False)
         rc = srv.wait_exit(15)
         if rc is None:
             srv.kill9()
-        text = srv.stderr()
+        text = srv.stderr_text()
         ensure(rc is not None and rc != 0, f"start-up on a journal damaged in the middle: exit status {rc} "
-                                           f"(expected a refusal); stderr:\n        {tail(srv)}")
+                                           f"(expected a refusal); stderr:\n        {srv.tail()}")
         ensure(not any("listening on" in ln for ln in srv.lines), f"it listened anyway: {text}")
         ensure(seg in text or os.path.basename(seg) in text, f"stderr does not name {seg}: {text!r}")
         ensure(f"offset {off}" in text, f"stderr does not name offset {off}: {text!r}")
@@ -773,12 +827,12 @@ def test_mid_damage(binary, seed):
         for r in recs:
             if r["offset"] >= off:
                 forget(ledger, r["id"])
-        srv = Orderd(binary, data, name="orderd (repaired)").start()
+        srv = Server(binary, data, name="orderd (repaired)").start()
         try:
             try:
                 n = simple_verify_count(srv, ledger, rng)
             except TestFailure as e:
-                raise TestFailure(f"after repair: {e}\n      stderr:\n        {tail(srv)}") from None
+                raise TestFailure(f"after repair: {e}\n      stderr:\n        {srv.tail()}") from None
             ensure_eq(n, len(recs) // 2, "orders after repair (records before the damage)")
             conn = srv.http()
             for r in recs:
@@ -793,7 +847,7 @@ def test_mid_damage(binary, seed):
             ensure_eq(srv.terminate(), 0, "exit status after SIGTERM")
         finally:
             srv.kill9()
-        srv = Orderd(binary, data, name="orderd (repaired, restarted)").start()
+        srv = Server(binary, data, name="orderd (repaired, restarted)").start()
         try:
             simple_verify(srv, ledger, rng)
             ensure_eq(srv.terminate(), 0, "exit status after SIGTERM")
@@ -811,6 +865,7 @@ def test_older_segment_damage(binary, seed):
     crash between rotation and snapshot): start-up refuses; one `repair`
     keeps the valid prefix (of the older segment) and moves everything after
     it aside, the newer segment included, and the server starts."""
+    fault_orderd()  # the second segment comes from a crash at rotate:after-create
     rng = random.Random(f"{seed}-older")
     ledger = Ledger()
     user = "torn-user"
@@ -818,8 +873,7 @@ def test_older_segment_damage(binary, seed):
         data = os.path.join(tmp, "data")
         start_sequential(binary, data, ledger, rng, 10, "o")
         # rotate into a second segment and crash before any snapshot exists
-        srv = Orderd(binary, data, ["--snapshot-bytes", "4096"],
-                     env_extra={"ORDERD_FAULT_POINT": "rotate:after-create"}, name="orderd (rotate)").start()
+        srv = fault_server(data, ["--snapshot-bytes", "4096"], "rotate:after-create", name="orderd (rotate)").start()
         try:
             conn = srv.http()
             for i in range(200):
@@ -837,7 +891,7 @@ def test_older_segment_damage(binary, seed):
         finally:
             srv.kill9()
         # a tag whose create was in flight at the crash may or may not exist: make it certain
-        srv = Orderd(binary, data, name="orderd").start()
+        srv = Server(binary, data, name="orderd").start()
         try:
             ledger.verify(srv, rng)
             conn = srv.http()
@@ -866,13 +920,13 @@ def test_older_segment_damage(binary, seed):
             with open(p, "rb") as f:
                 contents[p] = f.read()
 
-        srv = Orderd(binary, data, name="orderd (damaged)").start(expect_listen=False)
+        srv = Server(binary, data, name="orderd (damaged)").start(expect_listen=False)
         rc = srv.wait_exit(15)
         if rc is None:
             srv.kill9()
-        text = srv.stderr()
+        text = srv.stderr_text()
         ensure(rc not in (None, 0), f"start-up on a damaged older segment: exit status {rc}; stderr:\n        "
-                                   f"{tail(srv)}")
+                                   f"{srv.tail()}")
         ensure(segs[0] in text and f"offset {off}" in text and "orderd journal repair" in text,
                f"stderr does not name {segs[0]}, offset {off} and `orderd journal repair`: {text!r}")
         rc, out, err = journal_tool(binary, "verify", data)
@@ -905,7 +959,7 @@ def test_older_segment_damage(binary, seed):
                 elif r.get("event") == "order_created":
                     # created but never acknowledged (in flight at the crash), seen since: gone with the rest
                     ledger.observed.pop(r["id"], None)
-        srv = Orderd(binary, data, name="orderd (repaired)").start(expect_listen=False)
+        srv = Server(binary, data, name="orderd (repaired)").start(expect_listen=False)
         try:
             line = srv.wait_line(r"listening on", 15)
             if line is None:
@@ -916,7 +970,7 @@ def test_older_segment_damage(binary, seed):
         if problems:
             # diagnosis only: does a second repair help?
             rc2, out2, err2 = journal_tool(binary, "repair", data)
-            srv = Orderd(binary, data, name="orderd (repaired twice)").start(expect_listen=False)
+            srv = Server(binary, data, name="orderd (repaired twice)").start(expect_listen=False)
             try:
                 ok2 = srv.wait_line(r"listening on", 15) is not None
             finally:
@@ -927,7 +981,7 @@ def test_older_segment_damage(binary, seed):
             raise TestFailure(f"damage at {segs[0]} offset {off}; repair said:\n          "
                               + "\n          ".join(ln.strip() for ln in said)
                               + f"\n        files after repair: {files}\n        " + "\n        ".join(problems))
-        srv = Orderd(binary, data, name="orderd (repaired)").start()
+        srv = Server(binary, data, name="orderd (repaired)").start()
         try:
             n = ledger.verify(srv, rng, get_sample=10_000)
             ensure_eq(srv.terminate(), 0, "exit status after SIGTERM")
@@ -946,28 +1000,28 @@ def test_fsync_mode(binary, seed, mode):
     args = ["--fsync", mode]
     with TempDir(f"orderd-fsync-{mode}-", keep=ARGS.keep) as tmp:
         data = os.path.join(tmp, "data")
-        srv = Orderd(binary, data, args, name=f"orderd --fsync {mode}").start()
+        srv = Server(binary, data, args, name=f"orderd --fsync {mode}").start()
         try:
             create_n(srv, ledger, rng, "a", 200)
             ensure_eq(srv.terminate(), 0, "exit status after SIGTERM")
         finally:
             srv.kill9()
-        srv = Orderd(binary, data, args, name=f"orderd --fsync {mode}").start()
+        srv = Server(binary, data, args, name=f"orderd --fsync {mode}").start()
         try:
             try:
                 simple_verify(srv, ledger, rng)
             except TestFailure as e:
-                raise TestFailure(f"after SIGTERM: {e}\n      stderr:\n        {tail(srv)}") from None
+                raise TestFailure(f"after SIGTERM: {e}\n      stderr:\n        {srv.tail()}") from None
             create_n(srv, ledger, rng, "b", 200)
             srv.kill9()
         finally:
             srv.kill9()
-        srv = Orderd(binary, data, args, name=f"orderd --fsync {mode}").start()
+        srv = Server(binary, data, args, name=f"orderd --fsync {mode}").start()
         try:
             try:
                 simple_verify(srv, ledger, rng)
             except TestFailure as e:
-                raise TestFailure(f"after kill -9: {e}\n      stderr:\n        {tail(srv)}") from None
+                raise TestFailure(f"after kill -9: {e}\n      stderr:\n        {srv.tail()}") from None
             ensure_eq(srv.terminate(), 0, "exit status after SIGTERM")
         finally:
             srv.kill9()
@@ -1044,7 +1098,7 @@ def test_enospc(binary, seed, extra=()):
         srv = None
         try:
             data = os.path.join(mnt, "data")
-            srv = Orderd(binary, data, extra, name="orderd (small fs)").start()
+            srv = Server(binary, data, extra, name="orderd (small fs)").start()
             create_n(srv, ledger, rng, "pre", 40)
             filler = os.path.join(mnt, "filler")
             filled = fill(filler, 16 << 10)
@@ -1063,11 +1117,11 @@ def test_enospc(binary, seed, extra=()):
             refused = [t for r in results for t in r.unavailable]
             n503 = sum(r.statuses.get(503, 0) for r in results)
             ensure(srv.alive(), f"the server died on a full disk (exit status {srv.proc.poll()}); "
-                                f"stderr:\n        {tail(srv)}")
+                                f"stderr:\n        {srv.tail()}")
             ensure(not problems, "problems while filling the disk:\n        " + "\n        ".join(problems[:20]))
             ensure(n503 > 0, f"no 503 after {ledger.acked_creates} acknowledged creates on a full disk")
             ensure(any("No space left on device" in ln for ln in srv.lines),
-                   f"no log line naming ENOSPC:\n        {tail(srv)}")
+                   f"no log line naming ENOSPC:\n        {srv.tail()}")
             first_srv = srv
             acked_when_full = ledger.acked_creates
 
@@ -1138,7 +1192,7 @@ def test_enospc(binary, seed, extra=()):
                 resumed = time.monotonic() - t0
                 break
             ensure(resumed is not None, f"creates still refused 8 s after the space came back; "
-                                        f"stderr:\n        {tail(srv)}")
+                                        f"stderr:\n        {srv.tail()}")
             conn.close()
             create_n(srv, ledger, rng, "after", 40)
 
@@ -1154,11 +1208,11 @@ def test_enospc(binary, seed, extra=()):
             ensure_eq(rc, 0, f"`orderd journal verify` after kill -9 ({out.strip()})")
             # failed writes were cut back to the last good offset: no torn tail (the server was idle)
             ensure("torn tail" not in out, f"the journal has a torn tail after the failed writes: {out.strip()}")
-            srv = Orderd(binary, data, extra, name="orderd (small fs, restarted)").start()
+            srv = Server(binary, data, extra, name="orderd (small fs, restarted)").start()
             try:
                 ledger.verify(srv, rng, get_sample=10_000)
             except TestFailure as e:
-                raise TestFailure(f"after kill -9: {e}\n      stderr:\n        {tail(srv)}") from None
+                raise TestFailure(f"after kill -9: {e}\n      stderr:\n        {srv.tail()}") from None
             conn = srv.http()
             refused_set = set(refused)
             for user in sorted(ledger.users):
@@ -1183,18 +1237,25 @@ def main():
     global ARGS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orderd", required=True, help="path to the orderd binary")
+    ap.add_argument("--fault-orderd", default=None,
+                    help="path to the test build of orderd that honours ORDERD_FAULT_POINT (without it the "
+                         "fault-point cases skip)")
     ap.add_argument("--cycles", type=int, default=20, help="kill -9 crash cycles (default 20)")
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: from the clock)")
     ap.add_argument("--only", default=None, help="run only tests whose name contains this")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data directories")
     ARGS = ap.parse_args()
+    runner = Runner()
     binary = os.path.abspath(ARGS.orderd)
-    if not os.access(binary, os.X_OK):
-        print(f"orderd binary {binary} is not executable", flush=True)
-        print("0 passed, 1 failed")
-        return 1
+    ok = require_executable(runner, binary)
+    if ARGS.fault_orderd is not None:
+        ARGS.fault_orderd = os.path.abspath(ARGS.fault_orderd)
+        ok = require_executable(runner, ARGS.fault_orderd, "--fault-orderd binary") and ok
+    if not ok:
+        return runner.finish()
     seed = ARGS.seed if ARGS.seed is not None else int(time.time() * 1000) % 1_000_000_007
-    print(f"durability tests: seed {seed} (rerun with --seed {seed}), {ARGS.cycles} crash cycles", flush=True)
+    print(f"durability tests: seed {seed} (rerun with --seed {seed}), {ARGS.cycles} crash cycles, "
+          f"fault points: {ARGS.fault_orderd or 'skipped (no --fault-orderd binary)'}", flush=True)
 
     tests = [(f"crash_kill9_cycles_{ARGS.cycles}", test_crash_cycles, (binary, seed, ARGS.cycles))]
     for point in ("rotate:after-create", "snapshot:after-write", "snapshot:after-rename", "snapshot:after-cleanup"):
@@ -1209,17 +1270,13 @@ def main():
         ("enospc_real_ext4", test_enospc, (binary, seed)),
         ("enospc_real_ext4_snapshots", test_enospc, (binary, seed, ["--snapshot-bytes", "8192"])),
     ]
-    runner = Runner()
     t0 = time.monotonic()
     for name, fn, args in tests:
         if ARGS.only and ARGS.only not in name:
             continue
         runner.run(name, fn, *args)
-    print(f"seed {seed}; {time.monotonic() - t0:.1f}s; skipped: {runner.skipped} (counted as passed)", flush=True)
-    if runner.failed_names:
-        print("failed: " + ", ".join(runner.failed_names), flush=True)
-    print(f"{runner.passed} passed, {runner.failed} failed", flush=True)
-    return 0 if runner.failed == 0 else 1
+    print(f"seed {seed}; {time.monotonic() - t0:.1f}s", flush=True)
+    return runner.finish()
 
 
 if __name__ == "__main__":

@@ -5,69 +5,62 @@ until a run completes without reaching N. In every run:
   - no request is acknowledged whose record was not durable: after a kill -9
     and a clean restart every 201/200 is there, and nothing answered 503 is;
   - the process keeps serving reads (GET answers 200 while writes get 503
-    with Retry-After) and writes resume, or it exits 74 after a failed sync;
+    problem+json with Retry-After) and writes resume, or it exits 74 after a
+    failed sync;
   - every create carries an Idempotency-Key: after the restart, each
     acknowledged key replays its order and makes no new one.
+
+    python3 tests/integration/fault_test.py --orderd build/orderd --shim build/tests/fault_shim.so [--jobs N]
+
+One test per fault (operation:error); the last line is exactly `N passed,
+N failed, N skipped` (the harness is orderd_harness.py).
 """
 import argparse
 import concurrent.futures
 import http.client
-import json
 import os
+import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 
-BODY = {"items": [{"product_id": "p1", "quantity": 2, "price": 10.99}],
-        "shipping_address": "1 Fault Way", "payment_method": "card"}
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from orderd_harness import (  # noqa: E402
+    Runner, Server, TestFailure, check_created, check_unavailable, new_order, require_executable)
+
+BODY, BODY_EXP = new_order(random.Random(7), "fault")  # every create sends this one order
 WORK = 40          # creates per run (every third is followed by a cancel)
 SNAPSHOT = "4096"  # small: rotations and snapshots happen inside the run
 CASES = [("write", "ENOSPC"), ("write", "EIO"), ("write", "short"), ("fdatasync", "EIO"),
          ("fsync", "EIO"), ("rename", "EIO"), ("open", "ENOSPC")]
+CONN_ERRORS = (OSError, http.client.HTTPException)
 
 
-def start(orderd, data, env=None):
-    e = dict(os.environ)
-    e.update(env or {})
-    p = subprocess.Popen([orderd, "--listen", "127.0.0.1:0", "--threads", "2", "--data-dir", data,
-                          "--snapshot-bytes", SNAPSHOT], stderr=subprocess.PIPE, env=e, text=True)
-    lines = []
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        line = p.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "listening on http://" in line:
-            port = int(line.rsplit(":", 1)[1])
-            return p, port, lines
-    p.wait(5)
-    return p, None, lines
+def created(resp, user, problems, what):
+    """A 201 to BODY as the harness checks creates; the order, or None (and a problem)."""
+    try:
+        return check_created(resp, user, BODY_EXP)
+    except TestFailure as e:
+        problems.append(f"{what}: {e}")
+        return None
 
 
-def request(conn, method, path, user, body=None, key=None):
-    headers = {"X-User-Id": user}
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    data = None
-    if body is not None:
-        data = json.dumps(body)
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=data, headers=headers)
-    r = conn.getresponse()
-    raw = r.read()
-    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), raw
+def unavailable(resp, problems):
+    """A 503 problem+json with Retry-After, or a problem."""
+    try:
+        check_unavailable(resp)
+    except TestFailure as e:
+        problems.append(str(e))
 
 
-def stop(p):
-    if p.poll() is None:
-        p.kill()
-    p.wait(10)
-    if p.stderr:
-        p.stderr.close()
+def injected_in(log):
+    if not os.path.exists(log):
+        return False
+    with open(log) as f:
+        return " FAIL" in f.read()
 
 
 def run_case(orderd, shim, op, n, err):
@@ -75,52 +68,57 @@ def run_case(orderd, shim, op, n, err):
     data = tempfile.mkdtemp(prefix="orderd-fault-")
     log = os.path.join(tempfile.gettempdir(), os.path.basename(data) + ".log")
     problems = []
+    srv = srv2 = None
     try:
-        p, port, lines = start(orderd, data, {"LD_PRELOAD": shim, "ORDERD_FAULT_DIR": data,
-                                              "ORDERD_FAULT": f"{op}:{n}:{err}", "ORDERD_FAULT_LOG": log})
-        injected = os.path.exists(log) and " FAIL" in open(log).read()
+        srv = Server(orderd, data, ["--snapshot-bytes", SNAPSHOT], name=f"orderd {op}:{n}:{err}",
+                     env={"LD_PRELOAD": shim, "ORDERD_FAULT_DIR": data, "ORDERD_FAULT": f"{op}:{n}:{err}",
+                          "ORDERD_FAULT_LOG": log}).start(expect_listen=False)
+        port = srv.wait_listen(10)
+        injected = injected_in(log)
         if port is None:
             # failed at start-up: fine if it says why and exits 1, having acknowledged nothing
-            if p.returncode != 1:
-                problems.append(f"start-up ended with {p.returncode}: {''.join(lines)[-300:]}")
+            rc = srv.wait_exit(5)
+            if rc != 1:
+                problems.append(f"start-up ended with {rc}: {srv.stderr_text()[-300:]}")
             return injected, problems
-        acked, cancelled, refused, exited = {}, set(), 0, None
+        acked, refused, exited = {}, 0, None
         keys = {}  # (user, key) -> order id, for acknowledged keyed creates
         inflight = None  # the cancel being sent when the process ended: it may or may not have happened
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn = srv.http()
         for i in range(WORK):
             user = f"u{i % 3}"
             try:
-                st, hd, raw = request(conn, "POST", "/api/orders", user, BODY, key=f"k{i}")
-                if st == 201:
-                    o = json.loads(raw)
+                r = conn.create(user, BODY, key=f"k{i}")
+                if r.status == 201:
+                    o = created(r, user, problems, f"create k{i}")
+                    if o is None:
+                        continue
                     acked[o["id"]] = (user, "pending")
                     keys[(user, f"k{i}")] = o["id"]
                     if i % 3 == 0:
                         inflight = o["id"]
-                        st2, hd2, raw2 = request(conn, "POST", f"/api/orders/{o['id']}/cancel", user)
-                        if st2 == 200:
+                        r2 = conn.cancel(user, o["id"])
+                        if r2.status == 200:
                             acked[o["id"]] = (user, "cancelled")
-                            cancelled.add(o["id"])
-                        elif st2 != 503:
-                            problems.append(f"cancel answered {st2}")
+                        elif r2.status == 503:
+                            unavailable(r2, problems)
+                        else:
+                            problems.append(f"cancel answered {r2.status}")
                         inflight = None
-                elif st == 503:
+                elif r.status == 503:
                     refused += 1
-                    if "retry-after" not in hd or not hd.get("content-type", "").startswith("application/problem+json"):
-                        problems.append(f"503 without Retry-After/problem+json: {hd}")
+                    unavailable(r, problems)
                     # reads keep working while writes are refused
                     if acked:
                         oid, (u, _) = next(iter(acked.items()))
-                        st3, _, _ = request(conn, "GET", f"/api/orders/{oid}", u)
-                        if st3 != 200:
-                            problems.append(f"GET during refusal answered {st3}")
+                        r3 = conn.get(u, oid)
+                        if r3.status != 200:
+                            problems.append(f"GET during refusal answered {r3.status}")
                 else:
-                    problems.append(f"create answered {st}: {raw[:200]!r}")
-            except (OSError, http.client.HTTPException):
-                try:
-                    exited = p.wait(5)
-                except subprocess.TimeoutExpired:
+                    problems.append(f"create answered {r.status}: {r.body[:200]!r}")
+            except CONN_ERRORS:
+                exited = srv.wait_exit(5)
+                if exited is None:
                     problems.append("connection failed but the server did not exit")
                 break
         if exited is None and refused:
@@ -128,54 +126,53 @@ def run_case(orderd, shim, op, n, err):
             deadline, ok = time.time() + 5, False
             while time.time() < deadline and not ok:
                 time.sleep(0.3)
-                st, _, raw = request(conn, "POST", "/api/orders", "u0", BODY)
-                if st == 201:
-                    acked[json.loads(raw)["id"]] = ("u0", "pending")
+                r = conn.create("u0", BODY)
+                if r.status == 201:
+                    o = created(r, "u0", problems, "create after the refusal window")
+                    if o is not None:
+                        acked[o["id"]] = ("u0", "pending")
                     ok = True
             if not ok:
                 problems.append("writes did not resume after the refusal window")
         conn.close()
-        injected = os.path.exists(log) and " FAIL" in open(log).read()
+        injected = injected_in(log)
         if exited is not None and exited != 74:
             problems.append(f"exited with {exited}, expected 74 after a failed sync")
-        stop(p)
+        srv.kill9()
         # restart clean and check every acknowledged change, and nothing else
-        p2, port2, lines2 = start(orderd, data)
-        if port2 is None:
-            problems.append("restart failed: " + "".join(lines2)[-400:])
+        srv2 = Server(orderd, data, ["--snapshot-bytes", SNAPSHOT], name=f"orderd {op}:{n}:{err} (restarted)")
+        srv2.start(expect_listen=False)
+        if srv2.wait_listen(10) is None:
+            problems.append("restart failed: " + srv2.stderr_text()[-400:])
             return injected, problems
-        conn = http.client.HTTPConnection("127.0.0.1", port2, timeout=10)
+        conn = srv2.http()
         for oid, (user, status) in acked.items():
-            st, _, raw = request(conn, "GET", f"/api/orders/{oid}", user)
-            if st != 200:
+            r = conn.get(user, oid)
+            if r.status != 200:
                 problems.append(f"acknowledged order {oid} lost")
-            elif json.loads(raw)["status"] != status and not (oid == inflight and exited is not None):
-                problems.append(f"order {oid} is {json.loads(raw)['status']}, acknowledged {status}")
-        total = 0
-        for u in ("u0", "u1", "u2"):
-            st, _, raw = request(conn, "GET", "/api/orders?limit=1", u)
-            total += json.loads(raw)["total"]
+            elif r.json()["status"] != status and not (oid == inflight and exited is not None):
+                problems.append(f"order {oid} is {r.json()['status']}, acknowledged {status}")
+        total = sum(conn.total(u) for u in ("u0", "u1", "u2"))
         # one request may have been in flight when a failed sync ended the process
         slack = 1 if exited is not None else 0
         if not len(acked) <= total <= len(acked) + slack:
             problems.append(f"{total} orders after restart, {len(acked)} acknowledged (503s must leave nothing)")
         for (user, key), oid in keys.items():
-            st, hd, raw = request(conn, "POST", "/api/orders", user, BODY, key=key)
-            if st != 201 or json.loads(raw)["id"] != oid or hd.get("idempotent-replayed") != "true":
-                problems.append(f"key {key} of {user} after restart: {st} {raw[:120]!r}, expected a replay of {oid}")
-        after = 0
-        for u in ("u0", "u1", "u2"):
-            st, _, raw = request(conn, "GET", "/api/orders?limit=1", u)
-            after += json.loads(raw)["total"]
+            r = conn.create(user, BODY, key=key)
+            if r.status != 201 or r.json()["id"] != oid or r.header("idempotent-replayed") != "true":
+                problems.append(f"key {key} of {user} after restart: {r.status} {r.body[:120]!r}, "
+                                f"expected a replay of {oid}")
+        after = sum(conn.total(u) for u in ("u0", "u1", "u2"))
         if after != total:
             problems.append(f"replaying acknowledged keys changed the order count: {total} -> {after}")
         conn.close()
-        p2.send_signal(signal.SIGTERM)
-        if p2.wait(10) != 0:
+        if srv2.terminate() != 0:
             problems.append("clean restart did not exit 0 on SIGTERM")
-        p2.stderr.close()
         return injected, problems
     finally:
+        for s in (srv, srv2):
+            if s is not None:
+                s.kill9()
         shutil.rmtree(data, ignore_errors=True)
         if os.path.exists(log):
             os.unlink(log)
@@ -190,34 +187,40 @@ def walk(orderd, shim, op, err):
         if not injected:
             break
         n += 1
-    return op, err, results
+    return results
+
+
+def check_walk(future):
+    """The test of one fault: every point N reached kept the promise."""
+    results = future.result()
+    bad = [(n, pr) for n, inj, pr in results if pr]
+    points = sum(1 for _, inj, _ in results if inj)
+    if bad:
+        raise TestFailure(f"{len(bad)} of {points} fault points broke the promise\n"
+                          + "\n".join(f"N={n}: {'; '.join(pr)[:400]}" for n, pr in bad[:5]))
+    return f"[{points} fault points, every acknowledged change kept]"
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orderd", required=True)
     ap.add_argument("--shim", required=True)
     ap.add_argument("--jobs", type=int, default=4)
     args = ap.parse_args()
-    passed = failed = 0
+    runner = Runner()
+    orderd, shim = os.path.abspath(args.orderd), os.path.abspath(args.shim)
+    if not require_executable(runner, orderd):
+        return runner.finish()
+    if not os.path.isfile(shim):
+        runner.fail("fault shim exists", f"{shim} is not a file")
+        return runner.finish()
     t0 = time.time()
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(walk, args.orderd, args.shim, op, err) for op, err in CASES]
-        for f in futures:
-            op, err, results = f.result()
-            bad = [(n, pr) for n, inj, pr in results if pr]
-            points = sum(1 for _, inj, _ in results if inj)
-            if bad:
-                failed += 1
-                print(f"FAIL  {op}:{err}: {len(bad)} of {points} fault points broke the promise")
-                for n, pr in bad[:5]:
-                    print(f"      N={n}: {'; '.join(pr)[:400]}")
-            else:
-                passed += 1
-                print(f"ok    {op}:{err}: {points} fault points, every acknowledged change kept")
+        futures = [(f"{op}:{err}", pool.submit(walk, orderd, shim, op, err)) for op, err in CASES]
+        for name, f in futures:
+            runner.run(name, check_walk, f)
     print(f"suite took {time.time() - t0:.1f} s")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return runner.finish()
 
 
 if __name__ == "__main__":

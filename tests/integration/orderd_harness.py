@@ -1,14 +1,31 @@
-"""Test harness for the orderd black-box suite: a curl-driven HTTP client, a
-server fixture around the real binary, raw-socket helpers, assertion helpers
-and a tiny test runner.  Python 3.11 standard library only."""
+"""The one test harness of the orderd integration suites (api_test.py,
+checkout_test.py, durability_test.py, fault_test.py, stress_test.py):
+
+  - failures and skips: TestFailure, SkipTest, ensure, ensure_eq, SubChecks;
+  - two HTTP clients: Client drives the curl command line over HTTP/1.1, h2c
+    with prior knowledge and h2c upgrade; Http is one fast keep-alive
+    HTTP/1.1 connection on http.client;
+  - shared checks: the problem+json document (check_problem, expect,
+    check_unavailable) and orders with exact money (new_order,
+    check_order_as_sent, check_created);
+  - Server: the real binary on 127.0.0.1:0 with a data directory, its
+    stderr drained, started, stopped (SIGTERM, kill -9) and restarted;
+  - raw-socket helpers, run_threads, TempDir;
+  - Runner: one line per test, a skip reads `SKIP name: reason` and is never
+    counted as passed, the last line is exactly `N passed, N failed, N
+    skipped`; the exit status is 1 on any failure, 77 (ctest's skip code)
+    when no test passed and none failed, else 0.
+
+Python 3.11 standard library only."""
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import os
-import queue
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -17,41 +34,21 @@ import tempfile
 import threading
 import time
 import traceback
+from decimal import Decimal
 
 # --------------------------------------------------------------------------
-# Protocols: curl flags and the %{http_version} each one must report.
+# Failures and skips
 # --------------------------------------------------------------------------
 
-PROTOCOLS = {
-    "http1.1": (["--http1.1"], "1.1"),
-    "h2c": (["--http2-prior-knowledge"], "2"),
-    "h2c-upgrade": (["--http2"], "2"),  # http:// URL: sends Upgrade: h2c
-}
-ALL_PROTOCOLS = tuple(PROTOCOLS)
-
-PROBLEM_SLUGS = {
-    400: "malformed-request",
-    401: "unauthorized",
-    404: "not-found",
-    405: "method-not-allowed",
-    403: "forbidden",
-    409: "invalid-transition",
-    412: "precondition-failed",
-    413: "payload-too-large",
-    415: "unsupported-media-type",
-    422: "validation-failed",
-    500: "internal-error",
-}
-
-DEFAULT = object()  # "use the default" sentinel for keyword arguments
-
-# When set (an openapi_check.OpenAPIChecker), every checked response's body is
-# validated against its schema in docs/openapi.yaml.
-CONTRACT = None
+SKIP_EXIT = 77  # exit status of a suite in which every test skipped (ctest SKIP_RETURN_CODE)
 
 
 class TestFailure(AssertionError):
     """A failed expectation (the message says what was expected and got)."""
+
+
+class SkipTest(Exception):
+    """The test cannot run here (the message says why); reported as SKIP, never as a pass."""
 
 
 def ensure(cond, msg):
@@ -86,6 +83,49 @@ class SubChecks:
 
 
 # --------------------------------------------------------------------------
+# Protocols: curl flags and the %{http_version} each one must report.
+# --------------------------------------------------------------------------
+
+PROTOCOLS = {
+    "http1.1": (["--http1.1"], "1.1"),
+    "h2c": (["--http2-prior-knowledge"], "2"),
+    "h2c-upgrade": (["--http2"], "2"),  # http:// URL: sends Upgrade: h2c
+}
+ALL_PROTOCOLS = tuple(PROTOCOLS)
+
+DEFAULT = object()  # "use the default" sentinel for keyword arguments
+
+# When set (an openapi_check.OpenAPIChecker), every checked response's body is
+# validated against its schema in docs/openapi.yaml.
+CONTRACT = None
+
+
+# --------------------------------------------------------------------------
+# What the responses of both HTTP clients share
+# --------------------------------------------------------------------------
+
+class Answer:
+    """A response: status, body, method, url (what was asked for) and header(name) of its own kind."""
+
+    def media_type(self):
+        ct = self.header("content-type")
+        if ct is None:
+            return None
+        return ct.split(";")[0].strip().lower()
+
+    def json_exact(self):
+        """The body parsed with JSON numbers with a fraction kept as exact Decimals."""
+        return self._json(Decimal)
+
+    def _json(self, parse_float=None):
+        try:
+            return json.loads(self.body.decode("utf-8"), parse_float=parse_float)  # strict UTF-8
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise TestFailure(f"response body of {self.method} {self.url} is not valid JSON "
+                              f"({e}): {self.body[:300]!r}") from None
+
+
+# --------------------------------------------------------------------------
 # HTTP client on the curl command line
 # --------------------------------------------------------------------------
 
@@ -93,7 +133,7 @@ class CurlError(Exception):
     pass
 
 
-class Response:
+class Response(Answer):
     def __init__(self, *, status, http_version, headers, body, raw_headers, blocks, method, url,
                  num_connects):
         self.status = status
@@ -117,17 +157,7 @@ class Response:
         return self.body.decode("utf-8")  # strict: invalid UTF-8 raises
 
     def json(self):
-        try:
-            return json.loads(self.text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise TestFailure(f"response body of {self.method} {self.url} is not valid JSON "
-                              f"({e}): {self.body[:300]!r}") from None
-
-    def media_type(self):
-        ct = self.header("content-type")
-        if ct is None:
-            return None
-        return ct.split(";")[0].strip().lower()
+        return self._json()
 
     def __repr__(self):
         body = self.body[:400]
@@ -286,39 +316,246 @@ class Client:
 
 
 # --------------------------------------------------------------------------
-# Response expectations
+# HTTP client on http.client: one keep-alive HTTP/1.1 connection
 # --------------------------------------------------------------------------
+
+REQUEST_TIMEOUT = 10.0
+
+
+class Resp(Answer):
+    __slots__ = ("status", "headers", "body", "method", "path")
+
+    def __init__(self, status, headers, body, method, path):
+        self.status = status
+        self.headers = headers  # lower-case name -> value (last one wins)
+        self.body = body
+        self.method = method
+        self.path = path
+
+    @property
+    def url(self):
+        return self.path
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def json(self):
+        """Numbers with a fraction as exact Decimals (money is checked to the cent)."""
+        return self.json_exact()
+
+    def __repr__(self):
+        return f"<{self.method} {self.path} -> {self.status} {self.body[:300]!r}>"
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection (reconnects by itself when the
+    server closed it).  Every request has a timeout.  Connection errors are
+    raised to the caller: for a change they mean "may or may not have
+    happened"."""
+
+    def __init__(self, port, timeout=REQUEST_TIMEOUT):
+        self.port = port
+        self.timeout = timeout
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+    def close(self):
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+    def request(self, method, path, user=None, body=None, headers=None):
+        self.send(method, path, user, body, headers)
+        return self.recv(method, path)
+
+    def send(self, method, path, user=None, body=None, headers=None):
+        """Sends a request without reading the answer (recv reads it): lets a
+        caller have requests on several connections in flight at once.  body:
+        bytes or str as they are, anything else as JSON."""
+        hdrs = dict(headers or {})
+        if user is not None:
+            hdrs["X-User-Id"] = user
+        data = None
+        if body is not None:
+            if isinstance(body, bytes):
+                data = body
+            elif isinstance(body, str):
+                data = body.encode("utf-8")
+            else:
+                data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        try:
+            self.conn.request(method, path, body=data, headers=hdrs)
+        except Exception:
+            self.conn.close()
+            raise
+
+    def recv(self, method, path):
+        try:
+            r = self.conn.getresponse()
+            payload = r.read()
+        except Exception:
+            self.conn.close()
+            raise
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        if r.will_close:
+            self.conn.close()
+        return Resp(r.status, hdrs, payload, method, path)
+
+    def create(self, user, body, key=None):
+        """POST /api/orders, with an Idempotency-Key when key is not None."""
+        return self.request("POST", "/api/orders", user, body,
+                            None if key is None else {"Idempotency-Key": key})
+
+    def get(self, user, oid):
+        return self.request("GET", f"/api/orders/{oid}", user)
+
+    def cancel(self, user, oid):
+        return self.request("POST", f"/api/orders/{oid}/cancel", user)
+
+    def total(self, user):
+        """The number of orders of `user` (the list's total)."""
+        r = self.request("GET", "/api/orders?limit=1", user)
+        ensure(r.status == 200, f"list of {user}: expected 200, got {r!r}")
+        return r.json()["total"]
+
+    def list_all(self, user):
+        """Every order of `user`, newest first, through pages of 100."""
+        out, offset, total = [], 0, None
+        while True:
+            r = self.request("GET", f"/api/orders?limit=100&offset={offset}", user)
+            ensure(r.status == 200, f"list of {user}: expected 200, got {r!r}")
+            doc = r.json()
+            page = doc["orders"]
+            if total is None:
+                total = doc["total"]
+            out.extend(page)
+            offset += len(page)
+            if len(page) < 100:
+                break
+        ensure_eq(len(out), total, f"list of {user}: orders listed vs. total")
+        return out
+
+
+# --------------------------------------------------------------------------
+# Shared checks: problem documents (either client's responses)
+# --------------------------------------------------------------------------
+
+PROBLEM_SLUGS = {
+    400: "malformed-request",
+    401: "unauthorized",
+    404: "not-found",
+    405: "method-not-allowed",
+    403: "forbidden",
+    409: "invalid-transition",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-failed",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
+def check_problem(resp, status):
+    """An RFC 9457 problem document with this status: the media type, the
+    members type (urn:orderd:problem:SLUG), title, status and detail.
+    Returns the parsed document."""
+    ensure(resp.status == status, f"expected status {status}, got {resp!r}")
+    ensure(resp.media_type() == "application/problem+json",
+           f"expected content-type application/problem+json, got {resp.header('content-type')!r}"
+           f" for {resp!r}")
+    doc = resp.json()
+    ensure(isinstance(doc, dict), f"problem is not a JSON object: {resp!r}")
+    for key in ("type", "title", "status", "detail"):
+        ensure(key in doc, f"problem lacks {key!r}: {resp!r}")
+    ensure(type(doc["status"]) is int and doc["status"] == status,
+           f"problem status {doc['status']!r} != HTTP status {status}: {resp!r}")
+    want_type = f"urn:orderd:problem:{PROBLEM_SLUGS[status]}"
+    ensure(doc["type"] == want_type, f"problem type {doc['type']!r}, expected {want_type!r}")
+    ensure(isinstance(doc["title"], str) and doc["title"].strip(),
+           f"problem title empty or not a string: {resp!r}")
+    ensure(isinstance(doc["detail"], str) and doc["detail"].strip(),
+           f"problem detail empty or not a string: {resp!r}")
+    return doc
+
 
 def expect(resp, status):
     """Asserts the status and the contract's content type; for errors the
     RFC 9457 problem document.  Returns the parsed body (None for HEAD)."""
     ensure(resp.status == status, f"expected status {status}, got {resp!r}")
-    mt = resp.media_type()
-    if status >= 400:
-        ensure(mt == "application/problem+json",
-               f"expected content-type application/problem+json, got {resp.header('content-type')!r}"
-               f" for {resp!r}")
-    else:
-        ensure(mt == "application/json",
-               f"expected content-type application/json, got {resp.header('content-type')!r}"
-               f" for {resp!r}")
+    want_mt = "application/problem+json" if status >= 400 else "application/json"
+    ensure(resp.media_type() == want_mt,
+           f"expected content-type {want_mt}, got {resp.header('content-type')!r} for {resp!r}")
     if resp.method == "HEAD":
         ensure(resp.body == b"", f"HEAD response carries a body: {resp!r}")
         return None
-    doc = resp.json()
     if status >= 400:
-        ensure(isinstance(doc, dict), f"problem is not a JSON object: {resp!r}")
-        for key in ("type", "title", "status", "detail"):
-            ensure(key in doc, f"problem lacks {key!r}: {resp!r}")
-        ensure(type(doc["status"]) is int and doc["status"] == status,
-               f"problem status {doc['status']!r} != HTTP status {status}: {resp!r}")
-        want_type = f"urn:orderd:problem:{PROBLEM_SLUGS[status]}"
-        ensure(doc["type"] == want_type, f"problem type {doc['type']!r}, expected {want_type!r}")
-        ensure(isinstance(doc["title"], str) and doc["title"].strip(),
-               f"problem title empty or not a string: {resp!r}")
-        ensure(isinstance(doc["detail"], str) and doc["detail"].strip(),
-               f"problem detail empty or not a string: {resp!r}")
-    return doc
+        return check_problem(resp, status)
+    return resp.json()
+
+
+def check_unavailable(resp):
+    """503: a problem document with a Retry-After header."""
+    check_problem(resp, 503)
+    ensure(resp.header("retry-after") is not None, f"503 without a Retry-After header: {resp.headers}")
+
+
+# --------------------------------------------------------------------------
+# Shared checks: orders with exact money, and what comes back for them
+# --------------------------------------------------------------------------
+
+def encode_body(items, tag):
+    # Decimals written exactly: json cannot, so build the items by hand.
+    parts = []
+    for it in items:
+        parts.append('{"product_id":%s,"quantity":%d,"price":%s}'
+                     % (json.dumps(it["product_id"]), it["quantity"], format(it["price"], "f")))
+    return ('{"items":[%s],"shipping_address":%s,"payment_method":"card"}'
+            % (",".join(parts), json.dumps(f"{tag} Main St"))).encode()
+
+
+def new_order(rng, tag):
+    """Returns (request body bytes, expectation dict)."""
+    items, cents = [], 0
+    for i in range(rng.randint(1, 3)):
+        q = rng.randint(1, 9)
+        p = rng.randint(0, 99999)  # cents
+        cents += q * p
+        items.append({"product_id": f"{tag}.{i}", "quantity": q, "price": Decimal(p) / 100})
+    return encode_body(items, tag), {"tag": tag, "items": items, "cents": cents}
+
+
+def order_tag(order):
+    """The tag of an order made by new_order (None when it has none)."""
+    try:
+        pid = order["items"][0]["product_id"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return pid.rsplit(".", 1)[0] if "." in pid else None
+
+
+def check_order_as_sent(order, user, exp, what):
+    """The order as new_order sent it: user, items, total (exact cents), shipping address."""
+    ensure(isinstance(order, dict), f"{what}: order is not an object: {order!r}")
+    ensure_eq(order.get("user_id"), user, f"{what}: user_id")
+    got_items = [(it.get("product_id"), it.get("quantity"), Decimal(str(it.get("price"))))
+                 for it in order.get("items", [])]
+    want_items = [(it["product_id"], it["quantity"], it["price"]) for it in exp["items"]]
+    ensure_eq(got_items, want_items, f"{what}: items")
+    ensure_eq(Decimal(str(order.get("total"))) * 100, Decimal(exp["cents"]), f"{what}: total x 100")
+    ensure_eq(order.get("shipping_address"), f"{exp['tag']} Main St", f"{what}: shipping_address")
+
+
+def check_created(resp, user, exp):
+    """A 201 answer (of the raw client) to new_order's body: returns the order."""
+    ensure(resp.status == 201, f"create: expected 201, got {resp!r}")
+    o = resp.json()
+    check_order_as_sent(o, user, exp, "create answer")
+    ensure_eq(o.get("status"), "pending", "create answer: status")
+    ensure_eq(o.get("version"), 1, "create answer: version")
+    ensure_eq(resp.header("location"), f"/api/orders/{o.get('id')}", "create answer: Location")
+    return o
 
 
 # --------------------------------------------------------------------------
@@ -326,78 +563,147 @@ def expect(resp, status):
 # --------------------------------------------------------------------------
 
 LISTEN_RE = re.compile(r"^orderd: listening on http://127\.0\.0\.1:(\d+)\s*$")
+# Test hooks of the server; never inherited from the caller's environment, only set through env=.
+FAULT_ENV = ("ORDERD_FAULT_POINT", "ORDERD_FAULT_PAUSE")
 
 
 class Server:
-    """The real orderd binary on a kernel-chosen port with a fresh data dir."""
+    """The real orderd binary on 127.0.0.1:0 (the kernel picks the port).
 
-    def __init__(self, binary, workdir, extra_args=(), threads=2, name="orderd"):
+    data_dir: kept across restarts (again() makes a fixture for the same
+    binary, arguments and directory); None: a fresh one under workdir.
+    args: extra command-line arguments; env: extra environment variables.
+    Every stderr line is kept in `lines` (a thread drains the pipe)."""
+
+    def __init__(self, binary, data_dir=None, args=(), *, workdir=None, env=None, threads=2, name="orderd"):
         self.binary = binary
         self.name = name
-        self.data_dir = tempfile.mkdtemp(prefix=f"{name}-data-", dir=workdir)
-        self.args = [binary, "--listen", "127.0.0.1:0", "--threads", str(threads),
-                     "--data-dir", self.data_dir, *extra_args]
+        if data_dir is None:
+            data_dir = tempfile.mkdtemp(prefix=f"{name}-data-", dir=workdir)
+        self.data_dir = data_dir
+        self.extra_args = list(args)
+        self.threads = threads
+        self.env_extra = dict(env or {})
+        self.argv = [binary, "--listen", "127.0.0.1:0", "--threads", str(threads), "--data-dir", data_dir,
+                     *self.extra_args]
+        self.env = {k: v for k, v in os.environ.items() if k not in FAULT_ENV}
+        self.env.update(self.env_extra)
         self.proc = None
         self.port = None
-        self.stderr_lines = []
-        self._lines = queue.Queue()
+        self.term_sent = False         # did this fixture send SIGTERM?
+        self.terminate_seconds = None  # how long the last terminate() waited
+        self.lines = []
+        self._drainer = None
 
-    def start(self, timeout=15):
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        threading.Thread(target=self._drain, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.proc.poll() is not None and self._lines.empty():
-                    break
-                continue
-            if line is None:
-                break
-            m = LISTEN_RE.match(line)
-            if m:
-                self.port = int(m.group(1))
-                return self
-        rc = self.proc.poll()
-        if rc is None:
-            self.proc.kill()
-            self.proc.wait()
-        raise RuntimeError(f"{self.name} did not print 'orderd: listening on http://127.0.0.1:PORT' "
-                           f"(exit status {rc}); stderr: {self.stderr_text()!r}")
+    def again(self, name=None):
+        """A new (unstarted) fixture: the same binary, arguments, environment and data directory."""
+        return Server(self.binary, self.data_dir, self.extra_args, env=self.env_extra, threads=self.threads,
+                      name=name or self.name)
+
+    def start(self, timeout=20.0, expect_listen=True):
+        """Starts the binary; with expect_listen, waits for the listening line
+        (raises TestFailure if it exits or stays silent).  Returns self."""
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=self.env)
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
+        if not expect_listen:
+            return self
+        if self.wait_listen(timeout) is None:
+            rc = self.proc.poll()
+            if rc is None:
+                self.kill9()
+            else:
+                self._drainer.join(2)
+            raise TestFailure(f"{self.name} did not print 'orderd: listening on http://127.0.0.1:PORT' "
+                              f"(exit status {rc}); stderr:\n        {self.tail(20)}")
+        return self
+
+    def wait_listen(self, timeout):
+        """Waits for the listening line; returns the port (None when the
+        process ended or timeout passed first)."""
+        line = self.wait_line(LISTEN_RE, timeout)
+        if line is None:
+            return None
+        self.port = int(LISTEN_RE.match(line).group(1))
+        return self.port
 
     def _drain(self):
         for raw in self.proc.stderr:
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            self.stderr_lines.append(line)
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def stderr_text(self):
-        return "\n".join(self.stderr_lines)
+            self.lines.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
 
     @property
     def base_url(self):
         return f"http://127.0.0.1:{self.port}"
 
+    def http(self, timeout=REQUEST_TIMEOUT):
+        return Http(self.port, timeout=timeout)
+
+    def stderr_text(self):
+        return "\n".join(self.lines)
+
+    def tail(self, n=15):
+        """The last lines of stderr, for failure messages."""
+        text = "\n        ".join(self.lines[-n:])
+        if not self.term_sent and any("SIGTERM received" in ln for ln in self.lines):
+            text += ("\n      NOTE: this test sent that server no SIGTERM: another process on this machine "
+                     "signalled it (e.g. a `pkill orderd`); rerun")
+        return text
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def terminate(self, timeout=5.0):
-        """SIGTERM; returns (exit status or None when it did not exit, seconds)."""
+    def kill9(self):
+        """SIGKILL (when still running) and wait; returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        if self._drainer is not None:
+            self._drainer.join(5)
+        return self.proc.returncode
+
+    def terminate(self, timeout=10.0):
+        """SIGTERM; returns the exit status (None when it did not exit within
+        timeout: then it is killed).  terminate_seconds says how long it took."""
         t0 = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
+        if self.proc.poll() is None:
+            self.term_sent = True
+            os.kill(self.proc.pid, signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             rc = None
-        return rc, time.monotonic() - t0
+        self.terminate_seconds = time.monotonic() - t0
+        if rc is None:
+            self.kill9()
+            return None
+        self._drainer.join(5)
+        return rc
 
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+    def wait_exit(self, timeout):
+        """The exit status, or None when it is still running after timeout."""
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._drainer.join(5)
+        return rc
+
+    def wait_line(self, regex, timeout):
+        """Waits for a stderr line matching regex (searched in all lines so
+        far); None when the process ended or timeout passed first."""
+        rx = re.compile(regex)
+        deadline = time.monotonic() + timeout
+        while True:
+            finished = self.proc.poll() is not None and not self._drainer.is_alive()
+            for ln in list(self.lines):
+                if rx.search(ln):
+                    return ln
+            if finished or time.monotonic() > deadline:
+                return None
+            time.sleep(0.02)
 
 
 # --------------------------------------------------------------------------
@@ -507,9 +813,87 @@ def run_threads(n, fn):
     return results
 
 
+class TempDir:
+    """A directory under /tmp removed on exit (unless keep)."""
+
+    def __init__(self, prefix, keep=False):
+        self.path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+        self.keep = keep
+
+    def __enter__(self):
+        return self.path
+
+    def __exit__(self, *exc):
+        if not self.keep:
+            shutil.rmtree(self.path, ignore_errors=True)
+        return False
+
+
 # --------------------------------------------------------------------------
 # Runner
 # --------------------------------------------------------------------------
+
+class Runner:
+    """Runs tests and tallies passed, failed and skipped apart.  A test
+    passes when it returns (a returned string is printed after its name),
+    fails on TestFailure or any other exception, and skips on SkipTest:
+    `SKIP name: reason`, never counted as passed."""
+
+    def __init__(self, verbose=False):
+        self.passed = 0
+        self.failed = 0
+        self.skipped = 0
+        self.failed_names = []
+        self.verbose = verbose
+        self._lock = threading.Lock()
+
+    def run(self, name, fn, *args):
+        t0 = time.monotonic()
+        try:
+            note = fn(*args)
+        except SkipTest as e:
+            self.skip(name, str(e))
+        except TestFailure as e:
+            self.fail(name, str(e), time.monotonic() - t0)
+        except Exception as e:  # noqa: BLE001 - a crash in a test is a failure
+            detail = f"{type(e).__name__}: {e}"
+            if self.verbose or not isinstance(e, CurlError):
+                detail += "\n" + "".join(traceback.format_exc(limit=8))
+            self.fail(name, detail, time.monotonic() - t0)
+        else:
+            extra = f" {note}" if isinstance(note, str) and note else ""
+            with self._lock:
+                self.passed += 1
+                print(f"ok    {name} ({time.monotonic() - t0:.2f}s){extra}", flush=True)
+
+    def fail(self, name, detail, seconds=0.0):
+        """Records a failure (also one found outside a test, e.g. a missing binary)."""
+        detail = detail.rstrip("\n").replace("\n", "\n      ")
+        with self._lock:
+            self.failed += 1
+            self.failed_names.append(name)
+            print(f"FAIL  {name} ({seconds:.2f}s)\n      {detail}", flush=True)
+
+    def skip(self, name, reason):
+        with self._lock:
+            self.skipped += 1
+            print(f"SKIP {name}: {reason}", flush=True)
+
+    def exit_status(self):
+        """1 on any failure; 77 when nothing passed (every test skipped, or none ran); else 0."""
+        if self.failed:
+            return 1
+        if self.passed == 0:
+            return SKIP_EXIT
+        return 0
+
+    def finish(self):
+        """Prints the failed tests and the closing line; returns the exit status."""
+        if self.failed_names:
+            print("\nfailed:\n  " + "\n  ".join(self.failed_names), flush=True)
+        print(f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped", flush=True)
+        return self.exit_status()
+
 
 def run_registered(runner, ctx, protocol_tests, global_tests, protocols, pattern):
     """Runs each per-protocol test once per protocol, then each global test,
@@ -524,34 +908,20 @@ def run_registered(runner, ctx, protocol_tests, global_tests, protocols, pattern
             runner.run(fn.__name__[5:], fn, ctx)
 
 
-class Runner:
-    def __init__(self, verbose=False):
-        self.passed = 0
-        self.failed = 0
-        self.failed_names = []
-        self.verbose = verbose
-        self._lock = threading.Lock()
-
-    def run(self, name, fn, *args):
-        t0 = time.monotonic()
+def start_servers(runner, *servers):
+    """Starts each fixture; False (and a recorded failure) when one does not start."""
+    for srv in servers:
         try:
-            fn(*args)
-        except TestFailure as e:
-            self._record(name, False, f"{e}", time.monotonic() - t0)
-        except Exception as e:  # noqa: BLE001 - a crash in a test is a failure
-            detail = f"{type(e).__name__}: {e}"
-            if self.verbose or not isinstance(e, CurlError):
-                detail += "\n" + "".join(traceback.format_exc(limit=6))
-            self._record(name, False, detail, time.monotonic() - t0)
-        else:
-            self._record(name, True, "", time.monotonic() - t0)
+            srv.start()
+        except Exception as e:  # noqa: BLE001 - reported as the suite's failure
+            runner.fail(f"{srv.name} starts", f"{type(e).__name__}: {e}")
+            return False
+    return True
 
-    def _record(self, name, ok, detail, seconds):
-        with self._lock:
-            if ok:
-                self.passed += 1
-                print(f"ok    {name} ({seconds:.2f}s)", flush=True)
-            else:
-                self.failed += 1
-                self.failed_names.append(name)
-                print(f"FAIL  {name} ({seconds:.2f}s)\n      {detail}", flush=True)
+
+def require_executable(runner, path, what="orderd binary"):
+    """False (and a recorded failure) unless path is an executable file."""
+    if os.path.isfile(path) and os.access(path, os.X_OK):
+        return True
+    runner.fail(f"{what} is executable", f"{path} is not an executable file")
+    return False
