@@ -174,11 +174,9 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
             pace_writeback(fd, &started, &waited, off);
     }
     if (ok) {
-        unsigned char end[ORDERD_RECORD_HEADER_SIZE + 8], count[8];
-        for (int i = 0; i < 8; ++i)
-            count[i] = (unsigned char)(b.orders >> (8 * i));
-        orderd_record_frame(end, ORDERD_REC_SNAPSHOT_END, seq + b.count, count, 8);
-        memcpy(end + ORDERD_RECORD_HEADER_SIZE, count, 8);
+        unsigned char end[ORDERD_RECORD_HEADER_SIZE + ORDERD_SNAPSHOT_END_PAYLOAD_SIZE];
+        uint32_t len = orderd_snapshot_end_payload(b.orders, end + ORDERD_RECORD_HEADER_SIZE);
+        orderd_record_frame(end, ORDERD_REC_SNAPSHOT_END, seq + b.count, end + ORDERD_RECORD_HEADER_SIZE, len);
         ok = orderd_pwrite_all(fd, end, sizeof(end), off) == 0 && fdatasync(fd) == 0;
     }
     free(b.buf);

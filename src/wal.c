@@ -139,15 +139,11 @@ static void undo_buf(orderd_wal_t *w, const orderd_wal_buf_t *b)
         if (n == cap && (offs = realloc(offs, (cap *= 2) * sizeof(*offs))) == NULL)
             orderd_wal_die_sync("allocating memory to undo a failed write", ENOMEM);
         offs[n++] = off;
-        uint32_t len = (uint32_t)b->buf[off] | (uint32_t)b->buf[off + 1] << 8 | (uint32_t)b->buf[off + 2] << 16 |
-                       (uint32_t)b->buf[off + 3] << 24;
-        off += ORDERD_RECORD_HEADER_SIZE + len;
+        off += ORDERD_RECORD_HEADER_SIZE + orderd_record_hdr_len(b->buf + off);
     }
     while (n-- > 0) {
-        const unsigned char *p = b->buf + offs[n];
-        orderd_record_t rec = {.type = p[8], .len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                                                   (uint32_t)p[3] << 24};
-        memcpy(scratch, p + ORDERD_RECORD_HEADER_SIZE, rec.len);
+        orderd_record_t rec = orderd_record_peek(b->buf + offs[n]);
+        memcpy(scratch, rec.payload, rec.len);
         rec.payload = scratch;
         orderd_event_t ev;
         if (orderd_event_from_record(&rec, &ev) != 0 || orderd_store_undo(w->store, &ev) != ORDERD_STORE_OK)
@@ -228,9 +224,7 @@ static size_t write_batch(orderd_wal_t *w, uint64_t g)
             continue;
         for (size_t o = 0; o < b->len;) {
             orderd_record_restamp(b->buf + o, ++w->last_seq);
-            uint32_t len = (uint32_t)b->buf[o] | (uint32_t)b->buf[o + 1] << 8 | (uint32_t)b->buf[o + 2] << 16 |
-                           (uint32_t)b->buf[o + 3] << 24;
-            o += ORDERD_RECORD_HEADER_SIZE + len;
+            o += ORDERD_RECORD_HEADER_SIZE + orderd_record_hdr_len(b->buf + o);
             ++records;
         }
         iov[niov++] = (struct iovec){b->buf, b->len};
