@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "internal/fault.h"
 #include "internal/files.h"
 #include "internal/wal_internal.h"
 
@@ -31,29 +31,6 @@ typedef struct snap_buf {
     orderd_store_t *store;
     int oom;
 } snap_buf_t;
-
-void orderd_fault_point(const char *name)
-{
-    const char *want = getenv("ORDERD_FAULT_POINT");
-    if (want != NULL && strcmp(want, name) == 0) {
-        fprintf(stderr, "orderd: fault point %s: exiting\n", name);
-        _exit(86);
-    }
-}
-
-void orderd_fault_pause(const char *name)
-{
-    const char *spec = getenv("ORDERD_FAULT_PAUSE");
-    size_t len = strlen(name);
-    for (const char *p = spec; p != NULL && *p != '\0'; p = strchr(p, ',') != NULL ? strchr(p, ',') + 1 : NULL) {
-        if (strncmp(p, name, len) == 0 && p[len] == ':') {
-            long ms = strtol(p + len + 1, NULL, 10);
-            struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-            return;
-        }
-    }
-}
 
 /* Appends one framed record to the buffer. */
 static void put_record(snap_buf_t *b, uint8_t type, const void *payload, uint32_t len)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal/fault.h"
 #include "internal/files.h"
 #include "internal/wal_internal.h"
 

@@ -105,11 +105,4 @@ void orderd_wal_prealloc_ahead(orderd_wal_t *w);
 /** Starts a snapshot of everything up to w->last_seq on its own thread. */
 int orderd_wal_snapshot_start(orderd_wal_t *w);
 
-/** Exits the process at a named fault point when ORDERD_FAULT_POINT names it (crash tests). */
-void orderd_fault_point(const char *name);
-/* Test hook: with ORDERD_FAULT_PAUSE=NAME:MS[,NAME:MS...] in the environment,
- * sleeps MS milliseconds at the point NAME, to put two threads' steps in a
- * chosen order. Does nothing otherwise. */
-void orderd_fault_pause(const char *name);
-
 #endif

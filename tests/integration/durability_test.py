@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Black-box durability tests for orderd (issue 3: the write-ahead journal).
 
-    python3 tests/integration/durability_test.py --orderd build/orderd [--cycles N] [--seed S]
+    python3 tests/integration/durability_test.py --orderd build/orderd \
+        --fault-orderd build/orderd-faults [--cycles N] [--seed S]
 
 1. kill -9 crash cycles under concurrent creates and cancels: every
    acknowledged change survives, ids are never reused, versions only grow,
    nothing appears that was never sent (half of the cycles with a small
    --snapshot-bytes, so rotations and snapshots are killed too).
-2. The snapshot/rotation fault points (ORDERD_FAULT_POINT, exit status 86):
-   restart recovers every acknowledged order, `orderd journal verify` passes,
+2. The snapshot/rotation fault points (ORDERD_FAULT_POINT, exit status 86;
+   only --fault-orderd, built with the fault hooks, reads it): restart recovers every acknowledged order, `orderd journal verify` passes,
    the server keeps working and snapshots again.
 3. A torn tail (garbage, a cut or a flipped byte in the last record) is cut at
    start-up with a log line; damage in the middle is refused with the file,
@@ -531,6 +532,13 @@ def create_n(srv, ledger, rng, prefix, n, nthreads=4):
     ensure(not problems, "problems while creating:\n        " + "\n        ".join(problems[:20]))
 
 
+def fault_binary():
+    """orderd-faults: the production orderd ignores ORDERD_FAULT_POINT."""
+    if ARGS.fault_orderd is None:
+        raise SkipTest("needs --fault-orderd (orderd-faults, built with the fault hooks)")
+    return os.path.abspath(ARGS.fault_orderd)
+
+
 def test_fault_point(binary, seed, point):
     rng = random.Random(f"{seed}-{point}")
     ledger = Ledger()
@@ -545,7 +553,7 @@ def test_fault_point(binary, seed, point):
         finally:
             srv.kill9()
 
-        srv = Orderd(binary, data, snap, env_extra={"ORDERD_FAULT_POINT": point}, name=f"orderd ({point})")
+        srv = Orderd(fault_binary(), data, snap, env_extra={"ORDERD_FAULT_POINT": point}, name=f"orderd ({point})")
         srv.start()
         try:
             rc = create_until_exit(srv, ledger, rng, "f")
@@ -818,7 +826,7 @@ def test_older_segment_damage(binary, seed):
         data = os.path.join(tmp, "data")
         start_sequential(binary, data, ledger, rng, 10, "o")
         # rotate into a second segment and crash before any snapshot exists
-        srv = Orderd(binary, data, ["--snapshot-bytes", "4096"],
+        srv = Orderd(fault_binary(), data, ["--snapshot-bytes", "4096"],
                      env_extra={"ORDERD_FAULT_POINT": "rotate:after-create"}, name="orderd (rotate)").start()
         try:
             conn = srv.http()
@@ -1183,6 +1191,8 @@ def main():
     global ARGS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orderd", required=True, help="path to the orderd binary")
+    ap.add_argument("--fault-orderd", default=None,
+                    help="path to orderd-faults (orderd with the fault hooks), for the ORDERD_FAULT_POINT tests")
     ap.add_argument("--cycles", type=int, default=20, help="kill -9 crash cycles (default 20)")
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: from the clock)")
     ap.add_argument("--only", default=None, help="run only tests whose name contains this")
