@@ -14,36 +14,6 @@
 #include "internal/crc32c.h"
 #include "internal/files.h"
 
-/* --- little-endian fields --- */
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; ++i)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; ++i)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; --i)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* --- records --- */
 
 /* The CRC covers the length, then everything after the CRC field. */
@@ -57,40 +27,40 @@ static uint32_t record_crc(const unsigned char *hdr, const void *payload, uint32
 void orderd_record_frame(unsigned char hdr[ORDERD_RECORD_HEADER_SIZE], uint8_t type, uint64_t seq,
                          const void *payload, uint32_t len)
 {
-    put32(hdr, len);
+    orderd_le32_put(hdr, len);
     hdr[8] = type;
     hdr[9] = hdr[10] = hdr[11] = 0;
-    put64(hdr + 12, seq);
-    put32(hdr + 4, record_crc(hdr, payload, len));
+    orderd_le64_put(hdr + 12, seq);
+    orderd_le32_put(hdr + 4, record_crc(hdr, payload, len));
 }
 
 void orderd_record_header_init(unsigned char hdr[ORDERD_RECORD_HEADER_SIZE], uint8_t type, uint32_t len)
 {
     memset(hdr, 0, ORDERD_RECORD_HEADER_SIZE);
-    put32(hdr, len);
+    orderd_le32_put(hdr, len);
     hdr[8] = type;
 }
 
 void orderd_record_restamp(unsigned char *record, uint64_t seq)
 {
-    uint32_t len = get32(record);
-    put64(record + 12, seq);
-    put32(record + 4, record_crc(record, record + ORDERD_RECORD_HEADER_SIZE, len));
+    uint32_t len = orderd_record_hdr_len(record);
+    orderd_le64_put(record + 12, seq);
+    orderd_le32_put(record + 4, record_crc(record, record + ORDERD_RECORD_HEADER_SIZE, len));
 }
 
 int orderd_record_parse(const unsigned char *p, size_t avail, orderd_record_t *rec, size_t *used)
 {
     if (avail < ORDERD_RECORD_HEADER_SIZE)
         return ORDERD_FRAME_SHORT;
-    uint32_t len = get32(p);
+    uint32_t len = orderd_record_hdr_len(p);
     if (len > ORDERD_RECORD_MAX_PAYLOAD)
         return ORDERD_FRAME_BAD;
     if (avail - ORDERD_RECORD_HEADER_SIZE < len)
         return ORDERD_FRAME_SHORT;
-    if (get32(p + 4) != record_crc(p, p + ORDERD_RECORD_HEADER_SIZE, len))
+    if (orderd_le32_get(p + 4) != record_crc(p, p + ORDERD_RECORD_HEADER_SIZE, len))
         return ORDERD_FRAME_BAD;
     rec->type = p[8];
-    rec->seq = get64(p + 12);
+    rec->seq = orderd_record_hdr_seq(p);
     rec->payload = p + ORDERD_RECORD_HEADER_SIZE;
     rec->len = len;
     *used = ORDERD_RECORD_HEADER_SIZE + (size_t)len;
@@ -101,19 +71,20 @@ int orderd_record_parse(const unsigned char *p, size_t avail, orderd_record_t *r
 void orderd_file_header_encode(unsigned char out[ORDERD_FILE_HEADER_SIZE], const char magic[8], uint64_t seq)
 {
     memcpy(out, magic, 8);
-    put32(out + 8, ORDERD_JOURNAL_FORMAT);
-    put32(out + 12, ORDERD_FILE_HEADER_SIZE);
-    put64(out + 16, seq);
-    put32(out + 24, 0);
-    put32(out + 28, orderd_crc32c(0, out, 28));
+    orderd_le32_put(out + 8, ORDERD_JOURNAL_FORMAT);
+    orderd_le32_put(out + 12, ORDERD_FILE_HEADER_SIZE);
+    orderd_le64_put(out + 16, seq);
+    orderd_le32_put(out + 24, 0);
+    orderd_le32_put(out + 28, orderd_crc32c(0, out, 28));
 }
 
 int orderd_file_header_decode(const unsigned char *p, size_t avail, const char magic[8], uint64_t *seq)
 {
-    if (avail < ORDERD_FILE_HEADER_SIZE || memcmp(p, magic, 8) != 0 || get32(p + 8) != ORDERD_JOURNAL_FORMAT ||
-        get32(p + 12) != ORDERD_FILE_HEADER_SIZE || get32(p + 28) != orderd_crc32c(0, p, 28))
+    if (avail < ORDERD_FILE_HEADER_SIZE || memcmp(p, magic, 8) != 0 ||
+        orderd_le32_get(p + 8) != ORDERD_JOURNAL_FORMAT || orderd_le32_get(p + 12) != ORDERD_FILE_HEADER_SIZE ||
+        orderd_le32_get(p + 28) != orderd_crc32c(0, p, 28))
         return -1;
-    *seq = get64(p + 16);
+    *seq = orderd_le64_get(p + 16);
     return 0;
 }
 
@@ -134,10 +105,10 @@ uint8_t orderd_event_payload(const orderd_event_t *ev, unsigned char buf[ORDERD_
         *len = ev->u.idem.entry->size;
         return ORDERD_REC_IDEM_KEY;
     }
-    put64(buf, ev->u.status_changed.order_id);
-    put64(buf + 8, (uint64_t)ev->u.status_changed.at_ms);
-    put64(buf + 16, (uint64_t)ev->u.status_changed.prev_updated_ms);
-    put32(buf + 24, ev->u.status_changed.version);
+    orderd_le64_put(buf, ev->u.status_changed.order_id);
+    orderd_le64_put(buf + 8, (uint64_t)ev->u.status_changed.at_ms);
+    orderd_le64_put(buf + 16, (uint64_t)ev->u.status_changed.prev_updated_ms);
+    orderd_le32_put(buf + 24, ev->u.status_changed.version);
     buf[28] = ev->u.status_changed.status;
     buf[29] = ev->u.status_changed.prev_status;
     buf[30] = ev->u.status_changed.actor;
@@ -168,10 +139,10 @@ int orderd_event_from_record(const orderd_record_t *rec, orderd_event_t *ev)
         if (rec->len != ORDERD_STATUS_PAYLOAD_SIZE || p[28] >= ORDERD_STATUS_COUNT || p[29] >= ORDERD_STATUS_COUNT)
             return -1;
         *ev = (orderd_event_t){.type = ORDERD_EVENT_STATUS_CHANGED,
-                               .u.status_changed = {.order_id = get64(p),
-                                                    .at_ms = (int64_t)get64(p + 8),
-                                                    .prev_updated_ms = (int64_t)get64(p + 16),
-                                                    .version = get32(p + 24),
+                               .u.status_changed = {.order_id = orderd_le64_get(p),
+                                                    .at_ms = (int64_t)orderd_le64_get(p + 8),
+                                                    .prev_updated_ms = (int64_t)orderd_le64_get(p + 16),
+                                                    .version = orderd_le32_get(p + 24),
                                                     .status = p[28],
                                                     .prev_status = p[29],
                                                     .actor = p[30]}};
@@ -185,13 +156,13 @@ int orderd_event_from_record(const orderd_record_t *rec, orderd_event_t *ev)
  * i64 at, u32 version, u8 status, u8 actor, u16 reserved. */
 uint32_t orderd_history_payload(uint64_t id, const orderd_order_event_t *events, size_t n, unsigned char *buf)
 {
-    put64(buf, id);
-    put32(buf + 8, (uint32_t)n);
-    put32(buf + 12, 0);
+    orderd_le64_put(buf, id);
+    orderd_le32_put(buf + 8, (uint32_t)n);
+    orderd_le32_put(buf + 12, 0);
     for (size_t i = 0; i < n; ++i) {
         unsigned char *p = buf + 16 + i * ORDERD_HISTORY_ENTRY_SIZE;
-        put64(p, (uint64_t)events[i].at_ms);
-        put32(p + 8, events[i].seq);
+        orderd_le64_put(p, (uint64_t)events[i].at_ms);
+        orderd_le32_put(p + 8, events[i].seq);
         p[12] = events[i].status;
         p[13] = events[i].actor;
         p[14] = p[15] = 0;
@@ -204,18 +175,32 @@ int orderd_history_from_record(const orderd_record_t *rec, uint64_t *id, orderd_
 {
     if (rec->type != ORDERD_REC_SNAPSHOT_HISTORY || rec->len < 16)
         return -1;
-    uint32_t count = get32(rec->payload + 8);
+    uint32_t count = orderd_le32_get(rec->payload + 8);
     if (count == 0 || count > ORDERD_HISTORY_MAX || rec->len != 16 + count * ORDERD_HISTORY_ENTRY_SIZE)
         return -1;
-    *id = get64(rec->payload);
+    *id = orderd_le64_get(rec->payload);
     for (uint32_t i = 0; i < count; ++i) {
         const unsigned char *p = rec->payload + 16 + i * ORDERD_HISTORY_ENTRY_SIZE;
-        events[i] = (orderd_order_event_t){.at_ms = (int64_t)get64(p), .seq = get32(p + 8), .status = p[12],
-                                           .actor = p[13]};
+        events[i] = (orderd_order_event_t){
+            .at_ms = (int64_t)orderd_le64_get(p), .seq = orderd_le32_get(p + 8), .status = p[12], .actor = p[13]};
         if (events[i].status >= ORDERD_STATUS_COUNT)
             return -1;
     }
     *n = count;
+    return 0;
+}
+
+uint32_t orderd_snapshot_end_payload(uint64_t orders, unsigned char buf[ORDERD_SNAPSHOT_END_PAYLOAD_SIZE])
+{
+    orderd_le64_put(buf, orders);
+    return ORDERD_SNAPSHOT_END_PAYLOAD_SIZE;
+}
+
+int orderd_snapshot_end_count(const orderd_record_t *rec, uint64_t *orders)
+{
+    if (rec->type != ORDERD_REC_SNAPSHOT_END || rec->len != ORDERD_SNAPSHOT_END_PAYLOAD_SIZE)
+        return -1;
+    *orders = orderd_le64_get(rec->payload);
     return 0;
 }
 

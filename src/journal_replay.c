@@ -11,6 +11,7 @@
 #include "internal/files.h"
 #include "internal/scan.h"
 #include "orderd/journal.h"
+#include "orderd/store.h"
 
 typedef struct replay_ctx {
     orderd_store_t *store;
@@ -42,11 +43,9 @@ static int check_snapshot_record(void *_ctx, const orderd_record_t *rec, size_t 
     if (ctx->snapshot_ended)
         return -1;
     if (rec->type == ORDERD_REC_SNAPSHOT_END) {
-        uint64_t n = 0;
-        if (rec->len != 8)
+        uint64_t n;
+        if (orderd_snapshot_end_count(rec, &n) != 0)
             return -1;
-        for (int i = 7; i >= 0; --i)
-            n = (n << 8) | rec->payload[i];
         ctx->snapshot_ended = n == ctx->snapshot_orders;
         return ctx->snapshot_ended ? 0 : -1;
     }

@@ -13,14 +13,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "internal/fault.h"
 #include "internal/files.h"
-#include "internal/wal_internal.h"
+#include "internal/snapshot.h"
 
 typedef struct snap_buf {
     unsigned char *buf;
@@ -31,29 +33,6 @@ typedef struct snap_buf {
     orderd_store_t *store;
     int oom;
 } snap_buf_t;
-
-void orderd_fault_point(const char *name)
-{
-    const char *want = getenv("ORDERD_FAULT_POINT");
-    if (want != NULL && strcmp(want, name) == 0) {
-        fprintf(stderr, "orderd: fault point %s: exiting\n", name);
-        _exit(86);
-    }
-}
-
-void orderd_fault_pause(const char *name)
-{
-    const char *spec = getenv("ORDERD_FAULT_PAUSE");
-    size_t len = strlen(name);
-    for (const char *p = spec; p != NULL && *p != '\0'; p = strchr(p, ',') != NULL ? strchr(p, ',') + 1 : NULL) {
-        if (strncmp(p, name, len) == 0 && p[len] == ':') {
-            long ms = strtol(p + len + 1, NULL, 10);
-            struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-            return;
-        }
-    }
-}
 
 /* Appends one framed record to the buffer. */
 static void put_record(snap_buf_t *b, uint8_t type, const void *payload, uint32_t len)
@@ -98,30 +77,30 @@ static void copy_idem(void *ctx, const orderd_idem_entry_t *e)
 }
 
 /* Removes snapshots older than `seq` and segments before `keep_first`. */
-static void remove_covered(orderd_wal_t *w, uint64_t seq, uint64_t keep_first)
+static void remove_covered(const char *dir, uint64_t seq, uint64_t keep_first)
 {
     uint64_t *nums;
     size_t n;
     char name[64], path[4200];
-    if (orderd_list_numbered(w->cfg.dir, "snapshot-", ".snap", &nums, &n) == 0) {
+    if (orderd_list_numbered(dir, "snapshot-", ".snap", &nums, &n) == 0) {
         for (size_t i = 0; i < n; ++i)
             if (nums[i] < seq) {
                 orderd_journal_snapshot_name(name, sizeof(name), nums[i]);
-                orderd_path_join(path, sizeof(path), w->cfg.dir, name);
+                orderd_path_join(path, sizeof(path), dir, name);
                 unlink(path);
             }
         free(nums);
     }
-    if (orderd_list_numbered(w->cfg.dir, "journal-", ".wal", &nums, &n) == 0) {
+    if (orderd_list_numbered(dir, "journal-", ".wal", &nums, &n) == 0) {
         for (size_t i = 0; i < n; ++i)
             if (nums[i] < keep_first) {
                 orderd_journal_segment_name(name, sizeof(name), nums[i]);
-                orderd_path_join(path, sizeof(path), w->cfg.dir, name);
+                orderd_path_join(path, sizeof(path), dir, name);
                 unlink(path);
             }
         free(nums);
     }
-    orderd_fsync_dir(w->cfg.dir);
+    orderd_fsync_dir(dir);
 }
 
 /* A snapshot can be hundreds of megabytes. Written in one go and synced at
@@ -149,9 +128,11 @@ static void pace_writeback(int fd, off_t *started, off_t *waited, off_t off)
 
 static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
 {
+    const char *dir = orderd_wal_dir(w);
+    orderd_store_t *store = orderd_wal_store(w);
     char name[64], path[4200], tmp[4300];
     orderd_journal_snapshot_name(name, sizeof(name), seq);
-    orderd_path_join(path, sizeof(path), w->cfg.dir, name);
+    orderd_path_join(path, sizeof(path), dir, name);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -164,87 +145,112 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
     int ok = orderd_pwrite_all(fd, hdr, sizeof(hdr), off) == 0;
     off += sizeof(hdr);
     off_t started = 0, waited = 0;
-    for (unsigned i = 0; ok && i < w->nshards; ++i) {
+    for (unsigned i = 0, n = orderd_store_shards(store); ok && i < n; ++i) {
         b.len = 0;
-        orderd_store_each(w->store, i, copy_order, &b);
-        orderd_store_each_idem(w->store, i, copy_idem, &b);
+        orderd_store_each(store, i, copy_order, &b);
+        orderd_store_each_idem(store, i, copy_idem, &b);
         ok = !b.oom && (b.len == 0 || orderd_pwrite_all(fd, b.buf, b.len, off) == 0);
         off += (off_t)b.len;
         if (ok)
             pace_writeback(fd, &started, &waited, off);
     }
     if (ok) {
-        unsigned char end[ORDERD_RECORD_HEADER_SIZE + 8], count[8];
-        for (int i = 0; i < 8; ++i)
-            count[i] = (unsigned char)(b.orders >> (8 * i));
-        orderd_record_frame(end, ORDERD_REC_SNAPSHOT_END, seq + b.count, count, 8);
-        memcpy(end + ORDERD_RECORD_HEADER_SIZE, count, 8);
+        unsigned char end[ORDERD_RECORD_HEADER_SIZE + ORDERD_SNAPSHOT_END_PAYLOAD_SIZE];
+        uint32_t len = orderd_snapshot_end_payload(b.orders, end + ORDERD_RECORD_HEADER_SIZE);
+        orderd_record_frame(end, ORDERD_REC_SNAPSHOT_END, seq + b.count, end + ORDERD_RECORD_HEADER_SIZE, len);
         ok = orderd_pwrite_all(fd, end, sizeof(end), off) == 0 && fdatasync(fd) == 0;
     }
     free(b.buf);
     close(fd);
     orderd_fault_point("snapshot:after-write");
 
-    /* wait until a batch that started after the copy is durable: so are the copy's changes */
-    pthread_mutex_lock(&w->mu);
-    uint64_t target = w->gathers + 1;
-    pthread_mutex_unlock(&w->mu);
-    orderd_wal_kick(w);
-    pthread_mutex_lock(&w->mu);
-    while (w->synced_g < target && !w->stopping)
-        pthread_cond_wait(&w->done_cv, &w->mu);
-    int stopped = w->synced_g < target;
-    pthread_mutex_unlock(&w->mu);
+    /* wait until a batch that started after the copy is durable: so are the
+     * copy's changes (unless a write failed since `epoch` and undid some) */
+    int durable = orderd_wal_await_batch_after(w, epoch) == 0;
 
-    if (!ok || stopped || atomic_load(&w->failure_epoch) != epoch) {
+    if (!ok || !durable) {
         unlink(tmp);
         return -1;
     }
-    if (rename(tmp, path) != 0 || orderd_fsync_dir(w->cfg.dir) != 0) {
+    if (rename(tmp, path) != 0 || orderd_fsync_dir(dir) != 0) {
         unlink(tmp);
         return -1;
     }
     orderd_fault_point("snapshot:after-rename");
-    remove_covered(w, seq, seq + 1);
+    remove_covered(dir, seq, seq + 1);
     orderd_fault_point("snapshot:after-cleanup");
     fprintf(stderr, "orderd: snapshot %s: %llu orders\n", path, (unsigned long long)b.orders);
     return 0;
 }
 
+/* The snapshot thread: one at a time, started by the writer's rotation. */
+typedef struct snapshots {
+    orderd_wal_t *w;
+    pthread_t thread;
+    atomic_int running;
+    int joinable;
+    uint64_t seq;
+    unsigned epoch; /* the writer's failure epoch when the snapshot was asked for */
+} snapshots_t;
+
 static void *snapshot_main(void *arg)
 {
-    orderd_wal_t *w = arg;
+    snapshots_t *s = arg;
     orderd_fault_pause("snapshot:start");
-    if (write_snapshot(w, w->snap_seq, w->snap_epoch) == 0) {
-        pthread_mutex_lock(&w->mu);
-        ++w->stats.snapshots;
-        pthread_mutex_unlock(&w->mu);
+    if (write_snapshot(s->w, s->seq, s->epoch) == 0) {
+        orderd_wal_count_snapshot(s->w);
     } else {
         fprintf(stderr, "orderd: snapshot at record %llu abandoned; the journal still holds everything\n",
-                (unsigned long long)w->snap_seq);
+                (unsigned long long)s->seq);
     }
-    atomic_store(&w->snap_running, 0);
+    atomic_store(&s->running, 0);
     return NULL;
 }
 
-int orderd_wal_snapshot_start(orderd_wal_t *w)
+static int snapshot_busy(void *ctx)
 {
-    if (w->snap_joinable) {
-        pthread_join(w->snap_thread, NULL);
-        w->snap_joinable = 0;
+    snapshots_t *s = ctx;
+    return atomic_load(&s->running);
+}
+
+/* Called by the writer under the commit role (see orderd_wal_rotation_t). */
+static int snapshot_start(void *ctx, orderd_wal_t *w)
+{
+    snapshots_t *s = ctx;
+    if (s->joinable) {
+        pthread_join(s->thread, NULL);
+        s->joinable = 0;
     }
-    w->snap_seq = w->last_seq;
+    s->w = w;
+    s->seq = orderd_wal_last_seq(w);
     /* Taken now, under the commit role, not when the thread gets to run: a
      * write that fails after this point undoes changes the copy may hold,
      * and must abandon the snapshot. Read by the thread, it could come after
      * a failure whose undo was still going on, and a snapshot holding an
      * undone change (answered 503) would have been kept. */
-    w->snap_epoch = atomic_load(&w->failure_epoch);
-    atomic_store(&w->snap_running, 1);
-    if (pthread_create(&w->snap_thread, NULL, snapshot_main, w) != 0) {
-        atomic_store(&w->snap_running, 0);
+    s->epoch = orderd_wal_failure_epoch(w);
+    atomic_store(&s->running, 1);
+    if (pthread_create(&s->thread, NULL, snapshot_main, s) != 0) {
+        atomic_store(&s->running, 0);
         return -1;
     }
-    w->snap_joinable = 1;
+    s->joinable = 1;
+    return 0;
+}
+
+static void snapshot_stop(void *ctx)
+{
+    snapshots_t *s = ctx;
+    if (s->joinable)
+        pthread_join(s->thread, NULL);
+    free(s);
+}
+
+int orderd_snapshot_rotation_new(orderd_wal_rotation_t *out)
+{
+    snapshots_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -1;
+    *out = (orderd_wal_rotation_t){.busy = snapshot_busy, .start = snapshot_start, .stop = snapshot_stop, .ctx = s};
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal/fault.h"
 #include "internal/files.h"
 #include "internal/wal_internal.h"
 
@@ -139,15 +140,11 @@ static void undo_buf(orderd_wal_t *w, const orderd_wal_buf_t *b)
         if (n == cap && (offs = realloc(offs, (cap *= 2) * sizeof(*offs))) == NULL)
             orderd_wal_die_sync("allocating memory to undo a failed write", ENOMEM);
         offs[n++] = off;
-        uint32_t len = (uint32_t)b->buf[off] | (uint32_t)b->buf[off + 1] << 8 | (uint32_t)b->buf[off + 2] << 16 |
-                       (uint32_t)b->buf[off + 3] << 24;
-        off += ORDERD_RECORD_HEADER_SIZE + len;
+        off += ORDERD_RECORD_HEADER_SIZE + orderd_record_hdr_len(b->buf + off);
     }
     while (n-- > 0) {
-        const unsigned char *p = b->buf + offs[n];
-        orderd_record_t rec = {.type = p[8], .len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                                                   (uint32_t)p[3] << 24};
-        memcpy(scratch, p + ORDERD_RECORD_HEADER_SIZE, rec.len);
+        orderd_record_t rec = orderd_record_peek(b->buf + offs[n]);
+        memcpy(scratch, rec.payload, rec.len);
         rec.payload = scratch;
         orderd_event_t ev;
         if (orderd_event_from_record(&rec, &ev) != 0 || orderd_store_undo(w->store, &ev) != ORDERD_STORE_OK)
@@ -228,9 +225,7 @@ static size_t write_batch(orderd_wal_t *w, uint64_t g)
             continue;
         for (size_t o = 0; o < b->len;) {
             orderd_record_restamp(b->buf + o, ++w->last_seq);
-            uint32_t len = (uint32_t)b->buf[o] | (uint32_t)b->buf[o + 1] << 8 | (uint32_t)b->buf[o + 2] << 16 |
-                           (uint32_t)b->buf[o + 3] << 24;
-            o += ORDERD_RECORD_HEADER_SIZE + len;
+            o += ORDERD_RECORD_HEADER_SIZE + orderd_record_hdr_len(b->buf + o);
             ++records;
         }
         iov[niov++] = (struct iovec){b->buf, b->len};
@@ -302,7 +297,7 @@ static int create_segment(orderd_wal_t *w, uint64_t first)
  * The caller holds commit_mu, so nothing new is written meanwhile. */
 static void maybe_rotate(orderd_wal_t *w)
 {
-    if (w->bytes_since_snapshot < w->cfg.snapshot_bytes || atomic_load(&w->snap_running))
+    if (w->bytes_since_snapshot < w->cfg.snapshot_bytes || w->rotation.busy(w->rotation.ctx))
         return;
     orderd_wal_sync_step(w); /* everything written is durable and acknowledged */
     pthread_mutex_lock(&w->sync_mu); /* and no deferred sync runs on the old file while it is swapped */
@@ -318,7 +313,7 @@ static void maybe_rotate(orderd_wal_t *w)
                 strerror(errno));
         return;
     }
-    if (orderd_wal_snapshot_start(w) != 0)
+    if (w->rotation.start(w->rotation.ctx, w) != 0)
         fprintf(stderr, "orderd: cannot start a snapshot thread\n");
 }
 
@@ -413,8 +408,9 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-orderd_wal_t *orderd_wal_open(const orderd_wal_config_t *cfg, orderd_store_t *store,
-                              const orderd_replay_report_t *report, char *err, size_t errlen)
+orderd_wal_t *orderd_wal_writer_open(const orderd_wal_config_t *cfg, orderd_store_t *store,
+                                     const orderd_replay_report_t *report, const orderd_wal_rotation_t *rotation,
+                                     char *err, size_t errlen)
 {
     orderd_wal_t *w = calloc(1, sizeof(*w));
     if (w == NULL) {
@@ -422,6 +418,7 @@ orderd_wal_t *orderd_wal_open(const orderd_wal_config_t *cfg, orderd_store_t *st
         return NULL;
     }
     w->cfg = *cfg;
+    w->rotation = *rotation;
     w->store = store;
     w->nshards = orderd_store_shards(store);
     w->fd = -1;
@@ -481,8 +478,7 @@ void orderd_wal_close(orderd_wal_t *w)
     pthread_mutex_lock(&w->mu);
     pthread_cond_broadcast(&w->done_cv);
     pthread_mutex_unlock(&w->mu);
-    if (w->snap_joinable)
-        pthread_join(w->snap_thread, NULL);
+    w->rotation.stop(w->rotation.ctx); /* waits for a snapshot in progress */
     orderd_store_set_journal(w->store, NULL);
     /* a clean stop leaves the segment holding records only */
     if (w->alloc_end > w->seg_end && (ftruncate(w->fd, w->seg_end) != 0 || fdatasync(w->fd) != 0))
@@ -505,5 +501,50 @@ void orderd_wal_stats(orderd_wal_t *w, orderd_wal_stats_t *out)
 {
     pthread_mutex_lock(&w->mu);
     *out = w->stats;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* --- for the snapshots (internal/wal_snapshot.h) --- */
+
+const char *orderd_wal_dir(const orderd_wal_t *w)
+{
+    return w->cfg.dir;
+}
+
+orderd_store_t *orderd_wal_store(const orderd_wal_t *w)
+{
+    return w->store;
+}
+
+uint64_t orderd_wal_last_seq(const orderd_wal_t *w)
+{
+    return w->last_seq;
+}
+
+unsigned orderd_wal_failure_epoch(orderd_wal_t *w)
+{
+    return atomic_load(&w->failure_epoch);
+}
+
+int orderd_wal_await_batch_after(orderd_wal_t *w, unsigned epoch)
+{
+    /* batches are numbered as they are gathered: one past the newest number
+     * now gathers only after this call, so it takes everything appended before */
+    pthread_mutex_lock(&w->mu);
+    uint64_t target = w->gathers + 1;
+    pthread_mutex_unlock(&w->mu);
+    orderd_wal_kick(w);
+    pthread_mutex_lock(&w->mu);
+    while (w->synced_g < target && !w->stopping)
+        pthread_cond_wait(&w->done_cv, &w->mu);
+    int stopped = w->synced_g < target;
+    pthread_mutex_unlock(&w->mu);
+    return stopped || atomic_load(&w->failure_epoch) != epoch ? -1 : 0;
+}
+
+void orderd_wal_count_snapshot(orderd_wal_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    ++w->stats.snapshots;
     pthread_mutex_unlock(&w->mu);
 }

@@ -19,7 +19,7 @@
 #include "orderd/codec.h"
 #include "orderd/money.h"
 #include "orderd/order.h"
-#include "test_util.h"
+#include "fixture.h"
 
 /* ---- a growable string ---- */
 
@@ -937,15 +937,6 @@ static void test_decode_report_messages(void **state)
 
 /* ---- encoding ---- */
 
-static orderd_order_t *make_order(const orderd_alloc_t *a, uint64_t id, orderd_str_t user,
-                                  const orderd_order_draft_t *d, int64_t now)
-{
-    size_t n = orderd_order_size(d, user.len);
-    orderd_order_t *o = orderd_alloc(a, n);
-    orderd_order_build(o, id, user, d, now);
-    return o;
-}
-
 static yajl_val parse_json(orderd_str_t s)
 {
     assert_non_null(s.base);
@@ -1073,7 +1064,7 @@ static void test_encode_seed_order(void **state)
     orderd_alloc_t a = test_alloc(state);
     orderd_item_draft_t items[] = {{ORDERD_STR("123"), 2, 1099}, {ORDERD_STR("456"), 1, 1999}};
     orderd_order_draft_t d = {items, 2, ORDERD_STR("123 Main St"), ORDERD_STR("credit_card"), {'U', 'S', 'D'}, 4197};
-    orderd_order_t *o = make_order(&a, 0x0123456789abcdefULL, ORDERD_STR("alice"), &d, 1764043419123);
+    orderd_order_t *o = order_from_draft(&a, 0x0123456789abcdefULL, ORDERD_STR("alice"), &d, 1764043419123);
     orderd_str_t js = orderd_codec_encode_order(o, &a);
     yajl_val root = parse_json(js);
     check_encoded_order(root, o);
@@ -1092,7 +1083,7 @@ static void test_encode_money_forms(void **state)
     orderd_alloc_t a = test_alloc(state);
     orderd_item_draft_t items[] = {{ORDERD_STR("a"), 1, 1050}, {ORDERD_STR("b"), 3, 0}, {ORDERD_STR("c"), 1, 5}};
     orderd_order_draft_t d = {items, 3, ORDERD_STR("x"), ORDERD_STR("y"), {'E', 'U', 'R'}, 1055};
-    orderd_order_t *o = make_order(&a, 1, ORDERD_STR("u"), &d, 0);
+    orderd_order_t *o = order_from_draft(&a, 1, ORDERD_STR("u"), &d, 0);
     o->status = ORDERD_STATUS_CANCELLED; /* a changed order: status, version, updated_at follow the blob */
     o->version = 2;
     o->updated_ms = 1000;
@@ -1114,7 +1105,7 @@ static void test_encode_money_forms(void **state)
     /* the largest amount */
     orderd_item_draft_t big[] = {{ORDERD_STR("a"), 1, INT64_MAX}};
     orderd_order_draft_t db = {big, 1, ORDERD_STR("x"), ORDERD_STR("y"), {'U', 'S', 'D'}, INT64_MAX};
-    o = make_order(&a, 2, ORDERD_STR("u"), &db, 0);
+    o = order_from_draft(&a, 2, ORDERD_STR("u"), &db, 0);
     root = parse_json(orderd_codec_encode_order(o, &a));
     expect_json_number_text(member(root, "total"), "92233720368547758.07", "total");
     yajl_tree_free(root);
@@ -1128,7 +1119,7 @@ static void test_encode_escaping(void **state)
     static const char pay[] = "\b\f";
     orderd_item_draft_t items[] = {{{prod, sizeof(prod) - 1}, 1, 100}};
     orderd_order_draft_t d = {items, 1, {addr, sizeof(addr) - 1}, {pay, sizeof(pay) - 1}, {'U', 'S', 'D'}, 100};
-    orderd_order_t *o = make_order(&a, 3, ORDERD_STR("user:x@y.z"), &d, 5);
+    orderd_order_t *o = order_from_draft(&a, 3, ORDERD_STR("user:x@y.z"), &d, 5);
     orderd_str_t js = orderd_codec_encode_order(o, &a);
     /* no raw control characters anywhere in the text */
     for (size_t i = 0; i < js.len; i++)
@@ -1220,7 +1211,7 @@ static void test_decode_encode_round_trip(void **state)
             d.currency[k] = (char)('A' + test_rng_below(&r, 26));
         orderd_str_t user = rand_utf8(&r, &a, ORDERD_USER_ID_MAX);
         uint64_t id = test_rng_next(&r);
-        orderd_order_t *o = make_order(&a, id, user, &d, (int64_t)(test_rng_next(&r) % 4102444800000ULL));
+        orderd_order_t *o = order_from_draft(&a, id, user, &d, (int64_t)(test_rng_next(&r) % 4102444800000ULL));
 
         orderd_str_t js = orderd_codec_encode_order(o, &a);
         yajl_val root = parse_json(js);
@@ -1261,7 +1252,7 @@ static void test_encode_page(void **state)
     orderd_order_draft_t d = {items, 1, ORDERD_STR("addr"), ORDERD_STR("card"), {'U', 'S', 'D'}, 2100};
     orderd_order_t *os[3];
     for (int i = 0; i < 3; i++)
-        os[i] = make_order(&a, (uint64_t)(300 - i), ORDERD_STR("bob"), &d, 1000 + i);
+        os[i] = order_from_draft(&a, (uint64_t)(300 - i), ORDERD_STR("bob"), &d, 1000 + i);
     os[1]->status = ORDERD_STATUS_CANCELLED;
     os[1]->version = 2;
 

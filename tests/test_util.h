@@ -172,6 +172,7 @@ static inline void test_rmtree(const char *dir)
 /* Reads a whole file into a malloc'd buffer (NULL when it cannot be read). */
 static inline unsigned char *test_read_file(const char *path, size_t *len)
 {
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return NULL;
@@ -274,5 +275,8 @@ __attribute__((unused)) static int remove_dirs(void **state)
         }
     return 0;
 }
+
+/* A cmocka test whose teardown removes the temporary directories it left. */
+#define TEST_DIRS(fn) cmocka_unit_test_teardown(fn, remove_dirs)
 
 #endif

@@ -1,6 +1,7 @@
 /* Unit tests for orderd/wal.h: group commit under concurrency, the order of
  * one order's records, the barrier of a repeated cancel, the fsync modes,
- * close flushing what is queued, and orderd_store_undo. */
+ * close flushing what is queued, zeros written ahead, a snapshot asked for
+ * just before a write fails, and orderd_store_undo. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,41 +27,7 @@
 #include "orderd/order.h"
 #include "orderd/store.h"
 #include "orderd/wal.h"
-#include "test_util.h"
-#include "store_compare.h"
-
-#define NSHARDS 16
-#define T0_MS 1767225600000LL
-
-static orderd_str_t S(const char *s)
-{
-    return (orderd_str_t){s, strlen(s)};
-}
-
-static const orderd_str_t OPERATOR = {NULL, 0};
-
-/* A malloc'd order for `user` (no cmocka asserts: worker threads call it). */
-static orderd_order_t *make_order(const char *user, int64_t now, unsigned salt)
-{
-    orderd_item_draft_t items[3];
-    char prod[3][32], addr[48];
-    unsigned n = 1 + salt % 3;
-    int64_t total = 0;
-    for (unsigned i = 0; i < n; ++i) {
-        snprintf(prod[i], sizeof(prod[i]), "sku-%u-%u", salt % 97, i);
-        items[i] = (orderd_item_draft_t){S(prod[i]), 1 + (salt + i) % 4, 250 + (int64_t)(salt % 13) + i};
-        total += items[i].price * items[i].quantity;
-    }
-    snprintf(addr, sizeof(addr), "%u High Street", salt);
-    orderd_order_draft_t d = {items, n, S(addr), S("card"), {'G', 'B', 'P'}, total};
-    orderd_order_t *o = aligned_alloc(8, orderd_order_size(&d, strlen(user)));
-    if (o == NULL)
-        abort();
-    orderd_order_build(o, 0, S(user), &d, now);
-    return o;
-}
-
-/* ---- comparing tables ---- */
+#include "journal_fixture.h"
 
 /* ---- the writer and its waiters ---- */
 
@@ -109,21 +76,6 @@ static void on_notify(void *ctx, void *wp, int durable)
         atomic_fetch_add(&w->durable, 1);
     atomic_fetch_add(&s->durable, durable ? 1 : 0);
     atomic_fetch_add(&s->calls, 1);
-}
-
-/* The writer counts a batch just after telling its waiters, so the counters
- * may lag what the waiters heard by a moment: wait for them to catch up. */
-static void stats_when(orderd_wal_t *wal, uint64_t records, orderd_wal_stats_t *out)
-{
-    int64_t until = test_mono_ms() + 5000;
-    for (;;) {
-        orderd_wal_stats(wal, out);
-        if (out->records >= records || test_mono_ms() > until)
-            break;
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
-    assert_int_equal(out->records, records);
 }
 
 /* A new store replayed from `dir`, and a writer on it. */
@@ -175,11 +127,10 @@ static void wait_waiter(waiter_t *w)
     }
 }
 
+/* Replays `dir` into a new store: it must succeed with no torn tail. */
 static orderd_store_t *replay_dir(const char *dir, orderd_replay_report_t *rep)
 {
-    orderd_store_t *st = orderd_store_new(NSHARDS);
-    if (orderd_journal_replay(dir, st, rep) != 0)
-        fail_msg("replay of %s: %s", dir, rep->error);
+    orderd_store_t *st = replay_ok(dir, rep);
     assert_int_equal(rep->torn_bytes, 0);
     return st;
 }
@@ -277,12 +228,6 @@ static void *gc_main(void *p)
         free(o);
     }
     return NULL;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 static void test_group_commit_concurrent_creates(void **state)
@@ -1198,7 +1143,6 @@ static int arena_and_dirs_teardown(void **state)
     return test_arena_teardown(state);
 }
 
-#define TEST_DIRS(fn) cmocka_unit_test_teardown(fn, remove_dirs)
 #define TEST_ARENA_DIRS(fn) cmocka_unit_test_setup_teardown(fn, test_arena_setup, arena_and_dirs_teardown)
 
 int main(void)

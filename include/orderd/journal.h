@@ -17,7 +17,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "orderd/store.h"
+#include "orderd/change.h"
+
+/* Replay fills a table (store.h); the format needs only its name. */
+typedef struct orderd_store orderd_store_t;
 
 #define ORDERD_JOURNAL_MAGIC "ORDJRNL1"
 #define ORDERD_SNAPSHOT_MAGIC "ORDSNAP1"
@@ -45,6 +48,61 @@ typedef struct orderd_record {
     const unsigned char *payload;
     uint32_t len;
 } orderd_record_t;
+
+/* --- little-endian fields: every integer of the format --- */
+
+/** Reads the little-endian u32 at p (any alignment). */
+static inline uint32_t orderd_le32_get(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/** Reads the little-endian u64 at p (any alignment). */
+static inline uint64_t orderd_le64_get(const unsigned char *p)
+{
+    return (uint64_t)orderd_le32_get(p) | (uint64_t)orderd_le32_get(p + 4) << 32;
+}
+
+/** Writes v at p as a little-endian u32. */
+static inline void orderd_le32_put(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; ++i)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/** Writes v at p as a little-endian u64. */
+static inline void orderd_le64_put(unsigned char *p, uint64_t v)
+{
+    orderd_le32_put(p, (uint32_t)v);
+    orderd_le32_put(p + 4, (uint32_t)(v >> 32));
+}
+
+/* --- the fields of a record header, unchecked (see orderd_record_parse for a checked read) --- */
+
+/** The payload length a record header states. */
+static inline uint32_t orderd_record_hdr_len(const unsigned char *hdr)
+{
+    return orderd_le32_get(hdr);
+}
+
+/** The sequence number a record header states. */
+static inline uint64_t orderd_record_hdr_seq(const unsigned char *hdr)
+{
+    return orderd_le64_get(hdr + 12);
+}
+
+/**
+ * The record framed at p, read without checking its CRC: for records this
+ * process framed itself (whose sequence number and CRC may not be stamped
+ * yet). The payload points into p.
+ */
+static inline orderd_record_t orderd_record_peek(const unsigned char *p)
+{
+    return (orderd_record_t){.type = p[8],
+                             .seq = orderd_record_hdr_seq(p),
+                             .payload = p + ORDERD_RECORD_HEADER_SIZE,
+                             .len = orderd_record_hdr_len(p)};
+}
 
 typedef enum {
     ORDERD_FRAME_OK = 0,
@@ -101,6 +159,15 @@ uint32_t orderd_history_payload(uint64_t id, const orderd_order_event_t *events,
 __attribute__((warn_unused_result)) int orderd_history_from_record(const orderd_record_t *rec, uint64_t *id,
                                                                    orderd_order_event_t events[ORDERD_HISTORY_MAX],
                                                                    size_t *n);
+
+/** Payload bytes of a SNAPSHOT_END record: u64 number of SNAPSHOT_ORDER records before it. */
+#define ORDERD_SNAPSHOT_END_PAYLOAD_SIZE 8
+
+/** Encodes the SNAPSHOT_END payload for `orders` orders into buf; returns its length. */
+uint32_t orderd_snapshot_end_payload(uint64_t orders, unsigned char buf[ORDERD_SNAPSHOT_END_PAYLOAD_SIZE]);
+
+/** Decodes a SNAPSHOT_END record: 0 and *orders, or -1 when it is not one or malformed. */
+__attribute__((warn_unused_result)) int orderd_snapshot_end_count(const orderd_record_t *rec, uint64_t *orders);
 
 /** What start-up found and did. */
 typedef struct orderd_replay_report {

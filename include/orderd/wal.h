@@ -17,6 +17,12 @@
  * and writes are refused for a second before the next try. A failed
  * fdatasync is not retried: the pages may be gone, so orderd logs why and
  * exits non-zero; the restart replays what is on disk.
+ *
+ * Code, each layer calling only the ones below it: src/wal_sync.c syncs,
+ * src/wal.c gathers, writes and rotates segments, src/snapshot.c writes
+ * snapshots (asking the writer through src/internal/wal_snapshot.h), and
+ * src/wal_open.c (orderd_wal_open) hands the writer the snapshots as the
+ * hooks it calls when it rotates.
  */
 
 #include <stdint.h>

@@ -14,9 +14,7 @@
 static size_t find_valid_after(const unsigned char *data, size_t len, size_t from, uint64_t seq, int any)
 {
     for (size_t at = from; at + ORDERD_RECORD_HEADER_SIZE <= len; ++at) {
-        uint64_t s = 0;
-        for (int i = 7; i >= 0; --i)
-            s = (s << 8) | data[at + 12 + i];
+        uint64_t s = orderd_record_hdr_seq(data + at);
         if (!any && (s < seq || s - seq >= SEQ_WINDOW))
             continue;
         orderd_record_t rec;

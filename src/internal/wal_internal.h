@@ -1,13 +1,16 @@
 #ifndef ORDERD_INTERNAL_WAL_INTERNAL_H
 #define ORDERD_INTERNAL_WAL_INTERNAL_H
 
-/* The writer's state, shared by wal.c (group commit) and snapshot.c. */
+/* The writer's state, shared by its two halves only: wal.c (group commit) and
+ * wal_sync.c (the disk half, which wal.c calls). The layers above see the
+ * writer as opaque (internal/wal_snapshot.h). */
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "internal/wal_snapshot.h"
 #include "orderd/wal.h"
 
 /* Records framed but not yet written, and who waits for them. */
@@ -58,7 +61,7 @@ struct orderd_wal {
     atomic_int idle;
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* the writer sleeps here */
-    pthread_cond_t done_cv; /* batches made durable, for the snapshot thread */
+    pthread_cond_t done_cv; /* batches made durable, for orderd_wal_await_batch_after */
     int stopping;           /* under mu */
     /* Batches are numbered as they are gathered. --fsync always: the
      * committer writes a batch, then the writer thread syncs everything
@@ -71,12 +74,7 @@ struct orderd_wal {
     pthread_mutex_t sync_mu;  /* held across a deferred fdatasync; rotation takes it to swap files */
     pthread_t thread;
 
-    /* snapshots */
-    pthread_t snap_thread;
-    atomic_int snap_running;
-    int snap_joinable;
-    uint64_t snap_seq;
-    unsigned snap_epoch; /* failure_epoch when the snapshot was asked for */
+    orderd_wal_rotation_t rotation; /* snapshots (snapshot.c), as wal_open.c set them up */
 
     orderd_wal_stats_t stats; /* under mu */
 };
@@ -101,15 +99,5 @@ int orderd_wal_sync_due(orderd_wal_t *w);
 void orderd_wal_everysec_step(orderd_wal_t *w);
 /** Keeps zeros written ahead of the records; the caller holds commit_mu. */
 void orderd_wal_prealloc_ahead(orderd_wal_t *w);
-
-/** Starts a snapshot of everything up to w->last_seq on its own thread. */
-int orderd_wal_snapshot_start(orderd_wal_t *w);
-
-/** Exits the process at a named fault point when ORDERD_FAULT_POINT names it (crash tests). */
-void orderd_fault_point(const char *name);
-/* Test hook: with ORDERD_FAULT_PAUSE=NAME:MS[,NAME:MS...] in the environment,
- * sleeps MS milliseconds at the point NAME, to put two threads' steps in a
- * chosen order. Does nothing otherwise. */
-void orderd_fault_pause(const char *name);
 
 #endif

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Black-box durability tests for orderd (issue 3: the write-ahead journal).
 
-    python3 tests/integration/durability_test.py --orderd build/orderd [--fault-orderd PATH]
+    python3 tests/integration/durability_test.py --orderd build/orderd --fault-orderd build/orderd-faults
             [--cycles N] [--seed S] [--only SUBSTRING] [--keep]
 
 1. kill -9 crash cycles under concurrent creates and cancels: every
    acknowledged change survives, ids are never reused, versions only grow,
    nothing appears that was never sent (half of the cycles with a small
    --snapshot-bytes, so rotations and snapshots are killed too).
-2. The snapshot/rotation fault points (ORDERD_FAULT_POINT, exit status 86):
-   restart recovers every acknowledged order, `orderd journal verify` passes,
+2. The snapshot/rotation fault points (ORDERD_FAULT_POINT, exit status 86;
+   only --fault-orderd, built with the fault hooks, reads it): restart recovers every acknowledged order, `orderd journal verify` passes,
    the server keeps working and snapshots again.
 3. A torn tail (garbage, a cut or a flipped byte in the last record) is cut at
    start-up with a log line; damage in the middle is refused with the file,
