@@ -13,12 +13,9 @@
 #include <string.h>
 
 #include "alloc_fail.h"
+#include "fixture.h"
 #include "orderd/idempotency.h"
 
-static orderd_str_t S(const char *s)
-{
-    return (orderd_str_t){s, strlen(s)};
-}
 
 static orderd_idem_entry_t *entry(const char *user, const char *key, uint64_t order, int64_t at)
 {

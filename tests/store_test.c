@@ -19,12 +19,8 @@
 #include "alloc_fail.h"
 #include "orderd/order.h"
 #include "orderd/store.h"
-#include "test_util.h"
+#include "fixture.h"
 
-static orderd_str_t S(const char *s)
-{
-    return (orderd_str_t){s, strlen(s)};
-}
 
 /* Builds (does not add) an order for `user` with id `id`. */
 static orderd_order_t *build_order_id(const orderd_alloc_t *a, uint64_t id, orderd_str_t user, int64_t now,
