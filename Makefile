@@ -3,6 +3,8 @@ BUILD      ?= build
 BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc)
 ARGS       ?= --listen 127.0.0.1:8080 --data-dir data
+# ON: compiler warnings fail the build (CI runs `make test WERROR=ON`)
+WERROR     ?= OFF
 
 # configure + build + ctest in directory $(1) with extra CMake flags $(2)
 define ctest_in
@@ -23,7 +25,7 @@ deps:
 	@bash .ci/deps
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DORDERD_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
@@ -42,13 +44,13 @@ bench:
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
-	$(call ctest_in,build-asan,-DCMAKE_BUILD_TYPE=Debug -DORDERD_SANITIZE=address)
+	$(call ctest_in,build-asan,-DCMAKE_BUILD_TYPE=Debug -DORDERD_SANITIZE=address -DORDERD_WERROR=$(WERROR))
 
 # The unit tests (the store, the journal writer and group-commit threads)
 # under ThreadSanitizer. The black-box suites are left out: libh2o is not
 # built with TSan, so its internal hand-offs show up as false races.
 tsan: deps
-	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DORDERD_SANITIZE=thread >/dev/null
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DORDERD_SANITIZE=thread -DORDERD_WERROR=$(WERROR) >/dev/null
 	@cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && ctest --output-on-failure -j $(JOBS) -R '_test$$'
 

@@ -16,6 +16,7 @@
 
 static void ignore(void *ctx, void *waiter, int durable)
 {
+    (void)ctx, (void)waiter, (void)durable;
 }
 
 int main(int argc, char **argv)

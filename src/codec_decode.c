@@ -377,6 +377,7 @@ static int on_null(void *ctx)
 
 static int on_boolean(void *ctx, int v)
 {
+    (void)v;
     return on_other(ctx);
 }
 

@@ -34,12 +34,14 @@ static int on_null(void *ctx)
 
 static int on_bool(void *ctx, int b)
 {
+    (void)b;
     value_seen(ctx, 0, NULL, 0);
     return 1;
 }
 
 static int on_number(void *ctx, const char *s, size_t len)
 {
+    (void)s, (void)len;
     value_seen(ctx, 0, NULL, 0);
     return 1;
 }

@@ -23,6 +23,7 @@ typedef struct replay_ctx {
 
 static int apply_record(void *_ctx, const orderd_record_t *rec, size_t off)
 {
+    (void)off;
     replay_ctx_t *ctx = _ctx;
     orderd_event_t ev;
     if (rec->seq <= ctx->skip_to)
@@ -38,6 +39,7 @@ static int apply_record(void *_ctx, const orderd_record_t *rec, size_t off)
 /* Snapshot records: orders, then one END carrying their count. */
 static int check_snapshot_record(void *_ctx, const orderd_record_t *rec, size_t off)
 {
+    (void)off;
     replay_ctx_t *ctx = _ctx;
     orderd_event_t ev;
     if (ctx->snapshot_ended)
@@ -65,6 +67,7 @@ static int check_snapshot_record(void *_ctx, const orderd_record_t *rec, size_t 
 
 static int load_snapshot_record(void *_ctx, const orderd_record_t *rec, size_t off)
 {
+    (void)off;
     replay_ctx_t *ctx = _ctx;
     orderd_event_t ev;
     if (rec->type == ORDERD_REC_SNAPSHOT_END)
@@ -158,6 +161,7 @@ static void remove_stale_temps(const char *dir)
 
 static int cut_torn_tail(const char *path, size_t keep, size_t len)
 {
+    (void)len;
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;

@@ -91,7 +91,7 @@ static void reverse(uint64_t *ids, size_t n)
  * `req` says. *before gets the number of ids the run's first one is preceded
  * by in that order. Returns the run's length.
  */
-static size_t walk(const orderd_idvec_t **v, size_t k, size_t total, int desc, const orderd_page_req_t *req,
+static size_t walk(const orderd_idvec_t **v, size_t k, int desc, const orderd_page_req_t *req,
                    size_t limit, uint64_t *out, size_t *before)
 {
     size_t pos[ORDERD_STATUS_COUNT], ahead = 0, n;
@@ -143,7 +143,7 @@ int orderd_store_list(orderd_store_t *store, orderd_str_t user_id, const orderd_
     if (u != NULL) {
         const orderd_idvec_t *v[ORDERD_STATUS_COUNT];
         size_t k = pick(u->by_status, effective_mask(req->status_mask), v, &page->total);
-        size_t n = walk(v, k, page->total, 1, req, limit, ids, &page->offset);
+        size_t n = walk(v, k, 1, req, limit, ids, &page->offset);
         for (size_t i = 0; i < n; ++i)
             page->orders[page->n++] = orderd_shard_copy_out(orderd_shard_find(s, ids[i]), a);
     }
@@ -189,7 +189,7 @@ int orderd_store_queue(orderd_store_t *store, const orderd_page_req_t *req, cons
         orderd_page_req_t shard_req = *req;
         if (req->mode == ORDERD_PAGE_OFFSET)
             shard_req.offset = 0;
-        got = walk(v, k, total, 0, &shard_req, want, ids + n, &ahead);
+        got = walk(v, k, 0, &shard_req, want, ids + n, &ahead);
         pthread_mutex_unlock(&s->mu);
         n += got;
         page->total += total;

@@ -145,7 +145,8 @@ static inline void segment_path(char *buf, size_t cap, const char *dir, uint64_t
 {
     char name[64];
     orderd_journal_segment_name(name, sizeof(name), first);
-    snprintf(buf, cap, "%s/%s", dir, name);
+    if ((size_t)snprintf(buf, cap, "%s/%s", dir, name) >= cap)
+        fail_msg("path too long: %s/%s", dir, name);
 }
 
 /* The records of a segment: their offsets, and offs[n] = the end of the last. */
@@ -163,7 +164,8 @@ static inline void seg_load(seg_t *s, const char *path)
     uint64_t first;
     assert_int_equal(orderd_file_header_decode(s->data, s->len, ORDERD_JOURNAL_MAGIC, &first), 0);
     size_t cap = 16;
-    s->offs = malloc(cap * sizeof(*s->offs));
+    s->offs = calloc(cap, sizeof(*s->offs));
+    assert_non_null(s->offs);
     s->n = 0;
     size_t off = ORDERD_FILE_HEADER_SIZE;
     s->offs[0] = off;

@@ -847,8 +847,9 @@ static void test_zeros_ahead_survive_a_crash(void **state)
     assert_int_equal(statvfs(dir, &fs), 0);
     if ((unsigned long long)fs.f_bavail * fs.f_frsize < (256ull << 20))
         skip(); /* orderd writes no zeros ahead on a nearly full file system */
-    snprintf(seg, sizeof(seg), "%s/journal-0000000000000001.wal", dir);
-    snprintf(crashseg, sizeof(crashseg), "%s/journal-0000000000000001.wal", crash);
+    assert_true((size_t)snprintf(seg, sizeof(seg), "%s/journal-0000000000000001.wal", dir) < sizeof(seg));
+    assert_true((size_t)snprintf(crashseg, sizeof(crashseg), "%s/journal-0000000000000001.wal", crash) <
+                sizeof(crashseg));
 
     sink_t sink;
     sink_init(&sink);

@@ -29,6 +29,7 @@ static void *pool_realloc(void *ctx, void *ptr, size_t size)
 
 static void pool_free(void *ctx, void *ptr)
 {
+    (void)ctx, (void)ptr;
 }
 
 void orderd_yajl_alloc_funcs(yajl_alloc_funcs *funcs, const orderd_alloc_t *a)
