@@ -4,6 +4,8 @@
  */
 #include <string.h>
 
+#include "admin.h"
+#include "query.h"
 #include "respond.h"
 
 static const char admin_path[] = "/api/admin/orders";

@@ -8,6 +8,8 @@
  */
 #include <stdlib.h>
 
+#include "durable.h"
+#include "request_id.h"
 #include "respond.h"
 
 static void on_guard_dispose(void *p)

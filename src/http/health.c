@@ -1,4 +1,5 @@
 /* GET /healthz: liveness for load balancers; no identity needed. */
+#include "health.h"
 #include "respond.h"
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)

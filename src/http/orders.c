@@ -1,7 +1,15 @@
 /* /api/orders: create, get, list and cancel a user's orders. */
 #include <string.h>
 
+#include "orderd/codec.h"
+#include "orderd/idempotency.h"
 #include "orderd/store.h"
+
+#include "admin.h"
+#include "conditional.h"
+#include "durable.h"
+#include "orders.h"
+#include "query.h"
 #include "respond.h"
 
 static const char base_path[] = "/api/orders";

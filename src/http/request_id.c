@@ -6,7 +6,7 @@
  */
 #include <sys/random.h>
 
-#include "respond.h"
+#include "request_id.h"
 
 #define REQUEST_ID_MAX 200
 

@@ -1,4 +1,5 @@
 #include "respond.h"
+#include "request_id.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -97,6 +98,36 @@ int orderd_http_send_order(h2o_req_t *req, int status, const orderd_order_t *ord
 {
     orderd_alloc_t a = orderd_http_alloc(req);
     return orderd_http_send_order_body(req, status, order, orderd_codec_encode_order(order, &a));
+}
+
+/* --- the order's entity tag: the strong tag "<id>-<version>", which changes
+ * with every change of the order --- */
+
+size_t orderd_http_etag_format(const orderd_order_t *o, char out[ORDERD_HTTP_ETAG_MAX])
+{
+    char *p = out;
+    *p++ = '"';
+    orderd_id_format(o->id, p);
+    p += ORDERD_ID_LEN;
+    *p++ = '-';
+    char digits[10];
+    size_t n = 0;
+    uint32_t v = o->version;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        *p++ = digits[--n];
+    *p++ = '"';
+    return (size_t)(p - out);
+}
+
+void orderd_http_add_etag(h2o_req_t *req, const orderd_order_t *o)
+{
+    char *tag = h2o_mem_alloc_pool(&req->pool, ORDERD_HTTP_ETAG_MAX);
+    size_t len = orderd_http_etag_format(o, tag);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, tag, len);
 }
 
 int orderd_http_send_order_body(h2o_req_t *req, int status, const orderd_order_t *order, orderd_str_t body)

@@ -1,0 +1,41 @@
+#ifndef ORDERD_HTTP_DURABLE_H
+#define ORDERD_HTTP_DURABLE_H
+
+/* Tickets: a change's answer, held until the journal has made the change durable. */
+
+#include <h2o.h>
+
+#include "orderd/http.h"
+
+/** A request waiting for the journal. */
+typedef struct orderd_ticket {
+    h2o_multithread_message_t msg;
+    h2o_multithread_receiver_t *receiver;
+    h2o_req_t *req;                /* NULL once the client has gone */
+    struct orderd_ticket **guard;  /* pool-owned back pointer */
+    int durable;
+    int status;                    /* 201 or 200 */
+    orderd_str_t body;             /* the order's JSON, encoded while the journal works */
+    const orderd_order_t *order;   /* for the Location header */
+    int replayed;                  /* an idempotency key's first answer: Idempotent-Replayed: true */
+} orderd_ticket_t;
+
+/**
+ * A ticket for `req`, to be answered with `status` and t->order once
+ * durable. The caller owns it until it hands it to the store (the journal
+ * then owns it) or drops it. NULL when out of memory.
+ */
+orderd_ticket_t *orderd_ticket_new(h2o_req_t *req, int status);
+
+/** Frees a ticket that was never handed to the journal (or NULL). */
+void orderd_ticket_drop(orderd_ticket_t *t);
+
+/**
+ * The ticket's change is queued: encodes `order` (which must live as long
+ * as the request) now, so the answer is only a write once the journal is
+ * done, and has the app commit after this loop iteration. Returns 0 (for
+ * on_req).
+ */
+int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order_t *order);
+
+#endif
