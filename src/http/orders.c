@@ -5,77 +5,16 @@
 #include "orderd/idempotency.h"
 #include "orderd/store.h"
 
-#include "admin.h"
 #include "conditional.h"
 #include "durable.h"
+#include "identity.h"
 #include "orders.h"
 #include "query.h"
 #include "respond.h"
 
 static const char base_path[] = "/api/orders";
 
-/* --- request checks shared by the endpoints --- */
-
-/* X-User-Id: 1 to 64 bytes of [A-Za-z0-9._:@-], exactly once. */
-static int get_user(h2o_req_t *req, orderd_str_t *user)
-{
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-user-id"), -1);
-    if (i == -1 || h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-user-id"), i) != -1)
-        return -1;
-    h2o_iovec_t v = req->headers.entries[i].value;
-    if (v.len < 1 || v.len > ORDERD_USER_ID_MAX)
-        return -1;
-    for (size_t k = 0; k < v.len; ++k) {
-        char c = v.base[k];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == ':' || c == '@' || c == '-'))
-            return -1;
-    }
-    *user = (orderd_str_t){v.base, v.len};
-    return 0;
-}
-
-static int is_json_content_type(h2o_req_t *req)
-{
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-    if (i == -1)
-        return 0;
-    h2o_iovec_t v = req->headers.entries[i].value;
-    size_t n = 0;
-    while (n < v.len && v.base[n] != ';' && v.base[n] != ' ' && v.base[n] != '\t')
-        ++n;
-    return h2o_lcstris(v.base, n, H2O_STRLIT("application/json"));
-}
-
-/* The body's size and type. Returns 0 when the request may go on, -1 when
- * the error response has been sent. */
-static int check_body(h2o_req_t *req, orderd_app_t *app)
-{
-    if (req->entity.len > app->max_body) {
-        /* the client may still be sending: do not read another request after this one */
-        req->http1_is_persistent = 0;
-        orderd_http_problem(req, ORDERD_PROBLEM_TOO_LARGE, NULL, 0, "the request body is larger than %zu bytes",
-                            app->max_body);
-        return -1;
-    }
-    if (req->entity.len > 0 && !is_json_content_type(req)) {
-        orderd_http_problem(req, ORDERD_PROBLEM_MEDIA_TYPE, NULL, 0,
-                            "the request body must be sent as application/json");
-        return -1;
-    }
-    return 0;
-}
-
-/* Identity, then the body's size and type. */
-static int check_request(h2o_req_t *req, orderd_app_t *app, orderd_str_t *user)
-{
-    if (get_user(req, user) != 0) {
-        orderd_http_problem(req, ORDERD_PROBLEM_UNAUTHORIZED, NULL, 0,
-                            "X-User-Id must be 1 to 64 characters of A-Z a-z 0-9 . _ : @ -");
-        return -1;
-    }
-    return check_body(req, app);
-}
+/* --- answers shared by the endpoints --- */
 
 static int not_found(h2o_req_t *req, orderd_str_t id)
 {
@@ -358,10 +297,10 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         break;
     }
     if (route == STATUS) /* the operator's: a bearer token instead of X-User-Id */
-        return orderd_http_operator_check(req, app) != 0 || check_body(req, app) != 0
+        return orderd_http_operator_check(req, app) != 0 || orderd_http_body_check(req, app) != 0
                    ? 0
                    : set_status(req, app, id);
-    if (check_request(req, app, &user) != 0)
+    if (orderd_http_user_check(req, &user) != 0 || orderd_http_body_check(req, app) != 0)
         return 0;
 
     switch (route) {
