@@ -1,8 +1,14 @@
 /*
  * The operator's endpoints: GET /api/admin/orders, every user's orders
- * oldest first (a fulfilment worker's queue, e.g. ?status=pending).
+ * oldest first (a fulfilment worker's queue, e.g. ?status=pending), and
+ * POST /api/orders/{id}/status, which the orders routing table sends here.
  */
+#include "orderd/codec.h"
+#include "orderd/store.h"
+
 #include "admin.h"
+#include "conditional.h"
+#include "durable.h"
 #include "identity.h"
 #include "query.h"
 #include "respond.h"
@@ -24,9 +30,48 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_store_page_t page;
     if (orderd_store_admin_page(app->store, &q.page, &a, &page) != ORDERD_STORE_OK)
-        return orderd_http_problem(req, ORDERD_PROBLEM_UNAVAILABLE, NULL, 0,
-                                   "the server is out of memory; nothing was changed");
+        return orderd_http_unavailable(req, ORDERD_STORE_ENOMEM);
     return orderd_http_send_page(req, admin_path, &q, &page);
+}
+
+/* POST /api/orders/{id}/status: the operator moves an order along fulfilment. */
+int orderd_http_admin_set_status(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id_text)
+{
+    orderd_alloc_t a = orderd_http_alloc(req);
+    orderd_order_t *order;
+    orderd_precondition_t pre;
+    orderd_status_t to;
+    orderd_decode_report_t report;
+    uint64_t id;
+    int decoded = orderd_codec_decode_status(req->entity.base, req->entity.len, &a, &to, &report);
+    if (decoded != ORDERD_DECODE_OK)
+        return orderd_http_bad_body(req, decoded, &report, "the status change");
+    if (orderd_id_parse(id_text.base, id_text.len, &id) != 0)
+        return orderd_http_order_not_found(req, id_text);
+    orderd_http_if_match(req, id, &pre);
+    orderd_ticket_t *ticket = NULL;
+    if (app->durable && (ticket = orderd_ticket_new(req, 200)) == NULL)
+        return orderd_http_unavailable(req, ORDERD_STORE_ENOMEM);
+    /* fulfilment only goes forward: cancelling is the customer's, pending is where orders start */
+    int ret = to == ORDERD_STATUS_PENDING || to == ORDERD_STATUS_CANCELLED
+                  ? orderd_store_get(app->store, (orderd_str_t){NULL, 0}, id, &a, &order)
+                  : orderd_store_change_status(app->store, (orderd_str_t){NULL, 0}, id, to, orderd_now_ms(), &pre, NULL,
+                                               &a, &order, ticket);
+    if (ret == ORDERD_STORE_OK && (to == ORDERD_STATUS_PENDING || to == ORDERD_STATUS_CANCELLED))
+        ret = ORDERD_STORE_ECONFLICT;
+    if (ret == ORDERD_STORE_ECONFLICT) {
+        orderd_status_t now = (orderd_status_t)order->status;
+        orderd_ticket_drop(ticket);
+        return orderd_http_problem(req, ORDERD_PROBLEM_CONFLICT, NULL, 0, "order %.*s is %s; %s%s", (int)id_text.len,
+                                   id_text.base, orderd_status_name(now),
+                                   now < ORDERD_STATUS_DELIVERED && now != ORDERD_STATUS_CANCELLED
+                                       ? "it can only move on to "
+                                       : "it cannot change any more",
+                                   now < ORDERD_STATUS_DELIVERED && now != ORDERD_STATUS_CANCELLED
+                                       ? orderd_status_name(now + 1)
+                                       : "");
+    }
+    return orderd_ticket_answer(req, app, ticket, ret, order, id_text);
 }
 
 void orderd_http_admin_register(h2o_hostconf_t *host, orderd_app_t *app)

@@ -1,13 +1,16 @@
 /*
- * Answering a change once the journal has made it durable. The request waits
- * as a ticket; the writer thread hands the ticket back to the request's own
- * thread as an h2o message. If the client leaves first, h2o frees the
+ * Answering a change: now, or once the journal has made it durable. The
+ * request waits as a ticket; the writer thread hands the ticket back to the
+ * request's own thread as an h2o message. If the client leaves first, h2o frees the
  * request's pool; a pool-owned guard then clears the ticket's pointer so the
  * late answer is dropped. Tickets and guards are only touched on the
  * request's thread, except the message hand-off itself.
  */
 #include <stdlib.h>
 
+#include "orderd/store.h"
+
+#include "conditional.h"
 #include "durable.h"
 #include "request_id.h"
 #include "respond.h"
@@ -92,6 +95,13 @@ void orderd_http_on_durable(void *ctx, void *waiter, int durable)
     h2o_multithread_send_message(t->receiver, &t->msg);
 }
 
+/* An idempotency key's first answer, given again. */
+static void mark_replayed(h2o_req_t *req)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("idempotent-replayed"), 0, NULL,
+                          H2O_STRLIT("true"));
+}
+
 static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     while (!h2o_linklist_is_empty(messages)) {
@@ -101,8 +111,7 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
         if (req != NULL) {
             hand_back(req);
             if (t->durable && t->replayed)
-                h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("idempotent-replayed"), 0, NULL,
-                                      H2O_STRLIT("true"));
+                mark_replayed(req);
             if (t->durable)
                 orderd_http_send_order_body(req, t->status, t->order, t->body);
             else
@@ -141,4 +150,39 @@ void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *q
     orderd_http_request_id_seed(t);
     t->kick = (h2o_timeout_entry_t){0};
     t->kick.cb = on_kick;
+}
+
+/* --- answering a change: now, or once durable --- */
+
+int orderd_ticket_replay(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int status, const orderd_order_t *o)
+{
+    if (ticket != NULL) {
+        ticket->status = status;
+        ticket->replayed = 1;
+        return orderd_ticket_wait(ticket, app, o);
+    }
+    mark_replayed(req);
+    return orderd_http_send_order(req, status, o);
+}
+
+int orderd_ticket_answer(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int ret,
+                         const orderd_order_t *order, orderd_str_t id_text)
+{
+    if (ret == ORDERD_STORE_REPLAYED)
+        return orderd_ticket_replay(req, app, ticket, 200, order);
+    if (ret == ORDERD_STORE_OK && ticket != NULL)
+        return orderd_ticket_wait(ticket, app, order); /* applied (or a repeat): answered once durable */
+    orderd_ticket_drop(ticket);
+    switch (ret) {
+    case ORDERD_STORE_OK:
+        return orderd_http_send_order(req, 200, order);
+    case ORDERD_STORE_EPRECONDITION:
+        return orderd_http_precondition_failed(req, order);
+    case ORDERD_STORE_EKEYMISMATCH:
+        return orderd_http_key_mismatch(req);
+    case ORDERD_STORE_ENOTFOUND:
+        return orderd_http_order_not_found(req, id_text);
+    default:
+        return orderd_http_unavailable(req, ret);
+    }
 }

@@ -1,7 +1,10 @@
 #ifndef ORDERD_HTTP_DURABLE_H
 #define ORDERD_HTTP_DURABLE_H
 
-/* Tickets: a change's answer, held until the journal has made the change durable. */
+/*
+ * Answering a change: now, or, with a journal, as a ticket held until the
+ * journal has made the change durable.
+ */
 
 #include <h2o.h>
 
@@ -37,5 +40,24 @@ void orderd_ticket_drop(orderd_ticket_t *t);
  * on_req).
  */
 int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order_t *order);
+
+/**
+ * Answers with an idempotency key's first answer (`status`, `order`) and
+ * Idempotent-Replayed: true: through `ticket` once the original change is
+ * durable, or now when `ticket` is NULL (no journal). Returns 0.
+ */
+int orderd_ticket_replay(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int status,
+                         const orderd_order_t *order);
+
+/**
+ * Answers a status change (a cancel, a fulfilment step) from the store's
+ * result `ret`, but for ORDERD_STORE_ECONFLICT, whose wording is the
+ * caller's: REPLAYED as orderd_ticket_replay; OK with `order` through
+ * `ticket` once durable, or 200 now without one; else 412, 422 (key
+ * mismatch), 404 for `id` or 503, and the ticket (or NULL) is dropped.
+ * Returns 0.
+ */
+int orderd_ticket_answer(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int ret,
+                         const orderd_order_t *order, orderd_str_t id);
 
 #endif

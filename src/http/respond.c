@@ -186,6 +186,38 @@ int orderd_http_method_not_allowed(h2o_req_t *req, const char *allow)
                                (int)(req->method.len > 16 ? 16 : req->method.len), req->method.base, allow);
 }
 
+/* --- the problems several endpoints answer --- */
+
+int orderd_http_order_not_found(h2o_req_t *req, orderd_str_t id)
+{
+    return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no order %.*s",
+                               (int)(id.len > ORDERD_ID_LEN ? ORDERD_ID_LEN : id.len), id.base);
+}
+
+int orderd_http_unavailable(h2o_req_t *req, int store_err)
+{
+    return orderd_http_problem(req, ORDERD_PROBLEM_UNAVAILABLE, NULL, 0, "%s",
+                               store_err == ORDERD_STORE_EUNAVAILABLE
+                                   ? "the journal cannot take writes right now; nothing was changed, retry later"
+                                   : "the server is out of memory; nothing was changed");
+}
+
+int orderd_http_bad_body(h2o_req_t *req, int decoded, const orderd_decode_report_t *report, const char *what)
+{
+    if (decoded == ORDERD_DECODE_SYNTAX)
+        return orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0, "the request body is not valid JSON: %s",
+                                   report->syntax);
+    return orderd_http_problem(req, ORDERD_PROBLEM_INVALID, report->errors, report->n_errors,
+                               "%s breaks %zu rule%s; see errors", what, report->n_errors,
+                               report->n_errors == 1 ? "" : "s");
+}
+
+int orderd_http_key_mismatch(h2o_req_t *req)
+{
+    return orderd_http_problem(req, ORDERD_PROBLEM_INVALID, NULL, 0,
+                               "this Idempotency-Key was used for a different request; use a new key");
+}
+
 /* --- h2o's own errors as problem+json --- */
 
 typedef struct problem_filter {

@@ -84,6 +84,26 @@ void orderd_http_add_etag(h2o_req_t *req, const orderd_order_t *o);
 /** Sends 304 Not Modified with the order's ETag and no body. Returns 0. */
 int orderd_http_send_not_modified(h2o_req_t *req, const orderd_order_t *order);
 
+/** 404 for order `id` as the path gave it (cut at ORDERD_ID_LEN bytes). Returns 0. */
+int orderd_http_order_not_found(h2o_req_t *req, orderd_str_t id);
+
+/**
+ * 503 for a store error, nothing changed: `store_err` ORDERD_STORE_EUNAVAILABLE
+ * says the journal takes no writes now, anything else that memory ran out.
+ * Returns 0.
+ */
+int orderd_http_unavailable(h2o_req_t *req, int store_err);
+
+/**
+ * A body the codec refused (`decoded` and `report` as the decoder gave
+ * them): 400 when it is not JSON, else 422 listing the rules `what` ("the
+ * order") breaks. Returns 0.
+ */
+int orderd_http_bad_body(h2o_req_t *req, int decoded, const orderd_decode_report_t *report, const char *what);
+
+/** 422: the Idempotency-Key was used for a different request. Returns 0. */
+int orderd_http_key_mismatch(h2o_req_t *req);
+
 /**
  * Installs the filter that turns h2o's own plain-text error responses (an
  * HTTP/1 body over the size limit, broken chunked encoding) into
