@@ -40,18 +40,15 @@ int orderd_http_admin_set_status(h2o_req_t *req, orderd_app_t *app, orderd_str_t
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_order_t *order;
     orderd_precondition_t pre;
+    orderd_ticket_t *ticket;
     orderd_status_t to;
     orderd_decode_report_t report;
     uint64_t id;
     int decoded = orderd_codec_decode_status(req->entity.base, req->entity.len, &a, &to, &report);
     if (decoded != ORDERD_DECODE_OK)
         return orderd_http_bad_body(req, decoded, &report, "the status change");
-    if (orderd_id_parse(id_text.base, id_text.len, &id) != 0)
-        return orderd_http_order_not_found(req, id_text);
-    orderd_http_if_match(req, id, &pre);
-    orderd_ticket_t *ticket = NULL;
-    if (app->durable && (ticket = orderd_ticket_new(req, 200)) == NULL)
-        return orderd_http_unavailable(req, ORDERD_STORE_ENOMEM);
+    if (orderd_ticket_begin_change(req, app, id_text, &id, &pre, &ticket) != 0)
+        return 0;
     /* fulfilment only goes forward: cancelling is the customer's, pending is where orders start */
     int ret = to == ORDERD_STATUS_PENDING || to == ORDERD_STATUS_CANCELLED
                   ? orderd_store_get(app->store, (orderd_str_t){NULL, 0}, id, &a, &order)

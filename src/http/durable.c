@@ -154,6 +154,22 @@ void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *q
 
 /* --- answering a change: now, or once durable --- */
 
+int orderd_ticket_begin_change(h2o_req_t *req, orderd_app_t *app, orderd_str_t id_text, uint64_t *id,
+                               orderd_precondition_t *pre, orderd_ticket_t **ticket)
+{
+    *ticket = NULL;
+    if (orderd_id_parse(id_text.base, id_text.len, id) != 0) {
+        orderd_http_order_not_found(req, id_text);
+        return -1;
+    }
+    orderd_http_if_match(req, *id, pre);
+    if (app->durable && (*ticket = orderd_ticket_new(req, 200)) == NULL) {
+        orderd_http_unavailable(req, ORDERD_STORE_ENOMEM);
+        return -1;
+    }
+    return 0;
+}
+
 int orderd_ticket_replay(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int status, const orderd_order_t *o)
 {
     if (ticket != NULL) {

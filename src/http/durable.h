@@ -9,6 +9,7 @@
 #include <h2o.h>
 
 #include "orderd/http.h"
+#include "orderd/store.h"
 
 /** A request waiting for the journal. */
 typedef struct orderd_ticket {
@@ -40,6 +41,16 @@ void orderd_ticket_drop(orderd_ticket_t *t);
  * on_req).
  */
 int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order_t *order);
+
+/**
+ * The start of a status change on order `id_text` (as the path gave it):
+ * parses it into *id, reads If-Match into *pre and, with a journal, makes
+ * the 200 ticket the change will wait on (*ticket, else NULL; the caller
+ * owns it). Returns 0, or -1 with the 404 (no such id) or 503 (out of
+ * memory) sent.
+ */
+int orderd_ticket_begin_change(h2o_req_t *req, orderd_app_t *app, orderd_str_t id_text, uint64_t *id,
+                               orderd_precondition_t *pre, orderd_ticket_t **ticket);
 
 /**
  * Answers with an idempotency key's first answer (`status`, `order`) and

@@ -91,16 +91,13 @@ static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_order_t *order;
     orderd_precondition_t pre;
+    orderd_ticket_t *ticket;
     orderd_idem_key_t *key;
     uint64_t id;
     if (get_idem_key(req, (orderd_str_t){req->path_normalized.base, req->path_normalized.len}, &key) != 0)
         return 0;
-    if (orderd_id_parse(id_text.base, id_text.len, &id) != 0)
-        return orderd_http_order_not_found(req, id_text);
-    orderd_http_if_match(req, id, &pre);
-    orderd_ticket_t *ticket = NULL;
-    if (app->durable && (ticket = orderd_ticket_new(req, 200)) == NULL)
-        return orderd_http_unavailable(req, ORDERD_STORE_ENOMEM);
+    if (orderd_ticket_begin_change(req, app, id_text, &id, &pre, &ticket) != 0)
+        return 0;
     int ret = orderd_store_change_status(app->store, user, id, ORDERD_STATUS_CANCELLED, orderd_now_ms(), &pre, key, &a,
                                          &order, ticket);
     if (ret == ORDERD_STORE_ECONFLICT) {
