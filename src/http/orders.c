@@ -15,7 +15,7 @@
 
 static const char base_path[] = "/api/orders";
 
-/* --- endpoints --- */
+/* --- endpoints: handlers of the routing table below --- */
 
 /*
  * Idempotency-Key: absent (0, *key untouched), valid (0, *key filled with the
@@ -42,7 +42,7 @@ static int get_idem_key(h2o_req_t *req, orderd_str_t op, orderd_idem_key_t **key
     return 0;
 }
 
-static int create(h2o_req_t *req, orderd_app_t *app, orderd_str_t user)
+static int create(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id)
 {
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_order_draft_t draft;
@@ -109,7 +109,7 @@ static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
     return orderd_ticket_answer(req, app, ticket, ret, order, id_text);
 }
 
-static int list(h2o_req_t *req, orderd_app_t *app, orderd_str_t user)
+static int list(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id)
 {
     orderd_list_query_t q;
     if (orderd_http_list_query(req, &q) != 0)
@@ -136,75 +136,71 @@ static int events(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
 
 /* --- routing --- */
 
+/* `user`: the X-User-Id on a user's route, empty on the operator's; `id`: the
+ * order id as the path gave it, empty on a route without one. */
+typedef int (*route_handler_t)(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id);
+
+typedef enum { AT_BASE, AT_ORDER } route_at_t;         /* the suffix follows /api/orders, or /api/orders/{id} */
+typedef enum { AS_USER, AS_OPERATOR } route_identity_t; /* X-User-Id, or the operator's bearer token */
+
+typedef struct route {
+    route_at_t at;
+    h2o_iovec_t suffix;
+    const char *allow; /* the methods, as a 405's Allow header says them */
+    route_identity_t identity;
+    route_handler_t get, post; /* NULL: 405; get also serves HEAD */
+} route_t;
+
+/* The routes at the base come first: "/create" is a path, not an order id. */
+static const route_t routes[] = {
+    {AT_BASE, {H2O_STRLIT("")}, "GET, HEAD, POST", AS_USER, list, create},
+    {AT_BASE, {H2O_STRLIT("/create")}, "POST", AS_USER, NULL, create},
+    {AT_ORDER, {H2O_STRLIT("")}, "GET, HEAD", AS_USER, get, NULL},
+    {AT_ORDER, {H2O_STRLIT("/cancel")}, "POST", AS_USER, NULL, cancel},
+    {AT_ORDER, {H2O_STRLIT("/status")}, "POST", AS_OPERATOR, NULL, orderd_http_admin_set_status},
+    {AT_ORDER, {H2O_STRLIT("/events")}, "GET, HEAD", AS_USER, events, NULL},
+};
+
+/* The route of `p` (n bytes: the path after /api/orders), with *id set on a
+ * route at an order; NULL when no route has that path. */
+static const route_t *find_route(const char *p, size_t n, orderd_str_t *id)
+{
+    const route_t *r = routes, *end = routes + sizeof(routes) / sizeof(routes[0]);
+    for (; r < end && r->at == AT_BASE; ++r)
+        if (h2o_memis(p, n, r->suffix.base, r->suffix.len))
+            return r;
+    if (n < 2) /* "/" names no order */
+        return NULL;
+    /* "/{id}", then the suffix */
+    const char *stop = p + n, *slash = memchr(p + 1, '/', n - 1), *rest = slash != NULL ? slash : stop;
+    *id = (orderd_str_t){p + 1, (size_t)(rest - (p + 1))};
+    if (id->len == 0)
+        return NULL;
+    for (; r < end; ++r)
+        if (h2o_memis(rest, (size_t)(stop - rest), r->suffix.base, r->suffix.len))
+            return r;
+    return NULL;
+}
+
+/* The checks run in this order for every route: path (404), method (405),
+ * identity (401, 403), body size (413) and type (415); then the handler. */
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     orderd_app_t *app = ((orderd_handler_t *)_self)->app;
-    const char *p = req->path_normalized.base + sizeof(base_path) - 1;
-    size_t n = req->path_normalized.len - (sizeof(base_path) - 1);
-    orderd_str_t user, id = {NULL, 0};
-
-    enum { COLLECTION, CREATE, ORDER, CANCEL, STATUS, EVENTS } route;
-    if (n == 0) {
-        route = COLLECTION;
-    } else if (h2o_memis(p, n, H2O_STRLIT("/create"))) {
-        route = CREATE;
-    } else {
-        /* "/{id}" or "/{id}/cancel" */
-        const char *slash = n > 1 ? memchr(p + 1, '/', n - 1) : NULL;
-        id = (orderd_str_t){p + 1, (size_t)((slash != NULL ? slash : p + n) - (p + 1))};
-        if (id.len == 0)
-            return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no resource at this path");
-        if (slash == NULL)
-            route = ORDER;
-        else if (h2o_memis(slash, (size_t)(p + n - slash), H2O_STRLIT("/cancel")))
-            route = CANCEL;
-        else if (h2o_memis(slash, (size_t)(p + n - slash), H2O_STRLIT("/status")))
-            route = STATUS;
-        else if (h2o_memis(slash, (size_t)(p + n - slash), H2O_STRLIT("/events")))
-            route = EVENTS;
-        else
-            return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no resource at this path");
-    }
-
-    switch (route) {
-    case COLLECTION:
-        if (!orderd_http_method_is(req, "GET") && !orderd_http_method_is(req, "POST"))
-            return orderd_http_method_not_allowed(req, "GET, HEAD, POST");
-        break;
-    case CREATE:
-    case CANCEL:
-    case STATUS:
-        if (!orderd_http_method_is(req, "POST"))
-            return orderd_http_method_not_allowed(req, "POST");
-        break;
-    case ORDER:
-    case EVENTS:
-        if (!orderd_http_method_is(req, "GET"))
-            return orderd_http_method_not_allowed(req, "GET, HEAD");
-        break;
-    }
-    if (route == STATUS) /* the operator's: a bearer token instead of X-User-Id */
-        return orderd_http_operator_check(req, app) != 0 || orderd_http_body_check(req, app) != 0
-                   ? 0
-                   : orderd_http_admin_set_status(req, app, (orderd_str_t){NULL, 0}, id);
-    if (orderd_http_user_check(req, &user) != 0 || orderd_http_body_check(req, app) != 0)
+    orderd_str_t user = {NULL, 0}, id = {NULL, 0};
+    const route_t *r = find_route(req->path_normalized.base + sizeof(base_path) - 1,
+                                  req->path_normalized.len - (sizeof(base_path) - 1), &id);
+    if (r == NULL)
+        return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no resource at this path");
+    route_handler_t handler = orderd_http_method_is(req, "GET")    ? r->get
+                              : orderd_http_method_is(req, "POST") ? r->post
+                                                                   : NULL;
+    if (handler == NULL)
+        return orderd_http_method_not_allowed(req, r->allow);
+    if ((r->identity == AS_USER ? orderd_http_user_check(req, &user) : orderd_http_operator_check(req, app)) != 0 ||
+        orderd_http_body_check(req, app) != 0)
         return 0;
-
-    switch (route) {
-    case COLLECTION:
-        return orderd_http_method_is(req, "POST") ? create(req, app, user) : list(req, app, user);
-    case CREATE:
-        return create(req, app, user);
-    case ORDER:
-        return get(req, app, user, id);
-    case CANCEL:
-        return cancel(req, app, user, id);
-    case EVENTS:
-        return events(req, app, user, id);
-    case STATUS:
-        break;
-    }
-    return 0;
+    return handler(req, app, user, id);
 }
 
 void orderd_http_orders_register(h2o_hostconf_t *host, orderd_app_t *app)
