@@ -122,10 +122,10 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     }
 }
 
-static void on_kick(h2o_timeout_entry_t *entry)
+static void on_commit(h2o_timeout_entry_t *entry)
 {
-    orderd_http_thread_t *t = H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, kick, entry);
-    t->kick_app->kick(t->kick_app->kick_ctx);
+    orderd_http_thread_t *t = H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, commit, entry);
+    t->commit_app->commit(t->commit_app->commit_ctx);
 }
 
 int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order_t *order)
@@ -137,9 +137,9 @@ int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order
     keep_polled(t->req);
     /* zero timeouts run after the loop has handled every ready socket: one
      * wake-up carries this iteration's changes into one batch */
-    if (app->kick != NULL && !h2o_timeout_is_linked(&thread->kick)) {
-        thread->kick_app = app;
-        h2o_timeout_link(thread->ctx.loop, &thread->ctx.zero_timeout, &thread->kick);
+    if (app->commit != NULL && !h2o_timeout_is_linked(&thread->commit)) {
+        thread->commit_app = app;
+        h2o_timeout_link(thread->ctx.loop, &thread->ctx.zero_timeout, &thread->commit);
     }
     return 0;
 }
@@ -148,8 +148,8 @@ void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *q
 {
     h2o_multithread_register_receiver(queue, &t->durable, on_messages);
     orderd_http_request_id_seed(t);
-    t->kick = (h2o_timeout_entry_t){0};
-    t->kick.cb = on_kick;
+    t->commit = (h2o_timeout_entry_t){0};
+    t->commit.cb = on_commit;
 }
 
 /* --- answering a change: now, or once durable --- */
