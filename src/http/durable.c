@@ -170,7 +170,8 @@ int orderd_ticket_begin_change(h2o_req_t *req, orderd_app_t *app, orderd_str_t i
     return 0;
 }
 
-int orderd_ticket_replay(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int status, const orderd_order_t *o)
+int orderd_ticket_replay(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int status,
+                         const orderd_order_t *o)
 {
     if (ticket != NULL) {
         ticket->status = status;

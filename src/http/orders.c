@@ -1,4 +1,5 @@
-/* /api/orders: create, get, list and cancel a user's orders; the operator's status change is admin.c's. */
+/* /api/orders: create, get, list and cancel a user's orders, and the routing
+ * table of every path below it (the operator's status change is admin.c's). */
 #include <string.h>
 
 #include "orderd/codec.h"

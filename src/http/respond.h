@@ -51,7 +51,10 @@ orderd_handler_t *orderd_http_handler_new(h2o_pathconf_t *path, orderd_app_t *ap
 /** Whether the request's method is `m` (HEAD counts as GET). */
 int orderd_http_method_is(h2o_req_t *req, const char *m);
 
-/** Sends `body` (not copied: it must live as long as the request) as application/json with `status`. Returns 0 (for on_req). */
+/**
+ * Sends `body` as application/json with `status`; the body is not copied, so
+ * it must live as long as the request. Returns 0 (for on_req).
+ */
 int orderd_http_send_json(h2o_req_t *req, int status, orderd_str_t body);
 
 /** Encodes an order into the request's pool and sends it with its ETag (201 adds Location). Returns 0. */
