@@ -7,7 +7,6 @@
 #include "orderd/store.h"
 
 #include "admin.h"
-#include "conditional.h"
 #include "durable.h"
 #include "identity.h"
 #include "query.h"
