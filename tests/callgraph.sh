@@ -13,7 +13,6 @@ set -euo pipefail
 
 # Pairs that still call each other, "a.c.o b.c.o" in name order, one a line.
 KNOWN=(
-  "conditional.c.o respond.c.o"  # being fixed by the store/http reshape
 )
 
 if [ $# -eq 0 ]; then

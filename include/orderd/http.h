@@ -12,9 +12,10 @@ typedef struct orderd_app {
     orderd_store_t *store;
     size_t max_body;
     int durable; /* a journal is attached: changes are answered once durable */
-    /* wakes the journal writer; called once per loop iteration that queued changes */
-    void (*kick)(void *ctx);
-    void *kick_ctx;
+    /* commits what this loop iteration queued (the journal's group commit):
+     * called once per loop iteration that queued changes; NULL: none */
+    void (*commit)(void *ctx);
+    void *commit_ctx;
     /* the operator's bearer token (--operator-token-file); empty: no operator */
     char operator_token[256];
     size_t operator_token_len;
@@ -27,8 +28,8 @@ typedef struct orderd_app {
 typedef struct orderd_http_thread {
     h2o_context_t ctx;
     h2o_multithread_receiver_t durable; /* journal acknowledgements for this thread's requests */
-    h2o_timeout_entry_t kick;           /* wakes the writer after this loop iteration's requests */
-    orderd_app_t *kick_app;
+    h2o_timeout_entry_t commit;         /* runs app->commit after this loop iteration's requests */
+    orderd_app_t *commit_app;
     uint64_t request_id_seed; /* random per thread: generated X-Request-Id values */
     uint64_t request_id_next;
 } orderd_http_thread_t;

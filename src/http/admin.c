@@ -1,45 +1,18 @@
 /*
- * The operator: its bearer token, and GET /api/admin/orders, every user's
- * orders oldest first (a fulfilment worker's queue, e.g. ?status=pending).
+ * The operator's endpoints: GET /api/admin/orders, every user's orders
+ * oldest first (a fulfilment worker's queue, e.g. ?status=pending), and
+ * POST /api/orders/{id}/status, which the orders routing table sends here.
  */
-#include <string.h>
+#include "orderd/codec.h"
+#include "orderd/store.h"
 
+#include "admin.h"
+#include "durable.h"
+#include "identity.h"
+#include "query.h"
 #include "respond.h"
 
 static const char admin_path[] = "/api/admin/orders";
-
-/* Time depends on the lengths only, never on where the bytes differ. */
-static int equal_constant_time(const char *a, size_t alen, const char *b, size_t blen)
-{
-    unsigned char diff = alen != blen;
-    size_t n = alen < blen ? alen : blen;
-    for (size_t i = 0; i < n; ++i)
-        diff |= (unsigned char)(a[i] ^ b[i]);
-    return diff == 0;
-}
-
-int orderd_http_operator_check(h2o_req_t *req, orderd_app_t *app)
-{
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    h2o_iovec_t v = i != -1 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0);
-    size_t skip = sizeof("Bearer ") - 1;
-    if (i == -1 || h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, i) != -1 || v.len <= skip ||
-        !h2o_lcstris(v.base, skip - 1, H2O_STRLIT("bearer")) || v.base[skip - 1] != ' ') {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
-                       H2O_STRLIT("Bearer realm=\"orderd-operator\""));
-        orderd_http_problem(req, ORDERD_PROBLEM_UNAUTHORIZED, NULL, 0,
-                            "this endpoint needs the operator's Authorization: Bearer <token>");
-        return -1;
-    }
-    while (skip < v.len && v.base[skip] == ' ')
-        ++skip;
-    if (app->operator_token_len == 0 ||
-        !equal_constant_time(v.base + skip, v.len - skip, app->operator_token, app->operator_token_len)) {
-        orderd_http_problem(req, ORDERD_PROBLEM_FORBIDDEN, NULL, 0, "the bearer token is not the operator's");
-        return -1;
-    }
-    return 0;
-}
 
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
@@ -56,9 +29,44 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_store_page_t page;
     if (orderd_store_queue(app->store, &q.page, &a, &page) != ORDERD_STORE_OK)
-        return orderd_http_problem(req, ORDERD_PROBLEM_UNAVAILABLE, NULL, 0,
-                                   "the server is out of memory; nothing was changed");
+        return orderd_http_unavailable(req, ORDERD_STORE_ENOMEM);
     return orderd_http_send_page(req, admin_path, &q, &page);
+}
+
+/* POST /api/orders/{id}/status: the operator moves an order along fulfilment. */
+int orderd_http_admin_set_status(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id_text)
+{
+    (void)user; /* the operator acts for no user: the route table passes none */
+    orderd_alloc_t a = orderd_http_alloc(req);
+    orderd_order_t *order;
+    orderd_precondition_t pre;
+    orderd_ticket_t *ticket;
+    orderd_status_t to;
+    orderd_decode_report_t report;
+    uint64_t id;
+    int decoded = orderd_codec_decode_status(req->entity.base, req->entity.len, &a, &to, &report);
+    if (decoded != ORDERD_DECODE_OK)
+        return orderd_http_bad_body(req, decoded, &report, "the status change");
+    if (orderd_ticket_begin_change(req, app, id_text, &id, &pre, &ticket) != 0)
+        return 0;
+    /* fulfilment only goes forward: cancelling is the customer's, pending is where orders start */
+    int ret = to == ORDERD_STATUS_PENDING || to == ORDERD_STATUS_CANCELLED
+                  ? orderd_store_get(app->store, (orderd_str_t){NULL, 0}, id, &a, &order)
+                  : orderd_store_set_status(app->store, (orderd_str_t){NULL, 0}, id, to, orderd_now_ms(), &pre, NULL,
+                                            &a, &order, ticket);
+    if (ret == ORDERD_STORE_OK && (to == ORDERD_STATUS_PENDING || to == ORDERD_STATUS_CANCELLED))
+        ret = ORDERD_STORE_ECONFLICT;
+    if (ret == ORDERD_STORE_ECONFLICT) {
+        orderd_status_t now = (orderd_status_t)order->status;
+        orderd_ticket_drop(ticket);
+        return orderd_http_problem(
+            req, ORDERD_PROBLEM_CONFLICT, NULL, 0, "order %.*s is %s; %s%s", (int)id_text.len, id_text.base,
+            orderd_status_name(now),
+            now < ORDERD_STATUS_DELIVERED && now != ORDERD_STATUS_CANCELLED ? "it can only move on to "
+                                                                            : "it cannot change any more",
+            now < ORDERD_STATUS_DELIVERED && now != ORDERD_STATUS_CANCELLED ? orderd_status_name(now + 1) : "");
+    }
+    return orderd_ticket_answer(req, app, ticket, ret, order, id_text);
 }
 
 void orderd_http_admin_register(h2o_hostconf_t *host, orderd_app_t *app)

@@ -1,42 +1,13 @@
 /*
- * Conditional requests (RFC 9110 section 13). An order's entity tag is the
- * strong tag "<id>-<version>": it changes with every change of the order.
- * GET with a matching If-None-Match is 304; a change with an If-Match that
+ * Conditional requests (RFC 9110 section 13), on the order's entity tag
+ * (respond.c writes it). GET with a matching If-None-Match is 304; a change with an If-Match that
  * names none of the current version is 412, decided by the store under the
  * shard lock together with the change itself.
  */
 #include <string.h>
 
+#include "conditional.h"
 #include "respond.h"
-
-#define ETAG_MAX (2 + ORDERD_ID_LEN + 1 + 10)
-
-static size_t etag_format(const orderd_order_t *o, char out[ETAG_MAX])
-{
-    char *p = out;
-    *p++ = '"';
-    orderd_id_format(o->id, p);
-    p += ORDERD_ID_LEN;
-    *p++ = '-';
-    char digits[10];
-    size_t n = 0;
-    uint32_t v = o->version;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0)
-        *p++ = digits[--n];
-    *p++ = '"';
-    return (size_t)(p - out);
-}
-
-void orderd_http_add_etag(h2o_req_t *req, const orderd_order_t *o)
-{
-    char *tag = h2o_mem_alloc_pool(&req->pool, ETAG_MAX);
-    size_t len = etag_format(o, tag);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, tag, len);
-}
 
 /*
  * Calls fn(ctx, tag, weak) for each member of every `name` header: an entity
@@ -74,14 +45,15 @@ static int each_tag(h2o_req_t *req, const h2o_token_t *name, int (*fn)(void *ctx
 
 static int match_weak(void *ctx, h2o_iovec_t tag, int weak)
 {
+    (void)weak; /* If-None-Match compares weakly: W/ or not, the same tag */
     h2o_iovec_t *mine = ctx;
     return h2o_memis(tag.base, tag.len, H2O_STRLIT("*")) || h2o_memis(tag.base, tag.len, mine->base, mine->len);
 }
 
 int orderd_http_not_modified(h2o_req_t *req, const orderd_order_t *o)
 {
-    char tag[ETAG_MAX];
-    h2o_iovec_t mine = h2o_iovec_init(tag, etag_format(o, tag));
+    char tag[ORDERD_HTTP_ETAG_MAX];
+    h2o_iovec_t mine = h2o_iovec_init(tag, orderd_http_etag_format(o, tag));
     int seen;
     return each_tag(req, H2O_TOKEN_IF_NONE_MATCH, match_weak, &mine, &seen) != 0;
 }
@@ -124,8 +96,8 @@ void orderd_http_if_match(h2o_req_t *req, uint64_t id, orderd_precondition_t *pr
 
 int orderd_http_precondition_failed(h2o_req_t *req, const orderd_order_t *o)
 {
-    char tag[ETAG_MAX], id[ORDERD_ID_LEN];
-    size_t len = etag_format(o, tag);
+    char tag[ORDERD_HTTP_ETAG_MAX], id[ORDERD_ID_LEN];
+    size_t len = orderd_http_etag_format(o, tag);
     orderd_id_format(o->id, id);
     orderd_http_add_etag(req, o);
     return orderd_http_problem(req, ORDERD_PROBLEM_PRECONDITION, NULL, 0,

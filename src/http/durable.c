@@ -1,13 +1,18 @@
 /*
- * Answering a change once the journal has made it durable. The request waits
- * as a ticket; the writer thread hands the ticket back to the request's own
- * thread as an h2o message. If the client leaves first, h2o frees the
+ * Answering a change: now, or once the journal has made it durable. The
+ * request waits as a ticket; the writer thread hands the ticket back to the
+ * request's own thread as an h2o message. If the client leaves first, h2o frees the
  * request's pool; a pool-owned guard then clears the ticket's pointer so the
  * late answer is dropped. Tickets and guards are only touched on the
  * request's thread, except the message hand-off itself.
  */
 #include <stdlib.h>
 
+#include "orderd/store.h"
+
+#include "conditional.h"
+#include "durable.h"
+#include "request_id.h"
 #include "respond.h"
 
 static void on_guard_dispose(void *p)
@@ -85,13 +90,22 @@ static void hand_back(h2o_req_t *req)
 
 void orderd_http_on_durable(void *ctx, void *waiter, int durable)
 {
+    (void)ctx;
     orderd_ticket_t *t = waiter;
     t->durable = durable;
     h2o_multithread_send_message(t->receiver, &t->msg);
 }
 
+/* An idempotency key's first answer, given again. */
+static void mark_replayed(h2o_req_t *req)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("idempotent-replayed"), 0, NULL,
+                          H2O_STRLIT("true"));
+}
+
 static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
+    (void)receiver;
     while (!h2o_linklist_is_empty(messages)) {
         orderd_ticket_t *t = H2O_STRUCT_FROM_MEMBER(orderd_ticket_t, msg.link, messages->next);
         h2o_linklist_unlink(&t->msg.link);
@@ -99,8 +113,7 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
         if (req != NULL) {
             hand_back(req);
             if (t->durable && t->replayed)
-                h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("idempotent-replayed"), 0, NULL,
-                                      H2O_STRLIT("true"));
+                mark_replayed(req);
             if (t->durable)
                 orderd_http_send_order_body(req, t->status, t->order, t->body);
             else
@@ -111,10 +124,10 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     }
 }
 
-static void on_kick(h2o_timeout_entry_t *entry)
+static void on_commit(h2o_timeout_entry_t *entry)
 {
-    orderd_http_thread_t *t = H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, kick, entry);
-    t->kick_app->kick(t->kick_app->kick_ctx);
+    orderd_http_thread_t *t = H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, commit, entry);
+    t->commit_app->commit(t->commit_app->commit_ctx);
 }
 
 int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order_t *order)
@@ -126,9 +139,9 @@ int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order
     keep_polled(t->req);
     /* zero timeouts run after the loop has handled every ready socket: one
      * wake-up carries this iteration's changes into one batch */
-    if (app->kick != NULL && !h2o_timeout_is_linked(&thread->kick)) {
-        thread->kick_app = app;
-        h2o_timeout_link(thread->ctx.loop, &thread->ctx.zero_timeout, &thread->kick);
+    if (app->commit != NULL && !h2o_timeout_is_linked(&thread->commit)) {
+        thread->commit_app = app;
+        h2o_timeout_link(thread->ctx.loop, &thread->ctx.zero_timeout, &thread->commit);
     }
     return 0;
 }
@@ -137,6 +150,58 @@ void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *q
 {
     h2o_multithread_register_receiver(queue, &t->durable, on_messages);
     orderd_http_request_id_seed(t);
-    t->kick = (h2o_timeout_entry_t){0};
-    t->kick.cb = on_kick;
+    t->commit = (h2o_timeout_entry_t){0};
+    t->commit.cb = on_commit;
+}
+
+/* --- answering a change: now, or once durable --- */
+
+int orderd_ticket_begin_change(h2o_req_t *req, orderd_app_t *app, orderd_str_t id_text, uint64_t *id,
+                               orderd_precondition_t *pre, orderd_ticket_t **ticket)
+{
+    *ticket = NULL;
+    if (orderd_id_parse(id_text.base, id_text.len, id) != 0) {
+        orderd_http_order_not_found(req, id_text);
+        return -1;
+    }
+    orderd_http_if_match(req, *id, pre);
+    if (app->durable && (*ticket = orderd_ticket_new(req, 200)) == NULL) {
+        orderd_http_unavailable(req, ORDERD_STORE_ENOMEM);
+        return -1;
+    }
+    return 0;
+}
+
+int orderd_ticket_replay(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int status,
+                         const orderd_order_t *o)
+{
+    if (ticket != NULL) {
+        ticket->status = status;
+        ticket->replayed = 1;
+        return orderd_ticket_wait(ticket, app, o);
+    }
+    mark_replayed(req);
+    return orderd_http_send_order(req, status, o);
+}
+
+int orderd_ticket_answer(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int ret,
+                         const orderd_order_t *order, orderd_str_t id_text)
+{
+    if (ret == ORDERD_STORE_REPLAYED)
+        return orderd_ticket_replay(req, app, ticket, 200, order);
+    if (ret == ORDERD_STORE_OK && ticket != NULL)
+        return orderd_ticket_wait(ticket, app, order); /* applied (or a repeat): answered once durable */
+    orderd_ticket_drop(ticket);
+    switch (ret) {
+    case ORDERD_STORE_OK:
+        return orderd_http_send_order(req, 200, order);
+    case ORDERD_STORE_EPRECONDITION:
+        return orderd_http_precondition_failed(req, order);
+    case ORDERD_STORE_EKEYMISMATCH:
+        return orderd_http_key_mismatch(req);
+    case ORDERD_STORE_ENOTFOUND:
+        return orderd_http_order_not_found(req, id_text);
+    default:
+        return orderd_http_unavailable(req, ret);
+    }
 }

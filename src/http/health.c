@@ -1,8 +1,10 @@
 /* GET /healthz: liveness for load balancers; no identity needed. */
+#include "health.h"
 #include "respond.h"
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
+    (void)self;
     if (req->path_normalized.len != sizeof("/healthz") - 1)
         return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no resource at this path");
     if (!orderd_http_method_is(req, "GET"))

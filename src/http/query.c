@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "query.h"
 #include "respond.h"
 
 #define LIST_LIMIT_DEFAULT 10

@@ -1,9 +1,16 @@
 /* Puts the API together on one host: resources, the catch-all 404, and the
  * filter that keeps every error problem+json. */
+#include "orderd/http.h"
+
+#include "admin.h"
+#include "health.h"
+#include "orders.h"
+#include "request_id.h"
 #include "respond.h"
 
 static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
 {
+    (void)self;
     return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no resource at this path");
 }
 

@@ -6,7 +6,7 @@
  */
 #include <sys/random.h>
 
-#include "respond.h"
+#include "request_id.h"
 
 #define REQUEST_ID_MAX 200
 
@@ -55,6 +55,7 @@ void orderd_http_request_id_seed(orderd_http_thread_t *t)
 
 static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
+    (void)self;
     h2o_iovec_t id = orderd_http_request_id(req);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
     h2o_setup_next_ostream(req, slot);

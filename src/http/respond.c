@@ -1,4 +1,5 @@
 #include "respond.h"
+#include "request_id.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -99,6 +100,36 @@ int orderd_http_send_order(h2o_req_t *req, int status, const orderd_order_t *ord
     return orderd_http_send_order_body(req, status, order, orderd_codec_encode_order(order, &a));
 }
 
+/* --- the order's entity tag: the strong tag "<id>-<version>", which changes
+ * with every change of the order --- */
+
+size_t orderd_http_etag_format(const orderd_order_t *o, char out[ORDERD_HTTP_ETAG_MAX])
+{
+    char *p = out;
+    *p++ = '"';
+    orderd_id_format(o->id, p);
+    p += ORDERD_ID_LEN;
+    *p++ = '-';
+    char digits[10];
+    size_t n = 0;
+    uint32_t v = o->version;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        *p++ = digits[--n];
+    *p++ = '"';
+    return (size_t)(p - out);
+}
+
+void orderd_http_add_etag(h2o_req_t *req, const orderd_order_t *o)
+{
+    char *tag = h2o_mem_alloc_pool(&req->pool, ORDERD_HTTP_ETAG_MAX);
+    size_t len = orderd_http_etag_format(o, tag);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, tag, len);
+}
+
 int orderd_http_send_order_body(h2o_req_t *req, int status, const orderd_order_t *order, orderd_str_t body)
 {
     if (status == 201) {
@@ -155,6 +186,38 @@ int orderd_http_method_not_allowed(h2o_req_t *req, const char *allow)
                                (int)(req->method.len > 16 ? 16 : req->method.len), req->method.base, allow);
 }
 
+/* --- the problems several endpoints answer --- */
+
+int orderd_http_order_not_found(h2o_req_t *req, orderd_str_t id)
+{
+    return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no order %.*s",
+                               (int)(id.len > ORDERD_ID_LEN ? ORDERD_ID_LEN : id.len), id.base);
+}
+
+int orderd_http_unavailable(h2o_req_t *req, int store_err)
+{
+    return orderd_http_problem(req, ORDERD_PROBLEM_UNAVAILABLE, NULL, 0, "%s",
+                               store_err == ORDERD_STORE_EUNAVAILABLE
+                                   ? "the journal cannot take writes right now; nothing was changed, retry later"
+                                   : "the server is out of memory; nothing was changed");
+}
+
+int orderd_http_bad_body(h2o_req_t *req, int decoded, const orderd_decode_report_t *report, const char *what)
+{
+    if (decoded == ORDERD_DECODE_SYNTAX)
+        return orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0, "the request body is not valid JSON: %s",
+                                   report->syntax);
+    return orderd_http_problem(req, ORDERD_PROBLEM_INVALID, report->errors, report->n_errors,
+                               "%s breaks %zu rule%s; see errors", what, report->n_errors,
+                               report->n_errors == 1 ? "" : "s");
+}
+
+int orderd_http_key_mismatch(h2o_req_t *req)
+{
+    return orderd_http_problem(req, ORDERD_PROBLEM_INVALID, NULL, 0,
+                               "this Idempotency-Key was used for a different request; use a new key");
+}
+
 /* --- h2o's own errors as problem+json --- */
 
 typedef struct problem_filter {
@@ -171,6 +234,7 @@ typedef struct replace_ostream {
 static void replace_do_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
                             h2o_send_state_t state)
 {
+    (void)bufs, (void)bufcnt; /* h2o's own body is dropped: ours replaces it */
     replace_ostream_t *self = (replace_ostream_t *)_self;
     if (h2o_send_state_is_in_progress(state)) {
         h2o_ostream_send_next(&self->super, req, NULL, 0, state);

@@ -2,9 +2,9 @@
 #define ORDERD_HTTP_RESPOND_H
 
 /*
- * The one place responses are built: JSON bodies, problem+json errors,
- * headers. Every response carries Content-Length; no handler builds its own
- * error.
+ * The one place responses are built: JSON bodies, orders with their ETag,
+ * problem+json errors, headers. Every response carries Content-Length; no
+ * handler builds its own error.
  */
 
 #include <h2o.h>
@@ -34,122 +34,84 @@ typedef enum {
     ORDERD_PROBLEM_PRECONDITION,    /* 412 */
 } orderd_problem_kind_t;
 
-/** A request waiting for the journal (see durable.c). */
-typedef struct orderd_ticket {
-    h2o_multithread_message_t msg;
-    h2o_multithread_receiver_t *receiver;
-    h2o_req_t *req;                /* NULL once the client has gone */
-    struct orderd_ticket **guard;  /* pool-owned back pointer */
-    int durable;
-    int status;                    /* 201 or 200 */
-    orderd_str_t body;             /* the order's JSON, encoded while the journal works */
-    const orderd_order_t *order;   /* for the Location header */
-    int replayed;                  /* an idempotency key's first answer: Idempotent-Replayed: true */
-} orderd_ticket_t;
+/** Longest entity tag, quotes included. */
+#define ORDERD_HTTP_ETAG_MAX (2 + ORDERD_ID_LEN + 1 + 10)
 
-/** A ticket for `req`, to be answered with `status` and t->order once durable; NULL out of memory. */
-orderd_ticket_t *orderd_ticket_new(h2o_req_t *req, int status);
-
-/** Frees a ticket that was never handed to the journal (or NULL). */
-void orderd_ticket_drop(orderd_ticket_t *t);
-
-/**
- * The ticket's change is queued: encodes `order` now, so the answer is only
- * a write once the journal is done, and wakes the writer after this loop
- * iteration. Returns 0 (for on_req).
- */
-int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order_t *order);
-
-/** Sends an already encoded order (201 adds Location). Returns 0. */
-int orderd_http_send_order_body(h2o_req_t *req, int status, const orderd_order_t *order, orderd_str_t body);
-
-/** A request allocator backed by req->pool. */
+/** A request allocator backed by req->pool: what it returns lives as long as the request. */
 orderd_alloc_t orderd_http_alloc(h2o_req_t *req);
 
-/** Creates an orderd_handler_t on `path` for `app`. */
+/**
+ * Creates an orderd_handler_t on `path` for `app`, calling `on_req`. h2o's
+ * configuration owns it; it aborts (h2o's allocator) when out of memory at
+ * start-up.
+ */
 orderd_handler_t *orderd_http_handler_new(h2o_pathconf_t *path, orderd_app_t *app,
                                           int (*on_req)(h2o_handler_t *, h2o_req_t *));
-
-/** Sends `body` as application/json with `status`. Returns 0 (for on_req). */
-int orderd_http_send_json(h2o_req_t *req, int status, orderd_str_t body);
-
-/** Sends an order (201 adds Location: /api/orders/{id}). Returns 0. */
-int orderd_http_send_order(h2o_req_t *req, int status, const orderd_order_t *order);
-
-/**
- * Sends a problem of `kind` whose detail is printf(fmt, ...); `errors` (may be
- * NULL) become the 422 list. Returns 0.
- */
-int orderd_http_problem(h2o_req_t *req, orderd_problem_kind_t kind, const orderd_field_error_t *errors,
-                        size_t n_errors, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-/** 405 with `Allow: allow`. Returns 0. */
-int orderd_http_method_not_allowed(h2o_req_t *req, const char *allow);
 
 /** Whether the request's method is `m` (HEAD counts as GET). */
 int orderd_http_method_is(h2o_req_t *req, const char *m);
 
 /**
- * Installs the filter that turns h2o's own plain-text error responses (an
- * HTTP/1 body over the size limit, broken chunked encoding) into problem+json.
+ * Sends `body` as application/json with `status`; the body is not copied, so
+ * it must live as long as the request. Returns 0 (for on_req).
  */
-void orderd_http_problem_filter_register(h2o_pathconf_t *path, orderd_app_t *app);
+int orderd_http_send_json(h2o_req_t *req, int status, orderd_str_t body);
 
-/** Adds the order's ETag ("<id>-<version>") to the response. */
+/** Encodes an order into the request's pool and sends it with its ETag (201 adds Location). Returns 0. */
+int orderd_http_send_order(h2o_req_t *req, int status, const orderd_order_t *order);
+
+/** Sends an already encoded order with its ETag (201 adds Location: /api/orders/{id}). Returns 0. */
+int orderd_http_send_order_body(h2o_req_t *req, int status, const orderd_order_t *order, orderd_str_t body);
+
+/**
+ * Sends a problem of `kind` whose detail is printf(fmt, ...), cut at 511
+ * bytes; `errors` (may be NULL) become the 422 list. A 503 carries
+ * Retry-After: 1. Returns 0.
+ */
+int orderd_http_problem(h2o_req_t *req, orderd_problem_kind_t kind, const orderd_field_error_t *errors,
+                        size_t n_errors, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/** 405 with `Allow: allow` (a static string). Returns 0. */
+int orderd_http_method_not_allowed(h2o_req_t *req, const char *allow);
+
+/**
+ * Writes the order's strong entity tag, "<id>-<version>" with its quotes,
+ * into `out` and returns its length. It changes with every change of the
+ * order. Cannot fail.
+ */
+size_t orderd_http_etag_format(const orderd_order_t *o, char out[ORDERD_HTTP_ETAG_MAX]);
+
+/** Adds the order's ETag to the response (the tag lives in the request's pool). */
 void orderd_http_add_etag(h2o_req_t *req, const orderd_order_t *o);
-
-/** Whether If-None-Match names the order's current tag (or "*"): answer 304. */
-int orderd_http_not_modified(h2o_req_t *req, const orderd_order_t *o);
 
 /** Sends 304 Not Modified with the order's ETag and no body. Returns 0. */
 int orderd_http_send_not_modified(h2o_req_t *req, const orderd_order_t *order);
 
-/** 412 with the order's current ETag: If-Match named none of it. Returns 0. */
-int orderd_http_precondition_failed(h2o_req_t *req, const orderd_order_t *o);
+/** 404 for order `id` as the path gave it (cut at ORDERD_ID_LEN bytes). Returns 0. */
+int orderd_http_order_not_found(h2o_req_t *req, orderd_str_t id);
 
 /**
- * The operator's Authorization: Bearer token, compared in constant time.
- * Returns 0 when it is right, else -1 with the 401 (missing or malformed) or
- * 403 (wrong token) sent.
+ * 503 for a store error, nothing changed: `store_err` ORDERD_STORE_EUNAVAILABLE
+ * says the journal takes no writes now, anything else that memory ran out.
+ * Returns 0.
  */
-int orderd_http_operator_check(h2o_req_t *req, orderd_app_t *app);
-
-/** Reads If-Match for order `id` into *pre (pre->active = 0 when absent). */
-void orderd_http_if_match(h2o_req_t *req, uint64_t id, orderd_precondition_t *pre);
-
-/** A list's query: the page it asks for, and its status filter as given (for links). */
-typedef struct orderd_list_query {
-    orderd_page_req_t page;
-    orderd_str_t status; /* empty: no filter */
-} orderd_list_query_t;
+int orderd_http_unavailable(h2o_req_t *req, int store_err);
 
 /**
- * Reads limit, offset, status (comma-separated), after and before from the
- * query string. Returns 0, or -1 when it sent a 400 (unknown, repeated,
- * empty or out-of-range parameter; offset, after and before combined).
+ * A body the codec refused (`decoded` and `report` as the decoder gave
+ * them): 400 when it is not JSON, else 422 listing the rules `what` ("the
+ * order") breaks. Returns 0.
  */
-int orderd_http_list_query(h2o_req_t *req, orderd_list_query_t *q);
+int orderd_http_bad_body(h2o_req_t *req, int decoded, const orderd_decode_report_t *report, const char *what);
 
-/** Adds the Link header (rel="next" while more follow, rel="prev" while some precede). */
-void orderd_http_add_page_links(h2o_req_t *req, const char *base, const orderd_list_query_t *q,
-                                const orderd_store_page_t *page);
+/** 422: the Idempotency-Key was used for a different request. Returns 0. */
+int orderd_http_key_mismatch(h2o_req_t *req);
 
-/** Sends a page as {"orders","limit","offset","total"} with its Link header. Returns 0. */
-int orderd_http_send_page(h2o_req_t *req, const char *base, const orderd_list_query_t *q,
-                          const orderd_store_page_t *page);
-
-/** The request's X-Request-Id, or one made up for it (then kept in req->headers). */
-h2o_iovec_t orderd_http_request_id(h2o_req_t *req);
-
-/** Seeds a worker thread's made-up request ids. */
-void orderd_http_request_id_seed(orderd_http_thread_t *t);
-
-/** Installs the filter that puts X-Request-Id on every response of `path`. */
-void orderd_http_request_id_filter_register(h2o_pathconf_t *path);
-
-/* Resources: each registers its paths on the host. */
-void orderd_http_health_register(h2o_hostconf_t *host, orderd_app_t *app);
-void orderd_http_orders_register(h2o_hostconf_t *host, orderd_app_t *app);
-void orderd_http_admin_register(h2o_hostconf_t *host, orderd_app_t *app);
+/**
+ * Installs the filter that turns h2o's own plain-text error responses (an
+ * HTTP/1 body over the size limit, broken chunked encoding) into
+ * problem+json. h2o's configuration owns the filter.
+ */
+void orderd_http_problem_filter_register(h2o_pathconf_t *path, orderd_app_t *app);
 
 #endif

@@ -1,0 +1,35 @@
+#ifndef ORDERD_HTTP_QUERY_H
+#define ORDERD_HTTP_QUERY_H
+
+/* List queries and their pages, shared by the user's list and the operator's list. */
+
+#include <h2o.h>
+
+#include "orderd/store.h"
+
+/** A list's query: the page it asks for, and its status filter as given (for links). */
+typedef struct orderd_list_query {
+    orderd_page_req_t page;
+    orderd_str_t status; /* empty: no filter; points into the request's pool */
+} orderd_list_query_t;
+
+/**
+ * Reads limit, offset, status (comma-separated), after and before from the
+ * query string into *q (decoded into the request's pool). Returns 0, or -1
+ * when it sent a 400 (unknown, repeated, empty or out-of-range parameter;
+ * offset, after and before combined).
+ */
+int orderd_http_list_query(h2o_req_t *req, orderd_list_query_t *q);
+
+/**
+ * Adds the Link header (rel="next" while more follow, rel="prev" while some
+ * precede) for the list at path `base`, built in the request's pool.
+ */
+void orderd_http_add_page_links(h2o_req_t *req, const char *base, const orderd_list_query_t *q,
+                                const orderd_store_page_t *page);
+
+/** Sends a page as {"orders","limit","offset","total"} with its Link header. Returns 0. */
+int orderd_http_send_page(h2o_req_t *req, const char *base, const orderd_list_query_t *q,
+                          const orderd_store_page_t *page);
+
+#endif
