@@ -199,7 +199,7 @@ orderd_str_t orderd_codec_encode_problem(const orderd_problem_t *p, const orderd
     return gen_result(&out);
 }
 
-orderd_str_t orderd_codec_encode_events(const orderd_order_t *o, const orderd_order_event_t *events, size_t n,
+orderd_str_t orderd_codec_encode_audit_trail(const orderd_order_t *o, const orderd_audit_entry_t *events, size_t n,
                                         const orderd_alloc_t *a)
 {
     yajl_alloc_funcs funcs;
@@ -214,9 +214,9 @@ orderd_str_t orderd_codec_encode_events(const orderd_order_t *o, const orderd_or
     for (size_t i = 0; i < n; ++i) {
         yajl_gen_map_open(g);
         KEY(g, "seq");
-        gen_uint(g, events[i].seq);
+        gen_uint(g, events[i].version);
         KEY(g, "type");
-        gen_cstr(g, events[i].seq == 1 ? "created" : "status_changed");
+        gen_cstr(g, events[i].version == 1 ? "created" : "status_changed");
         KEY(g, "status");
         gen_cstr(g, orderd_status_name((orderd_status_t)events[i].status));
         KEY(g, "at");

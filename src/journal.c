@@ -88,19 +88,19 @@ int orderd_file_header_decode(const unsigned char *p, size_t avail, const char m
     return 0;
 }
 
-/* --- events <-> records --- */
+/* --- changes <-> records --- */
 
 /* Status payload: u64 order id, i64 at, i64 previous updated_at, u32 version,
  * u8 status, u8 previous status, u8 actor, u8 reserved. */
-uint8_t orderd_event_payload(const orderd_event_t *ev, unsigned char buf[ORDERD_STATUS_PAYLOAD_SIZE],
+uint8_t orderd_change_payload(const orderd_change_t *ev, unsigned char buf[ORDERD_STATUS_PAYLOAD_SIZE],
                              const void **payload, uint32_t *len)
 {
-    if (ev->type == ORDERD_EVENT_CREATED) {
+    if (ev->type == ORDERD_CHANGE_CREATED) {
         *payload = ev->u.created.order;
         *len = ev->u.created.order->size;
         return ORDERD_REC_ORDER_CREATED;
     }
-    if (ev->type == ORDERD_EVENT_IDEM_KEY) {
+    if (ev->type == ORDERD_CHANGE_IDEM_KEY) {
         *payload = ev->u.idem.entry;
         *len = ev->u.idem.entry->size;
         return ORDERD_REC_IDEM_KEY;
@@ -118,7 +118,7 @@ uint8_t orderd_event_payload(const orderd_event_t *ev, unsigned char buf[ORDERD_
     return ORDERD_REC_STATUS_CHANGED;
 }
 
-int orderd_event_from_record(const orderd_record_t *rec, orderd_event_t *ev)
+int orderd_change_from_record(const orderd_record_t *rec, orderd_change_t *ev)
 {
     switch (rec->type) {
     case ORDERD_REC_ORDER_CREATED:
@@ -126,19 +126,19 @@ int orderd_event_from_record(const orderd_record_t *rec, orderd_event_t *ev)
         /* blobs need 8-byte alignment: readers copy unaligned payloads first */
         if (((uintptr_t)rec->payload & 7) != 0 || orderd_order_check((const void *)rec->payload, rec->len) != 0)
             return -1;
-        *ev = (orderd_event_t){.type = ORDERD_EVENT_CREATED, .u.created.order = (const void *)rec->payload};
+        *ev = (orderd_change_t){.type = ORDERD_CHANGE_CREATED, .u.created.order = (const void *)rec->payload};
         return 0;
     case ORDERD_REC_IDEM_KEY:
     case ORDERD_REC_SNAPSHOT_IDEM:
         if (((uintptr_t)rec->payload & 7) != 0 || orderd_idem_entry_check((const void *)rec->payload, rec->len) != 0)
             return -1;
-        *ev = (orderd_event_t){.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = (const void *)rec->payload};
+        *ev = (orderd_change_t){.type = ORDERD_CHANGE_IDEM_KEY, .u.idem.entry = (const void *)rec->payload};
         return 0;
     case ORDERD_REC_STATUS_CHANGED: {
         const unsigned char *p = rec->payload;
         if (rec->len != ORDERD_STATUS_PAYLOAD_SIZE || p[28] >= ORDERD_STATUS_COUNT || p[29] >= ORDERD_STATUS_COUNT)
             return -1;
-        *ev = (orderd_event_t){.type = ORDERD_EVENT_STATUS_CHANGED,
+        *ev = (orderd_change_t){.type = ORDERD_CHANGE_STATUS,
                                .u.status_changed = {.order_id = orderd_le64_get(p),
                                                     .at_ms = (int64_t)orderd_le64_get(p + 8),
                                                     .prev_updated_ms = (int64_t)orderd_le64_get(p + 16),
@@ -154,7 +154,7 @@ int orderd_event_from_record(const orderd_record_t *rec, orderd_event_t *ev)
 
 /* SNAPSHOT_HISTORY: u64 order id, u32 count, u32 reserved, then per change
  * i64 at, u32 version, u8 status, u8 actor, u16 reserved. */
-uint32_t orderd_history_payload(uint64_t id, const orderd_order_event_t *events, size_t n, unsigned char *buf)
+uint32_t orderd_history_payload(uint64_t id, const orderd_audit_entry_t *events, size_t n, unsigned char *buf)
 {
     orderd_le64_put(buf, id);
     orderd_le32_put(buf + 8, (uint32_t)n);
@@ -162,7 +162,7 @@ uint32_t orderd_history_payload(uint64_t id, const orderd_order_event_t *events,
     for (size_t i = 0; i < n; ++i) {
         unsigned char *p = buf + 16 + i * ORDERD_HISTORY_ENTRY_SIZE;
         orderd_le64_put(p, (uint64_t)events[i].at_ms);
-        orderd_le32_put(p + 8, events[i].seq);
+        orderd_le32_put(p + 8, events[i].version);
         p[12] = events[i].status;
         p[13] = events[i].actor;
         p[14] = p[15] = 0;
@@ -170,7 +170,7 @@ uint32_t orderd_history_payload(uint64_t id, const orderd_order_event_t *events,
     return (uint32_t)(16 + n * ORDERD_HISTORY_ENTRY_SIZE);
 }
 
-int orderd_history_from_record(const orderd_record_t *rec, uint64_t *id, orderd_order_event_t events[ORDERD_HISTORY_MAX],
+int orderd_history_from_record(const orderd_record_t *rec, uint64_t *id, orderd_audit_entry_t events[ORDERD_HISTORY_MAX],
                                size_t *n)
 {
     if (rec->type != ORDERD_REC_SNAPSHOT_HISTORY || rec->len < 16)
@@ -181,8 +181,8 @@ int orderd_history_from_record(const orderd_record_t *rec, uint64_t *id, orderd_
     *id = orderd_le64_get(rec->payload);
     for (uint32_t i = 0; i < count; ++i) {
         const unsigned char *p = rec->payload + 16 + i * ORDERD_HISTORY_ENTRY_SIZE;
-        events[i] = (orderd_order_event_t){
-            .at_ms = (int64_t)orderd_le64_get(p), .seq = orderd_le32_get(p + 8), .status = p[12], .actor = p[13]};
+        events[i] = (orderd_audit_entry_t){
+            .at_ms = (int64_t)orderd_le64_get(p), .version = orderd_le32_get(p + 8), .status = p[12], .actor = p[13]};
         if (events[i].status >= ORDERD_STATUS_COUNT)
             return -1;
     }

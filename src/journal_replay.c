@@ -25,12 +25,12 @@ static int apply_record(void *_ctx, const orderd_record_t *rec, size_t off)
 {
     (void)off;
     replay_ctx_t *ctx = _ctx;
-    orderd_event_t ev;
+    orderd_change_t ev;
     if (rec->seq <= ctx->skip_to)
         return 0;
     if ((rec->type != ORDERD_REC_ORDER_CREATED && rec->type != ORDERD_REC_STATUS_CHANGED &&
          rec->type != ORDERD_REC_IDEM_KEY) ||
-        orderd_event_from_record(rec, &ev) != 0 || orderd_store_replay(ctx->store, &ev) != ORDERD_STORE_OK)
+        orderd_change_from_record(rec, &ev) != 0 || orderd_store_replay(ctx->store, &ev) != ORDERD_STORE_OK)
         return -1;
     ++ctx->applied;
     return 0;
@@ -41,7 +41,7 @@ static int check_snapshot_record(void *_ctx, const orderd_record_t *rec, size_t 
 {
     (void)off;
     replay_ctx_t *ctx = _ctx;
-    orderd_event_t ev;
+    orderd_change_t ev;
     if (ctx->snapshot_ended)
         return -1;
     if (rec->type == ORDERD_REC_SNAPSHOT_END) {
@@ -53,12 +53,12 @@ static int check_snapshot_record(void *_ctx, const orderd_record_t *rec, size_t 
     }
     if (rec->type == ORDERD_REC_SNAPSHOT_HISTORY) {
         uint64_t id;
-        orderd_order_event_t events[ORDERD_HISTORY_MAX];
+        orderd_audit_entry_t events[ORDERD_HISTORY_MAX];
         size_t n;
         return orderd_history_from_record(rec, &id, events, &n);
     }
     if ((rec->type != ORDERD_REC_SNAPSHOT_ORDER && rec->type != ORDERD_REC_SNAPSHOT_IDEM) ||
-        orderd_event_from_record(rec, &ev) != 0)
+        orderd_change_from_record(rec, &ev) != 0)
         return -1;
     if (rec->type == ORDERD_REC_SNAPSHOT_ORDER)
         ++ctx->snapshot_orders;
@@ -69,22 +69,22 @@ static int load_snapshot_record(void *_ctx, const orderd_record_t *rec, size_t o
 {
     (void)off;
     replay_ctx_t *ctx = _ctx;
-    orderd_event_t ev;
+    orderd_change_t ev;
     if (rec->type == ORDERD_REC_SNAPSHOT_END)
         return 0;
     if (rec->type == ORDERD_REC_SNAPSHOT_HISTORY) {
         uint64_t id;
-        orderd_order_event_t events[ORDERD_HISTORY_MAX];
+        orderd_audit_entry_t events[ORDERD_HISTORY_MAX];
         size_t n;
         return orderd_history_from_record(rec, &id, events, &n) == 0 &&
                        orderd_store_restore_history(ctx->store, id, events, n) == ORDERD_STORE_OK
                    ? 0
                    : -1;
     }
-    if (orderd_event_from_record(rec, &ev) != 0)
+    if (orderd_change_from_record(rec, &ev) != 0)
         return -1;
     /* keys go through replay's rule: one past its time is not loaded */
-    return (ev.type == ORDERD_EVENT_IDEM_KEY ? orderd_store_replay(ctx->store, &ev)
+    return (ev.type == ORDERD_CHANGE_IDEM_KEY ? orderd_store_replay(ctx->store, &ev)
                                               : orderd_store_apply(ctx->store, &ev)) == ORDERD_STORE_OK
                ? 0
                : -1;

@@ -36,12 +36,12 @@ static void json_str(FILE *out, orderd_str_t s)
 static int dump_record(void *_ctx, const orderd_record_t *rec, size_t off)
 {
     dump_ctx_t *ctx = _ctx;
-    orderd_event_t ev;
+    orderd_change_t ev;
     char id[ORDERD_ID_LEN + 1] = {0};
     fprintf(ctx->out, "{\"file\":\"%s\",\"offset\":%zu,\"seq\":%" PRIu64 ",\"type\":%u,\"length\":%u", ctx->file, off,
             rec->seq, rec->type, rec->len);
-    if (rec->type != ORDERD_REC_SNAPSHOT_END && orderd_event_from_record(rec, &ev) == 0) {
-        if (ev.type == ORDERD_EVENT_CREATED) {
+    if (rec->type != ORDERD_REC_SNAPSHOT_END && orderd_change_from_record(rec, &ev) == 0) {
+        if (ev.type == ORDERD_CHANGE_CREATED) {
             const orderd_order_t *o = ev.u.created.order;
             orderd_id_format(o->id, id);
             fprintf(ctx->out, ",\"event\":\"%s\",\"id\":\"%s\",\"user_id\":",
@@ -49,7 +49,7 @@ static int dump_record(void *_ctx, const orderd_record_t *rec, size_t off)
             json_str(ctx->out, orderd_order_user(o));
             fprintf(ctx->out, ",\"status\":\"%s\",\"version\":%u,\"items\":%u,\"total_minor\":%" PRId64,
                     orderd_status_name((orderd_status_t)o->status), o->version, o->n_items, o->total);
-        } else if (ev.type == ORDERD_EVENT_IDEM_KEY) {
+        } else if (ev.type == ORDERD_CHANGE_IDEM_KEY) {
             const orderd_idem_entry_t *e = ev.u.idem.entry;
             orderd_id_format(e->order_id, id);
             fprintf(ctx->out, ",\"event\":\"%s\",\"id\":\"%s\",\"user_id\":",

@@ -62,7 +62,7 @@ static void put_record(snap_buf_t *b, uint8_t type, const void *payload, uint32_
 static void copy_order(void *ctx, const orderd_order_t *o)
 {
     snap_buf_t *b = ctx;
-    orderd_order_event_t events[ORDERD_HISTORY_MAX];
+    orderd_audit_entry_t events[ORDERD_HISTORY_MAX];
     unsigned char hist[16 + ORDERD_HISTORY_ENTRY_SIZE * ORDERD_HISTORY_MAX];
     put_record(b, ORDERD_REC_SNAPSHOT_ORDER, o, o->size);
     ++b->orders;

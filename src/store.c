@@ -249,12 +249,12 @@ static void move_status(user_t *u, shard_t *s, uint64_t id, uint8_t from, uint8_
     orderd_idvec_insert(&s->by_status[to], id);
 }
 
-/* Applies one event to shard `s`, whose lock the caller holds. Everything that
+/* Applies one change to shard `s`, whose lock the caller holds. Everything that
  * can fail is reserved before anything changes, so a failure changes nothing. */
-static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t *ev)
+static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_change_t *ev)
 {
     switch (ev->type) {
-    case ORDERD_EVENT_CREATED: {
+    case ORDERD_CHANGE_CREATED: {
         const orderd_order_t *in = ev->u.created.order;
         orderd_str_t uid = orderd_order_user(in);
         if (orderd_shard_find(s, in->id) != NULL || in->status >= ORDERD_STATUS_COUNT)
@@ -282,7 +282,7 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t 
         seq_observe(store, copy->id);
         return ORDERD_STORE_OK;
     }
-    case ORDERD_EVENT_STATUS_CHANGED: {
+    case ORDERD_CHANGE_STATUS: {
         orderd_order_t *o = orderd_shard_find(s, ev->u.status_changed.order_id);
         uint8_t to = ev->u.status_changed.status;
         if (o == NULL || to >= ORDERD_STATUS_COUNT)
@@ -306,17 +306,17 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_event_t 
         }
         return ORDERD_STORE_OK;
     }
-    case ORDERD_EVENT_IDEM_KEY:
+    case ORDERD_CHANGE_IDEM_KEY:
         return orderd_idem_put(&s->idem, ev->u.idem.entry) == 0 ? ORDERD_STORE_OK : ORDERD_STORE_ENOMEM;
     }
     return ORDERD_STORE_EINVAL;
 }
 
 /* Reverts `ev`, applied earlier under this shard's lock and never made durable. */
-static int undo_locked(shard_t *s, const orderd_event_t *ev)
+static int undo_locked(shard_t *s, const orderd_change_t *ev)
 {
     switch (ev->type) {
-    case ORDERD_EVENT_CREATED: {
+    case ORDERD_CHANGE_CREATED: {
         orderd_order_t *o = orderd_shard_find(s, ev->u.created.order->id);
         if (o == NULL)
             return ORDERD_STORE_EINVAL;
@@ -336,7 +336,7 @@ static int undo_locked(shard_t *s, const orderd_event_t *ev)
         free(o);
         return ORDERD_STORE_OK;
     }
-    case ORDERD_EVENT_STATUS_CHANGED: {
+    case ORDERD_CHANGE_STATUS: {
         orderd_order_t *o = orderd_shard_find(s, ev->u.status_changed.order_id);
         uint8_t back = ev->u.status_changed.prev_status;
         if (o == NULL || o->version != ev->u.status_changed.version || back >= ORDERD_STATUS_COUNT)
@@ -355,29 +355,29 @@ static int undo_locked(shard_t *s, const orderd_event_t *ev)
         o->updated_ms = ev->u.status_changed.prev_updated_ms;
         return ORDERD_STORE_OK;
     }
-    case ORDERD_EVENT_IDEM_KEY:
+    case ORDERD_CHANGE_IDEM_KEY:
         orderd_idem_remove(&s->idem, ev->u.idem.entry);
         return ORDERD_STORE_OK;
     }
     return ORDERD_STORE_EINVAL;
 }
 
-static int known_event(const orderd_event_t *ev)
+static int known_event(const orderd_change_t *ev)
 {
-    return ev->type == ORDERD_EVENT_CREATED || ev->type == ORDERD_EVENT_STATUS_CHANGED ||
-           ev->type == ORDERD_EVENT_IDEM_KEY;
+    return ev->type == ORDERD_CHANGE_CREATED || ev->type == ORDERD_CHANGE_STATUS ||
+           ev->type == ORDERD_CHANGE_IDEM_KEY;
 }
 
 /* A key lives in its user's shard, which is also the shard of the order it names. */
-static shard_t *shard_of_event(orderd_store_t *store, const orderd_event_t *ev)
+static shard_t *shard_of_event(orderd_store_t *store, const orderd_change_t *ev)
 {
-    uint64_t id = ev->type == ORDERD_EVENT_CREATED     ? ev->u.created.order->id
-                  : ev->type == ORDERD_EVENT_IDEM_KEY ? ev->u.idem.entry->order_id
+    uint64_t id = ev->type == ORDERD_CHANGE_CREATED     ? ev->u.created.order->id
+                  : ev->type == ORDERD_CHANGE_IDEM_KEY ? ev->u.idem.entry->order_id
                                                        : ev->u.status_changed.order_id;
     return &store->shards[orderd_store_shard_of_id(store, id)];
 }
 
-int orderd_store_apply(orderd_store_t *store, const orderd_event_t *ev)
+int orderd_store_apply(orderd_store_t *store, const orderd_change_t *ev)
 {
     if (!known_event(ev))
         return ORDERD_STORE_EINVAL;
@@ -388,13 +388,13 @@ int orderd_store_apply(orderd_store_t *store, const orderd_event_t *ev)
     return ret;
 }
 
-int orderd_store_replay(orderd_store_t *store, const orderd_event_t *ev)
+int orderd_store_replay(orderd_store_t *store, const orderd_change_t *ev)
 {
     if (!known_event(ev))
         return ORDERD_STORE_EINVAL;
     shard_t *s = shard_of_event(store, ev);
     int ret;
-    if (ev->type == ORDERD_EVENT_IDEM_KEY) {
+    if (ev->type == ORDERD_CHANGE_IDEM_KEY) {
         /* a key past its time is reclaimed by not loading it */
         if (ev->u.idem.entry->created_ms + store->idem_ttl_ms < orderd_now_ms())
             return ORDERD_STORE_OK;
@@ -404,12 +404,12 @@ int orderd_store_replay(orderd_store_t *store, const orderd_event_t *ev)
         return ret;
     }
     pthread_mutex_lock(&s->mu);
-    uint64_t id = ev->type == ORDERD_EVENT_CREATED ? ev->u.created.order->id : ev->u.status_changed.order_id;
+    uint64_t id = ev->type == ORDERD_CHANGE_CREATED ? ev->u.created.order->id : ev->u.status_changed.order_id;
     const orderd_order_t *have = orderd_shard_find(s, id);
-    uint32_t version = ev->type == ORDERD_EVENT_CREATED ? ev->u.created.order->version : ev->u.status_changed.version;
+    uint32_t version = ev->type == ORDERD_CHANGE_CREATED ? ev->u.created.order->version : ev->u.status_changed.version;
     if (have != NULL && have->version >= version)
         ret = ORDERD_STORE_OK; /* already in the table (a snapshot taken while it was in flight) */
-    else if (ev->type == ORDERD_EVENT_STATUS_CHANGED && (have == NULL || have->version + 1 != version))
+    else if (ev->type == ORDERD_CHANGE_STATUS && (have == NULL || have->version + 1 != version))
         ret = ORDERD_STORE_EINVAL; /* a gap: the journal misses a change of this order */
     else
         ret = apply_locked(store, s, ev);
@@ -417,7 +417,7 @@ int orderd_store_replay(orderd_store_t *store, const orderd_event_t *ev)
     return ret;
 }
 
-int orderd_store_undo(orderd_store_t *store, const orderd_event_t *ev)
+int orderd_store_undo(orderd_store_t *store, const orderd_change_t *ev)
 {
     if (!known_event(ev))
         return ORDERD_STORE_EINVAL;
@@ -490,7 +490,7 @@ void orderd_store_each(orderd_store_t *store, unsigned shard, void (*fn)(void *c
 
 /* --- for store_write.c and store_read.c, under the shard's lock --- */
 
-int orderd_shard_apply_live(orderd_store_t *store, shard_t *s, const orderd_event_t *ev, void *waiter)
+int orderd_shard_apply_live(orderd_store_t *store, shard_t *s, const orderd_change_t *ev, void *waiter)
 {
     int ret = apply_locked(store, s, ev);
     if (ret != ORDERD_STORE_OK || store->journal.append == NULL)
@@ -525,17 +525,17 @@ int orderd_shard_owned_by(const orderd_order_t *o, orderd_str_t user_id)
 
 /* --- the audit trail and keys, as snapshots save and load them --- */
 
-size_t orderd_store_order_history(const orderd_order_t *o, orderd_order_event_t out[ORDERD_HISTORY_MAX])
+size_t orderd_store_order_history(const orderd_order_t *o, orderd_audit_entry_t out[ORDERD_HISTORY_MAX])
 {
     const history_t *h = history_of(o);
     size_t n = 0;
     for (uint32_t v = 2; v <= o->version && v - 2 < ORDERD_HISTORY_MAX; ++v)
         if (h->at_ms[v - 2] != 0) /* 0: not known (an order loaded from a snapshot without history) */
-            out[n++] = (orderd_order_event_t){v, h->status[v - 2], h->actor[v - 2], h->at_ms[v - 2]};
+            out[n++] = (orderd_audit_entry_t){v, h->status[v - 2], h->actor[v - 2], h->at_ms[v - 2]};
     return n;
 }
 
-int orderd_store_restore_history(orderd_store_t *store, uint64_t id, const orderd_order_event_t *events, size_t n)
+int orderd_store_restore_history(orderd_store_t *store, uint64_t id, const orderd_audit_entry_t *events, size_t n)
 {
     shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
     int ret = ORDERD_STORE_EINVAL;
@@ -545,7 +545,7 @@ int orderd_store_restore_history(orderd_store_t *store, uint64_t id, const order
         history_t *h = history_of(o);
         ret = ORDERD_STORE_OK;
         for (size_t i = 0; i < n; ++i) {
-            uint32_t v = events[i].seq;
+            uint32_t v = events[i].version;
             if (v < 2 || v - 2 >= ORDERD_HISTORY_MAX || v > o->version || events[i].status >= ORDERD_STATUS_COUNT) {
                 ret = ORDERD_STORE_EINVAL;
                 break;

@@ -32,8 +32,8 @@ int orderd_store_get(orderd_store_t *store, orderd_str_t user_id, uint64_t id, c
     return ret;
 }
 
-int orderd_store_events(orderd_store_t *store, orderd_str_t user_id, uint64_t id, const orderd_alloc_t *a,
-                        orderd_order_t **out, orderd_order_event_t events[ORDERD_HISTORY_MAX + 1], size_t *n_events)
+int orderd_store_audit_trail(orderd_store_t *store, orderd_str_t user_id, uint64_t id, const orderd_alloc_t *a,
+                        orderd_order_t **out, orderd_audit_entry_t events[ORDERD_HISTORY_MAX + 1], size_t *n_events)
 {
     shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
     int ret = ORDERD_STORE_ENOTFOUND;
@@ -41,7 +41,7 @@ int orderd_store_events(orderd_store_t *store, orderd_str_t user_id, uint64_t id
     orderd_order_t *o = orderd_shard_find(s, id);
     if (o != NULL && orderd_shard_owned_by(o, user_id)) {
         *out = orderd_shard_copy_out(o, a);
-        events[0] = (orderd_order_event_t){1, ORDERD_STATUS_PENDING, ORDERD_ACTOR_USER, o->created_ms};
+        events[0] = (orderd_audit_entry_t){1, ORDERD_STATUS_PENDING, ORDERD_ACTOR_USER, o->created_ms};
         *n_events = 1 + orderd_store_order_history(o, events + 1);
         ret = ORDERD_STORE_OK;
     }

@@ -73,7 +73,7 @@ static int idem_record(orderd_store_t *store, shard_t *s, orderd_str_t user, con
                        const orderd_idem_entry_t **made)
 {
     orderd_idem_entry_build(&buf->entry, user, key->key, order_id, version, status, key->fingerprint, now_ms);
-    orderd_event_t ev = {.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = &buf->entry};
+    orderd_change_t ev = {.type = ORDERD_CHANGE_IDEM_KEY, .u.idem.entry = &buf->entry};
     int ret = orderd_shard_apply_live(store, s, &ev, NULL);
     if (ret == ORDERD_STORE_OK)
         *made = &buf->entry;
@@ -111,7 +111,7 @@ int orderd_store_create(orderd_store_t *store, orderd_order_t *order, const orde
     if (key != NULL &&
         (ret = idem_record(store, s, uid, key, order->id, 1, 201, order->created_ms, &buf, &made)) != ORDERD_STORE_OK)
         goto done;
-    orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = order};
+    orderd_change_t ev = {.type = ORDERD_CHANGE_CREATED, .u.created.order = order};
     /* on failure the key's record stays queued: replay finds no order for it, a stale key */
     if ((ret = orderd_shard_apply_live(store, s, &ev, waiter)) != ORDERD_STORE_OK)
         idem_unrecord(s, made);
@@ -167,7 +167,7 @@ int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_
         goto copy;
     switch (tr) {
     case ORDERD_TRANSITION_APPLY: {
-        orderd_event_t ev = {.type = ORDERD_EVENT_STATUS_CHANGED,
+        orderd_change_t ev = {.type = ORDERD_CHANGE_STATUS,
                              .u.status_changed = {.order_id = id,
                                                   .status = (uint8_t)to,
                                                   .prev_status = o->status,

@@ -73,7 +73,7 @@ static int refusing(orderd_wal_t *w)
     return 0;
 }
 
-static int hook_append(void *ctx, unsigned shard, const orderd_event_t *ev, void *waiter)
+static int hook_append(void *ctx, unsigned shard, const orderd_change_t *ev, void *waiter)
 {
     orderd_wal_t *w = ctx;
     orderd_wal_buf_t *b = &w->slots[shard].active;
@@ -83,7 +83,7 @@ static int hook_append(void *ctx, unsigned shard, const orderd_event_t *ev, void
 
     if (refusing(w))
         return -1;
-    uint8_t type = orderd_event_payload(ev, status_payload, &payload, &len);
+    uint8_t type = orderd_change_payload(ev, status_payload, &payload, &len);
     if (buf_reserve(b, ORDERD_RECORD_HEADER_SIZE + len) != 0)
         return -1;
     /* sequence number and CRC are stamped by the writer, once, in batch order */
@@ -146,8 +146,8 @@ static void undo_buf(orderd_wal_t *w, const orderd_wal_buf_t *b)
         orderd_record_t rec = orderd_record_peek(b->buf + offs[n]);
         memcpy(scratch, rec.payload, rec.len);
         rec.payload = scratch;
-        orderd_event_t ev;
-        if (orderd_event_from_record(&rec, &ev) != 0 || orderd_store_undo(w->store, &ev) != ORDERD_STORE_OK)
+        orderd_change_t ev;
+        if (orderd_change_from_record(&rec, &ev) != 0 || orderd_store_undo(w->store, &ev) != ORDERD_STORE_OK)
             fprintf(stderr, "orderd: could not undo a change whose write failed\n");
     }
     free(offs);

@@ -189,7 +189,7 @@ static inline void seg_free(seg_t *s)
 
 /* Record i of a segment as an event; the payload is copied to *copy (8-byte
  * aligned, the caller frees it). */
-static inline void seg_event(const seg_t *s, size_t i, orderd_event_t *ev, void **copy)
+static inline void seg_event(const seg_t *s, size_t i, orderd_change_t *ev, void **copy)
 {
     orderd_record_t rec;
     size_t used;
@@ -197,7 +197,7 @@ static inline void seg_event(const seg_t *s, size_t i, orderd_event_t *ev, void 
     *copy = aligned_alloc(8, (rec.len + 8) & ~(size_t)7);
     memcpy(*copy, rec.payload, rec.len);
     rec.payload = *copy;
-    assert_int_equal(orderd_event_from_record(&rec, ev), 0);
+    assert_int_equal(orderd_change_from_record(&rec, ev), 0);
 }
 
 /* A table holding the events of the first k records, applied directly. */
@@ -205,7 +205,7 @@ static inline orderd_store_t *seg_reference(const seg_t *s, size_t k)
 {
     orderd_store_t *st = orderd_store_new(NSHARDS);
     for (size_t i = 0; i < k; ++i) {
-        orderd_event_t ev;
+        orderd_change_t ev;
         void *copy;
         seg_event(s, i, &ev, &copy);
         assert_int_equal(orderd_store_apply(st, &ev), ORDERD_STORE_OK);
@@ -219,10 +219,10 @@ static inline void seg_counts(const seg_t *s, size_t k, size_t *orders, size_t *
 {
     *orders = *cancelled = 0;
     for (size_t i = 0; i < k; ++i) {
-        orderd_event_t ev;
+        orderd_change_t ev;
         void *copy;
         seg_event(s, i, &ev, &copy);
-        if (ev.type == ORDERD_EVENT_CREATED)
+        if (ev.type == ORDERD_CHANGE_CREATED)
             ++*orders;
         else if (ev.u.status_changed.status == ORDERD_STATUS_CANCELLED)
             ++*cancelled;

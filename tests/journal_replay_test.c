@@ -365,14 +365,14 @@ static void test_bit_flip_in_middle_refused_then_repaired(void **state)
             assert_true(line[0] == '{' && nl[-1] == '}');
             if (strstr(line, want) == NULL)
                 fail_msg("dump line %zu lacks %s: %s", i, want, line);
-            orderd_event_t ev;
+            orderd_change_t ev;
             void *copy;
             seg_event(&s, i, &ev, &copy);
             char id[ORDERD_ID_LEN + 1] = {0};
-            orderd_id_format(ev.type == ORDERD_EVENT_CREATED ? ev.u.created.order->id : ev.u.status_changed.order_id,
+            orderd_id_format(ev.type == ORDERD_CHANGE_CREATED ? ev.u.created.order->id : ev.u.status_changed.order_id,
                              id);
             assert_non_null(strstr(line, id));
-            assert_non_null(strstr(line, ev.type == ORDERD_EVENT_CREATED ? "order_created" : "status_changed"));
+            assert_non_null(strstr(line, ev.type == ORDERD_CHANGE_CREATED ? "order_created" : "status_changed"));
             free(copy);
             line = nl + 1;
         }
@@ -544,7 +544,7 @@ static void test_replay_skips_what_the_table_has(void **state)
     orderd_store_t *st = orderd_store_new(NSHARDS);
     orderd_order_t *o = make_order("ivy", T0_MS, 3);
     o->id = orderd_store_next_id(st, S("ivy"));
-    orderd_event_t created = {.type = ORDERD_EVENT_CREATED, .u.created.order = o};
+    orderd_change_t created = {.type = ORDERD_CHANGE_CREATED, .u.created.order = o};
     assert_int_equal(orderd_store_replay(st, &created), ORDERD_STORE_OK);
     assert_int_equal(orderd_store_count(st), 1);
 
@@ -557,7 +557,7 @@ static void test_replay_skips_what_the_table_has(void **state)
     assert_int_equal(orderd_store_get(st, S("ivy"), o->id, &a, &got), ORDERD_STORE_OK);
     assert_memory_equal(got, o, o->size);
 
-    orderd_event_t to_processing = {.type = ORDERD_EVENT_STATUS_CHANGED,
+    orderd_change_t to_processing = {.type = ORDERD_CHANGE_STATUS,
                                     .u.status_changed = {.order_id = o->id,
                                                          .status = ORDERD_STATUS_PROCESSING,
                                                          .prev_status = ORDERD_STATUS_PENDING,
@@ -574,14 +574,14 @@ static void test_replay_skips_what_the_table_has(void **state)
     memcpy(v2, got, got->size);
 
     /* the same change again, an older one, the create again: all skipped, nothing moves */
-    orderd_event_t older = to_processing;
+    orderd_change_t older = to_processing;
     older.u.status_changed.version = 1;
     older.u.status_changed.status = ORDERD_STATUS_CANCELLED;
     older.u.status_changed.at_ms = T0_MS + 99;
-    orderd_event_t same_but_different = to_processing;
+    orderd_change_t same_but_different = to_processing;
     same_but_different.u.status_changed.status = ORDERD_STATUS_CANCELLED;
     same_but_different.u.status_changed.at_ms = T0_MS + 50;
-    const orderd_event_t *skipped[] = {&to_processing, &older, &created, &same_but_different};
+    const orderd_change_t *skipped[] = {&to_processing, &older, &created, &same_but_different};
     for (size_t i = 0; i < 4; ++i) {
         assert_int_equal(orderd_store_replay(st, skipped[i]), ORDERD_STORE_OK);
         assert_int_equal(orderd_store_count(st), 1);
@@ -604,7 +604,7 @@ static void test_replay_skips_what_the_table_has(void **state)
     assert_int_equal(page.total, 0);
 
     /* a version gap: the journal misses a change; EINVAL, nothing changes */
-    orderd_event_t gap = to_processing;
+    orderd_change_t gap = to_processing;
     gap.u.status_changed.version = 4;
     gap.u.status_changed.status = ORDERD_STATUS_SHIPPED;
     gap.u.status_changed.prev_status = ORDERD_STATUS_PROCESSING;
@@ -612,7 +612,7 @@ static void test_replay_skips_what_the_table_has(void **state)
     assert_int_equal(orderd_store_get(st, S("ivy"), o->id, &a, &got), ORDERD_STORE_OK);
     assert_memory_equal(got, v2, v2->size);
     /* a status change of an order the table does not have: EINVAL */
-    orderd_event_t unknown = to_processing;
+    orderd_change_t unknown = to_processing;
     unknown.u.status_changed.order_id = o->id + (1u << ORDERD_ID_SHARD_BITS);
     assert_int_equal(orderd_store_replay(st, &unknown), ORDERD_STORE_EINVAL);
     assert_int_equal(orderd_store_count(st), 1);
@@ -624,7 +624,7 @@ static void test_replay_skips_what_the_table_has(void **state)
     assert_int_equal(got->status, ORDERD_STATUS_SHIPPED);
     assert_int_equal(got->version, 3);
     assert_true(got->updated_ms == T0_MS + 20);
-    orderd_event_t delivered = gap;
+    orderd_change_t delivered = gap;
     delivered.u.status_changed.version = 4;
     delivered.u.status_changed.status = ORDERD_STATUS_DELIVERED;
     delivered.u.status_changed.prev_status = ORDERD_STATUS_SHIPPED;

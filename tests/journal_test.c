@@ -297,11 +297,11 @@ static void test_event_codec_created(void **state)
     for (unsigned salt = 0; salt < 8; ++salt) {
         orderd_order_t *o = make_order(salt % 2 ? "user-with-a-rather-long-name-0123456789" : "u", T0_MS + salt, salt);
         o->id = 0x00123456789abcdeULL + salt;
-        orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = o}, back;
+        orderd_change_t ev = {.type = ORDERD_CHANGE_CREATED, .u.created.order = o}, back;
         unsigned char buf[ORDERD_STATUS_PAYLOAD_SIZE];
         const void *payload = NULL;
         uint32_t len = 0;
-        assert_int_equal(orderd_event_payload(&ev, buf, &payload, &len), ORDERD_REC_ORDER_CREATED);
+        assert_int_equal(orderd_change_payload(&ev, buf, &payload, &len), ORDERD_REC_ORDER_CREATED);
         assert_ptr_equal(payload, o); /* the blob itself, no copy */
         assert_int_equal(len, o->size);
 
@@ -315,8 +315,8 @@ static void test_event_codec_created(void **state)
         orderd_order_t *copy = aligned_alloc(8, len);
         memcpy(copy, r.payload, r.len);
         r.payload = (const void *)copy;
-        assert_int_equal(orderd_event_from_record(&r, &back), 0);
-        assert_int_equal(back.type, ORDERD_EVENT_CREATED);
+        assert_int_equal(orderd_change_from_record(&r, &back), 0);
+        assert_int_equal(back.type, ORDERD_CHANGE_CREATED);
         assert_int_equal(back.u.created.order->size, o->size);
         assert_memory_equal(back.u.created.order, o, o->size);
         assert_int_equal(back.u.created.order->id, o->id);
@@ -324,19 +324,19 @@ static void test_event_codec_created(void **state)
 
         /* a snapshot order decodes the same way */
         r.type = ORDERD_REC_SNAPSHOT_ORDER;
-        assert_int_equal(orderd_event_from_record(&r, &back), 0);
+        assert_int_equal(orderd_change_from_record(&r, &back), 0);
         assert_memory_equal(back.u.created.order, o, o->size);
 
         /* a blob whose length does not match its size field is refused */
         r.type = ORDERD_REC_ORDER_CREATED;
         r.len = o->size - 8;
-        assert_int_equal(orderd_event_from_record(&r, &back), -1);
+        assert_int_equal(orderd_change_from_record(&r, &back), -1);
         r.len = o->size;
         copy->status = ORDERD_STATUS_COUNT; /* an unknown status */
-        assert_int_equal(orderd_event_from_record(&r, &back), -1);
+        assert_int_equal(orderd_change_from_record(&r, &back), -1);
         copy->status = ORDERD_STATUS_PENDING;
         copy->user_len = 0;
-        assert_int_equal(orderd_event_from_record(&r, &back), -1);
+        assert_int_equal(orderd_change_from_record(&r, &back), -1);
         free(copy);
         free(rec);
         free(o);
@@ -360,7 +360,7 @@ static void test_event_codec_status(void **state)
         {UINT64_MAX, ORDERD_STATUS_SHIPPED, ORDERD_STATUS_PROCESSING, ORDERD_ACTOR_OPERATOR, 4, 0, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
-        orderd_event_t ev = {.type = ORDERD_EVENT_STATUS_CHANGED,
+        orderd_change_t ev = {.type = ORDERD_CHANGE_STATUS,
                              .u.status_changed = {.order_id = cases[i].id,
                                                   .status = cases[i].status,
                                                   .prev_status = cases[i].prev,
@@ -373,7 +373,7 @@ static void test_event_codec_status(void **state)
         memset(buf, 0xEE, sizeof(buf));
         const void *payload = NULL;
         uint32_t len = 0;
-        assert_int_equal(orderd_event_payload(&ev, buf, &payload, &len), ORDERD_REC_STATUS_CHANGED);
+        assert_int_equal(orderd_change_payload(&ev, buf, &payload, &len), ORDERD_REC_STATUS_CHANGED);
         assert_ptr_equal(payload, buf);
         assert_int_equal(len, ORDERD_STATUS_PAYLOAD_SIZE);
         /* the order id comes first, little-endian */
@@ -386,8 +386,8 @@ static void test_event_codec_status(void **state)
         size_t used;
         assert_int_equal(orderd_record_parse(rec, sizeof(rec), &r, &used), ORDERD_FRAME_OK);
         memset(&back, 0x5A, sizeof(back));
-        assert_int_equal(orderd_event_from_record(&r, &back), 0);
-        assert_int_equal(back.type, ORDERD_EVENT_STATUS_CHANGED);
+        assert_int_equal(orderd_change_from_record(&r, &back), 0);
+        assert_int_equal(back.type, ORDERD_CHANGE_STATUS);
         assert_int_equal(back.u.status_changed.order_id, cases[i].id);
         assert_int_equal(back.u.status_changed.status, cases[i].status);
         assert_int_equal(back.u.status_changed.prev_status, cases[i].prev);
@@ -399,7 +399,7 @@ static void test_event_codec_status(void **state)
         /* malformed status payloads are refused */
         orderd_record_t bad = r;
         bad.len = ORDERD_STATUS_PAYLOAD_SIZE - 1;
-        assert_int_equal(orderd_event_from_record(&bad, &back), -1);
+        assert_int_equal(orderd_change_from_record(&bad, &back), -1);
         unsigned char p2[ORDERD_STATUS_PAYLOAD_SIZE];
         memcpy(p2, r.payload, sizeof(p2));
         bad = r;
@@ -408,16 +408,16 @@ static void test_event_codec_status(void **state)
             if (p2[k] == cases[i].status && k >= 24) {
                 /* the status byte (whichever it is) set out of range: refused */
                 p2[k] = ORDERD_STATUS_COUNT;
-                int rc = orderd_event_from_record(&bad, &back);
+                int rc = orderd_change_from_record(&bad, &back);
                 p2[k] = cases[i].status;
                 if (rc == 0 && back.u.status_changed.status >= ORDERD_STATUS_COUNT)
                     fail_msg("a status byte of %d decoded", ORDERD_STATUS_COUNT);
             }
         bad = r;
         bad.type = 99; /* an unknown record type */
-        assert_int_equal(orderd_event_from_record(&bad, &back), -1);
+        assert_int_equal(orderd_change_from_record(&bad, &back), -1);
         bad.type = ORDERD_REC_SNAPSHOT_END;
-        assert_int_equal(orderd_event_from_record(&bad, &back), -1);
+        assert_int_equal(orderd_change_from_record(&bad, &back), -1);
     }
 }
 
@@ -428,7 +428,7 @@ static void test_event_codec_status(void **state)
 static void test_history_payload_codec(void **state)
 {
     (void)state;
-    orderd_order_event_t in[2] = {{2, ORDERD_STATUS_PROCESSING, ORDERD_ACTOR_OPERATOR, 123456789},
+    orderd_audit_entry_t in[2] = {{2, ORDERD_STATUS_PROCESSING, ORDERD_ACTOR_OPERATOR, 123456789},
                                   {3, ORDERD_STATUS_SHIPPED, ORDERD_ACTOR_OPERATOR, 223456789}}, out[ORDERD_HISTORY_MAX];
     unsigned char buf[16 + ORDERD_HISTORY_ENTRY_SIZE * ORDERD_HISTORY_MAX];
     uint32_t len = orderd_history_payload(77, in, 2, buf);
@@ -438,7 +438,7 @@ static void test_history_payload_codec(void **state)
     size_t n;
     assert_int_equal(orderd_history_from_record(&rec, &id, out, &n), 0);
     assert_true(id == 77 && n == 2);
-    assert_true(out[1].seq == 3 && out[1].status == ORDERD_STATUS_SHIPPED && out[1].at_ms == 223456789 &&
+    assert_true(out[1].version == 3 && out[1].status == ORDERD_STATUS_SHIPPED && out[1].at_ms == 223456789 &&
                 out[1].actor == ORDERD_ACTOR_OPERATOR);
     rec.len = 40; /* count says 2 */
     assert_int_equal(orderd_history_from_record(&rec, &id, out, &n), -1);
@@ -456,19 +456,19 @@ static void test_idem_record_codec(void **state)
     size_t size = orderd_idem_entry_size(5, 3);
     orderd_idem_entry_t *e = aligned_alloc(8, size);
     orderd_idem_entry_build(e, S("alice"), S("k-1"), 99, 1, 201, fp, T0_MS);
-    orderd_event_t ev = {.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = e}, back;
+    orderd_change_t ev = {.type = ORDERD_CHANGE_IDEM_KEY, .u.idem.entry = e}, back;
     unsigned char status_buf[ORDERD_STATUS_PAYLOAD_SIZE];
     const void *payload;
     uint32_t len;
-    assert_int_equal(orderd_event_payload(&ev, status_buf, &payload, &len), ORDERD_REC_IDEM_KEY);
+    assert_int_equal(orderd_change_payload(&ev, status_buf, &payload, &len), ORDERD_REC_IDEM_KEY);
     assert_ptr_equal(payload, e);
     assert_int_equal(len, size);
     orderd_record_t rec = {.type = ORDERD_REC_IDEM_KEY, .payload = payload, .len = len};
-    assert_int_equal(orderd_event_from_record(&rec, &back), 0);
-    assert_int_equal(back.type, ORDERD_EVENT_IDEM_KEY);
+    assert_int_equal(orderd_change_from_record(&rec, &back), 0);
+    assert_int_equal(back.type, ORDERD_CHANGE_IDEM_KEY);
     assert_int_equal(back.u.idem.entry->order_id, 99);
     rec.len = len - 8;
-    assert_int_equal(orderd_event_from_record(&rec, &back), -1);
+    assert_int_equal(orderd_change_from_record(&rec, &back), -1);
     free(e);
 }
 

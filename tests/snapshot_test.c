@@ -36,7 +36,7 @@ static void seed_ids(orderd_store_t *st, uint64_t seq)
 {
     orderd_order_t *o = make_order("seed", T0_MS, 0);
     o->id = (seq << ORDERD_ID_SHARD_BITS) | (orderd_store_next_id(st, S("seed")) & (ORDERD_STORE_MAX_SHARDS - 1));
-    orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = o};
+    orderd_change_t ev = {.type = ORDERD_CHANGE_CREATED, .u.created.order = o};
     assert_int_equal(orderd_store_apply(st, &ev), ORDERD_STORE_OK);
     assert_int_equal(orderd_store_undo(st, &ev), ORDERD_STORE_OK);
     assert_int_equal(orderd_store_count(st), 0);
@@ -373,9 +373,9 @@ static void test_keys_and_history_replayed(void **state)
         st = replay_ok(dir, &rep);
         if (with_snapshot)
             assert_true(rep.snapshot_seq > 0);
-        orderd_order_event_t ev[ORDERD_HISTORY_MAX + 1];
+        orderd_audit_entry_t ev[ORDERD_HISTORY_MAX + 1];
         size_t n;
-        assert_int_equal(orderd_store_events(st, S("idem-user"), id, &a, &out, ev, &n), ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_audit_trail(st, S("idem-user"), id, &a, &out, ev, &n), ORDERD_STORE_OK);
         assert_int_equal(n, 2);
         assert_true(ev[1].status == ORDERD_STATUS_PROCESSING && ev[1].actor == ORDERD_ACTOR_OPERATOR);
         o = make_order("idem-user", orderd_now_ms(), 1);

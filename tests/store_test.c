@@ -576,7 +576,7 @@ static void test_apply_events(void **state)
     orderd_store_t *st = orderd_store_new(64);
     assert_non_null(st);
     orderd_order_t *o = build_order_id(&a, orderd_store_next_id(st, S("ivy")), S("ivy"), 1000, 2);
-    orderd_event_t ev = {.type = ORDERD_EVENT_CREATED};
+    orderd_change_t ev = {.type = ORDERD_CHANGE_CREATED};
     ev.u.created.order = o;
     assert_int_equal(orderd_store_apply(st, &ev), ORDERD_STORE_OK);
     assert_int_equal(orderd_store_count(st), 1);
@@ -600,7 +600,7 @@ static void test_apply_events(void **state)
     assert_int_equal(pg.total, 1);
 
     /* a status change of an unknown order: EINVAL */
-    orderd_event_t sc = {.type = ORDERD_EVENT_STATUS_CHANGED};
+    orderd_change_t sc = {.type = ORDERD_CHANGE_STATUS};
     sc.u.status_changed.order_id = other_id;
     sc.u.status_changed.status = ORDERD_STATUS_CANCELLED;
     sc.u.status_changed.prev_status = ORDERD_STATUS_PENDING;
@@ -1136,28 +1136,28 @@ static void test_history_and_events(void **state)
                      ORDERD_STORE_OK);
     assert_int_equal(orderd_store_set_status(st, op, id, ORDERD_STATUS_SHIPPED, 3000, NULL, NULL, &a, &o, NULL),
                      ORDERD_STORE_OK);
-    orderd_order_event_t ev[ORDERD_HISTORY_MAX + 1];
+    orderd_audit_entry_t ev[ORDERD_HISTORY_MAX + 1];
     size_t n;
-    assert_int_equal(orderd_store_events(st, S("hist"), id, &a, &o, ev, &n), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_audit_trail(st, S("hist"), id, &a, &o, ev, &n), ORDERD_STORE_OK);
     assert_int_equal(n, 3);
-    assert_true(ev[0].seq == 1 && ev[0].status == ORDERD_STATUS_PENDING && ev[0].actor == ORDERD_ACTOR_USER &&
+    assert_true(ev[0].version == 1 && ev[0].status == ORDERD_STATUS_PENDING && ev[0].actor == ORDERD_ACTOR_USER &&
                 ev[0].at_ms == 1000);
-    assert_true(ev[1].seq == 2 && ev[1].status == ORDERD_STATUS_PROCESSING && ev[1].actor == ORDERD_ACTOR_OPERATOR &&
+    assert_true(ev[1].version == 2 && ev[1].status == ORDERD_STATUS_PROCESSING && ev[1].actor == ORDERD_ACTOR_OPERATOR &&
                 ev[1].at_ms == 2000);
-    assert_true(ev[2].seq == 3 && ev[2].status == ORDERD_STATUS_SHIPPED && ev[2].at_ms == 3000);
-    assert_int_equal(orderd_store_events(st, S("other"), id, &a, &o, ev, &n), ORDERD_STORE_ENOTFOUND);
+    assert_true(ev[2].version == 3 && ev[2].status == ORDERD_STATUS_SHIPPED && ev[2].at_ms == 3000);
+    assert_int_equal(orderd_store_audit_trail(st, S("other"), id, &a, &o, ev, &n), ORDERD_STORE_ENOTFOUND);
     /* undo drops the newest change from the trail */
-    orderd_event_t undo = {.type = ORDERD_EVENT_STATUS_CHANGED,
+    orderd_change_t undo = {.type = ORDERD_CHANGE_STATUS,
                            .u.status_changed = {.order_id = id, .status = ORDERD_STATUS_SHIPPED,
                                                 .prev_status = ORDERD_STATUS_PROCESSING, .version = 3, .at_ms = 3000,
                                                 .prev_updated_ms = 2000}};
     assert_int_equal(orderd_store_undo(st, &undo), ORDERD_STORE_OK);
-    assert_int_equal(orderd_store_events(st, S("hist"), id, &a, &o, ev, &n), ORDERD_STORE_OK);
+    assert_int_equal(orderd_store_audit_trail(st, S("hist"), id, &a, &o, ev, &n), ORDERD_STORE_OK);
     assert_int_equal(n, 2);
     /* restore (as from a snapshot) puts entries back; a bad one is refused */
-    orderd_order_event_t back = {3, ORDERD_STATUS_SHIPPED, ORDERD_ACTOR_OPERATOR, 3000};
+    orderd_audit_entry_t back = {3, ORDERD_STATUS_SHIPPED, ORDERD_ACTOR_OPERATOR, 3000};
     assert_int_equal(orderd_store_restore_history(st, id, &back, 1), ORDERD_STORE_EINVAL); /* version is 2 now */
-    back.seq = 2;
+    back.version = 2;
     assert_int_equal(orderd_store_restore_history(st, id, &back, 1), ORDERD_STORE_OK);
     assert_int_equal(orderd_store_restore_history(st, id + 1, &back, 1), ORDERD_STORE_EINVAL);
     orderd_store_free(st);
@@ -1191,7 +1191,7 @@ typedef struct rec_journal {
     int refuse_at; /* refuse the append with this index (0: never) */
 } rec_journal_t;
 
-static int rec_append(void *ctx, unsigned shard, const orderd_event_t *ev, void *waiter)
+static int rec_append(void *ctx, unsigned shard, const orderd_change_t *ev, void *waiter)
 {
     rec_journal_t *j = ctx;
     if (j->n + 1 == j->refuse_at)
@@ -1229,7 +1229,7 @@ static void test_idempotent_create(void **state)
     uint64_t id = o->id;
     /* the key's record goes first, then the order's */
     assert_int_equal(j.n, 2);
-    assert_true(j.types[0] == ORDERD_EVENT_IDEM_KEY && j.types[1] == ORDERD_EVENT_CREATED);
+    assert_true(j.types[0] == ORDERD_CHANGE_IDEM_KEY && j.types[1] == ORDERD_CHANGE_CREATED);
     /* same key, same request: the first answer, behind a barrier, nothing new */
     o = build_order(&a, S("idem"), 1001, 1);
     assert_int_equal(orderd_store_create(st, o, &k, &a, &out, &status, NULL), ORDERD_STORE_REPLAYED);
@@ -1287,7 +1287,7 @@ static void test_idempotent_cancel_and_stale_key(void **state)
     orderd_idem_entry_t *e = orderd_alloc(&a, size);
     unsigned char fp[ORDERD_IDEM_FP_LEN] = {9};
     orderd_idem_entry_build(e, S("idc"), S("stale"), id2, 2, 200, fp, orderd_now_ms());
-    orderd_event_t ev = {.type = ORDERD_EVENT_IDEM_KEY, .u.idem.entry = e};
+    orderd_change_t ev = {.type = ORDERD_CHANGE_IDEM_KEY, .u.idem.entry = e};
     assert_int_equal(orderd_store_replay(st, &ev), ORDERD_STORE_OK);
     orderd_idem_key_t ks = {S("stale"), {9}};
     assert_int_equal(orderd_store_set_status(st, S("idc"), id2, ORDERD_STATUS_CANCELLED, 3000, NULL, &ks, &a, &o, NULL),
@@ -1391,7 +1391,7 @@ static void test_each_in_id_order(void **state)
         /* ids carry their user's hash bits, as the store's own do */
         uint64_t id = ((uint64_t)(1 + test_rng_below(&r, 1u << 30)) << 12) |
                       (orderd_store_next_id(st, u) & 0xfff);
-        orderd_event_t ev = {.type = ORDERD_EVENT_CREATED};
+        orderd_change_t ev = {.type = ORDERD_CHANGE_CREATED};
         ev.u.created.order = build_order_id(&a, id, u, 1000 + i, 1);
         if (orderd_store_apply(st, &ev) == ORDERD_STORE_OK)
             ++added;
@@ -1455,7 +1455,7 @@ static void test_idvec_against_reference(void **state)
 /* ---- out of memory: a refused change changes nothing ---- */
 
 /* A journal that only counts what it is handed. */
-static int count_append(void *ctx, unsigned shard, const orderd_event_t *ev, void *waiter)
+static int count_append(void *ctx, unsigned shard, const orderd_change_t *ev, void *waiter)
 {
     ++*(int *)ctx;
     return 0;
@@ -1693,7 +1693,7 @@ static void test_undo_keeps_probe_chains(void **state)
                 continue;
             orderd_order_t *o;
             assert_int_equal(orderd_store_get(st, (orderd_str_t){NULL, 0}, ids[k], &a, &o), ORDERD_STORE_OK);
-            orderd_event_t ev = {.type = ORDERD_EVENT_CREATED, .u.created.order = o};
+            orderd_change_t ev = {.type = ORDERD_CHANGE_CREATED, .u.created.order = o};
             assert_int_equal(orderd_store_undo(st, &ev), ORDERD_STORE_OK);
             gone[k] = 1;
         }

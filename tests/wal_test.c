@@ -167,15 +167,15 @@ static rec_info_t *scan_segment(const char *dir, size_t *n)
         assert_int_equal(rec.seq, *n + 1);
         memcpy(scratch, rec.payload, rec.len);
         rec.payload = scratch;
-        orderd_event_t ev;
-        assert_int_equal(orderd_event_from_record(&rec, &ev), 0);
+        orderd_change_t ev;
+        assert_int_equal(orderd_change_from_record(&rec, &ev), 0);
         if (*n == cap)
             v = realloc(v, (cap *= 2) * sizeof(*v));
         rec_info_t *r = &v[(*n)++];
         memset(r, 0, sizeof(*r));
         r->seq = rec.seq;
         r->type = rec.type;
-        if (ev.type == ORDERD_EVENT_CREATED) {
+        if (ev.type == ORDERD_CHANGE_CREATED) {
             const orderd_order_t *o = ev.u.created.order;
             assert_int_equal(rec.type, ORDERD_REC_ORDER_CREATED);
             r->id = o->id;
@@ -1063,9 +1063,9 @@ static void test_store_undo(void **state)
     /* apply: a create (same user), a change of an old order, a change of the new one */
     orderd_order_t *fresh = make_order("rose", T0_MS + 50, 9);
     fresh->id = orderd_store_next_id(st, S("rose"));
-    orderd_event_t created = {.type = ORDERD_EVENT_CREATED, .u.created.order = fresh};
+    orderd_change_t created = {.type = ORDERD_CHANGE_CREATED, .u.created.order = fresh};
     assert_int_equal(orderd_store_apply(st, &created), ORDERD_STORE_OK);
-    orderd_event_t cancel_old = {.type = ORDERD_EVENT_STATUS_CHANGED,
+    orderd_change_t cancel_old = {.type = ORDERD_CHANGE_STATUS,
                                  .u.status_changed = {.order_id = ids[0],
                                                       .status = ORDERD_STATUS_CANCELLED,
                                                       .prev_status = ORDERD_STATUS_PENDING,
@@ -1074,7 +1074,7 @@ static void test_store_undo(void **state)
                                                       .at_ms = T0_MS + 60,
                                                       .prev_updated_ms = T0_MS}};
     assert_int_equal(orderd_store_apply(st, &cancel_old), ORDERD_STORE_OK);
-    orderd_event_t advance_new = {.type = ORDERD_EVENT_STATUS_CHANGED,
+    orderd_change_t advance_new = {.type = ORDERD_CHANGE_STATUS,
                                   .u.status_changed = {.order_id = fresh->id,
                                                        .status = ORDERD_STATUS_PROCESSING,
                                                        .prev_status = ORDERD_STATUS_PENDING,
@@ -1088,7 +1088,7 @@ static void test_store_undo(void **state)
     expect_statuses(st, &a, "rose", counts_mid);
 
     /* an event whose effect the table does not hold is refused, and changes nothing */
-    orderd_event_t undo_wrong = cancel_old;
+    orderd_change_t undo_wrong = cancel_old;
     undo_wrong.u.status_changed.version = 3; /* the table's version is 2: not this event's effect */
     assert_int_equal(orderd_store_undo(st, &undo_wrong), ORDERD_STORE_EINVAL);
     assert_int_equal(orderd_store_count(st), 3);

@@ -16,10 +16,10 @@
 #include "orderd/order.h"
 
 typedef enum {
-    ORDERD_EVENT_CREATED = 1,
-    ORDERD_EVENT_STATUS_CHANGED = 2,
-    ORDERD_EVENT_IDEM_KEY = 3, /* an idempotency key was used (see idempotency.h) */
-} orderd_event_type_t;
+    ORDERD_CHANGE_CREATED = 1,
+    ORDERD_CHANGE_STATUS = 2,
+    ORDERD_CHANGE_IDEM_KEY = 3, /* an idempotency key was used (see idempotency.h) */
+} orderd_change_type_t;
 
 /** Who made a change. */
 typedef enum {
@@ -28,8 +28,8 @@ typedef enum {
 } orderd_actor_t;
 
 /** One change to the table. */
-typedef struct orderd_event {
-    orderd_event_type_t type;
+typedef struct orderd_change {
+    orderd_change_type_t type;
     union {
         struct {
             const orderd_order_t *order; /* the whole new order; the store copies it */
@@ -47,7 +47,7 @@ typedef struct orderd_event {
             const orderd_idem_entry_t *entry; /* the store copies it */
         } idem;
     } u;
-} orderd_event_t;
+} orderd_change_t;
 
 /**
  * Where live changes go to become durable. append is called under the owning
@@ -60,18 +60,18 @@ typedef struct orderd_event {
  * caller's, passed through untouched.
  */
 typedef struct orderd_store_journal {
-    int (*append)(void *ctx, unsigned shard, const orderd_event_t *ev, void *waiter);
+    int (*append)(void *ctx, unsigned shard, const orderd_change_t *ev, void *waiter);
     int (*barrier)(void *ctx, unsigned shard, void *waiter);
     void *ctx;
 } orderd_store_journal_t;
 
 /** One entry of an order's audit trail: its creation or a status change. */
-typedef struct orderd_order_event {
-    uint32_t seq;   /* the order's version once the event was applied: 1 is the creation */
-    uint8_t status; /* orderd_status_t after the event */
-    uint8_t actor;  /* orderd_actor_t */
+typedef struct orderd_audit_entry {
+    uint32_t version; /* the order's version once the change was applied: 1 is the creation */
+    uint8_t status;   /* orderd_status_t after the change */
+    uint8_t actor;    /* orderd_actor_t */
     int64_t at_ms;
-} orderd_order_event_t;
+} orderd_audit_entry_t;
 
 /** Most status changes an order can go through (pending -> processing -> shipped -> delivered). */
 #define ORDERD_HISTORY_MAX 3

@@ -80,7 +80,7 @@ typedef struct orderd_problem {
  * An order's audit trail: {"events":[{"seq","type","status","at","actor"}]}.
  * `actor` of a user's event is "user:" + the order's user id, else "operator".
  */
-orderd_str_t orderd_codec_encode_events(const orderd_order_t *o, const orderd_order_event_t *events, size_t n,
+orderd_str_t orderd_codec_encode_audit_trail(const orderd_order_t *o, const orderd_audit_entry_t *events, size_t n,
                                         const orderd_alloc_t *a);
 
 /** The problem as application/problem+json; memory from `a`. */

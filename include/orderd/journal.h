@@ -3,7 +3,7 @@
 
 /*
  * The write-ahead journal's on-disk format, and reading it back: framing,
- * the event <-> record codec, replay at start-up, verify, dump and repair.
+ * the change <-> record codec, replay at start-up, verify, dump and repair.
  * docs/journal.md describes the format byte by byte.
  *
  * A data directory holds segments `journal-<first seq, 16 hex>.wal` and
@@ -134,17 +134,17 @@ __attribute__((warn_unused_result)) int orderd_file_header_decode(const unsigned
                                                                   const char magic[8], uint64_t *seq);
 
 /**
- * The record type and payload for an event. A created event's payload is the
+ * The record type and payload for a change. A created change's payload is the
  * order blob itself (no copy); a status change is encoded into `buf`.
  */
-uint8_t orderd_event_payload(const orderd_event_t *ev, unsigned char buf[ORDERD_STATUS_PAYLOAD_SIZE],
+uint8_t orderd_change_payload(const orderd_change_t *ev, unsigned char buf[ORDERD_STATUS_PAYLOAD_SIZE],
                              const void **payload, uint32_t *len);
 
 /**
- * The event a journal record holds. The order blob is checked with
+ * The change a journal record holds. The order blob is checked with
  * orderd_order_check. Returns 0, or -1 for a payload that does not decode.
  */
-__attribute__((warn_unused_result)) int orderd_event_from_record(const orderd_record_t *rec, orderd_event_t *ev);
+__attribute__((warn_unused_result)) int orderd_change_from_record(const orderd_record_t *rec, orderd_change_t *ev);
 
 /** Bytes of one status change in a SNAPSHOT_HISTORY payload (after its 16-byte head). */
 #define ORDERD_HISTORY_ENTRY_SIZE 16
@@ -153,11 +153,11 @@ __attribute__((warn_unused_result)) int orderd_event_from_record(const orderd_re
  * Encodes the status changes of order `id` as a SNAPSHOT_HISTORY payload into
  * buf (16 + 16 x ORDERD_HISTORY_MAX bytes at most); returns its length.
  */
-uint32_t orderd_history_payload(uint64_t id, const orderd_order_event_t *events, size_t n, unsigned char *buf);
+uint32_t orderd_history_payload(uint64_t id, const orderd_audit_entry_t *events, size_t n, unsigned char *buf);
 
 /** Decodes a SNAPSHOT_HISTORY payload; 0, or -1 when malformed. */
 __attribute__((warn_unused_result)) int orderd_history_from_record(const orderd_record_t *rec, uint64_t *id,
-                                                                   orderd_order_event_t events[ORDERD_HISTORY_MAX],
+                                                                   orderd_audit_entry_t events[ORDERD_HISTORY_MAX],
                                                                    size_t *n);
 
 /** Payload bytes of a SNAPSHOT_END record: u64 number of SNAPSHOT_ORDER records before it. */

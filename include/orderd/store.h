@@ -11,8 +11,8 @@
  * either from the user or from the id. No lock is held across I/O or JSON
  * work: readers copy orders out (one memcpy each) under the lock.
  *
- * Every change is an event (change.h) applied by one step, orderd_store_apply;
- * the live paths build events and go through it, and journal replay does too.
+ * Every change (change.h) is applied by one step, orderd_store_apply;
+ * the live paths build changes and go through it, and journal replay does too.
  *
  * Where each part lives:
  *   src/store.c        the shards, their maps, the apply/undo step, replay,
@@ -42,7 +42,7 @@ typedef enum {
     ORDERD_STORE_ENOTFOUND = -1, /* no such order, or another user's */
     ORDERD_STORE_ECONFLICT = -2, /* the status change is not allowed now */
     ORDERD_STORE_ENOMEM = -3,
-    ORDERD_STORE_EINVAL = -4,    /* an event that does not fit the table (replay of bad data) */
+    ORDERD_STORE_EINVAL = -4,    /* a change that does not fit the table (replay of bad data) */
     ORDERD_STORE_EUNAVAILABLE = -5, /* the journal takes no writes now: nothing changed, retry later */
     ORDERD_STORE_EPRECONDITION = -6, /* If-Match names none of the order's current version */
     ORDERD_STORE_EKEYMISMATCH = -7,  /* the idempotency key was used for a different request */
@@ -70,28 +70,28 @@ void orderd_store_set_journal(orderd_store_t *store, const orderd_store_journal_
 void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms);
 
 /**
- * Applies one event, taking the owning shard's lock. This is the only
+ * Applies one change, taking the owning shard's lock. This is the only
  * function that changes the table; live paths and replay both end here.
  * Returns ORDERD_STORE_OK, or ENOMEM / EINVAL (duplicate id on create, unknown
  * order on a status change) and changes nothing.
  */
-__attribute__((warn_unused_result)) int orderd_store_apply(orderd_store_t *store, const orderd_event_t *ev);
+__attribute__((warn_unused_result)) int orderd_store_apply(orderd_store_t *store, const orderd_change_t *ev);
 
 /**
- * Replays one journal event: applies it through orderd_store_apply unless
- * the table already holds it (the order's version is at or past the event's,
+ * Replays one journaled change: applies it through orderd_store_apply unless
+ * the table already holds it (the order's version is at or past the change's,
  * as after a snapshot taken while changes were in flight), in which case it
  * is skipped. Returns OK (applied or skipped) or EINVAL / ENOMEM.
  */
-__attribute__((warn_unused_result)) int orderd_store_replay(orderd_store_t *store, const orderd_event_t *ev);
+__attribute__((warn_unused_result)) int orderd_store_replay(orderd_store_t *store, const orderd_change_t *ev);
 
 /**
- * Reverts an applied event that never became durable: removes a created
+ * Reverts an applied change that never became durable: removes a created
  * order, or moves a status change back (status, version, updated time).
- * Events must be undone newest first. Returns OK or EINVAL when the table
- * does not hold the event's effect.
+ * Changes must be undone newest first. Returns OK or EINVAL when the table
+ * does not hold the change's effect.
  */
-__attribute__((warn_unused_result)) int orderd_store_undo(orderd_store_t *store, const orderd_event_t *ev);
+__attribute__((warn_unused_result)) int orderd_store_undo(orderd_store_t *store, const orderd_change_t *ev);
 
 /**
  * Puts back the status changes of order `id` read from a snapshot (the order
@@ -99,7 +99,7 @@ __attribute__((warn_unused_result)) int orderd_store_undo(orderd_store_t *store,
  * entry that does not fit its version.
  */
 __attribute__((warn_unused_result)) int orderd_store_restore_history(orderd_store_t *store, uint64_t id,
-                                                                     const orderd_order_event_t *events, size_t n);
+                                                                     const orderd_audit_entry_t *events, size_t n);
 
 /**
  * Runs fn(ctx, shard) while holding shard `shard`'s lock: how the journal
@@ -119,7 +119,7 @@ void orderd_store_each(orderd_store_t *store, unsigned shard, void (*fn)(void *c
  * valid on an order passed to an orderd_store_each callback. Writes up to
  * ORDERD_HISTORY_MAX entries (oldest first) and returns their number.
  */
-size_t orderd_store_order_history(const orderd_order_t *o, orderd_order_event_t out[ORDERD_HISTORY_MAX]);
+size_t orderd_store_order_history(const orderd_order_t *o, orderd_audit_entry_t out[ORDERD_HISTORY_MAX]);
 
 /**
  * Calls fn(ctx, entry) for every unexpired idempotency key of shard `shard`
@@ -164,7 +164,7 @@ typedef struct orderd_idem_key {
 /**
  * Adds `order`, built by the caller (its id is ignored), under the owner's
  * shard lock: takes a new id, writes it into order->id, and applies the
- * created event, which copies the order into the table; the caller's copy
+ * created change, which copies the order into the table; the caller's copy
  * stays the caller's. With a journal set, the change is appended with
  * `waiter`.
  *
@@ -248,9 +248,9 @@ __attribute__((warn_unused_result)) int orderd_store_get(orderd_store_t *store, 
  * change, oldest first; *n_events is 1 to ORDERD_HISTORY_MAX + 1. Returns OK or
  * ENOTFOUND as for get.
  */
-__attribute__((warn_unused_result)) int orderd_store_events(orderd_store_t *store, orderd_str_t user_id, uint64_t id,
+__attribute__((warn_unused_result)) int orderd_store_audit_trail(orderd_store_t *store, orderd_str_t user_id, uint64_t id,
                                                             const orderd_alloc_t *a, orderd_order_t **out,
-                                                            orderd_order_event_t events[ORDERD_HISTORY_MAX + 1],
+                                                            orderd_audit_entry_t events[ORDERD_HISTORY_MAX + 1],
                                                             size_t *n_events);
 
 /**

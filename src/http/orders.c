@@ -127,13 +127,13 @@ static int events(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
 {
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_order_t *order;
-    orderd_order_event_t ev[ORDERD_HISTORY_MAX + 1];
+    orderd_audit_entry_t ev[ORDERD_HISTORY_MAX + 1];
     size_t n;
     uint64_t id;
     if (orderd_id_parse(id_text.base, id_text.len, &id) != 0 ||
-        orderd_store_events(app->store, user, id, &a, &order, ev, &n) != ORDERD_STORE_OK)
+        orderd_store_audit_trail(app->store, user, id, &a, &order, ev, &n) != ORDERD_STORE_OK)
         return orderd_http_order_not_found(req, id_text);
-    return orderd_http_send_json(req, 200, orderd_codec_encode_events(order, ev, n, &a));
+    return orderd_http_send_json(req, 200, orderd_codec_encode_audit_trail(order, ev, n, &a));
 }
 
 /* --- routing --- */

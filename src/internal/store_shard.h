@@ -81,7 +81,7 @@ orderd_order_t *orderd_shard_copy_out(const orderd_order_t *o, const orderd_allo
  * If the journal refuses, the change is undone: nothing happened, and the
  * result is EUNAVAILABLE. Other results as for orderd_store_apply.
  */
-int orderd_shard_apply_live(orderd_store_t *store, shard_t *s, const orderd_event_t *ev, void *waiter);
+int orderd_shard_apply_live(orderd_store_t *store, shard_t *s, const orderd_change_t *ev, void *waiter);
 
 /**
  * Registers `waiter` to hear once everything journaled in `s` so far is
