@@ -23,6 +23,7 @@
 #include "internal/crc32c.h"
 #include "orderd/http.h"
 #include "orderd/journal.h"
+#include "orderd/notify.h"
 #include "orderd/operator.h"
 #include "orderd/store.h"
 #include "orderd/wal.h"
@@ -377,10 +378,12 @@ int orderd_server_run(const orderd_config_t *cfg)
     fprintf(stderr, "orderd: listening on http://%s%s%s:%u\n", strchr(cfg->listen_host, ':') ? "[" : "",
             cfg->listen_host, strchr(cfg->listen_host, ':') ? "]" : "", port);
     fflush(stderr);
+    orderd_notify(ORDERD_NOTIFY_READY);
 
     while (sigwait(&set, &sig) != 0)
         ;
     fprintf(stderr, "orderd: %s received, draining connections\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    orderd_notify(ORDERD_NOTIFY_STOPPING);
     request_stop(&s);
     int joined = wait_workers(&s);
     /* Connections are closed: everything answered is durable; sync the rest.
