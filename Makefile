@@ -17,7 +17,7 @@ endef
 #   make bench BENCH_ARGS="--seconds 2 --connections 64 --skip-startup"
 BENCH_ARGS ?=
 
-.PHONY: all deps build run test bench asan tsan clean
+.PHONY: all deps build run test package bench asan tsan clean
 
 all: build
 
@@ -34,6 +34,11 @@ run: build
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The .deb (cpack -G DEB): build/orderd_<version>_<arch>.deb; install it
+# with `sudo apt install ./build/orderd_*.deb` (README, Installation).
+package: build
+	@cd $(BUILD) && cpack -G DEB
 
 # The bench (docs/benchmarks.md): orderd against bench/limit with wrk and
 # h2load, then replay, start-up and memory with 1M orders. bench/run builds
