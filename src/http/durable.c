@@ -12,7 +12,7 @@
 
 #include "conditional.h"
 #include "durable.h"
-#include "metrics.h"
+#include "scrape.h"
 #include "request_id.h"
 #include "respond.h"
 

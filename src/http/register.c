@@ -7,7 +7,7 @@
 
 #include "admin.h"
 #include "health.h"
-#include "metrics.h"
+#include "scrape.h"
 #include "orders.h"
 #include "request_id.h"
 #include "respond.h"

@@ -1,6 +1,6 @@
 /* GET /metrics: every worker's counters, the journal's and the table's, in
  * the Prometheus text exposition format (version 0.0.4). */
-#include "metrics.h"
+#include "scrape.h"
 #include "respond.h"
 
 #include <pthread.h>

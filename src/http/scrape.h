@@ -1,5 +1,5 @@
-#ifndef ORDERD_HTTP_METRICS_H
-#define ORDERD_HTTP_METRICS_H
+#ifndef ORDERD_HTTP_SCRAPE_H
+#define ORDERD_HTTP_SCRAPE_H
 
 /*
  * GET /metrics (Prometheus text format) and what it counts in the HTTP
