@@ -108,6 +108,7 @@ static int open_journal(server_t *s)
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    s->app.replay_ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     fprintf(stderr,
             "orderd: replayed %zu records (snapshot at record %llu with %zu orders), %zu orders, %llu bytes"
@@ -125,6 +126,7 @@ static int open_journal(server_t *s)
         goto out;
     }
     s->app.durable = 1;
+    s->app.wal = s->wal;
     s->app.commit = commit_journal;
     s->app.commit_ctx = s->wal;
     ret = 0;
@@ -217,6 +219,13 @@ static int open_listeners(server_t *s, uint16_t *bound_port)
     return ret;
 }
 
+/* http://HOST:PORT then `tail`, an IPv6 host in brackets. */
+static void print_url(const char *host, uint16_t port, const char *tail)
+{
+    int v6 = strchr(host, ':') != NULL;
+    fprintf(stderr, "http://%s%s%s:%u%s", v6 ? "[" : "", host, v6 ? "]" : "", port, tail);
+}
+
 /* --- the workers --- */
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -271,7 +280,7 @@ static void worker_init(worker_t *w)
     w->accept_ctx.hosts = s->globalconf.hosts;
     w->queue = h2o_multithread_create_queue(w->loop);
     h2o_multithread_register_receiver(w->queue, &w->control, on_control);
-    orderd_http_thread_init(&w->http, w->queue);
+    orderd_http_thread_init(&w->http, w->queue, &s->app);
     w->listener = h2o_evloop_socket_create(w->loop, w->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);
@@ -348,9 +357,14 @@ int orderd_server_run(const orderd_config_t *cfg)
     if (load_operator_token(&s) != 0)
         return 1;
     orderd_store_set_idem_ttl(s.app.store, cfg->idempotency_ttl_ms); /* before replay: it skips expired keys */
-    if (open_journal(&s) != 0)
+    if ((s.app.metrics = orderd_http_metrics_new()) == NULL) {
+        fprintf(stderr, "orderd: out of memory\n");
         return 1;
+    }
 
+    /* The workers listen while the journal replays, so /readyz can say 503
+     * (and /healthz, /metrics answer); the API answers 503 until readiness
+     * is SERVING (src/http/health.c). */
     h2o_config_init(&s.globalconf);
     s.globalconf.server_name = h2o_iovec_init(H2O_STRLIT("orderd"));
     /* h2o reads bodies up to this size; handlers answer 413 past --max-body.
@@ -373,15 +387,26 @@ int orderd_server_run(const orderd_config_t *cfg)
         h2o_multithread_create_thread(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
     }
     pthread_barrier_wait(&s.ready); /* the workers' receivers exist before any stop message */
+    fprintf(stderr, "orderd: replaying the journal; meanwhile ");
+    print_url(cfg->listen_host, port, " answers /healthz, /readyz and /metrics; API requests wait\n");
+    fflush(stderr);
+    if (open_journal(&s) != 0)
+        return 1;
+    /* publishes the journal fields set above to the workers (acquire in the handlers) */
+    atomic_store_explicit(&s.app.readiness, ORDERD_READINESS_SERVING, memory_order_release);
     fprintf(stderr, "orderd: %u threads, %u shards, data in %s\n", s.nworkers, shard_count(cfg->threads),
             cfg->data_dir);
-    fprintf(stderr, "orderd: listening on http://%s%s%s:%u\n", strchr(cfg->listen_host, ':') ? "[" : "",
-            cfg->listen_host, strchr(cfg->listen_host, ':') ? "]" : "", port);
+    fprintf(stderr, "orderd: listening on ");
+    print_url(cfg->listen_host, port, "\n");
     fflush(stderr);
     orderd_notify(ORDERD_NOTIFY_READY);
 
     while (sigwait(&set, &sig) != 0)
         ;
+    /* before the listeners close: a load balancer probing /readyz stops
+     * sending new requests (HTTP/2 connections take new streams for one
+     * more second, until h2o's second GOAWAY) */
+    atomic_store_explicit(&s.app.readiness, ORDERD_READINESS_STOPPING, memory_order_relaxed);
     fprintf(stderr, "orderd: %s received, draining connections\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     orderd_notify(ORDERD_NOTIFY_STOPPING);
     request_stop(&s);

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -197,8 +198,11 @@ static void *snapshot_main(void *arg)
 {
     snapshots_t *s = arg;
     orderd_fault_pause("snapshot:start");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (write_snapshot(s->w, s->seq, s->epoch) == 0) {
-        orderd_wal_count_snapshot(s->w);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        orderd_wal_count_snapshot(s->w, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec)));
     } else {
         fprintf(stderr, "orderd: snapshot at record %llu abandoned; the journal still holds everything\n",
                 (unsigned long long)s->seq);

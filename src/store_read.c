@@ -236,6 +236,18 @@ size_t orderd_store_count(orderd_store_t *store)
     return n;
 }
 
+void orderd_store_count_by_status(orderd_store_t *store, size_t out[ORDERD_STATUS_COUNT])
+{
+    for (int st = 0; st < ORDERD_STATUS_COUNT; ++st)
+        out[st] = 0;
+    for (unsigned i = 0; i < store->nshards; ++i) {
+        pthread_mutex_lock(&store->shards[i].mu);
+        for (int st = 0; st < ORDERD_STATUS_COUNT; ++st)
+            out[st] += store->shards[i].by_status[st].n;
+        pthread_mutex_unlock(&store->shards[i].mu);
+    }
+}
+
 size_t orderd_store_idem_count(orderd_store_t *store)
 {
     size_t n = 0;

@@ -258,8 +258,11 @@ static size_t write_batch(orderd_wal_t *w, uint64_t g)
     pthread_mutex_lock(&w->mu);
     w->stats.last_seq = w->last_seq;
     w->stats.records += records;
-    if (total > 0)
+    if (total > 0) {
         ++w->stats.batches;
+        w->stats.bytes += total;
+        orderd_histogram_observe(&w->batch_hist, records);
+    }
     pthread_mutex_unlock(&w->mu);
     return records;
 }
@@ -290,6 +293,9 @@ static int create_segment(orderd_wal_t *w, uint64_t first)
     w->seg_end = w->alloc_end = ORDERD_FILE_HEADER_SIZE;
     w->seg_written = w->prealloc_off = 0;
     w->prealloc_tried = 0;
+    pthread_mutex_lock(&w->mu);
+    ++w->stats.segments;
+    pthread_mutex_unlock(&w->mu);
     return 0;
 }
 
@@ -425,6 +431,9 @@ orderd_wal_t *orderd_wal_writer_open(const orderd_wal_config_t *cfg, orderd_stor
     w->last_seq = report->last_seq;
     atomic_store(&w->last_sync_ms, orderd_wal_mono_ms());
     w->bytes_since_snapshot = report->segment_bytes;
+    orderd_histogram_init(&w->sync_hist, &orderd_buckets_seconds);
+    orderd_histogram_init(&w->batch_hist, &orderd_buckets_count);
+    orderd_histogram_init(&w->snapshot_hist, &orderd_buckets_seconds);
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->commit_mu, NULL);
     pthread_mutex_init(&w->sync_mu, NULL);
@@ -504,6 +513,13 @@ void orderd_wal_stats(orderd_wal_t *w, orderd_wal_stats_t *out)
     pthread_mutex_unlock(&w->mu);
 }
 
+void orderd_wal_histograms(orderd_wal_t *w, orderd_wal_histograms_t *out)
+{
+    orderd_histogram_add_to(&w->sync_hist, &out->fdatasync_seconds);
+    orderd_histogram_add_to(&w->batch_hist, &out->batch_records);
+    orderd_histogram_add_to(&w->snapshot_hist, &out->snapshot_seconds);
+}
+
 /* --- for the snapshots (internal/wal_snapshot.h) --- */
 
 const char *orderd_wal_dir(const orderd_wal_t *w)
@@ -542,9 +558,10 @@ int orderd_wal_await_batch_after(orderd_wal_t *w, unsigned epoch)
     return stopped || atomic_load(&w->failure_epoch) != epoch ? -1 : 0;
 }
 
-void orderd_wal_count_snapshot(orderd_wal_t *w)
+void orderd_wal_count_snapshot(orderd_wal_t *w, uint64_t ns)
 {
     pthread_mutex_lock(&w->mu);
     ++w->stats.snapshots;
+    orderd_histogram_observe(&w->snapshot_hist, ns);
     pthread_mutex_unlock(&w->mu);
 }

@@ -25,6 +25,13 @@ int64_t orderd_wal_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+uint64_t orderd_wal_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* The kernel may have dropped the dirty pages a failed fdatasync covered, so a
  * retry that succeeds proves nothing. Nothing more may be acknowledged: exit,
  * and let the restart replay what really is on disk. */
@@ -39,11 +46,13 @@ void orderd_wal_sync_now(orderd_wal_t *w)
 {
     /* cleared first: a write that completes during the sync sets it again */
     atomic_store(&w->unsynced, 0);
+    uint64_t t0 = orderd_wal_mono_ns();
     if (fdatasync(w->fd) != 0)
         orderd_wal_die_sync("fdatasync of the journal", errno);
     atomic_store(&w->last_sync_ms, orderd_wal_mono_ms());
     pthread_mutex_lock(&w->mu);
     ++w->stats.syncs;
+    orderd_histogram_observe(&w->sync_hist, orderd_wal_mono_ns() - t0);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -84,11 +93,13 @@ void orderd_wal_sync_step(orderd_wal_t *w)
     pthread_mutex_unlock(&w->mu);
 
     /* everything in `mine` was written before it was listed: this covers it */
+    uint64_t t0 = orderd_wal_mono_ns();
     if (fdatasync(w->fd) != 0)
         orderd_wal_die_sync("fdatasync of the journal", errno);
     atomic_store(&w->last_sync_ms, orderd_wal_mono_ms());
     pthread_mutex_lock(&w->mu);
     ++w->stats.syncs;
+    orderd_histogram_observe(&w->sync_hist, orderd_wal_mono_ns() - t0);
     pthread_mutex_unlock(&w->mu);
     for (size_t i = 0; i < mine.nw; ++i)
         w->cfg.notify(w->cfg.notify_ctx, mine.waiters[i], 1);

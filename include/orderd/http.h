@@ -3,11 +3,28 @@
 
 /* The HTTP API on libh2o: registers every resource on a host configuration. */
 
+#include <stdatomic.h>
+
 #include <h2o.h>
 
 #include "orderd/store.h"
+#include "orderd/wal.h"
 
-/** What every handler shares: read-only after start-up, but for the store. */
+/** Where the server stands, for /readyz (orderd_app_t.readiness). */
+typedef enum {
+    ORDERD_READINESS_REPLAYING = 0, /* listening, replaying the journal: only /healthz, /readyz, /metrics answer */
+    ORDERD_READINESS_SERVING,       /* replay done, every listener accepts */
+    ORDERD_READINESS_STOPPING,      /* SIGINT/SIGTERM received: draining */
+} orderd_readiness_t;
+
+typedef struct orderd_http_metrics orderd_http_metrics_t;
+
+/**
+ * What every handler shares. Read-only once readiness is SERVING, but for
+ * the store and readiness itself: the server sets the journal fields and
+ * replay_ns during replay, then stores SERVING with release order, and
+ * readers load readiness with acquire order before they touch them.
+ */
 typedef struct orderd_app {
     orderd_store_t *store;
     size_t max_body;
@@ -19,6 +36,10 @@ typedef struct orderd_app {
     /* the operator's bearer token (--operator-token-file); empty: no operator */
     char operator_token[256];
     size_t operator_token_len;
+    atomic_int readiness;           /* orderd_readiness_t */
+    orderd_wal_t *wal;              /* the journal writer, for /metrics; NULL: none */
+    uint64_t replay_ns;             /* how long start-up replay took */
+    orderd_http_metrics_t *metrics; /* every worker's counters (orderd_http_metrics_new) */
 } orderd_app_t;
 
 /**
@@ -32,10 +53,26 @@ typedef struct orderd_http_thread {
     orderd_app_t *commit_app;
     uint64_t request_id_seed; /* random per thread: generated X-Request-Id values */
     uint64_t request_id_next;
+    struct orderd_http_metrics_thread *metrics; /* this thread's counters, written only by it */
+    /* API requests that came while the journal replayed, held until it is
+     * done (src/http/health.c); a zeroed anchor means none came yet */
+    h2o_linklist_t held;
+    h2o_timeout_entry_t held_check;
 } orderd_http_thread_t;
 
-/** Registers the thread's journal-acknowledgement receiver on `queue` (the thread's loop). */
-void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *queue);
+/**
+ * Registers the thread's journal-acknowledgement receiver on `queue` (the
+ * thread's loop) and its metrics block in app->metrics. Call on the thread
+ * itself, after h2o_context_init. Aborts when out of memory (start-up).
+ */
+void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *queue, orderd_app_t *app);
+
+/**
+ * Creates the registry of the workers' metrics blocks (app->metrics), before
+ * any worker starts. Returns NULL when out of memory. It lives as long as
+ * the process.
+ */
+orderd_http_metrics_t *orderd_http_metrics_new(void);
 
 /**
  * The journal's notify callback (orderd_wal_config_t.notify): called on the
@@ -45,9 +82,11 @@ void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *q
 void orderd_http_on_durable(void *ctx, void *waiter, int durable);
 
 /**
- * Registers the API (/api/orders..., /healthz, a problem+json 404 for every
- * other path, and a filter turning h2o's own plain-text errors into
- * problem+json) on `host`. `app` must outlive the server.
+ * Registers the API (/api/orders..., /healthz, /readyz, /metrics, a
+ * problem+json 404 for every other path, a 503 for the API while the
+ * journal replays, the filter counting every response for /metrics, and a
+ * filter turning h2o's own plain-text errors into problem+json) on `host`.
+ * `app` must outlive the server.
  */
 void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app);
 

@@ -278,4 +278,11 @@ size_t orderd_store_count(orderd_store_t *store);
 /** Number of idempotency keys held (for tests and stats). */
 size_t orderd_store_idem_count(orderd_store_t *store);
 
+/**
+ * Orders by status: out[s] is the number of orders whose status is s. Takes
+ * each shard's lock in turn, so the totals are each shard's as it stood when
+ * read. Cannot fail.
+ */
+void orderd_store_count_by_status(orderd_store_t *store, size_t out[ORDERD_STATUS_COUNT]);
+
 #endif

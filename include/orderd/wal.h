@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "orderd/journal.h"
+#include "orderd/metrics.h"
 #include "orderd/store.h"
 
 typedef enum {
@@ -95,9 +96,22 @@ typedef struct orderd_wal_stats {
     uint64_t syncs;
     uint64_t write_failures;
     uint64_t snapshots;
+    uint64_t bytes;    /* record bytes written by this process */
+    uint64_t segments; /* segments this process started */
 } orderd_wal_stats_t;
 
+/** Copies the writer's counters (under its lock). Cannot fail. */
 void orderd_wal_stats(orderd_wal_t *wal, orderd_wal_stats_t *out);
+
+/** The writer's histograms, for /metrics. */
+typedef struct orderd_wal_histograms {
+    orderd_histogram_sum_t fdatasync_seconds; /* each fdatasync of a segment */
+    orderd_histogram_sum_t batch_records;     /* records per group commit (batches that wrote any) */
+    orderd_histogram_sum_t snapshot_seconds;  /* each finished snapshot, start to durable */
+} orderd_wal_histograms_t;
+
+/** Adds the writer's histograms to `out` (zero it first); reads without a lock, from any thread. */
+void orderd_wal_histograms(orderd_wal_t *wal, orderd_wal_histograms_t *out);
 
 /** Parses "always" / "everysec" / "no"; 0 or -1. */
 __attribute__((warn_unused_result)) int orderd_fsync_mode_parse(const char *s, orderd_fsync_mode_t *out);

@@ -12,6 +12,7 @@
 
 #include "conditional.h"
 #include "durable.h"
+#include "scrape.h"
 #include "request_id.h"
 #include "respond.h"
 
@@ -146,8 +147,9 @@ int orderd_ticket_wait(orderd_ticket_t *t, orderd_app_t *app, const orderd_order
     return 0;
 }
 
-void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *queue)
+void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *queue, orderd_app_t *app)
 {
+    orderd_http_metrics_thread_init(t, app);
     h2o_multithread_register_receiver(queue, &t->durable, on_messages);
     orderd_http_request_id_seed(t);
     t->commit = (h2o_timeout_entry_t){0};

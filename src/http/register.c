@@ -1,9 +1,13 @@
-/* Puts the API together on one host: resources, the catch-all 404, and the
- * filter that keeps every error problem+json. */
+/* Puts the API together on one host: resources, the catch-all 404, the
+ * replay gate, and the filters every response passes (problem+json,
+ * X-Request-Id, counting for /metrics). */
 #include "orderd/http.h"
+
+#include <string.h>
 
 #include "admin.h"
 #include "health.h"
+#include "scrape.h"
 #include "orders.h"
 #include "request_id.h"
 #include "respond.h"
@@ -14,10 +18,21 @@ static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
     return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no resource at this path");
 }
 
+/* Paths that answer while the journal replays. */
+static int answers_during_replay(const h2o_pathconf_t *p)
+{
+    static const char *const always[] = {"/healthz", "/readyz", "/metrics"};
+    for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); ++i)
+        if (h2o_memis(p->path.base, p->path.len, always[i], strlen(always[i])))
+            return 1;
+    return 0;
+}
+
 void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
 {
     /* h2o takes the first registered path that matches, on a '/' boundary */
     orderd_http_health_register(host, app);
+    orderd_http_metrics_register(host, app);
     orderd_http_orders_register(host, app);
     orderd_http_admin_register(host, app);
     orderd_http_handler_new(&host->fallback_path, app, on_unknown_path);
@@ -26,8 +41,12 @@ void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
      * before any path is chosen, under the fallback path */
     orderd_http_problem_filter_register(&host->fallback_path, app);
     orderd_http_request_id_filter_register(&host->fallback_path);
+    orderd_http_metrics_filter_register(&host->fallback_path);
     for (size_t i = 0; i < host->paths.size; ++i) {
+        if (!answers_during_replay(&host->paths.entries[i]))
+            orderd_http_health_gate(&host->paths.entries[i], app);
         orderd_http_problem_filter_register(&host->paths.entries[i], app);
         orderd_http_request_id_filter_register(&host->paths.entries[i]);
+        orderd_http_metrics_filter_register(&host->paths.entries[i]);
     }
 }

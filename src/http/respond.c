@@ -94,6 +94,12 @@ int orderd_http_send_json(h2o_req_t *req, int status, orderd_str_t body)
     return 0;
 }
 
+int orderd_http_send_text(h2o_req_t *req, int status, const char *content_type, orderd_str_t body)
+{
+    send_body(req, status, h2o_iovec_init(content_type, strlen(content_type)), body);
+    return 0;
+}
+
 int orderd_http_send_order(h2o_req_t *req, int status, const orderd_order_t *order)
 {
     orderd_alloc_t a = orderd_http_alloc(req);

@@ -57,6 +57,13 @@ int orderd_http_method_is(h2o_req_t *req, const char *m);
  */
 int orderd_http_send_json(h2o_req_t *req, int status, orderd_str_t body);
 
+/**
+ * Sends `body` with `status` and the media type `content_type` (a static
+ * string); the body is not copied, so it must live as long as the request.
+ * Returns 0.
+ */
+int orderd_http_send_text(h2o_req_t *req, int status, const char *content_type, orderd_str_t body);
+
 /** Encodes an order into the request's pool and sends it with its ETag (201 adds Location). Returns 0. */
 int orderd_http_send_order(h2o_req_t *req, int status, const orderd_order_t *order);
 

@@ -77,6 +77,8 @@ struct orderd_wal {
     orderd_wal_rotation_t rotation; /* snapshots (snapshot.c), as wal_open.c set them up */
 
     orderd_wal_stats_t stats; /* under mu */
+    /* written under mu, read by scrapes without it (metrics.h) */
+    orderd_histogram_t sync_hist, batch_hist, snapshot_hist;
 };
 
 #define ORDERD_EVERYSEC_MS 1000
@@ -84,6 +86,8 @@ struct orderd_wal {
 /* --- wal_sync.c: the disk half, run by the writer thread --- */
 
 int64_t orderd_wal_mono_ms(void);
+/** Monotonic nanoseconds, for the histograms. */
+uint64_t orderd_wal_mono_ns(void);
 /** A failed fdatasync: the kernel may have dropped the pages it covered, so
  * nothing more may be acknowledged. Logs `what` and exits (status 74). */
 void __attribute__((noreturn)) orderd_wal_die_sync(const char *what, int err);

@@ -72,7 +72,7 @@ unsigned orderd_wal_failure_epoch(orderd_wal_t *w);
  */
 __attribute__((warn_unused_result)) int orderd_wal_await_batch_after(orderd_wal_t *w, unsigned epoch);
 
-/** Counts a finished snapshot in orderd_wal_stats. */
-void orderd_wal_count_snapshot(orderd_wal_t *w);
+/** Counts a finished snapshot that took `ns` nanoseconds in orderd_wal_stats and its histogram. */
+void orderd_wal_count_snapshot(orderd_wal_t *w, uint64_t ns);
 
 #endif
