@@ -357,9 +357,11 @@ static void worker_init(worker_t *w)
         worker_listener_t *l = &w->listeners[i];
         l->accept_ctx.ctx = &w->http[s->conf_of[i]].ctx;
         l->accept_ctx.hosts = s->globalconf[s->conf_of[i]].hosts;
-        /* the main thread keeps its own reference; it waits on the barrier until this is taken */
-        if (s->ssl_ctx[i] != NULL && SSL_CTX_up_ref(s->ssl_ctx[i]) == 1)
-            l->accept_ctx.ssl_ctx = s->ssl_ctx[i];
+        /* the main thread keeps its own reference; it waits on the barrier
+         * until this one is taken. A TLS listener never falls back to cleartext. */
+        if (s->ssl_ctx[i] != NULL && SSL_CTX_up_ref(s->ssl_ctx[i]) != 1)
+            abort();
+        l->accept_ctx.ssl_ctx = s->ssl_ctx[i];
         slots[i] = &l->accept_ctx.ssl_ctx;
         l->sock = h2o_evloop_socket_create(w->loop, l->fd, H2O_SOCKET_FLAG_DONT_READ);
         l->sock->data = &l->accept_ctx;
