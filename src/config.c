@@ -10,13 +10,20 @@
 #define MAX_THREADS 1024
 
 static const char usage[] =
-    "usage: orderd [--listen HOST:PORT] [--threads N] [--data-dir DIR] [--max-body BYTES]\n"
+    "usage: orderd [--listen HOST:PORT [--tls-cert FILE --tls-key FILE] [--http2 on|off]]...\n"
+    "              [--threads N] [--data-dir DIR] [--max-body BYTES]\n"
     "              [--fsync always|everysec|no] [--snapshot-bytes BYTES]\n"
     "              [--operator-token-file FILE] [--idempotency-ttl DURATION] [--help] [--version]\n"
     "       orderd journal verify|dump|repair --data-dir DIR\n"
     "\n"
-    "  --listen HOST:PORT  address to serve HTTP/1.1 and h2c on (default 127.0.0.1:8080;\n"
-    "                      IPv6 as [::1]:8080; port 0 lets the kernel pick and logs it)\n"
+    "  --listen HOST:PORT  address to serve on (default 127.0.0.1:8080; IPv6 as [::1]:8080;\n"
+    "                      port 0 lets the kernel pick and logs it); give it up to 8 times\n"
+    "  --tls-cert FILE     PEM certificate chain: this listener speaks TLS 1.2 and 1.3 with\n"
+    "                      ALPN h2 and http/1.1 (without it: cleartext HTTP/1.1 and h2c)\n"
+    "  --tls-key FILE      PEM private key of --tls-cert; both are read again on SIGHUP\n"
+    "  --http2 on|off      off: HTTP/1.1 only on this listener (no h2c, no ALPN h2); default on\n"
+    "                      --tls-cert, --tls-key and --http2 apply to the last --listen before\n"
+    "                      them; with a single --listen they may come anywhere\n"
     "  --threads N         worker threads, one event loop each (default: online CPUs)\n"
     "  --data-dir DIR      data directory (default ./data)\n"
     "  --max-body BYTES    largest request body accepted (default 1048576)\n"
@@ -79,7 +86,7 @@ static int parse_duration_ms(const char *s, int64_t *out)
     return 0;
 }
 
-static int parse_listen(orderd_config_t *cfg, const char *arg)
+static int parse_listen(orderd_listener_config_t *l, const char *arg)
 {
     const char *colon = strrchr(arg, ':');
     unsigned long long port;
@@ -93,17 +100,111 @@ static int parse_listen(orderd_config_t *cfg, const char *arg)
     } else if (memchr(host, ':', len) != NULL) {
         return -1; /* a bare IPv6 address needs brackets */
     }
-    if (len == 0 || len >= sizeof(cfg->listen_host))
+    if (len == 0 || len >= sizeof(l->host))
         return -1;
-    memcpy(cfg->listen_host, host, len);
-    cfg->listen_host[len] = '\0';
-    cfg->listen_port = (uint16_t)port;
+    memcpy(l->host, host, len);
+    l->host[len] = '\0';
+    l->port = (uint16_t)port;
+    return 0;
+}
+
+/* The flags that bind to a listener, as bits of what one listener was given. */
+enum { BOUND_CERT = 1, BOUND_KEY = 2, BOUND_HTTP2 = 4 };
+
+static const char *bound_flag_name(unsigned bit)
+{
+    return bit == BOUND_CERT ? "--tls-cert" : bit == BOUND_KEY ? "--tls-key" : "--http2";
+}
+
+/* What the command line said so far: the listeners, and the per-listener
+ * flags given before the first --listen (slot ORDERD_MAX_LISTENERS). */
+typedef struct listen_state {
+    orderd_listener_config_t early;
+    unsigned given[ORDERD_MAX_LISTENERS + 1]; /* BOUND_* bits per listener; the last: early */
+    const char *spec[ORDERD_MAX_LISTENERS];   /* the --listen value, for messages */
+} listen_state_t;
+
+/* Sets one bound flag on the last --listen (or on the early slot before any). */
+static int bind_flag(orderd_config_t *cfg, listen_state_t *st, unsigned bit, const char *arg, FILE *err)
+{
+    unsigned i = cfg->nlisteners > 0 ? cfg->nlisteners - 1 : ORDERD_MAX_LISTENERS;
+    orderd_listener_config_t *l = i < ORDERD_MAX_LISTENERS ? &cfg->listeners[i] : &st->early;
+    if (st->given[i] & bit) {
+        fprintf(err, "orderd: %s given twice for --listen %s\n", bound_flag_name(bit),
+                i < ORDERD_MAX_LISTENERS ? st->spec[i] : "(the first one)");
+        return -1;
+    }
+    if (bit == BOUND_HTTP2) {
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+            fprintf(err, "orderd: --http2: expected on or off, got '%s'\n", arg);
+            return -1;
+        }
+        l->http2 = strcmp(arg, "on") == 0;
+    } else if (*arg == '\0') {
+        fprintf(err, "orderd: %s: expected a file, got ''\n", bound_flag_name(bit));
+        return -1;
+    } else if (bit == BOUND_CERT) {
+        l->tls_cert = arg;
+    } else {
+        l->tls_key = arg;
+    }
+    st->given[i] |= bit;
+    return 0;
+}
+
+/* After the last flag: the default listener, the early flags bound, each
+ * listener's certificate with its key, no address twice. */
+static int finish_listeners(orderd_config_t *cfg, listen_state_t *st, FILE *err)
+{
+    unsigned early = st->given[ORDERD_MAX_LISTENERS];
+    if (cfg->nlisteners == 0) {
+        cfg->listeners[0] = st->early; /* 127.0.0.1:8080 with what was given */
+        cfg->nlisteners = 1;
+        st->given[0] = early;
+        st->spec[0] = "127.0.0.1:8080";
+    } else if (early != 0 && cfg->nlisteners > 1) {
+        unsigned bit = early & BOUND_CERT ? BOUND_CERT : early & BOUND_KEY ? BOUND_KEY : BOUND_HTTP2;
+        fprintf(err, "orderd: %s before the first --listen: with several --listen, give it after the one it is for\n",
+                bound_flag_name(bit));
+        return -1;
+    } else if (early != 0) {
+        orderd_listener_config_t *l = &cfg->listeners[0];
+        unsigned both = early & st->given[0];
+        if (both != 0) {
+            fprintf(err, "orderd: %s given twice for --listen %s\n", bound_flag_name(both & -both), st->spec[0]);
+            return -1;
+        }
+        if (early & BOUND_CERT)
+            l->tls_cert = st->early.tls_cert;
+        if (early & BOUND_KEY)
+            l->tls_key = st->early.tls_key;
+        if (early & BOUND_HTTP2)
+            l->http2 = st->early.http2;
+        st->given[0] |= early;
+    }
+    for (unsigned i = 0; i < cfg->nlisteners; ++i) {
+        const orderd_listener_config_t *l = &cfg->listeners[i];
+        if ((l->tls_cert == NULL) != (l->tls_key == NULL)) {
+            fprintf(err, "orderd: --listen %s has %s but no %s\n", st->spec[i], l->tls_cert ? "--tls-cert" : "--tls-key",
+                    l->tls_cert ? "--tls-key" : "--tls-cert");
+            return -1;
+        }
+        for (unsigned j = 0; j < i; ++j) {
+            if (l->port != 0 && l->port == cfg->listeners[j].port && strcmp(l->host, cfg->listeners[j].host) == 0) {
+                fprintf(err, "orderd: --listen %s given twice\n", st->spec[i]);
+                return -1;
+            }
+        }
+    }
     return 0;
 }
 
 int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
     static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                         {"tls-cert", required_argument, NULL, 'C'},
+                                         {"tls-key", required_argument, NULL, 'K'},
+                                         {"http2", required_argument, NULL, '2'},
                                          {"threads", required_argument, NULL, 't'},
                                          {"data-dir", required_argument, NULL, 'd'},
                                          {"max-body", required_argument, NULL, 'b'},
@@ -115,9 +216,9 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                                          {"version", no_argument, NULL, 'v'},
                                          {NULL, 0, NULL, 0}};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    *cfg = (orderd_config_t){.listen_host = "127.0.0.1",
-                             .listen_port = 8080,
-                             .threads = cpus > 0 ? (unsigned)(cpus < MAX_THREADS ? cpus : MAX_THREADS) : 1,
+    static const orderd_listener_config_t default_listener = {.host = "127.0.0.1", .port = 8080, .http2 = 1};
+    listen_state_t st = {.early = default_listener};
+    *cfg = (orderd_config_t){.threads = cpus > 0 ? (unsigned)(cpus < MAX_THREADS ? cpus : MAX_THREADS) : 1,
                              .data_dir = "./data",
                              .max_body = 1024 * 1024,
                              .fsync = ORDERD_FSYNC_ALWAYS,
@@ -132,10 +233,22 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
-            if (parse_listen(cfg, optarg) != 0) {
+            if (cfg->nlisteners == ORDERD_MAX_LISTENERS) {
+                fprintf(err, "orderd: --listen: at most %d listeners\n", ORDERD_MAX_LISTENERS);
+                return ORDERD_CONFIG_USAGE;
+            }
+            cfg->listeners[cfg->nlisteners] = default_listener;
+            if (parse_listen(&cfg->listeners[cfg->nlisteners], optarg) != 0) {
                 fprintf(err, "orderd: --listen: expected HOST:PORT, got '%s'\n", optarg);
                 return ORDERD_CONFIG_USAGE;
             }
+            st.spec[cfg->nlisteners++] = optarg;
+            break;
+        case 'C':
+        case 'K':
+        case '2':
+            if (bind_flag(cfg, &st, c == 'C' ? BOUND_CERT : c == 'K' ? BOUND_KEY : BOUND_HTTP2, optarg, err) != 0)
+                return ORDERD_CONFIG_USAGE;
             break;
         case 't':
             if (parse_ull(optarg, 1, MAX_THREADS, &v) != 0) {
@@ -205,5 +318,7 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
         fprintf(err, "orderd: unexpected argument '%s' (see --help)\n", argv[optind]);
         return ORDERD_CONFIG_USAGE;
     }
+    if (finish_listeners(cfg, &st, err) != 0)
+        return ORDERD_CONFIG_USAGE;
     return ORDERD_CONFIG_RUN;
 }

@@ -26,6 +26,7 @@
 #include "orderd/notify.h"
 #include "orderd/operator.h"
 #include "orderd/store.h"
+#include "orderd/tls.h"
 #include "orderd/wal.h"
 
 /* Whole drain budget after SIGINT/SIGTERM; the process exits 0 within it. */
@@ -33,25 +34,39 @@
 /* HTTP/2 connections still open this long after the second GOAWAY are closed. */
 #define H2_GRACEFUL_TIMEOUT_MS 2000
 
+/* h2o turns h2c on or off per globalconf, so listeners with and without
+ * HTTP/2 need one each (and one h2o context each per worker). */
+#define MAX_CONFS 2
+
 typedef struct server server_t;
+
+/* A worker's socket for one --listen. */
+typedef struct worker_listener {
+    int fd;
+    h2o_socket_t *sock;
+    h2o_accept_ctx_t accept_ctx; /* its ssl_ctx: this worker's reference, swapped on SIGHUP */
+} worker_listener_t;
 
 typedef struct worker {
     server_t *server;
     pthread_t tid;
-    int listen_fd;
     h2o_evloop_t *loop;
-    orderd_http_thread_t http; /* holds the h2o context */
-    h2o_accept_ctx_t accept_ctx;
-    h2o_socket_t *listener;
+    orderd_http_thread_t http[MAX_CONFS]; /* one h2o context per globalconf in use */
+    worker_listener_t listeners[ORDERD_MAX_LISTENERS];
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t control;
+    orderd_tls_receiver_t tls; /* new certificates on SIGHUP */
     int stopping;
     atomic_int finished;
 } worker_t;
 
 struct server {
     const orderd_config_t *cfg;
-    h2o_globalconf_t globalconf;
+    h2o_globalconf_t globalconf[MAX_CONFS];
+    unsigned nconfs;
+    unsigned conf_of[ORDERD_MAX_LISTENERS];  /* listener -> its globalconf */
+    SSL_CTX *ssl_ctx[ORDERD_MAX_LISTENERS];  /* the current context of each TLS listener (NULL: cleartext) */
+    uint16_t bound_port[ORDERD_MAX_LISTENERS];
     orderd_app_t app;
     orderd_wal_t *wal;
     pthread_barrier_t ready; /* every worker has its loop and receivers */
@@ -188,55 +203,107 @@ static int open_listener(const struct addrinfo *ai, uint16_t port)
     return fd;
 }
 
-/* Binds every worker's listener; with port 0 the first one's port is used by all. */
-static int open_listeners(server_t *s, uint16_t *bound_port)
+/* Binds listener `li` in every worker; with port 0 the first one's port is used by all. */
+static int open_listener_set(server_t *s, unsigned li)
 {
-    const orderd_config_t *cfg = s->cfg;
+    const orderd_listener_config_t *l = &s->cfg->listeners[li];
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
-    int err = getaddrinfo(cfg->listen_host, NULL, &hints, &ai);
+    int err = getaddrinfo(l->host, NULL, &hints, &ai);
     if (err != 0) {
-        fprintf(stderr, "orderd: cannot resolve %s: %s\n", cfg->listen_host, gai_strerror(err));
+        fprintf(stderr, "orderd: cannot resolve %s: %s\n", l->host, gai_strerror(err));
         return -1;
     }
-    uint16_t port = cfg->listen_port;
+    uint16_t port = l->port;
     int ret = 0;
     for (unsigned i = 0; i < s->nworkers; ++i) {
-        if ((s->workers[i].listen_fd = open_listener(ai, port)) < 0) {
-            fprintf(stderr, "orderd: cannot listen on %s:%u: %s\n", cfg->listen_host, port, strerror(errno));
+        int fd = open_listener(ai, port);
+        if (fd < 0) {
+            fprintf(stderr, "orderd: cannot listen on %s:%u: %s\n", l->host, port, strerror(errno));
             ret = -1;
             break;
         }
+        s->workers[i].listeners[li].fd = fd;
         if (port == 0) {
             struct sockaddr_storage ss;
             socklen_t len = sizeof(ss);
-            getsockname(s->workers[i].listen_fd, (struct sockaddr *)&ss, &len);
+            getsockname(fd, (struct sockaddr *)&ss, &len);
             port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
                                                  : ((struct sockaddr_in6 *)&ss)->sin6_port);
         }
     }
     freeaddrinfo(ai);
-    *bound_port = port;
+    s->bound_port[li] = port;
     return ret;
 }
 
-/* http://HOST:PORT then `tail`, an IPv6 host in brackets. */
-static void print_url(const char *host, uint16_t port, const char *tail)
+static int open_listeners(server_t *s)
 {
-    int v6 = strchr(host, ':') != NULL;
-    fprintf(stderr, "http://%s%s%s:%u%s", v6 ? "[" : "", host, v6 ? "]" : "", port, tail);
+    for (unsigned li = 0; li < s->cfg->nlisteners; ++li)
+        if (open_listener_set(s, li) != 0)
+            return -1;
+    return 0;
+}
+
+/* Each TLS listener's first context; a file that cannot be used stops the start. */
+static int load_certificates(server_t *s)
+{
+    char err[1024];
+    for (unsigned i = 0; i < s->cfg->nlisteners; ++i) {
+        if (s->cfg->listeners[i].tls_cert == NULL)
+            continue;
+        if ((s->ssl_ctx[i] = orderd_tls_context_new(&s->cfg->listeners[i], err, sizeof(err))) == NULL) {
+            fprintf(stderr, "orderd: %s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The h2o configuration of one globalconf: all alike but for h2c. */
+static void init_globalconf(server_t *s, h2o_globalconf_t *gc, int http2)
+{
+    h2o_config_init(gc);
+    gc->server_name = h2o_iovec_init(H2O_STRLIT("orderd"));
+    /* h2o reads bodies up to this size; handlers answer 413 past --max-body.
+     * The slack lets HTTP/2 clients get a 413 rather than a stream reset for
+     * bodies up to twice the limit. */
+    gc->max_request_entity_size = s->cfg->max_body * 2 + 65536;
+    gc->http2.graceful_shutdown_timeout = H2_GRACEFUL_TIMEOUT_MS;
+    /* h2c both ways, prior knowledge and Upgrade: h2c (h2o's lib/http1.c);
+     * over TLS, HTTP/2 comes through ALPN, set on the listener's SSL_CTX */
+    gc->http1.upgrade_to_http2 = http2;
+    orderd_http_register(h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535), &s->app);
+}
+
+/* One globalconf per --http2 setting in use, in the order listeners name them. */
+static void configure_h2o(server_t *s)
+{
+    int http2_of[MAX_CONFS];
+    for (unsigned i = 0; i < s->cfg->nlisteners; ++i) {
+        int http2 = s->cfg->listeners[i].http2;
+        unsigned c = 0;
+        while (c < s->nconfs && http2_of[c] != http2)
+            ++c;
+        if (c == s->nconfs) {
+            http2_of[c] = http2;
+            init_globalconf(s, &s->globalconf[c], http2);
+            s->nconfs++;
+        }
+        s->conf_of[i] = c;
+    }
 }
 
 /* --- the workers --- */
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
-    worker_t *w = listener->data;
+    h2o_accept_ctx_t *accept_ctx = listener->data;
     h2o_socket_t *sock;
     if (err != NULL)
         return;
     /* drain the accept queue: one wakeup may stand for many connections */
     for (int i = 0; i < 64 && (sock = h2o_evloop_socket_accept(listener)) != NULL; ++i)
-        h2o_accept(&w->accept_ctx, sock);
+        h2o_accept(accept_ctx, sock);
 }
 
 /* Runs on the worker's own loop when the main thread asks it to stop. */
@@ -251,19 +318,26 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     if (w->stopping)
         return;
     w->stopping = 1;
-    h2o_socket_read_stop(w->listener);
-    h2o_socket_close(w->listener);
-    w->listener = NULL;
-    h2o_context_request_shutdown(&w->http.ctx);
-    /* h2o leaves idle HTTP/1 keep-alive connections waiting for their next
-     * request; expiring the wait closes them now. Busy ones finish their
-     * response, then close since keep-alive is off during shutdown. */
-    w->http.ctx.http1.req_timeout.timeout = 0;
+    for (unsigned i = 0; i < w->server->cfg->nlisteners; ++i) {
+        h2o_socket_read_stop(w->listeners[i].sock);
+        h2o_socket_close(w->listeners[i].sock);
+        w->listeners[i].sock = NULL;
+    }
+    for (unsigned c = 0; c < w->server->nconfs; ++c) {
+        h2o_context_request_shutdown(&w->http[c].ctx);
+        /* h2o leaves idle HTTP/1 keep-alive connections waiting for their next
+         * request; expiring the wait closes them now. Busy ones finish their
+         * response, then close since keep-alive is off during shutdown. */
+        w->http[c].ctx.http1.req_timeout.timeout = 0;
+    }
 }
 
 static int drained(worker_t *w)
 {
-    return h2o_linklist_is_empty(&w->http.ctx.http1._conns) && h2o_linklist_is_empty(&w->http.ctx.http2._conns);
+    for (unsigned c = 0; c < w->server->nconfs; ++c)
+        if (!h2o_linklist_is_empty(&w->http[c].ctx.http1._conns) || !h2o_linklist_is_empty(&w->http[c].ctx.http2._conns))
+            return 0;
+    return 1;
 }
 
 /* Runs on the worker's own thread: h2o's buffer prototypes and memory
@@ -274,16 +348,29 @@ static int drained(worker_t *w)
 static void worker_init(worker_t *w)
 {
     server_t *s = w->server;
+    SSL_CTX **slots[ORDERD_MAX_LISTENERS];
     w->loop = h2o_evloop_create();
-    h2o_context_init(&w->http.ctx, w->loop, &s->globalconf);
-    w->accept_ctx.ctx = &w->http.ctx;
-    w->accept_ctx.hosts = s->globalconf.hosts;
     w->queue = h2o_multithread_create_queue(w->loop);
     h2o_multithread_register_receiver(w->queue, &w->control, on_control);
-    orderd_http_thread_init(&w->http, w->queue, &s->app);
-    w->listener = h2o_evloop_socket_create(w->loop, w->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
-    w->listener->data = w;
-    h2o_socket_read_start(w->listener, on_accept);
+    for (unsigned c = 0; c < s->nconfs; ++c) {
+        h2o_context_init(&w->http[c].ctx, w->loop, &s->globalconf[c]);
+        orderd_http_thread_init(&w->http[c], w->queue, &s->app);
+    }
+    for (unsigned i = 0; i < s->cfg->nlisteners; ++i) {
+        worker_listener_t *l = &w->listeners[i];
+        l->accept_ctx.ctx = &w->http[s->conf_of[i]].ctx;
+        l->accept_ctx.hosts = s->globalconf[s->conf_of[i]].hosts;
+        /* the main thread keeps its own reference; it waits on the barrier
+         * until this one is taken. A TLS listener never falls back to cleartext. */
+        if (s->ssl_ctx[i] != NULL && SSL_CTX_up_ref(s->ssl_ctx[i]) != 1)
+            abort();
+        l->accept_ctx.ssl_ctx = s->ssl_ctx[i];
+        slots[i] = &l->accept_ctx.ssl_ctx;
+        l->sock = h2o_evloop_socket_create(w->loop, l->fd, H2O_SOCKET_FLAG_DONT_READ);
+        l->sock->data = &l->accept_ctx;
+        h2o_socket_read_start(l->sock, on_accept);
+    }
+    orderd_tls_receiver_init(&w->tls, w->queue, slots, s->cfg->nlisteners);
 }
 
 static void *worker_main(void *arg)
@@ -297,6 +384,51 @@ static void *worker_main(void *arg)
      * timer; the process exits right after, so the loop is left as it is. */
     atomic_store(&w->finished, 1);
     return NULL;
+}
+
+/* --- SIGHUP --- */
+
+static void print_url(const server_t *s, unsigned i, const char *prefix)
+{
+    const orderd_listener_config_t *l = &s->cfg->listeners[i];
+    int v6 = strchr(l->host, ':') != NULL;
+    fprintf(stderr, "%s%s://%s%s%s:%u", prefix, l->tls_cert ? "https" : "http", v6 ? "[" : "", l->host, v6 ? "]" : "",
+            s->bound_port[i]);
+}
+
+/* Reads every TLS listener's certificate and key again and hands the new
+ * contexts to the workers. A listener whose new files cannot be used keeps
+ * the context it has (and says why); open connections keep theirs. */
+static void reload_certificates(server_t *s)
+{
+    SSL_CTX *fresh[ORDERD_MAX_LISTENERS] = {NULL};
+    unsigned tls = 0, reloaded = 0;
+    char err[1024];
+    for (unsigned i = 0; i < s->cfg->nlisteners; ++i) {
+        if (s->ssl_ctx[i] == NULL)
+            continue;
+        ++tls;
+        if ((fresh[i] = orderd_tls_context_new(&s->cfg->listeners[i], err, sizeof(err))) == NULL) {
+            print_url(s, i, "orderd: SIGHUP: ");
+            fprintf(stderr, " keeps its old certificate: %s\n", err);
+            continue;
+        }
+        ++reloaded;
+    }
+    for (unsigned w = 0; reloaded > 0 && w < s->nworkers; ++w)
+        if (orderd_tls_send(&s->workers[w].tls, fresh, s->cfg->nlisteners) != 0)
+            fprintf(stderr, "orderd: SIGHUP: out of memory: worker %u keeps its old certificates\n", w);
+    for (unsigned i = 0; i < s->cfg->nlisteners; ++i) {
+        if (fresh[i] != NULL) {
+            SSL_CTX_free(s->ssl_ctx[i]);
+            s->ssl_ctx[i] = fresh[i];
+        }
+    }
+    if (tls == 0)
+        fprintf(stderr, "orderd: SIGHUP: no TLS listener, nothing to reload\n");
+    else
+        fprintf(stderr, "orderd: SIGHUP: reloaded the certificates of %u of %u TLS listener(s)\n", reloaded, tls);
+    fflush(stderr);
 }
 
 /* --- shutdown --- */
@@ -332,7 +464,6 @@ static int wait_workers(server_t *s)
 int orderd_server_run(const orderd_config_t *cfg)
 {
     server_t s = {.cfg = cfg, .nworkers = cfg->threads};
-    uint16_t port;
     int sig;
 
     /* signals wait for sigwait below, from the very start, and never reach a worker */
@@ -340,6 +471,7 @@ int orderd_server_run(const orderd_config_t *cfg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -347,6 +479,8 @@ int orderd_server_run(const orderd_config_t *cfg)
         fprintf(stderr, "orderd: this CPU lacks the CRC32C instruction the journal needs\n");
         return 1;
     }
+    if (load_certificates(&s) != 0) /* before the journal's replay: a bad file fails at once */
+        return 1;
     if (ensure_data_dir(cfg->data_dir) != 0 || lock_data_dir(cfg->data_dir) != 0)
         return 1;
     if ((s.app.store = orderd_store_new(shard_count(cfg->threads))) == NULL) {
@@ -363,22 +497,15 @@ int orderd_server_run(const orderd_config_t *cfg)
     }
 
     /* The workers listen while the journal replays, so /readyz can say 503
-     * (and /healthz, /metrics answer); the API answers 503 until readiness
-     * is SERVING (src/http/health.c). */
-    h2o_config_init(&s.globalconf);
-    s.globalconf.server_name = h2o_iovec_init(H2O_STRLIT("orderd"));
-    /* h2o reads bodies up to this size; handlers answer 413 past --max-body.
-     * The slack lets HTTP/2 clients get a 413 rather than a stream reset for
-     * bodies up to twice the limit. */
-    s.globalconf.max_request_entity_size = cfg->max_body * 2 + 65536;
-    s.globalconf.http2.graceful_shutdown_timeout = H2_GRACEFUL_TIMEOUT_MS;
-    orderd_http_register(h2o_config_register_host(&s.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
-                         &s.app);
+     * (and /healthz, /metrics answer); API requests wait until readiness is
+     * SERVING (src/http/health.c). */
+    configure_h2o(&s);
 
     s.workers = calloc(s.nworkers, sizeof(*s.workers));
     for (unsigned i = 0; i < s.nworkers; ++i)
-        s.workers[i].listen_fd = -1;
-    if (open_listeners(&s, &port) != 0)
+        for (unsigned li = 0; li < ORDERD_MAX_LISTENERS; ++li)
+            s.workers[i].listeners[li].fd = -1;
+    if (open_listeners(&s) != 0)
         return 1;
 
     pthread_barrier_init(&s.ready, NULL, s.nworkers + 1);
@@ -387,8 +514,10 @@ int orderd_server_run(const orderd_config_t *cfg)
         h2o_multithread_create_thread(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
     }
     pthread_barrier_wait(&s.ready); /* the workers' receivers exist before any stop message */
-    fprintf(stderr, "orderd: replaying the journal; meanwhile ");
-    print_url(cfg->listen_host, port, " answers /healthz, /readyz and /metrics; API requests wait\n");
+    for (unsigned i = 0; i < cfg->nlisteners; ++i) {
+        print_url(&s, i, "orderd: replaying the journal; meanwhile ");
+        fputs(" answers /healthz, /readyz and /metrics; API requests wait\n", stderr);
+    }
     fflush(stderr);
     if (open_journal(&s) != 0)
         return 1;
@@ -396,13 +525,20 @@ int orderd_server_run(const orderd_config_t *cfg)
     atomic_store_explicit(&s.app.readiness, ORDERD_READINESS_SERVING, memory_order_release);
     fprintf(stderr, "orderd: %u threads, %u shards, data in %s\n", s.nworkers, shard_count(cfg->threads),
             cfg->data_dir);
-    fprintf(stderr, "orderd: listening on ");
-    print_url(cfg->listen_host, port, "\n");
+    for (unsigned i = 0; i < cfg->nlisteners; ++i) {
+        print_url(&s, i, "orderd: listening on ");
+        fputc('\n', stderr);
+    }
     fflush(stderr);
     orderd_notify(ORDERD_NOTIFY_READY);
 
-    while (sigwait(&set, &sig) != 0)
-        ;
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        reload_certificates(&s);
+    }
     /* before the listeners close: a load balancer probing /readyz stops
      * sending new requests (HTTP/2 connections take new streams for one
      * more second, until h2o's second GOAWAY) */

@@ -15,7 +15,7 @@
 
 #include "orderd/config.h"
 
-#define MAX_ARGS 16
+#define MAX_ARGS 24
 
 typedef struct run {
     int rc;
@@ -103,8 +103,8 @@ static void test_defaults(void **state)
 {
     run_t *r = parse(NULL);
     expect_run(r);
-    assert_string_equal(r->cfg.listen_host, "127.0.0.1");
-    assert_int_equal(r->cfg.listen_port, 8080);
+    assert_string_equal(r->cfg.listeners[0].host, "127.0.0.1");
+    assert_int_equal(r->cfg.listeners[0].port, 8080);
     assert_int_equal(r->cfg.threads, online_cpus());
     assert_non_null(r->cfg.data_dir);
     assert_string_equal(r->cfg.data_dir, "./data");
@@ -116,16 +116,16 @@ static void test_each_flag(void **state)
 {
     run_t *r = parse("--listen", "0.0.0.0:9000", NULL);
     expect_run(r);
-    assert_string_equal(r->cfg.listen_host, "0.0.0.0");
-    assert_int_equal(r->cfg.listen_port, 9000);
+    assert_string_equal(r->cfg.listeners[0].host, "0.0.0.0");
+    assert_int_equal(r->cfg.listeners[0].port, 9000);
     assert_int_equal(r->cfg.threads, online_cpus());
     run_free(r);
 
     r = parse("--threads", "4", NULL);
     expect_run(r);
     assert_int_equal(r->cfg.threads, 4);
-    assert_string_equal(r->cfg.listen_host, "127.0.0.1");
-    assert_int_equal(r->cfg.listen_port, 8080);
+    assert_string_equal(r->cfg.listeners[0].host, "127.0.0.1");
+    assert_int_equal(r->cfg.listeners[0].port, 8080);
     run_free(r);
 
     r = parse("--threads", "1", NULL);
@@ -136,7 +136,7 @@ static void test_each_flag(void **state)
     r = parse("--data-dir", "/tmp/orderd-test-dir", NULL);
     expect_run(r);
     assert_string_equal(r->cfg.data_dir, "/tmp/orderd-test-dir");
-    assert_string_equal(r->cfg.listen_host, "127.0.0.1");
+    assert_string_equal(r->cfg.listeners[0].host, "127.0.0.1");
     run_free(r);
 
     r = parse("--max-body", "4096", NULL);
@@ -155,8 +155,8 @@ static void test_all_flags_together(void **state)
 {
     run_t *r = parse("--data-dir", "d1", "--threads", "3", "--max-body", "65536", "--listen", "10.1.2.3:1234", NULL);
     expect_run(r);
-    assert_string_equal(r->cfg.listen_host, "10.1.2.3");
-    assert_int_equal(r->cfg.listen_port, 1234);
+    assert_string_equal(r->cfg.listeners[0].host, "10.1.2.3");
+    assert_int_equal(r->cfg.listeners[0].port, 1234);
     assert_int_equal(r->cfg.threads, 3);
     assert_string_equal(r->cfg.data_dir, "d1");
     assert_int_equal(r->cfg.max_body, 65536);
@@ -165,8 +165,8 @@ static void test_all_flags_together(void **state)
     /* the form the integration tests use */
     r = parse("--listen", "127.0.0.1:0", "--threads", "2", "--data-dir", "/tmp/x", NULL);
     expect_run(r);
-    assert_string_equal(r->cfg.listen_host, "127.0.0.1");
-    assert_int_equal(r->cfg.listen_port, 0);
+    assert_string_equal(r->cfg.listeners[0].host, "127.0.0.1");
+    assert_int_equal(r->cfg.listeners[0].port, 0);
     assert_int_equal(r->cfg.threads, 2);
     assert_string_equal(r->cfg.data_dir, "/tmp/x");
     run_free(r);
@@ -176,32 +176,32 @@ static void test_listen_forms(void **state)
 {
     run_t *r = parse("--listen", "127.0.0.1:9000", NULL);
     expect_run(r);
-    assert_string_equal(r->cfg.listen_host, "127.0.0.1");
-    assert_int_equal(r->cfg.listen_port, 9000);
+    assert_string_equal(r->cfg.listeners[0].host, "127.0.0.1");
+    assert_int_equal(r->cfg.listeners[0].port, 9000);
     run_free(r);
 
     r = parse("--listen", "[::1]:9000", NULL);
     expect_run(r);
-    assert_string_equal(r->cfg.listen_host, "::1");
-    assert_int_equal(r->cfg.listen_port, 9000);
+    assert_string_equal(r->cfg.listeners[0].host, "::1");
+    assert_int_equal(r->cfg.listeners[0].port, 9000);
     run_free(r);
 
     r = parse("--listen", "[::]:80", NULL);
     expect_run(r);
-    assert_string_equal(r->cfg.listen_host, "::");
-    assert_int_equal(r->cfg.listen_port, 80);
+    assert_string_equal(r->cfg.listeners[0].host, "::");
+    assert_int_equal(r->cfg.listeners[0].port, 80);
     run_free(r);
 
     r = parse("--listen", "localhost:0", NULL);
     expect_run(r);
-    assert_string_equal(r->cfg.listen_host, "localhost");
-    assert_int_equal(r->cfg.listen_port, 0);
+    assert_string_equal(r->cfg.listeners[0].host, "localhost");
+    assert_int_equal(r->cfg.listeners[0].port, 0);
     run_free(r);
 
     r = parse("--listen", "example.org:65535", NULL);
     expect_run(r);
-    assert_string_equal(r->cfg.listen_host, "example.org");
-    assert_int_equal(r->cfg.listen_port, 65535);
+    assert_string_equal(r->cfg.listeners[0].host, "example.org");
+    assert_int_equal(r->cfg.listeners[0].port, 65535);
     run_free(r);
 
     /* a 255-byte host name fits listen_host[256] */
@@ -210,8 +210,8 @@ static void test_listen_forms(void **state)
     strcpy(host + 255, ":1");
     r = parse("--listen", host, NULL);
     expect_run(r);
-    assert_int_equal(strlen(r->cfg.listen_host), 255);
-    assert_int_equal(r->cfg.listen_port, 1);
+    assert_int_equal(strlen(r->cfg.listeners[0].host), 255);
+    assert_int_equal(r->cfg.listeners[0].port, 1);
     run_free(r);
 }
 
@@ -275,6 +275,9 @@ static void test_help_and_version(void **state)
     assert_non_null(strstr(r->out, "--threads"));
     assert_non_null(strstr(r->out, "--data-dir"));
     assert_non_null(strstr(r->out, "--max-body"));
+    assert_non_null(strstr(r->out, "--tls-cert"));
+    assert_non_null(strstr(r->out, "--tls-key"));
+    assert_non_null(strstr(r->out, "--http2 on|off"));
     assert_string_equal(r->err, "");
     run_free(r);
 
@@ -335,6 +338,100 @@ static void test_operator_and_idempotency_flags(void **state)
     expect_usage(r, "--operator-token-file");
 }
 
+static void test_listeners_and_bound_flags(void **state)
+{
+    /* default: one cleartext listener with HTTP/2 */
+    run_t *r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.nlisteners, 1);
+    assert_null(r->cfg.listeners[0].tls_cert);
+    assert_null(r->cfg.listeners[0].tls_key);
+    assert_int_equal(r->cfg.listeners[0].http2, 1);
+    run_free(r);
+
+    /* a single --listen: the bound flags may come before it, and bind to it */
+    r = parse("--tls-cert", "c.pem", "--http2", "off", "--listen", "0.0.0.0:8443", "--tls-key", "k.pem", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.nlisteners, 1);
+    assert_string_equal(r->cfg.listeners[0].host, "0.0.0.0");
+    assert_int_equal(r->cfg.listeners[0].port, 8443);
+    assert_string_equal(r->cfg.listeners[0].tls_cert, "c.pem");
+    assert_string_equal(r->cfg.listeners[0].tls_key, "k.pem");
+    assert_int_equal(r->cfg.listeners[0].http2, 0);
+    run_free(r);
+
+    /* no --listen at all: they bind to the default one */
+    r = parse("--tls-key", "k.pem", "--tls-cert", "c.pem", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.nlisteners, 1);
+    assert_string_equal(r->cfg.listeners[0].host, "127.0.0.1");
+    assert_int_equal(r->cfg.listeners[0].port, 8080);
+    assert_string_equal(r->cfg.listeners[0].tls_cert, "c.pem");
+    run_free(r);
+
+    /* several: each flag binds to the last --listen before it */
+    r = parse("--listen", "[::]:443", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--listen", "127.0.0.1:8080",
+              "--http2", "off", "--listen", "127.0.0.1:0", "--http2", "on", "--threads", "2", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.nlisteners, 3);
+    assert_string_equal(r->cfg.listeners[0].host, "::");
+    assert_int_equal(r->cfg.listeners[0].port, 443);
+    assert_string_equal(r->cfg.listeners[0].tls_cert, "c.pem");
+    assert_int_equal(r->cfg.listeners[0].http2, 1);
+    assert_null(r->cfg.listeners[1].tls_cert);
+    assert_int_equal(r->cfg.listeners[1].http2, 0);
+    assert_null(r->cfg.listeners[2].tls_key);
+    assert_int_equal(r->cfg.listeners[2].http2, 1);
+    assert_int_equal(r->cfg.threads, 2);
+    run_free(r);
+
+    /* port 0 twice is two kernel-picked ports, not one address twice */
+    r = parse("--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.nlisteners, 2);
+    run_free(r);
+
+    /* eight is the most */
+    r = parse("--listen", "a:1", "--listen", "a:2", "--listen", "a:3", "--listen", "a:4", "--listen", "a:5", "--listen",
+              "a:6", "--listen", "a:7", "--listen", "a:8", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.nlisteners, ORDERD_MAX_LISTENERS);
+    assert_int_equal(r->cfg.listeners[7].port, 8);
+    run_free(r);
+}
+
+static void test_bad_bound_flags(void **state)
+{
+    expect_usage(parse("--tls-cert", "c.pem", NULL), "a certificate without a key");
+    expect_usage(parse("--listen", "a:1", "--tls-key", "k.pem", NULL), "a key without a certificate");
+    expect_usage(parse("--listen", "a:1", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--listen", "a:2", "--tls-cert",
+                       "c.pem", NULL),
+                 "the second listener's certificate without a key");
+    expect_usage(parse("--tls-cert", "c.pem", "--tls-key", "k.pem", "--listen", "a:1", "--listen", "a:2", NULL),
+                 "bound flags before the first of several --listen");
+    expect_usage(parse("--http2", "off", "--listen", "a:1", "--listen", "a:2", NULL), "--http2 before several --listen");
+    expect_usage(parse("--listen", "a:1", "--http2", "off", "--http2", "on", NULL), "--http2 twice");
+    expect_usage(parse("--http2", "off", "--listen", "a:1", "--http2", "on", NULL), "--http2 before and after");
+    expect_usage(parse("--listen", "a:1", "--tls-cert", "x", "--tls-cert", "y", "--tls-key", "k", NULL),
+                 "--tls-cert twice");
+    static const char *const http2[] = {"", "yes", "ON", "1", "offf"};
+    for (size_t i = 0; i < sizeof(http2) / sizeof(http2[0]); i++)
+        expect_usage(parse("--http2", http2[i], NULL), "a bad --http2 value");
+    expect_usage(parse("--tls-cert", "", "--tls-key", "k", NULL), "--tls-cert ''");
+    expect_usage(parse("--tls-cert", "c", "--tls-key", "", NULL), "--tls-key ''");
+    expect_usage(parse("--tls-cert", NULL), "missing value for --tls-cert");
+    expect_usage(parse("--http2", NULL), "missing value for --http2");
+    expect_usage(parse("--listen", "127.0.0.1:80", "--listen", "127.0.0.1:80", NULL), "one address twice");
+    expect_usage(parse("--listen", "a:1", "--listen", "a:2", "--listen", "a:3", "--listen", "a:4", "--listen", "a:5",
+                       "--listen", "a:6", "--listen", "a:7", "--listen", "a:8", "--listen", "a:9", NULL),
+                 "nine listeners");
+
+    /* the message names the listener and the flag */
+    run_t *r = parse("--listen", "a:1", "--tls-cert", "c.pem", NULL);
+    assert_non_null(strstr(r->err, "--listen a:1 has --tls-cert but no --tls-key"));
+    run_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +445,8 @@ int main(void)
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_repeatable),
         cmocka_unit_test(test_operator_and_idempotency_flags),
+        cmocka_unit_test(test_listeners_and_bound_flags),
+        cmocka_unit_test(test_bad_bound_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

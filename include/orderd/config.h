@@ -9,9 +9,21 @@
 
 #include "orderd/wal.h"
 
+/* At most this many --listen. */
+#define ORDERD_MAX_LISTENERS 8
+
+/** One --listen with the flags bound to it (--tls-cert, --tls-key, --http2). */
+typedef struct orderd_listener_config {
+    char host[256];
+    uint16_t port;        /* 0: the kernel picks one, logged at start */
+    const char *tls_cert; /* PEM certificate chain; NULL (with tls_key NULL): cleartext */
+    const char *tls_key;  /* PEM private key; set exactly when tls_cert is */
+    int http2;            /* 1: HTTP/2 too (ALPN h2 over TLS, h2c in cleartext); 0: HTTP/1.1 only */
+} orderd_listener_config_t;
+
 typedef struct orderd_config {
-    char listen_host[256];
-    uint16_t listen_port; /* 0: the kernel picks one, logged at start */
+    orderd_listener_config_t listeners[ORDERD_MAX_LISTENERS]; /* in command-line order */
+    unsigned nlisteners;                                      /* at least 1 */
     unsigned threads;
     const char *data_dir;
     size_t max_body;
@@ -28,9 +40,14 @@ typedef enum {
 } orderd_config_result_t;
 
 /**
- * Fills *cfg from argv (defaults first: 127.0.0.1:8080, one thread per online
- * CPU, ./data, 1 MiB, --fsync always, snapshots every 64 MiB of journal). --help and --version print to `out`; a bad flag or
- * value prints one line to `err`. cfg->data_dir points into argv or a literal.
+ * Fills *cfg from argv (defaults first: one cleartext listener on
+ * 127.0.0.1:8080 with HTTP/2, one thread per online CPU, ./data, 1 MiB,
+ * --fsync always, snapshots every 64 MiB of journal). --tls-cert, --tls-key
+ * and --http2 bind to the last --listen before them; before any --listen
+ * they are allowed only when there is at most one --listen. --help and
+ * --version print to `out`; a bad flag or value prints one line to `err`.
+ * cfg->data_dir and the certificate paths point into argv or a literal.
+ * Files are not opened here: the server reports a missing certificate.
  */
 int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, FILE *err);
 
