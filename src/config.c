@@ -13,7 +13,8 @@ static const char usage[] =
     "usage: orderd [--listen HOST:PORT [--tls-cert FILE --tls-key FILE] [--http2 on|off]]...\n"
     "              [--threads N] [--data-dir DIR] [--max-body BYTES]\n"
     "              [--fsync always|everysec|no] [--snapshot-bytes BYTES]\n"
-    "              [--operator-token-file FILE] [--idempotency-ttl DURATION] [--help] [--version]\n"
+    "              [--operator-token-file FILE] [--idempotency-ttl DURATION]\n"
+    "              [--access-log FILE|-] [--help] [--version]\n"
     "       orderd journal verify|dump|repair --data-dir DIR\n"
     "\n"
     "  --listen HOST:PORT  address to serve on (default 127.0.0.1:8080; IPv6 as [::1]:8080;\n"
@@ -37,6 +38,9 @@ static const char usage[] =
     "                      token in DATA-DIR/operator-token, created (mode 0600) at first start\n"
     "  --idempotency-ttl D how long Idempotency-Key answers are kept: seconds, or a number with\n"
     "                      s, m, h or d (default 24h; 1s to 365d)\n"
+    "  --access-log FILE   one line per request (combined log format, then request id,\n"
+    "                      protocol, seconds taken) appended to FILE, or to standard output\n"
+    "                      with -; FILE is reopened on SIGHUP (logrotate); default: off\n"
     "  --help              print this help and exit\n"
     "  --version           print the version and exit\n";
 
@@ -212,6 +216,7 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                                          {"snapshot-bytes", required_argument, NULL, 's'},
                                          {"operator-token-file", required_argument, NULL, 'o'},
                                          {"idempotency-ttl", required_argument, NULL, 'i'},
+                                         {"access-log", required_argument, NULL, 'a'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'v'},
                                          {NULL, 0, NULL, 0}};
@@ -299,6 +304,13 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                         optarg);
                 return ORDERD_CONFIG_USAGE;
             }
+            break;
+        case 'a':
+            if (*optarg == '\0') {
+                fprintf(err, "orderd: --access-log: expected a file or -, got ''\n");
+                return ORDERD_CONFIG_USAGE;
+            }
+            cfg->access_log = optarg;
             break;
         case 'h':
             fputs(usage, out);

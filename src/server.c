@@ -21,6 +21,7 @@
 #include <sys/file.h>
 
 #include "internal/crc32c.h"
+#include "orderd/access_log.h"
 #include "orderd/http.h"
 #include "orderd/journal.h"
 #include "orderd/notify.h"
@@ -69,6 +70,7 @@ struct server {
     uint16_t bound_port[ORDERD_MAX_LISTENERS];
     orderd_app_t app;
     orderd_wal_t *wal;
+    orderd_access_log_t *access_log; /* --access-log; NULL: off */
     pthread_barrier_t ready; /* every worker has its loop and receivers */
     worker_t *workers;
     unsigned nworkers;
@@ -259,6 +261,19 @@ static int load_certificates(server_t *s)
     return 0;
 }
 
+/* --access-log, before any thread starts (orderd_access_log_open says why). */
+static int open_access_log(server_t *s)
+{
+    char err[4300];
+    if (s->cfg->access_log == NULL)
+        return 0;
+    if ((s->access_log = orderd_access_log_open(s->cfg->access_log, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "orderd: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* The h2o configuration of one globalconf: all alike but for h2c. */
 static void init_globalconf(server_t *s, h2o_globalconf_t *gc, int http2)
 {
@@ -272,7 +287,10 @@ static void init_globalconf(server_t *s, h2o_globalconf_t *gc, int http2)
     /* h2c both ways, prior knowledge and Upgrade: h2c (h2o's lib/http1.c);
      * over TLS, HTTP/2 comes through ALPN, set on the listener's SSL_CTX */
     gc->http1.upgrade_to_http2 = http2;
-    orderd_http_register(h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535), &s->app);
+    h2o_hostconf_t *host = h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    orderd_http_register(host, &s->app);
+    if (s->access_log != NULL)
+        orderd_access_log_register(s->access_log, host);
 }
 
 /* One globalconf per --http2 setting in use, in the order listeners name them. */
@@ -431,6 +449,19 @@ static void reload_certificates(server_t *s)
     fflush(stderr);
 }
 
+/* The --access-log file again by its name: logrotate has renamed it. */
+static void reopen_access_log(server_t *s)
+{
+    char err[4300];
+    if (s->access_log == NULL || strcmp(s->cfg->access_log, "-") == 0)
+        return;
+    if (orderd_access_log_reopen(s->access_log, err, sizeof(err)) != 0)
+        fprintf(stderr, "orderd: SIGHUP: the access log keeps its old file: %s\n", err);
+    else
+        fprintf(stderr, "orderd: SIGHUP: reopened the access log %s\n", s->cfg->access_log);
+    fflush(stderr);
+}
+
 /* --- shutdown --- */
 
 static void request_stop(server_t *s)
@@ -480,6 +511,8 @@ int orderd_server_run(const orderd_config_t *cfg)
         return 1;
     }
     if (load_certificates(&s) != 0) /* before the journal's replay: a bad file fails at once */
+        return 1;
+    if (open_access_log(&s) != 0)
         return 1;
     if (ensure_data_dir(cfg->data_dir) != 0 || lock_data_dir(cfg->data_dir) != 0)
         return 1;
@@ -537,6 +570,7 @@ int orderd_server_run(const orderd_config_t *cfg)
             continue;
         if (sig != SIGHUP)
             break;
+        reopen_access_log(&s);
         reload_certificates(&s);
     }
     /* before the listeners close: a load balancer probing /readyz stops

@@ -338,6 +338,27 @@ static void test_operator_and_idempotency_flags(void **state)
     expect_usage(r, "--operator-token-file");
 }
 
+static void test_access_log_flag(void **state)
+{
+    run_t *r = parse(NULL);
+    expect_run(r);
+    assert_null(r->cfg.access_log); /* off by default */
+    run_free(r);
+    r = parse("--access-log", "/var/log/orderd/access.log", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.access_log, "/var/log/orderd/access.log");
+    run_free(r);
+    r = parse("--access-log", "-", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.access_log, "-");
+    run_free(r);
+    r = parse("--access-log", "", NULL);
+    if (strstr(r->err, "--access-log") == NULL)
+        fail_msg("the message names the flag: %s", r->err);
+    expect_usage(r, "--access-log ''"); /* frees r */
+    expect_usage(parse("--access-log", NULL), "--access-log without a value");
+}
+
 static void test_listeners_and_bound_flags(void **state)
 {
     /* default: one cleartext listener with HTTP/2 */
@@ -445,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_repeatable),
         cmocka_unit_test(test_operator_and_idempotency_flags),
+        cmocka_unit_test(test_access_log_flag),
         cmocka_unit_test(test_listeners_and_bound_flags),
         cmocka_unit_test(test_bad_bound_flags),
     };

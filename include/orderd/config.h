@@ -31,6 +31,7 @@ typedef struct orderd_config {
     uint64_t snapshot_bytes;
     const char *operator_token_file; /* NULL: <data-dir>/operator-token, made at first start */
     int64_t idempotency_ttl_ms;      /* how long Idempotency-Key answers are kept */
+    const char *access_log;          /* --access-log: a file, "-" for standard output; NULL: off */
 } orderd_config_t;
 
 typedef enum {

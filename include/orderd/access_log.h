@@ -1,0 +1,39 @@
+#ifndef ORDERD_ACCESS_LOG_H
+#define ORDERD_ACCESS_LOG_H
+
+/* --access-log: one line per request, written by h2o's access-log module,
+ * and the file reopened on SIGHUP (for logrotate). */
+
+#include <stddef.h>
+
+#include <h2o.h>
+
+/** The line: Apache's combined format, then the request id, the protocol and the seconds the request took. */
+#define ORDERD_ACCESS_LOG_FORMAT                                                                                           \
+    "%h %l %u %t \"%r\" %s %b \"%{Referer}i\" \"%{User-agent}i\" %{x-request-id}o %H %{request-total-time}x"
+
+typedef struct orderd_access_log orderd_access_log_t;
+
+/**
+ * Opens the access log: `path` is a file, opened for appending (created mode
+ * 0640), or "-" for standard output. Call during start-up, before any thread
+ * that opens files starts: the h2o handle's descriptor is found by the number
+ * open() gives it. The log lives as long as the process; `path` must too.
+ * Returns NULL with one line (no newline) in err when the file cannot be
+ * opened or the handle cannot be made.
+ */
+orderd_access_log_t *orderd_access_log_open(const char *path, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/** Registers the log on every path of `host` and on its fallback path (call after the paths are registered). */
+void orderd_access_log_register(orderd_access_log_t *log, h2o_hostconf_t *host);
+
+/**
+ * Opens the log's file again by its name (after logrotate renamed it) and
+ * puts the new file under the descriptor number every logger writes to, so a
+ * line goes whole to the old file or the new one. Standard output is left as
+ * it is. Returns 0, or -1 with one line in err (then the old file is kept).
+ */
+int orderd_access_log_reopen(orderd_access_log_t *log, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+#endif

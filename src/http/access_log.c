@@ -1,0 +1,114 @@
+/*
+ * The access log is h2o's (lib/handler/access_log.c): a handle holds the
+ * compiled format and a descriptor, and a logger on each pathconf writes one
+ * line per request to it with a single write(). h2o offers no way to change
+ * the handle's file, so a reopen replaces the file under the descriptor's
+ * number with dup3(), which the kernel does atomically: a worker's write goes
+ * whole to the old file or to the new one.
+ */
+#include "orderd/access_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct orderd_access_log {
+    h2o_access_log_filehandle_t *handle;
+    int fd; /* the handle's descriptor number */
+    const char *path; /* NULL: standard output */
+};
+
+static int open_file(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+/* h2o opens the handle's file itself and does not say which descriptor it
+ * got. It is given /dev/null, so it cannot fail and say so in a line of its
+ * own; open() returns the lowest free number, found just before, and the
+ * descriptor under it is checked to be /dev/null opened close-on-exec. */
+static h2o_access_log_filehandle_t *open_handle(int *fd, char *err, size_t errlen)
+{
+    struct stat null_st, st;
+    int probe = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (probe < 0 || fstat(probe, &null_st) != 0) {
+        snprintf(err, errlen, "--access-log: cannot open /dev/null: %s", strerror(errno));
+        if (probe >= 0)
+            close(probe);
+        return NULL;
+    }
+    close(probe);
+    h2o_access_log_filehandle_t *h = h2o_access_log_open_handle("/dev/null", ORDERD_ACCESS_LOG_FORMAT,
+                                                                H2O_LOGCONF_ESCAPE_APACHE);
+    if (h == NULL) {
+        snprintf(err, errlen, "--access-log: h2o rejected the log format");
+        return NULL;
+    }
+    if (fstat(probe, &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != null_st.st_rdev ||
+        (fcntl(probe, F_GETFD) & FD_CLOEXEC) == 0) {
+        snprintf(err, errlen, "--access-log: cannot find the descriptor of h2o's log handle");
+        return NULL; /* start-up fails: the handle is not freed */
+    }
+    *fd = probe;
+    return h;
+}
+
+orderd_access_log_t *orderd_access_log_open(const char *path, char *err, size_t errlen)
+{
+    int to_stdout = strcmp(path, "-") == 0;
+    int file = to_stdout ? STDOUT_FILENO : open_file(path);
+    orderd_access_log_t *log = NULL;
+    if (file < 0) {
+        snprintf(err, errlen, "--access-log: cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if ((log = calloc(1, sizeof(*log))) == NULL) {
+        snprintf(err, errlen, "--access-log: out of memory");
+        goto fail;
+    }
+    if ((log->handle = open_handle(&log->fd, err, errlen)) == NULL)
+        goto fail;
+    if (dup3(file, log->fd, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "--access-log: cannot take over %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    log->path = to_stdout ? NULL : path;
+    if (!to_stdout)
+        close(file);
+    return log;
+fail:
+    free(log);
+    if (!to_stdout)
+        close(file);
+    return NULL;
+}
+
+void orderd_access_log_register(orderd_access_log_t *log, h2o_hostconf_t *host)
+{
+    for (size_t i = 0; i < host->paths.size; ++i)
+        h2o_access_log_register(&host->paths.entries[i], log->handle);
+    /* the 404 of unknown paths, and what h2o answers before a path is chosen */
+    h2o_access_log_register(&host->fallback_path, log->handle);
+}
+
+int orderd_access_log_reopen(orderd_access_log_t *log, char *err, size_t errlen)
+{
+    if (log->path == NULL)
+        return 0;
+    int file = open_file(log->path);
+    if (file < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", log->path, strerror(errno));
+        return -1;
+    }
+    int ret = 0;
+    if (dup3(file, log->fd, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "cannot replace the descriptor of %s: %s", log->path, strerror(errno));
+        ret = -1;
+    }
+    close(file);
+    return ret;
+}
