@@ -4,7 +4,8 @@ give one line each (the combined log format, then the request id, the
 protocol and the seconds taken) with what was sent and answered; `-` writes
 to standard output; after the file is renamed, SIGHUP makes a new file that
 gets the next lines while the renamed one keeps the earlier ones (what
-logrotate does); a file that cannot be opened fails start-up with one line
+logrotate does), and docs/deploy/logrotate.conf run by logrotate does the
+same; a file that cannot be opened fails start-up with one line
 and exit 1; without the flag nothing is logged.
 
     python3 tests/integration/access_log_test.py --orderd build/orderd
@@ -14,6 +15,7 @@ orderd_harness.py)."""
 import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,12 +26,15 @@ sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from orderd_harness import (  # noqa: E402
-    Client, Runner, Server, TempDir, TestFailure, ensure, ensure_eq, require_executable)
+    Client, Runner, Server, SkipTest, TempDir, TestFailure, ensure, ensure_eq, require_executable)
 
 # %h %l %u %t "%r" %s %b "%{Referer}i" "%{User-agent}i" request-id protocol seconds
 LINE_RE = re.compile(r'^(\S+) - - \[(\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "(\S+) (\S+) (\S+)" (\d{3}) (\d+) '
                      r'"([^"]*)" "([^"]*)" (\S+) (\S+) (\d+(?:\.\d{6})?)$')
 UA = "access-log-test/1.0"
+LOGROTATE_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "deploy",
+                              "logrotate.conf")
+SHIPPED_LOG = "/var/log/orderd/access.log"
 
 
 class StdoutServer(Server):
@@ -67,6 +72,16 @@ def wait_lines(path, n, timeout=10.0):
         if len(lines) >= n or time.monotonic() > deadline:
             ensure(len(lines) >= n, f"{path}: want {n} lines, got {len(lines)}: {lines}")
             return lines
+        time.sleep(0.02)
+
+
+def reopened_after(srv, action, timeout=10.0):
+    """Runs action(), then waits for one more `reopened the access log` line on stderr."""
+    marks = sum("reopened the access log" in ln for ln in srv.lines)
+    action()
+    deadline = time.monotonic() + timeout
+    while sum("reopened the access log" in ln for ln in srv.lines) == marks:
+        ensure(time.monotonic() < deadline, f"no new 'reopened the access log' line; stderr:\n        {srv.tail()}")
         time.sleep(0.02)
 
 
@@ -133,12 +148,7 @@ def test_sighup_reopens_after_rename(ctx):
     old_lines = read_lines(ctx.log)
     rotated = ctx.log + ".1"
     os.rename(ctx.log, rotated)
-    marks = sum("reopened the access log" in ln for ln in ctx.srv.lines)
-    os.kill(ctx.srv.proc.pid, signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while sum("reopened the access log" in ln for ln in ctx.srv.lines) == marks:
-        ensure(time.monotonic() < deadline, f"no 'reopened the access log' line; stderr:\n        {ctx.srv.tail()}")
-        time.sleep(0.02)
+    reopened_after(ctx.srv, lambda: os.kill(ctx.srv.proc.pid, signal.SIGHUP))
     ensure(os.path.exists(ctx.log), "SIGHUP made a new file under the old name")
     resp = client.request("GET", "/healthz?after=rotate")
     new_lines = wait_lines(ctx.log, 1)
@@ -147,6 +157,37 @@ def test_sighup_reopens_after_rename(ctx):
            f"the new file's line: {new_lines[0]!r}")
     ensure_eq(read_lines(rotated), old_lines, "the renamed file keeps exactly the earlier lines")
     ensure(ctx.srv.alive(), "orderd still runs after SIGHUP")
+
+
+def test_logrotate_config(ctx):
+    """docs/deploy/logrotate.conf run by logrotate itself (its path and its postrotate
+    pointed at this server): the next lines go to a new file, the rotated one keeps the rest."""
+    if shutil.which("logrotate") is None:
+        raise SkipTest("logrotate not installed (bash .ci/deps installs it)")
+    with open(LOGROTATE_CONF, encoding="utf-8") as f:
+        conf = f.read()
+    ensure(SHIPPED_LOG in conf and "systemctl kill --signal=HUP" in conf,
+           f"{LOGROTATE_CONF} rotates {SHIPPED_LOG} and sends SIGHUP through systemctl")
+    conf = conf.replace(SHIPPED_LOG, ctx.log)
+    conf = re.sub(r"systemctl kill [^\n]*", f"kill -HUP {ctx.srv.proc.pid}", conf)
+    conf_path, state = os.path.join(ctx.work, "logrotate.conf"), os.path.join(ctx.work, "logrotate.state")
+    with open(conf_path, "w", encoding="utf-8") as f:
+        f.write(conf)
+    os.chmod(conf_path, 0o644)  # logrotate ignores a configuration others may write
+    client = ctx.client("h2c")
+    client.request("GET", "/healthz?before=logrotate")
+    wait_lines(ctx.log, 1)
+    time.sleep(0.2)  # nothing else is in flight: the count is final
+    old_lines = read_lines(ctx.log)
+
+    def rotate():
+        proc = subprocess.run(["logrotate", "--force", "--state", state, conf_path], capture_output=True, timeout=30)
+        ensure_eq(proc.returncode, 0, f"logrotate exit status ({proc.stderr.decode(errors='replace').strip()})")
+    reopened_after(ctx.srv, rotate)
+    client.request("GET", "/healthz?after=logrotate")
+    new_lines = wait_lines(ctx.log, 1)
+    ensure(len(new_lines) == 1 and "/healthz?after=logrotate" in new_lines[0], f"the new file: {new_lines}")
+    ensure_eq(read_lines(ctx.log + ".1"), old_lines, "the rotated file (delaycompress: not compressed yet)")
 
 
 def test_stdout(binary, work):
@@ -211,7 +252,7 @@ def main():
             runner.fail("orderd --access-log FILE starts", f"{type(e).__name__}: {e}")
         else:
             try:
-                for t in (test_one_line_per_request, test_sighup_reopens_after_rename):
+                for t in (test_one_line_per_request, test_sighup_reopens_after_rename, test_logrotate_config):
                     if args.filter in t.__name__:
                         runner.run(t.__name__[5:], t, ctx)
             finally:
