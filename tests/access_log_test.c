@@ -74,6 +74,8 @@ static void test_register_and_reopen(void **state)
     assert_int_equal(orderd_access_log_reopen(log, err, sizeof(err)), -1);
     if (strstr(err, path) == NULL || strchr(err, '\n') != NULL)
         fail_msg("want one line naming %s, got \"%s\"", path, err);
+    orderd_access_log_free(log);
+    h2o_config_dispose(&gc);
 }
 
 static void test_stdout_is_not_reopened(void **state)
@@ -83,6 +85,7 @@ static void test_stdout_is_not_reopened(void **state)
     if (log == NULL)
         fail_msg("open -: %s", err);
     assert_int_equal(orderd_access_log_reopen(log, err, sizeof(err)), 0);
+    orderd_access_log_free(log);
 }
 
 int main(void)

@@ -36,4 +36,11 @@ void orderd_access_log_register(orderd_access_log_t *log, h2o_hostconf_t *host);
  */
 int orderd_access_log_reopen(orderd_access_log_t *log, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/**
+ * Drops the log's reference to h2o's handle and frees `log`; the handle (and
+ * its descriptor) goes when the last pathconf holding it is disposed. The
+ * server never calls it (the log lives as long as the process); tests do.
+ */
+void orderd_access_log_free(orderd_access_log_t *log);
+
 #endif

@@ -112,3 +112,9 @@ int orderd_access_log_reopen(orderd_access_log_t *log, char *err, size_t errlen)
     close(file);
     return ret;
 }
+
+void orderd_access_log_free(orderd_access_log_t *log)
+{
+    h2o_mem_release_shared(log->handle);
+    free(log);
+}
