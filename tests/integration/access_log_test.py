@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """--access-log from outside: requests over HTTP/1.1 and h2c prior knowledge
 give one line each (the combined log format, then the request id, the
-protocol and the seconds taken) with what was sent and answered; `-` writes
+protocol and the seconds taken) with what was sent and answered, h2o's own
+413 included; `-` writes
 to standard output; after the file is renamed, SIGHUP makes a new file that
 gets the next lines while the renamed one keeps the earlier ones (what
 logrotate does), and docs/deploy/logrotate.conf run by logrotate does the
@@ -190,6 +191,22 @@ def test_logrotate_config(ctx):
     ensure_eq(read_lines(ctx.log + ".1"), old_lines, "the rotated file (delaycompress: not compressed yet)")
 
 
+def test_h2o_own_answer_logged(binary, work):
+    """A body past h2o's own limit gets h2o's 413 before any path is chosen: it is logged too."""
+    log = os.path.join(work, "access-413.log")
+    srv = Server(binary, args=["--max-body", "10", "--access-log", log], workdir=work,
+                 name="orderd --max-body 10 --access-log FILE").start()
+    try:
+        big = "[" + "0," * 100000 + "0]"  # past h2o's limit (twice --max-body plus 64 KiB)
+        resp = Client(srv.base_url, "http1.1", work).request(
+            "POST", "/api/orders", user="u-413", body=big,
+            headers=(f"User-Agent: {UA}", "Referer: http://example.test/413"))
+        ensure_eq(resp.status, 413, "status of a body past h2o's limit")
+        check_line(wait_lines(log, 1)[0], "POST", "/api/orders", resp, "HTTP/1.1", "413")
+    finally:
+        ensure_eq(srv.terminate(), 0, "exit status after SIGTERM")
+
+
 def test_stdout(binary, work):
     """--access-log -: the lines go to standard output."""
     out = os.path.join(work, "stdout.txt")
@@ -258,7 +275,7 @@ def main():
             finally:
                 if ctx.srv.terminate() != 0:
                     runner.fail("exit 0 after SIGTERM", ctx.srv.tail())
-        for t in (test_stdout, test_off_by_default, test_bad_path_fails_startup):
+        for t in (test_h2o_own_answer_logged, test_stdout, test_off_by_default, test_bad_path_fails_startup):
             if args.filter in t.__name__:
                 runner.run(t.__name__[5:], t, binary, work)
     return runner.finish()
