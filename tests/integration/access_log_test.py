@@ -2,12 +2,11 @@
 """--access-log from outside: requests over HTTP/1.1 and h2c prior knowledge
 give one line each (the combined log format, then the request id, the
 protocol and the seconds taken) with what was sent and answered, h2o's own
-413 included; `-` writes
-to standard output; after the file is renamed, SIGHUP makes a new file that
-gets the next lines while the renamed one keeps the earlier ones (what
-logrotate does), and docs/deploy/logrotate.conf run by logrotate does the
-same; a file that cannot be opened fails start-up with one line
-and exit 1; without the flag nothing is logged.
+413 included; `-` writes to standard output; after the file is renamed,
+SIGHUP makes a new file that gets the next lines while the renamed one keeps
+the earlier ones (what logrotate does), and docs/deploy/logrotate.conf run by
+logrotate does the same; a file that cannot be opened fails start-up with one
+line and exit 1; without the flag nothing is logged.
 
     python3 tests/integration/access_log_test.py --orderd build/orderd
 
