@@ -38,9 +38,11 @@ static const char usage[] =
     "                      token in DATA-DIR/operator-token, created (mode 0600) at first start\n"
     "  --idempotency-ttl D how long Idempotency-Key answers are kept: seconds, or a number with\n"
     "                      s, m, h or d (default 24h; 1s to 365d)\n"
-    "  --trusted-proxy CIDR  peers (e.g. 10.0.0.0/8, ::1) whose X-Forwarded-Proto, -Host, -For\n"
+    "  --trusted-proxy CIDR\n"
+    "                      peers (e.g. 10.0.0.0/8, ::1) whose X-Forwarded-Proto, -Host, -For\n"
     "                      and Forwarded headers are believed; from others they are ignored\n"
-    "  --cors-origin ORIGIN  answer CORS (and preflight OPTIONS) for this browser origin,\n"
+    "  --cors-origin ORIGIN\n"
+    "                      answer CORS (and preflight OPTIONS) for this browser origin,\n"
     "                      e.g. https://shop.example; * for any; repeatable; default off\n"
     "  --help              print this help and exit\n"
     "  --version           print the version and exit\n";
