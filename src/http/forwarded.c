@@ -16,7 +16,9 @@ static h2o_iovec_t trim(const char *s, const char *end)
  * address alone (len 0 when it is none), into 16 bytes. */
 static h2o_iovec_t address_of(h2o_iovec_t v, uint8_t addr[16])
 {
-    if (v.len > 0 && v.base[0] == '[') {
+    if (v.len == 0)
+        return h2o_iovec_init(NULL, 0);
+    if (v.base[0] == '[') {
         const char *close = memchr(v.base, ']', v.len);
         v = close != NULL ? h2o_iovec_init(v.base + 1, (size_t)(close - v.base - 1)) : h2o_iovec_init(NULL, 0);
     } else {
@@ -48,6 +50,8 @@ h2o_iovec_t orderd_http_forwarded_for_pick(h2o_iovec_t value, const orderd_cidr_
 {
     h2o_iovec_t vals[MAX_HOPS];
     size_t n = 0;
+    if (value.len == 0)
+        return h2o_iovec_init(NULL, 0);
     const char *p = value.base, *end = value.base + value.len;
     while (p <= end && n < MAX_HOPS) {
         const char *comma = memchr(p, ',', (size_t)(end - p)), *stop = comma != NULL ? comma : end;
