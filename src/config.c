@@ -14,7 +14,8 @@ static const char usage[] =
     "              [--threads N] [--data-dir DIR] [--max-body BYTES]\n"
     "              [--fsync always|everysec|no] [--snapshot-bytes BYTES]\n"
     "              [--operator-token-file FILE] [--idempotency-ttl DURATION]\n"
-    "              [--access-log FILE|-] [--help] [--version]\n"
+    "              [--access-log FILE|-] [--trusted-proxy CIDR]... [--cors-origin ORIGIN|*]...\n"
+    "              [--help] [--version]\n"
     "       orderd journal verify|dump|repair --data-dir DIR\n"
     "\n"
     "  --listen HOST:PORT  address to serve on (default 127.0.0.1:8080; IPv6 as [::1]:8080;\n"
@@ -41,6 +42,12 @@ static const char usage[] =
     "  --access-log FILE   one line per request (combined log format, then request id,\n"
     "                      protocol, seconds taken) appended to FILE, or to standard output\n"
     "                      with -; FILE is reopened on SIGHUP (logrotate); default: off\n"
+    "  --trusted-proxy CIDR\n"
+    "                      peers (e.g. 10.0.0.0/8, ::1) whose X-Forwarded-Proto, -Host, -For\n"
+    "                      and Forwarded headers are believed; from others they are ignored\n"
+    "  --cors-origin ORIGIN\n"
+    "                      answer CORS (and preflight OPTIONS) for this browser origin,\n"
+    "                      e.g. https://shop.example; * for any; repeatable; default off\n"
     "  --help              print this help and exit\n"
     "  --version           print the version and exit\n";
 
@@ -88,6 +95,24 @@ static int parse_duration_ms(const char *s, int64_t *out)
         return -1;
     *out = (int64_t)(v * unit);
     return 0;
+}
+
+/* "https://shop.example", "http://localhost:3000": scheme://host[:port], no
+ * path; or "*". An Origin header is compared with it byte for byte. */
+static int valid_origin(const char *s)
+{
+    if (strcmp(s, "*") == 0)
+        return 1;
+    const char *rest = strncmp(s, "https://", 8) == 0 ? s + 8 : strncmp(s, "http://", 7) == 0 ? s + 7 : NULL;
+    if (rest == NULL || *rest == '\0' || strlen(rest) > 255)
+        return 0;
+    for (; *rest != '\0'; ++rest) {
+        char c = *rest;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':' || c == '[' ||
+              c == ']'))
+            return 0;
+    }
+    return 1;
 }
 
 static int parse_listen(orderd_listener_config_t *l, const char *arg)
@@ -217,6 +242,8 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                                          {"operator-token-file", required_argument, NULL, 'o'},
                                          {"idempotency-ttl", required_argument, NULL, 'i'},
                                          {"access-log", required_argument, NULL, 'a'},
+                                         {"trusted-proxy", required_argument, NULL, 'P'},
+                                         {"cors-origin", required_argument, NULL, 'O'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'v'},
                                          {NULL, 0, NULL, 0}};
@@ -311,6 +338,30 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                 return ORDERD_CONFIG_USAGE;
             }
             cfg->access_log = optarg;
+            break;
+        case 'P':
+            if (cfg->ntrusted_proxies == ORDERD_MAX_TRUSTED_PROXIES) {
+                fprintf(err, "orderd: --trusted-proxy: at most %d\n", ORDERD_MAX_TRUSTED_PROXIES);
+                return ORDERD_CONFIG_USAGE;
+            }
+            if (orderd_cidr_parse(optarg, &cfg->trusted_proxies[cfg->ntrusted_proxies]) != 0) {
+                fprintf(err, "orderd: --trusted-proxy: expected an address or CIDR (10.0.0.0/8, ::1/128), got '%s'\n",
+                        optarg);
+                return ORDERD_CONFIG_USAGE;
+            }
+            cfg->ntrusted_proxies++;
+            break;
+        case 'O':
+            if (cfg->ncors_origins == ORDERD_MAX_CORS_ORIGINS) {
+                fprintf(err, "orderd: --cors-origin: at most %d\n", ORDERD_MAX_CORS_ORIGINS);
+                return ORDERD_CONFIG_USAGE;
+            }
+            if (!valid_origin(optarg)) {
+                fprintf(err, "orderd: --cors-origin: expected * or scheme://host[:port] in lower case, got '%s'\n",
+                        optarg);
+                return ORDERD_CONFIG_USAGE;
+            }
+            cfg->cors_origins[cfg->ncors_origins++] = optarg;
             break;
         case 'h':
             fputs(usage, out);

@@ -521,6 +521,10 @@ int orderd_server_run(const orderd_config_t *cfg)
         return 1;
     }
     s.app.max_body = cfg->max_body;
+    s.app.trusted_proxies = cfg->trusted_proxies;
+    s.app.ntrusted_proxies = cfg->ntrusted_proxies;
+    s.app.cors_origins = cfg->cors_origins;
+    s.app.ncors_origins = cfg->ncors_origins;
     if (load_operator_token(&s) != 0)
         return 1;
     orderd_store_set_idem_ttl(s.app.store, cfg->idempotency_ttl_ms); /* before replay: it skips expired keys */

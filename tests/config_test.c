@@ -453,6 +453,43 @@ static void test_bad_bound_flags(void **state)
     run_free(r);
 }
 
+static void test_trusted_proxy_and_cors_origin(void **state)
+{
+    run_t *r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.ntrusted_proxies, 0);
+    assert_int_equal(r->cfg.ncors_origins, 0); /* off by default */
+    run_free(r);
+
+    r = parse("--trusted-proxy", "127.0.0.1/32", "--cors-origin", "https://shop.example", "--trusted-proxy", "::1",
+              "--cors-origin", "http://localhost:3000", "--cors-origin", "*", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.ntrusted_proxies, 2);
+    assert_int_equal(r->cfg.trusted_proxies[0].bits, 96 + 32);
+    assert_int_equal(r->cfg.trusted_proxies[1].bits, 128);
+    assert_int_equal(r->cfg.ncors_origins, 3);
+    assert_string_equal(r->cfg.cors_origins[0], "https://shop.example");
+    assert_string_equal(r->cfg.cors_origins[1], "http://localhost:3000");
+    assert_string_equal(r->cfg.cors_origins[2], "*");
+    run_free(r);
+
+    static const char *const proxies[] = {"", "10.0.0.0/33", "example.com", "10.0.0.1/", "::1/200"};
+    for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
+        expect_usage(parse("--trusted-proxy", proxies[i], NULL), proxies[i]);
+    static const char *const origins[] = {"",
+                                          "shop.example",
+                                          "https://",
+                                          "https://shop.example/",
+                                          "https://shop.example/path",
+                                          "https://Shop.example",
+                                          "ftp://shop.example",
+                                          "https://shop example",
+                                          "**"};
+    for (size_t i = 0; i < sizeof(origins) / sizeof(origins[0]); i++)
+        expect_usage(parse("--cors-origin", origins[i], NULL), origins[i]);
+    expect_usage(parse("--cors-origin", NULL), "--cors-origin without a value");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_access_log_flag),
         cmocka_unit_test(test_listeners_and_bound_flags),
         cmocka_unit_test(test_bad_bound_flags),
+        cmocka_unit_test(test_trusted_proxy_and_cors_origin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

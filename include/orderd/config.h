@@ -7,7 +7,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "orderd/cidr.h"
 #include "orderd/wal.h"
+
+/* At most this many --trusted-proxy, and this many --cors-origin. */
+#define ORDERD_MAX_TRUSTED_PROXIES 32
+#define ORDERD_MAX_CORS_ORIGINS 32
 
 /* At most this many --listen. */
 #define ORDERD_MAX_LISTENERS 8
@@ -32,6 +37,10 @@ typedef struct orderd_config {
     const char *operator_token_file; /* NULL: <data-dir>/operator-token, made at first start */
     int64_t idempotency_ttl_ms;      /* how long Idempotency-Key answers are kept */
     const char *access_log;          /* --access-log: a file, "-" for standard output; NULL: off */
+    orderd_cidr_t trusted_proxies[ORDERD_MAX_TRUSTED_PROXIES]; /* --trusted-proxy, in order */
+    unsigned ntrusted_proxies;
+    const char *cors_origins[ORDERD_MAX_CORS_ORIGINS]; /* --cors-origin, into argv; "*": any */
+    unsigned ncors_origins;                            /* 0: CORS off */
 } orderd_config_t;
 
 typedef enum {

@@ -7,6 +7,7 @@
 
 #include <h2o.h>
 
+#include "orderd/cidr.h"
 #include "orderd/store.h"
 #include "orderd/wal.h"
 
@@ -40,6 +41,12 @@ typedef struct orderd_app {
     orderd_wal_t *wal;              /* the journal writer, for /metrics; NULL: none */
     uint64_t replay_ns;             /* how long start-up replay took */
     orderd_http_metrics_t *metrics; /* every worker's counters (orderd_http_metrics_new) */
+    /* --trusted-proxy: peers whose X-Forwarded-* and Forwarded are believed */
+    const orderd_cidr_t *trusted_proxies;
+    size_t ntrusted_proxies;
+    /* --cors-origin: origins answered with CORS headers; none: CORS is off */
+    const char *const *cors_origins; /* "*" is any origin */
+    size_t ncors_origins;
 } orderd_app_t;
 
 /**

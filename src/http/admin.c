@@ -30,7 +30,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     orderd_store_page_t page;
     if (orderd_store_queue(app->store, &q.page, &a, &page) != ORDERD_STORE_OK)
         return orderd_http_unavailable(req, ORDERD_STORE_ENOMEM);
-    return orderd_http_send_page(req, admin_path, &q, &page);
+    return orderd_http_send_page(req, app, admin_path, &q, &page);
 }
 
 /* POST /api/orders/{id}/status: the operator moves an order along fulfilment. */

@@ -120,7 +120,7 @@ static int list(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str
     orderd_store_page_t page;
     if (orderd_store_list(app->store, user, &q.page, &a, &page) != ORDERD_STORE_OK)
         return orderd_http_unavailable(req, ORDERD_STORE_ENOMEM);
-    return orderd_http_send_page(req, base_path, &q, &page);
+    return orderd_http_send_page(req, app, base_path, &q, &page);
 }
 
 static int events(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id_text)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "forwarded.h"
 #include "query.h"
 #include "respond.h"
 
@@ -148,12 +149,23 @@ int orderd_http_list_query(h2o_req_t *req, orderd_list_query_t *q)
 }
 
 /* The request's own scheme and authority, so links are absolute URLs (a
- * client can follow them as they are); empty when the Host is not a plain
- * host[:port], and the links stay relative references. */
-static h2o_iovec_t origin_of(h2o_req_t *req)
+ * client can follow them as they are), or what a trusted proxy says they
+ * were (--trusted-proxy); empty when the Host is not a plain host[:port],
+ * and the links stay relative references. */
+static h2o_iovec_t origin_of(h2o_req_t *req, const orderd_app_t *app)
 {
     h2o_iovec_t host = req->input.authority;
-    if (host.len == 0 || host.len > 255 || req->input.scheme == NULL)
+    h2o_iovec_t scheme = req->input.scheme != NULL ? h2o_iovec_init(req->input.scheme->name.base,
+                                                                    req->input.scheme->name.len)
+                                                   : h2o_iovec_init(NULL, 0);
+    orderd_forwarded_t f;
+    if (orderd_http_forwarded_get(req, app, &f)) {
+        if (f.proto.len > 0)
+            scheme = f.proto;
+        if (f.host.len > 0)
+            host = f.host;
+    }
+    if (host.len == 0 || host.len > 255 || scheme.len == 0)
         return h2o_iovec_init(NULL, 0);
     for (size_t i = 0; i < host.len; ++i) {
         char c = host.base[i];
@@ -161,7 +173,7 @@ static h2o_iovec_t origin_of(h2o_req_t *req)
               c == ':' || c == '[' || c == ']'))
             return h2o_iovec_init(NULL, 0);
     }
-    return h2o_concat(&req->pool, req->input.scheme->name, h2o_iovec_init(H2O_STRLIT("://")), host);
+    return h2o_concat(&req->pool, scheme, h2o_iovec_init(H2O_STRLIT("://")), host);
 }
 
 /* One link: <ORIGIN base?limit=L&status=S&PARAM>; rel="REL" */
@@ -182,7 +194,7 @@ static void cursor_param(char *out, size_t size, const char *name, uint64_t id)
     snprintf(out, size, "%s=%.*s", name, ORDERD_ID_LEN, text);
 }
 
-void orderd_http_add_page_links(h2o_req_t *req, const char *base, const orderd_list_query_t *q,
+void orderd_http_add_page_links(h2o_req_t *req, const orderd_app_t *app, const char *base, const orderd_list_query_t *q,
                                 const orderd_store_page_t *page)
 {
     char next[64] = "", prev[64] = "";
@@ -201,7 +213,7 @@ void orderd_http_add_page_links(h2o_req_t *req, const char *base, const orderd_l
     }
     if (next[0] == '\0' && prev[0] == '\0')
         return;
-    h2o_iovec_t origin = origin_of(req);
+    h2o_iovec_t origin = origin_of(req, app);
     size_t size = 2 * (origin.len + strlen(base) + 160);
     char *buf = h2o_mem_alloc_pool(&req->pool, size);
     int n = 0;
@@ -215,11 +227,11 @@ void orderd_http_add_page_links(h2o_req_t *req, const char *base, const orderd_l
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LINK, NULL, buf, (size_t)n);
 }
 
-int orderd_http_send_page(h2o_req_t *req, const char *base, const orderd_list_query_t *q,
+int orderd_http_send_page(h2o_req_t *req, const orderd_app_t *app, const char *base, const orderd_list_query_t *q,
                           const orderd_store_page_t *page)
 {
     orderd_alloc_t a = orderd_http_alloc(req);
-    orderd_http_add_page_links(req, base, q, page);
+    orderd_http_add_page_links(req, app, base, q, page);
     return orderd_http_send_json(req, 200,
                                  orderd_codec_encode_page(page->orders, page->n, (unsigned)q->page.limit, page->offset,
                                                           page->total, &a));

@@ -5,6 +5,7 @@
 
 #include <h2o.h>
 
+#include "orderd/http.h"
 #include "orderd/store.h"
 
 /** A list's query: the page it asks for, and its status filter as given (for links). */
@@ -23,13 +24,14 @@ int orderd_http_list_query(h2o_req_t *req, orderd_list_query_t *q);
 
 /**
  * Adds the Link header (rel="next" while more follow, rel="prev" while some
- * precede) for the list at path `base`, built in the request's pool.
+ * precede) for the list at path `base`, built in the request's pool; the
+ * URLs' scheme and host are what a trusted proxy (app) says, if one does.
  */
-void orderd_http_add_page_links(h2o_req_t *req, const char *base, const orderd_list_query_t *q,
+void orderd_http_add_page_links(h2o_req_t *req, const orderd_app_t *app, const char *base, const orderd_list_query_t *q,
                                 const orderd_store_page_t *page);
 
 /** Sends a page as {"orders","limit","offset","total"} with its Link header. Returns 0. */
-int orderd_http_send_page(h2o_req_t *req, const char *base, const orderd_list_query_t *q,
+int orderd_http_send_page(h2o_req_t *req, const orderd_app_t *app, const char *base, const orderd_list_query_t *q,
                           const orderd_store_page_t *page);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "cors.h"
 #include "health.h"
 #include "scrape.h"
 #include "orders.h"
@@ -39,12 +40,15 @@ void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
 
     /* h2o answers some requests itself (an HTTP/1 body over the size limit)
      * before any path is chosen, under the fallback path */
+    /* CORS first: it turns a preflight's 405 into 204 before the others see it */
+    orderd_http_cors_filter_register(&host->fallback_path, app);
     orderd_http_problem_filter_register(&host->fallback_path, app);
     orderd_http_request_id_filter_register(&host->fallback_path);
     orderd_http_metrics_filter_register(&host->fallback_path);
     for (size_t i = 0; i < host->paths.size; ++i) {
         if (!answers_during_replay(&host->paths.entries[i]))
             orderd_http_health_gate(&host->paths.entries[i], app);
+        orderd_http_cors_filter_register(&host->paths.entries[i], app);
         orderd_http_problem_filter_register(&host->paths.entries[i], app);
         orderd_http_request_id_filter_register(&host->paths.entries[i]);
         orderd_http_metrics_filter_register(&host->paths.entries[i]);
