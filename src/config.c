@@ -7,6 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <h2o/version.h>
+#include <openssl/crypto.h>
+#include <yajl/yajl_version.h>
+
 #define MAX_THREADS 1024
 
 static const char usage[] =
@@ -50,6 +54,19 @@ static const char usage[] =
     "                      e.g. https://shop.example; * for any; repeatable; default off\n"
     "  --help              print this help and exit\n"
     "  --version           print the version and exit\n";
+
+/* --version: orderd's own version first (scripts read that line), then the
+ * libraries'. yajl and OpenSSL say theirs at run time (the shared objects
+ * actually loaded); libh2o has no such call, so its version is the header's
+ * the build used. yajl_version() is MAJOR*10000 + MINOR*100 + MICRO. */
+static void print_version(FILE *out)
+{
+    int y = yajl_version();
+    fprintf(out, "orderd %s\n", ORDERD_VERSION);
+    fprintf(out, "libh2o %s\n", H2O_VERSION);
+    fprintf(out, "yajl %d.%d.%d\n", y / 10000, y / 100 % 100, y % 100);
+    fprintf(out, "%s\n", OpenSSL_version(OPENSSL_VERSION));
+}
 
 /* Parses a whole decimal number in [min, max]; -1 when it is not one. */
 static int parse_ull(const char *s, unsigned long long min, unsigned long long max, unsigned long long *out)
@@ -367,7 +384,7 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
             fputs(usage, out);
             return ORDERD_CONFIG_EXIT;
         case 'v':
-            fprintf(out, "orderd %s\n", ORDERD_VERSION);
+            print_version(out);
             return ORDERD_CONFIG_EXIT;
         case ':':
             fprintf(err, "orderd: %s needs a value (see --help)\n", argv[optind - 1]);

@@ -320,8 +320,11 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     /* drain the accept queue: one wakeup may stand for many connections */
-    for (int i = 0; i < 64 && (sock = h2o_evloop_socket_accept(listener)) != NULL; ++i)
+    for (int i = 0; i < 64 && (sock = h2o_evloop_socket_accept(listener)) != NULL; ++i) {
+        if (accept_ctx->ssl_ctx != NULL)
+            orderd_http_metrics_tls_accepted(H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, ctx, accept_ctx->ctx), sock);
         h2o_accept(accept_ctx, sock);
+    }
 }
 
 /* Runs on the worker's own loop when the main thread asks it to stop. */

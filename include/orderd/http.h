@@ -82,6 +82,14 @@ void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *q
 orderd_http_metrics_t *orderd_http_metrics_new(void);
 
 /**
+ * Counts `sock`, just accepted on a TLS listener by thread `t`, in t's
+ * open-TLS-connections gauge until the socket closes (it takes the socket's
+ * on_close callback, which must be unset). Call on t's own thread before
+ * h2o_accept. Cannot fail; the socket stays the caller's (h2o's).
+ */
+void orderd_http_metrics_tls_accepted(orderd_http_thread_t *t, h2o_socket_t *sock);
+
+/**
  * The journal's notify callback (orderd_wal_config_t.notify): called on the
  * writer thread, it hands the waiting request back to its own thread, which
  * answers it (or drops it if the client has gone).

@@ -35,6 +35,7 @@ struct orderd_http_metrics_thread {
     _Atomic uint64_t requests[N_ROUTES][N_STATUSES];
     orderd_histogram_t duration[N_ROUTES];
     _Atomic uint64_t conns_h1, conns_h2; /* gauges, sampled */
+    _Atomic uint64_t conns_tls; /* gauge, counted: +1 at accept, -1 at close */
     h2o_timeout_t sample_timeout;
     h2o_timeout_entry_t sample;
     orderd_http_thread_t *thread;
@@ -56,6 +57,9 @@ orderd_http_metrics_t *orderd_http_metrics_new(void)
 
 /* --- counting, on the worker's own thread --- */
 
+/* ORDERD_METRICS=0 (cmake -DORDERD_METRICS=OFF) compiles the counting filter
+ * out, for bench/metrics.sh to measure what it costs. */
+#if ORDERD_METRICS
 static size_t route_of(h2o_iovec_t p)
 {
     static const char api[] = "/api/orders";
@@ -128,6 +132,30 @@ void orderd_http_metrics_filter_register(h2o_pathconf_t *path)
     h2o_filter_t *f = h2o_create_filter(path, sizeof(*f));
     f->on_setup_ostream = on_setup_ostream;
 }
+#else
+void orderd_http_metrics_filter_register(h2o_pathconf_t *path)
+{
+    (void)path;
+}
+#endif
+
+/* The socket's on_close: runs on the thread that accepted it, the block's one
+ * writer, whatever closed it (a failed handshake, the client, a timeout). */
+static void on_tls_close(void *data)
+{
+    struct orderd_http_metrics_thread *b = data;
+    orderd_counter_add(&b->conns_tls, UINT64_MAX); /* -1: one writer, so it never goes below zero */
+}
+
+void orderd_http_metrics_tls_accepted(orderd_http_thread_t *t, h2o_socket_t *sock)
+{
+    struct orderd_http_metrics_thread *b = t->metrics;
+    if (b == NULL)
+        return;
+    orderd_counter_add(&b->conns_tls, 1);
+    sock->on_close.cb = on_tls_close;
+    sock->on_close.data = b;
+}
 
 static uint64_t list_length(const h2o_linklist_t *l)
 {
@@ -186,7 +214,7 @@ static void render_http(orderd_metrics_text_t *t, orderd_http_metrics_t *m)
 {
     uint64_t requests[N_ROUTES][N_STATUSES] = {{0}};
     orderd_histogram_sum_t duration[N_ROUTES];
-    uint64_t h1 = 0, h2 = 0;
+    uint64_t h1 = 0, h2 = 0, tls = 0;
     char labels[160];
 
     memset(duration, 0, sizeof(duration));
@@ -200,6 +228,7 @@ static void render_http(orderd_metrics_text_t *t, orderd_http_metrics_t *m)
         }
         h1 += orderd_counter_get(&b->conns_h1);
         h2 += orderd_counter_get(&b->conns_h2);
+        tls += orderd_counter_get(&b->conns_tls);
     }
     pthread_mutex_unlock(&m->mu);
 
@@ -230,9 +259,12 @@ static void render_http(orderd_metrics_text_t *t, orderd_http_metrics_t *m)
         orderd_metrics_histogram(t, "orderd_http_request_duration_seconds", labels, &duration[r]);
     }
     orderd_metrics_family(t, "orderd_http_open_connections", "gauge",
-                          "Open client connections by protocol, sampled by each worker once a second.");
+                          "Open client connections: h1 and h2 by HTTP version (sampled by each worker once a "
+                          "second), tls those on TLS listeners whatever their version, handshakes included "
+                          "(counted at accept and close), so a TLS h2 connection is in both h2 and tls.");
     orderd_metrics_sample(t, "orderd_http_open_connections", "protocol=\"h1\"", (double)h1);
     orderd_metrics_sample(t, "orderd_http_open_connections", "protocol=\"h2\"", (double)h2);
+    orderd_metrics_sample(t, "orderd_http_open_connections", "protocol=\"tls\"", (double)tls);
 }
 
 static void render_table(orderd_metrics_text_t *t, orderd_app_t *app)

@@ -25,7 +25,7 @@ void orderd_http_metrics_register(h2o_hostconf_t *host, orderd_app_t *app);
 /**
  * Installs the filter that counts every response passing `path` (route,
  * status, duration since the request began) in its thread's block. h2o's
- * configuration owns it.
+ * configuration owns it. A build with ORDERD_METRICS=0 installs nothing.
  */
 void orderd_http_metrics_filter_register(h2o_pathconf_t *path);
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """GET /readyz and GET /metrics from outside: promtool accepts /metrics after
 real traffic over HTTP/1.1, h2c prior knowledge and h2c upgrade, and the
-counters say what was sent; /readyz is 503 while a large journal replays
+counters say what was sent; the same over TLS (HTTP/1.1 and h2, a
+certificate made with `openssl req`), /metrics scraped over TLS, and the
+tls connection gauge counts a held TLS connection and drops when it closes; /readyz is 503 while a large journal replays
 (the API 503 too, /healthz and /metrics answer), 200 once serving, and 503
 again on an open HTTP/2 connection right after SIGTERM, under load.
 
@@ -12,6 +14,7 @@ A test that needs promtool is a SKIP when it is not installed (.ci/deps
 installs the Debian package prometheus). The last line is exactly
 `N passed, N failed, N skipped` (the harness is orderd_harness.py)."""
 import argparse
+import http.client
 import json
 import os
 import random
@@ -19,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -29,11 +33,12 @@ sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from orderd_harness import (  # noqa: E402
-    Runner, Server, SkipTest, TempDir, TestFailure, check_unavailable, ensure, ensure_eq, expect, new_order,
-    require_executable)
+    Runner, Server, SkipTest, TempDir, TestFailure, check_unavailable, ensure, ensure_eq, expect, make_cert,
+    new_order, require_executable)
 
 REPLAYING_RE = r"^orderd: replaying the journal; meanwhile http://127\.0\.0\.1:(\d+) answers"
 SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$")
+HTTPS_RE = re.compile(r"^orderd: listening on https://127\.0\.0\.1:(\d+)$")
 
 
 class H2Conn:
@@ -41,8 +46,14 @@ class H2Conn:
     chosen streams, so a test can send one more request on a connection
     that was opened before SIGTERM (urllib and curl cannot)."""
 
-    def __init__(self, port, timeout=10.0):
+    def __init__(self, port, timeout=10.0, tls=None):
+        """tls: an ssl.SSLContext offering ALPN h2 (None: h2c prior knowledge)."""
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.scheme = b"\x86"  # :scheme http (static table)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="127.0.0.1")
+            ensure_eq(self.sock.selected_alpn_protocol(), "h2", "ALPN")
+            self.scheme = b"\x87"  # :scheme https
         self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + self._frame(4, 0, 0, b""))
         self.next_stream = 1
         self.goaway = False
@@ -64,8 +75,8 @@ class H2Conn:
         """GET path on a new stream; returns the response body (bytes)."""
         sid, self.next_stream = self.next_stream, self.next_stream + 2
         authority = b"127.0.0.1"
-        # HPACK: :method GET, :scheme http (static table), :path and :authority as literals
-        block = (b"\x82\x86" + bytes([0x04, len(path)]) + path.encode() + bytes([0x01, len(authority)]) + authority)
+        # HPACK: :method GET, :scheme (static table), :path and :authority as literals
+        block = (b"\x82" + self.scheme + bytes([0x04, len(path)]) + path.encode() + bytes([0x01, len(authority)]) + authority)
         self.sock.sendall(self._frame(1, 0x5, sid, block))  # END_STREAM | END_HEADERS
         body = b""
         while True:
@@ -105,10 +116,15 @@ def parse_metrics(text):
 def scrape(srv, promtool):
     """GET /metrics over HTTP/1.1, checked by promtool; returns (text, samples)."""
     r = srv.http().request("GET", "/metrics")
-    ensure_eq(r.status, 200, "GET /metrics status")
-    ensure_eq(r.header("content-type"), "text/plain; version=0.0.4; charset=utf-8", "/metrics content-type")
-    text = r.body.decode()
-    p = subprocess.run([promtool, "check", "metrics"], input=r.body, capture_output=True, timeout=30)
+    return check_scrape(r.status, r.header("content-type"), r.body, promtool)
+
+
+def check_scrape(status, content_type, body, promtool):
+    """A /metrics answer, checked by promtool; returns (text, samples)."""
+    ensure_eq(status, 200, "GET /metrics status")
+    ensure_eq(content_type, "text/plain; version=0.0.4; charset=utf-8", "/metrics content-type")
+    text = body.decode()
+    p = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
     ensure(p.returncode == 0, f"promtool check metrics failed ({p.returncode}): "
                               f"{(p.stdout + p.stderr).decode()[:2000]}\n--- metrics:\n{text[:3000]}")
     return text, parse_metrics(text)
@@ -191,6 +207,73 @@ def test_metrics_after_traffic(binary, promtool):
         if h2 is not None:
             h2.close()
         srv.kill9()
+
+
+def test_metrics_over_tls(binary, promtool):
+    need_promtool(promtool)
+    if shutil.which("openssl") is None:
+        raise SkipTest("openssl not installed (.ci/deps installs it)")
+    with TempDir("orderd-observe-tls-") as work:
+        cert, key = make_cert(work, "observe")
+        # the harness's cleartext --listen first, then a TLS one
+        srv = Server(binary, args=["--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key],
+                     workdir=work, name="orderd (metrics, TLS)").start()
+        held = []
+        try:
+            line = srv.wait_line(HTTPS_RE.pattern, 10)
+            ensure(line is not None, f"no https listening line; stderr:\n        {srv.tail()}")
+            port = int(HTTPS_RE.match(line).group(1))
+            base = f"https://127.0.0.1:{port}"
+            body, _ = new_order(random.Random(12), "tls")
+            ensure_eq(curl(["--cacert", cert, "--http2", "-H", "X-User-Id: alice", "-H", "Content-Type: application/json",
+                            "--data-binary", body.decode(), f"{base}/api/orders"]), ["201", "2"], "create over TLS h2")
+            ensure_eq(curl(["--cacert", cert, "--http1.1", "-H", "X-User-Id: alice", f"{base}/api/orders"]),
+                      ["200", "1.1"], "list over TLS HTTP/1.1")
+            tls = ssl.create_default_context(cafile=cert)
+            tls.set_alpn_protocols(["h2"])
+            h2 = H2Conn(port, tls=tls)  # held open: counted in both h2 and tls
+            held.append(h2)
+            ensure(json.loads(h2.get("/healthz")) == {"status": "ok"}, "healthz over TLS h2")
+
+            # scraped over TLS (HTTP/1.1), itself a second open TLS connection
+            one = ssl.create_default_context(cafile=cert)
+            one.set_alpn_protocols(["http/1.1"])
+            deadline = time.monotonic() + 5
+            while True:
+                conn = http.client.HTTPSConnection("127.0.0.1", port, context=one, timeout=10)
+                conn.request("GET", "/metrics")
+                r = conn.getresponse()
+                text, m = check_scrape(r.status, r.getheader("content-type"), r.read(), promtool)
+                conn.close()
+                if m.get('orderd_http_open_connections{protocol="h2"}', 0) >= 1 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            ensure('# HELP orderd_http_open_connections ' in text and 'tls' in text.split(
+                '# HELP orderd_http_open_connections ')[1].split("\n")[0], "the gauge's HELP does not say what tls counts")
+            ensure_eq(m.get('orderd_http_requests_total{route="/api/orders",code="201"}'), 1, "creates over TLS")
+            ensure_eq(m.get('orderd_http_requests_total{route="/api/orders",code="200"}'), 1, "lists over TLS")
+            ensure_eq(m.get('orderd_http_requests_total{route="/healthz",code="200"}'), 1, "healthz over TLS h2")
+            tls_open = m.get('orderd_http_open_connections{protocol="tls"}')
+            ensure(tls_open is not None and tls_open >= 2,
+                   f"open TLS connections {tls_open} while the h2 one and the scrape's are open")
+            ensure(m['orderd_http_open_connections{protocol="h2"}'] >= 1, "the held TLS h2 connection is not in h2")
+
+            # every TLS connection closed: the gauge comes back to 0 (counted at close, not sampled)
+            h2.close()
+            held.clear()
+            deadline = time.monotonic() + 5
+            while True:
+                _, m = scrape(srv, promtool)  # over cleartext: not a TLS connection itself
+                if m['orderd_http_open_connections{protocol="tls"}'] == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            ensure_eq(m['orderd_http_open_connections{protocol="tls"}'], 0, "open TLS connections after closing all")
+            ensure(m['orderd_http_open_connections{protocol="h1"}'] >= 1, "the cleartext scrape is not in h1")
+            return f"({len(m)} samples over TLS, promtool ok, tls gauge {tls_open:.0f} -> 0)"
+        finally:
+            for c in held:
+                c.close()
+            srv.kill9()
 
 
 def test_readyz_during_replay(binary, gen_journal, promtool, n):
@@ -291,6 +374,7 @@ def main():
     binary = os.path.abspath(args.orderd)
     if require_executable(runner, binary) and require_executable(runner, args.gen_journal, "gen_journal"):
         runner.run("metrics_after_traffic_h1_h2c", test_metrics_after_traffic, binary, args.promtool)
+        runner.run("metrics_over_tls_and_tls_gauge", test_metrics_over_tls, binary, args.promtool)
         runner.run("readyz_503_while_replaying", test_readyz_during_replay, binary, args.gen_journal,
                    args.promtool, args.replay_orders)
         runner.run("readyz_503_first_on_sigterm_under_load", test_readyz_503_first_on_sigterm, binary)

@@ -562,6 +562,16 @@ def check_created(resp, user, exp):
 # Server fixture
 # --------------------------------------------------------------------------
 
+def make_cert(directory, name):
+    """A self-signed P-256 certificate for 127.0.0.1 with `openssl req`: (cert path, key path)."""
+    cert, key = os.path.join(directory, f"{name}.crt"), os.path.join(directory, f"{name}.key")
+    proc = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                           "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", f"/CN={name}",
+                           "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True)
+    ensure(proc.returncode == 0, f"openssl req failed: {proc.stderr.decode(errors='replace')}")
+    return cert, key
+
+
 LISTEN_RE = re.compile(r"^orderd: listening on http://127\.0\.0\.1:(\d+)\s*$")
 # Test hooks of the server; never inherited from the caller's environment, only set through env=.
 FAULT_ENV = ("ORDERD_FAULT_POINT", "ORDERD_FAULT_PAUSE")

@@ -26,7 +26,7 @@ sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from orderd_harness import (  # noqa: E402
-    Client, Runner, Server, TempDir, TestFailure, ensure, ensure_eq, expect, require_executable)
+    Client, Runner, Server, TempDir, TestFailure, ensure, ensure_eq, expect, make_cert, require_executable)
 
 URL_RE = re.compile(r"^orderd: listening on (https?)://127\.0\.0\.1:(\d+)$")
 # the four listeners, in command-line order: (name, scheme, http2)
@@ -40,16 +40,6 @@ class TlsClient(Client):
         super().__init__(base_url, "http1.1", workdir)
         self.flags = ["--cacert", cacert, "--http2" if http2 else "--http1.1"]
         self.want_version = "2" if http2 else "1.1"
-
-
-def make_cert(directory, name):
-    """A self-signed P-256 certificate for 127.0.0.1 with `openssl req`: (cert path, key path)."""
-    cert, key = os.path.join(directory, f"{name}.crt"), os.path.join(directory, f"{name}.key")
-    proc = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                           "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", f"/CN={name}",
-                           "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True)
-    ensure(proc.returncode == 0, f"openssl req failed: {proc.stderr.decode(errors='replace')}")
-    return cert, key
 
 
 def fingerprint(path):
