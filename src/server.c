@@ -2,16 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +17,7 @@
 #include <sys/file.h>
 
 #include "internal/crc32c.h"
+#include "internal/listen.h"
 #include "orderd/access_log.h"
 #include "orderd/http.h"
 #include "orderd/journal.h"
@@ -181,68 +178,17 @@ static int ensure_data_dir(const char *dir)
     return 0;
 }
 
-/* One SO_REUSEPORT socket; the kernel spreads connections over them. */
-static int open_listener(const struct addrinfo *ai, uint16_t port)
-{
-    struct sockaddr_storage addr;
-    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
-    if (addr.ss_family == AF_INET)
-        ((struct sockaddr_in *)&addr)->sin_port = htons(port);
-    else
-        ((struct sockaddr_in6 *)&addr)->sin6_port = htons(port);
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
-    if (fd < 0)
-        return -1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
-        bind(fd, (struct sockaddr *)&addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
-/* Binds listener `li` in every worker; with port 0 the first one's port is used by all. */
-static int open_listener_set(server_t *s, unsigned li)
-{
-    const orderd_listener_config_t *l = &s->cfg->listeners[li];
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
-    int err = getaddrinfo(l->host, NULL, &hints, &ai);
-    if (err != 0) {
-        fprintf(stderr, "orderd: cannot resolve %s: %s\n", l->host, gai_strerror(err));
-        return -1;
-    }
-    uint16_t port = l->port;
-    int ret = 0;
-    for (unsigned i = 0; i < s->nworkers; ++i) {
-        int fd = open_listener(ai, port);
-        if (fd < 0) {
-            fprintf(stderr, "orderd: cannot listen on %s:%u: %s\n", l->host, port, strerror(errno));
-            ret = -1;
-            break;
-        }
-        s->workers[i].listeners[li].fd = fd;
-        if (port == 0) {
-            struct sockaddr_storage ss;
-            socklen_t len = sizeof(ss);
-            getsockname(fd, (struct sockaddr *)&ss, &len);
-            port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                                 : ((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
-    }
-    freeaddrinfo(ai);
-    s->bound_port[li] = port;
-    return ret;
-}
-
+/* Each --listen's sockets, one per worker (src/internal/listen.c). */
 static int open_listeners(server_t *s)
 {
-    for (unsigned li = 0; li < s->cfg->nlisteners; ++li)
-        if (open_listener_set(s, li) != 0)
-            return -1;
+    int fds[1024]; /* --threads is at most 1024 */
+    for (unsigned li = 0; li < s->cfg->nlisteners; ++li) {
+        const orderd_listener_config_t *l = &s->cfg->listeners[li];
+        if (orderd_listen_open(l->host, l->port, fds, s->nworkers, &s->bound_port[li]) != 0)
+            return -1; /* start-up fails: the process exits */
+        for (unsigned i = 0; i < s->nworkers; ++i)
+            s->workers[i].listeners[li].fd = fds[i];
+    }
     return 0;
 }
 

@@ -1,0 +1,62 @@
+#include "internal/listen.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* One SO_REUSEPORT socket; the kernel spreads connections over them. */
+static int open_one(const struct addrinfo *ai, uint16_t port)
+{
+    struct sockaddr_storage addr;
+    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+    if (addr.ss_family == AF_INET)
+        ((struct sockaddr_in *)&addr)->sin_port = htons(port);
+    else
+        ((struct sockaddr_in6 *)&addr)->sin6_port = htons(port);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
+        bind(fd, (struct sockaddr *)&addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int orderd_listen_open(const char *host, uint16_t port, int *fds, unsigned n, uint16_t *bound)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+    int err = getaddrinfo(host, NULL, &hints, &ai);
+    if (err != 0) {
+        fprintf(stderr, "orderd: cannot resolve %s: %s\n", host, gai_strerror(err));
+        return -1;
+    }
+    int ret = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        if ((fds[i] = open_one(ai, port)) < 0) {
+            fprintf(stderr, "orderd: cannot listen on %s:%u: %s\n", host, port, strerror(errno));
+            ret = -1;
+            break;
+        }
+        if (port == 0) {
+            struct sockaddr_storage ss;
+            socklen_t len = sizeof(ss);
+            getsockname(fds[i], (struct sockaddr *)&ss, &len);
+            port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                 : ((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    freeaddrinfo(ai);
+    *bound = port;
+    return ret;
+}
