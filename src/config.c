@@ -261,6 +261,8 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                                          {"access-log", required_argument, NULL, 'a'},
                                          {"trusted-proxy", required_argument, NULL, 'P'},
                                          {"cors-origin", required_argument, NULL, 'O'},
+                                         {"compress", required_argument, NULL, 'z'},
+                                         {"log-format", required_argument, NULL, 'L'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'v'},
                                          {NULL, 0, NULL, 0}};
@@ -272,7 +274,8 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                              .max_body = 1024 * 1024,
                              .fsync = ORDERD_FSYNC_ALWAYS,
                              .snapshot_bytes = 64ull << 20,
-                             .idempotency_ttl_ms = 24LL * 3600 * 1000};
+                             .idempotency_ttl_ms = 24LL * 3600 * 1000,
+                             .compress = 1};
     unsigned long long v;
     int c;
 
@@ -379,6 +382,20 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                 return ORDERD_CONFIG_USAGE;
             }
             cfg->cors_origins[cfg->ncors_origins++] = optarg;
+            break;
+        case 'z':
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+                fprintf(err, "orderd: --compress: expected on or off, got '%s'\n", optarg);
+                return ORDERD_CONFIG_USAGE;
+            }
+            cfg->compress = strcmp(optarg, "on") == 0;
+            break;
+        case 'L':
+            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0) {
+                fprintf(err, "orderd: --log-format: expected text or json, got '%s'\n", optarg);
+                return ORDERD_CONFIG_USAGE;
+            }
+            cfg->log_json = strcmp(optarg, "json") == 0;
             break;
         case 'h':
             fputs(usage, out);

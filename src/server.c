@@ -474,6 +474,7 @@ int orderd_server_run(const orderd_config_t *cfg)
     s.app.ntrusted_proxies = cfg->ntrusted_proxies;
     s.app.cors_origins = cfg->cors_origins;
     s.app.ncors_origins = cfg->ncors_origins;
+    s.app.compress = cfg->compress;
     if (load_operator_token(&s) != 0)
         return 1;
     orderd_store_set_idem_ttl(s.app.store, cfg->idempotency_ttl_ms); /* before replay: it skips expired keys */

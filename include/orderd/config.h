@@ -41,6 +41,8 @@ typedef struct orderd_config {
     unsigned ntrusted_proxies;
     const char *cors_origins[ORDERD_MAX_CORS_ORIGINS]; /* --cors-origin, into argv; "*": any */
     unsigned ncors_origins;                            /* 0: CORS off */
+    int compress;                                      /* --compress on (default): gzip large answers */
+    int log_json;                                      /* --log-format json; 0: text */
 } orderd_config_t;
 
 typedef enum {

@@ -47,6 +47,8 @@ typedef struct orderd_app {
     /* --cors-origin: origins answered with CORS headers; none: CORS is off */
     const char *const *cors_origins; /* "*" is any origin */
     size_t ncors_origins;
+    /* --compress: gzip answers large enough to gain, when the client accepts it */
+    int compress;
 } orderd_app_t;
 
 /**
