@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,4 +83,15 @@ int orderd_cidr_from_sockaddr(const struct sockaddr *sa, uint8_t out[16])
         return 0;
     }
     return -1;
+}
+
+const char *orderd_cidr_format(const orderd_cidr_t *block, char *out, size_t len)
+{
+    static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char addr[INET6_ADDRSTRLEN];
+    int v4 = memcmp(block->addr, v4_mapped, sizeof(v4_mapped)) == 0 && block->bits >= 96;
+    if (inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? block->addr + 12 : block->addr, addr, sizeof(addr)) == NULL)
+        snprintf(addr, sizeof(addr), "?");
+    snprintf(out, len, "%s/%u", addr, v4 ? block->bits - 96 : block->bits);
+    return out;
 }

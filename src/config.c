@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,48 +13,6 @@
 #include <yajl/yajl_version.h>
 
 #define MAX_THREADS 1024
-
-static const char usage[] =
-    "usage: orderd [--listen HOST:PORT [--tls-cert FILE --tls-key FILE] [--http2 on|off]]...\n"
-    "              [--threads N] [--data-dir DIR] [--max-body BYTES]\n"
-    "              [--fsync always|everysec|no] [--snapshot-bytes BYTES]\n"
-    "              [--operator-token-file FILE] [--idempotency-ttl DURATION]\n"
-    "              [--access-log FILE|-] [--trusted-proxy CIDR]... [--cors-origin ORIGIN|*]...\n"
-    "              [--help] [--version]\n"
-    "       orderd journal verify|dump|repair --data-dir DIR\n"
-    "\n"
-    "  --listen HOST:PORT  address to serve on (default 127.0.0.1:8080; IPv6 as [::1]:8080;\n"
-    "                      port 0 lets the kernel pick and logs it); give it up to 8 times\n"
-    "  --tls-cert FILE     PEM certificate chain: this listener speaks TLS 1.2 and 1.3 with\n"
-    "                      ALPN h2 and http/1.1 (without it: cleartext HTTP/1.1 and h2c)\n"
-    "  --tls-key FILE      PEM private key of --tls-cert; both are read again on SIGHUP\n"
-    "  --http2 on|off      off: HTTP/1.1 only on this listener (no h2c, no ALPN h2); default on\n"
-    "                      --tls-cert, --tls-key and --http2 apply to the last --listen before\n"
-    "                      them; with a single --listen they may come anywhere\n"
-    "  --threads N         worker threads, one event loop each (default: online CPUs)\n"
-    "  --data-dir DIR      data directory (default ./data)\n"
-    "  --max-body BYTES    largest request body accepted (default 1048576)\n"
-    "  --fsync MODE        always: answer a change after fdatasync (default; nothing acknowledged\n"
-    "                      is lost); everysec: after write(), fdatasync every second (a power\n"
-    "                      loss may lose about a second); no: after write(), the OS flushes\n"
-    "  --snapshot-bytes N  snapshot the table and start a new journal segment past N bytes\n"
-    "                      of journal (default 67108864)\n"
-    "  --operator-token-file FILE\n"
-    "                      the operator's bearer token (first line of FILE); default: a random\n"
-    "                      token in DATA-DIR/operator-token, created (mode 0600) at first start\n"
-    "  --idempotency-ttl D how long Idempotency-Key answers are kept: seconds, or a number with\n"
-    "                      s, m, h or d (default 24h; 1s to 365d)\n"
-    "  --access-log FILE   one line per request (combined log format, then request id,\n"
-    "                      protocol, seconds taken) appended to FILE, or to standard output\n"
-    "                      with -; FILE is reopened on SIGHUP (logrotate); default: off\n"
-    "  --trusted-proxy CIDR\n"
-    "                      peers (e.g. 10.0.0.0/8, ::1) whose X-Forwarded-Proto, -Host, -For\n"
-    "                      and Forwarded headers are believed; from others they are ignored\n"
-    "  --cors-origin ORIGIN\n"
-    "                      answer CORS (and preflight OPTIONS) for this browser origin,\n"
-    "                      e.g. https://shop.example; * for any; repeatable; default off\n"
-    "  --help              print this help and exit\n"
-    "  --version           print the version and exit\n";
 
 /* --version: orderd's own version first (scripts read that line), then the
  * libraries'. yajl and OpenSSL say theirs at run time (the shared objects
@@ -157,10 +116,6 @@ static int parse_listen(orderd_listener_config_t *l, const char *arg)
 /* The flags that bind to a listener, as bits of what one listener was given. */
 enum { BOUND_CERT = 1, BOUND_KEY = 2, BOUND_HTTP2 = 4 };
 
-static const char *bound_flag_name(unsigned bit)
-{
-    return bit == BOUND_CERT ? "--tls-cert" : bit == BOUND_KEY ? "--tls-key" : "--http2";
-}
 
 /* What the command line said so far: the listeners, and the per-listener
  * flags given before the first --listen (slot ORDERD_MAX_LISTENERS). */
@@ -168,26 +123,34 @@ typedef struct listen_state {
     orderd_listener_config_t early;
     unsigned given[ORDERD_MAX_LISTENERS + 1]; /* BOUND_* bits per listener; the last: early */
     const char *spec[ORDERD_MAX_LISTENERS];   /* the --listen value, for messages */
+    const char *bound_name[3];                /* per BOUND_* bit: the flag or variable that gave it */
 } listen_state_t;
 
-/* Sets one bound flag on the last --listen (or on the early slot before any). */
-static int bind_flag(orderd_config_t *cfg, listen_state_t *st, unsigned bit, const char *arg, FILE *err)
+static const char *bound_flag_name(const listen_state_t *st, unsigned bit)
 {
+    return st->bound_name[bit == BOUND_CERT ? 0 : bit == BOUND_KEY ? 1 : 2];
+}
+
+/* Sets one bound flag on the last --listen (or on the early slot before any). */
+static int bind_flag(orderd_config_t *cfg, listen_state_t *st, unsigned bit, const char *name, const char *arg,
+                     FILE *err)
+{
+    st->bound_name[bit == BOUND_CERT ? 0 : bit == BOUND_KEY ? 1 : 2] = name;
     unsigned i = cfg->nlisteners > 0 ? cfg->nlisteners - 1 : ORDERD_MAX_LISTENERS;
     orderd_listener_config_t *l = i < ORDERD_MAX_LISTENERS ? &cfg->listeners[i] : &st->early;
     if (st->given[i] & bit) {
-        fprintf(err, "orderd: %s given twice for --listen %s\n", bound_flag_name(bit),
+        fprintf(err, "orderd: %s given twice for --listen %s\n", bound_flag_name(st, bit),
                 i < ORDERD_MAX_LISTENERS ? st->spec[i] : "(the first one)");
         return -1;
     }
     if (bit == BOUND_HTTP2) {
         if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
-            fprintf(err, "orderd: --http2: expected on or off, got '%s'\n", arg);
+            fprintf(err, "orderd: %s: expected on or off, got '%s'\n", name, arg);
             return -1;
         }
         l->http2 = strcmp(arg, "on") == 0;
     } else if (*arg == '\0') {
-        fprintf(err, "orderd: %s: expected a file, got ''\n", bound_flag_name(bit));
+        fprintf(err, "orderd: %s: expected a file, got ''\n", bound_flag_name(st, bit));
         return -1;
     } else if (bit == BOUND_CERT) {
         l->tls_cert = arg;
@@ -211,13 +174,13 @@ static int finish_listeners(orderd_config_t *cfg, listen_state_t *st, FILE *err)
     } else if (early != 0 && cfg->nlisteners > 1) {
         unsigned bit = early & BOUND_CERT ? BOUND_CERT : early & BOUND_KEY ? BOUND_KEY : BOUND_HTTP2;
         fprintf(err, "orderd: %s before the first --listen: with several --listen, give it after the one it is for\n",
-                bound_flag_name(bit));
+                bound_flag_name(st, bit));
         return -1;
     } else if (early != 0) {
         orderd_listener_config_t *l = &cfg->listeners[0];
         unsigned both = early & st->given[0];
         if (both != 0) {
-            fprintf(err, "orderd: %s given twice for --listen %s\n", bound_flag_name(both & -both), st->spec[0]);
+            fprintf(err, "orderd: %s given twice for --listen %s\n", bound_flag_name(st, both & -both), st->spec[0]);
             return -1;
         }
         if (early & BOUND_CERT)
@@ -245,30 +208,361 @@ static int finish_listeners(orderd_config_t *cfg, listen_state_t *st, FILE *err)
     return 0;
 }
 
+
+/* ---- the flags: one row each, with its variable, default and help ---- */
+
+typedef struct parse_state {
+    orderd_config_t *cfg;
+    listen_state_t listen;
+    FILE *out, *err;
+} parse_state_t;
+
+/* Sets one flag from `v`; `name` is what the user wrote ("--threads" or
+ * "ORDERD_THREADS"), for messages. Returns 0, or -1 with one line on err. */
+typedef int (*flag_set_fn)(parse_state_t *p, const char *name, const char *v);
+
+typedef struct flag {
+    const char *name;  /* without "--"; the variable is ORDERD_ + NAME with '-' as '_' */
+    const char *value; /* what the help calls the value; NULL: the flag takes none and has no variable */
+    const char *deflt; /* the default, as the help shows it */
+    const char *help;  /* one or more lines of help */
+    int repeat;        /* may be given more than once; its variable holds a comma-separated list */
+    flag_set_fn set;
+} flag_t;
+
+#define FAIL(p, ...) (fprintf((p)->err, "orderd: " __VA_ARGS__), -1)
+
+static int set_listen(parse_state_t *p, const char *name, const char *v)
+{
+    orderd_config_t *cfg = p->cfg;
+    if (cfg->nlisteners == ORDERD_MAX_LISTENERS)
+        return FAIL(p, "%s: at most %d listeners\n", name, ORDERD_MAX_LISTENERS);
+    cfg->listeners[cfg->nlisteners] = (orderd_listener_config_t){.host = "127.0.0.1", .port = 8080, .http2 = 1};
+    if (parse_listen(&cfg->listeners[cfg->nlisteners], v) != 0)
+        return FAIL(p, "%s: expected HOST:PORT, got '%s'\n", name, v);
+    p->listen.spec[cfg->nlisteners++] = v;
+    return 0;
+}
+
+static int set_tls_cert(parse_state_t *p, const char *name, const char *v)
+{
+    return bind_flag(p->cfg, &p->listen, BOUND_CERT, name, v, p->err);
+}
+
+static int set_tls_key(parse_state_t *p, const char *name, const char *v)
+{
+    return bind_flag(p->cfg, &p->listen, BOUND_KEY, name, v, p->err);
+}
+
+static int set_http2(parse_state_t *p, const char *name, const char *v)
+{
+    return bind_flag(p->cfg, &p->listen, BOUND_HTTP2, name, v, p->err);
+}
+
+static int set_threads(parse_state_t *p, const char *name, const char *v)
+{
+    unsigned long long n;
+    if (parse_ull(v, 1, MAX_THREADS, &n) != 0)
+        return FAIL(p, "%s: expected a number from 1 to %d, got '%s'\n", name, MAX_THREADS, v);
+    p->cfg->threads = (unsigned)n;
+    return 0;
+}
+
+static int set_data_dir(parse_state_t *p, const char *name, const char *v)
+{
+    if (*v == '\0')
+        return FAIL(p, "%s: expected a directory, got ''\n", name);
+    p->cfg->data_dir = v;
+    return 0;
+}
+
+static int set_max_body(parse_state_t *p, const char *name, const char *v)
+{
+    unsigned long long n;
+    /* at most 1 GiB: h2o holds a whole body in memory */
+    if (parse_ull(v, 1, 1ull << 30, &n) != 0)
+        return FAIL(p, "%s: expected a number of bytes from 1 to 1073741824, got '%s'\n", name, v);
+    p->cfg->max_body = (size_t)n;
+    return 0;
+}
+
+static int set_fsync(parse_state_t *p, const char *name, const char *v)
+{
+    if (orderd_fsync_mode_parse(v, &p->cfg->fsync) != 0)
+        return FAIL(p, "%s: expected always, everysec or no, got '%s'\n", name, v);
+    return 0;
+}
+
+static int set_snapshot_bytes(parse_state_t *p, const char *name, const char *v)
+{
+    unsigned long long n;
+    if (parse_ull(v, 4096, 1ull << 40, &n) != 0)
+        return FAIL(p, "%s: expected a number of bytes from 4096 to 1099511627776, got '%s'\n", name, v);
+    p->cfg->snapshot_bytes = n;
+    return 0;
+}
+
+static int set_operator_token_file(parse_state_t *p, const char *name, const char *v)
+{
+    if (*v == '\0')
+        return FAIL(p, "%s: expected a file, got ''\n", name);
+    p->cfg->operator_token_file = v;
+    return 0;
+}
+
+static int set_idempotency_ttl(parse_state_t *p, const char *name, const char *v)
+{
+    if (parse_duration_ms(v, &p->cfg->idempotency_ttl_ms) != 0)
+        return FAIL(p, "%s: expected a duration from 1s to 365d (e.g. 24h), got '%s'\n", name, v);
+    return 0;
+}
+
+static int set_access_log(parse_state_t *p, const char *name, const char *v)
+{
+    if (*v == '\0')
+        return FAIL(p, "%s: expected a file or -, got ''\n", name);
+    p->cfg->access_log = v;
+    return 0;
+}
+
+static int set_trusted_proxy(parse_state_t *p, const char *name, const char *v)
+{
+    orderd_config_t *cfg = p->cfg;
+    if (cfg->ntrusted_proxies == ORDERD_MAX_TRUSTED_PROXIES)
+        return FAIL(p, "%s: at most %d\n", name, ORDERD_MAX_TRUSTED_PROXIES);
+    if (orderd_cidr_parse(v, &cfg->trusted_proxies[cfg->ntrusted_proxies]) != 0)
+        return FAIL(p, "%s: expected an address or CIDR (10.0.0.0/8, ::1/128), got '%s'\n", name, v);
+    cfg->ntrusted_proxies++;
+    return 0;
+}
+
+static int set_cors_origin(parse_state_t *p, const char *name, const char *v)
+{
+    orderd_config_t *cfg = p->cfg;
+    if (cfg->ncors_origins == ORDERD_MAX_CORS_ORIGINS)
+        return FAIL(p, "%s: at most %d\n", name, ORDERD_MAX_CORS_ORIGINS);
+    if (!valid_origin(v))
+        return FAIL(p, "%s: expected * or scheme://host[:port] in lower case, got '%s'\n", name, v);
+    cfg->cors_origins[cfg->ncors_origins++] = v;
+    return 0;
+}
+
+/* "on" -> 1, "off" -> 0; -1 (with the message) for anything else */
+static int on_off(parse_state_t *p, const char *name, const char *v)
+{
+    if (strcmp(v, "on") == 0)
+        return 1;
+    if (strcmp(v, "off") == 0)
+        return 0;
+    return FAIL(p, "%s: expected on or off, got '%s'\n", name, v);
+}
+
+static int set_compress(parse_state_t *p, const char *name, const char *v)
+{
+    int on = on_off(p, name, v);
+    if (on < 0)
+        return -1;
+    p->cfg->compress = on;
+    return 0;
+}
+
+static int set_log_format(parse_state_t *p, const char *name, const char *v)
+{
+    if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)
+        return FAIL(p, "%s: expected text or json, got '%s'\n", name, v);
+    p->cfg->log_json = strcmp(v, "json") == 0;
+    return 0;
+}
+
+static int show_help(parse_state_t *p, const char *name, const char *v);
+
+static int show_version(parse_state_t *p, const char *name, const char *v)
+{
+    (void)name, (void)v;
+    print_version(p->out);
+    return 1;
+}
+
+/* In the order --help lists them. */
+static const flag_t flags[] = {
+    {"listen", "HOST:PORT", "127.0.0.1:8080",
+     "address to serve on (IPv6 as [::1]:8080; port 0 lets the kernel pick and logs it);\n"
+     "up to 8; --tls-cert, --tls-key and --http2 apply to the last --listen before them\n"
+     "(with a single --listen they may come anywhere)",
+     1, set_listen},
+    {"tls-cert", "FILE", "none (cleartext HTTP/1.1 and h2c)",
+     "PEM certificate chain: the listener speaks TLS 1.2 and 1.3 with ALPN h2 and http/1.1", 0, set_tls_cert},
+    {"tls-key", "FILE", "none", "PEM private key of --tls-cert; both are read again on SIGHUP", 0, set_tls_key},
+    {"http2", "on|off", "on", "off: HTTP/1.1 only on the listener (no h2c, no ALPN h2)", 0, set_http2},
+    {"threads", "N", "the number of online CPUs", "worker threads, one event loop each", 0, set_threads},
+    {"data-dir", "DIR", "./data", "data directory: the journal, snapshots, the LOCK file", 0, set_data_dir},
+    {"max-body", "BYTES", "1048576", "largest request body accepted", 0, set_max_body},
+    {"fsync", "always|everysec|no", "always",
+     "always: answer a change after fdatasync (nothing acknowledged is lost); everysec:\n"
+     "after write(), fdatasync every second (a power loss may lose about a second);\n"
+     "no: after write(), the OS flushes",
+     0, set_fsync},
+    {"snapshot-bytes", "BYTES", "67108864",
+     "snapshot the table and start a new journal segment past this much journal", 0, set_snapshot_bytes},
+    {"operator-token-file", "FILE", "DATA-DIR/operator-token, made (mode 0600) at first start",
+     "the operator's bearer token: the first line of FILE", 0, set_operator_token_file},
+    {"idempotency-ttl", "DURATION", "24h",
+     "how long Idempotency-Key answers are kept: seconds, or a number with s, m, h or d\n(1s to 365d)", 0,
+     set_idempotency_ttl},
+    {"access-log", "FILE|-", "off",
+     "one line per request (combined log format, then request id, protocol, seconds\n"
+     "taken) appended to FILE, or to standard output with -; reopened on SIGHUP",
+     0, set_access_log},
+    {"trusted-proxy", "CIDR", "none",
+     "peers (e.g. 10.0.0.0/8, ::1) whose X-Forwarded-Proto, -Host, -For and Forwarded\n"
+     "headers are believed; from others they are ignored; repeatable",
+     1, set_trusted_proxy},
+    {"cors-origin", "ORIGIN", "off",
+     "answer CORS (and preflight OPTIONS) for this browser origin, e.g.\nhttps://shop.example; * for any; repeatable",
+     1, set_cors_origin},
+    {"compress", "on|off", "on",
+     "gzip answers of 1 KiB and more that carry no ETag (pages, audit trails, /metrics)\n"
+     "when the client sends Accept-Encoding: gzip",
+     0, set_compress},
+    {"log-format", "text|json", "text",
+     "standard error lines: \"TIME LEVEL message\", or one JSON object per line", 0, set_log_format},
+    {"help", NULL, NULL, "print this help and exit", 0, show_help},
+    {"version", NULL, NULL, "print the versions of orderd, libh2o, yajl and OpenSSL and exit", 0, show_version},
+};
+#define NFLAGS (sizeof(flags) / sizeof(flags[0]))
+
+/* ORDERD_ + the flag's name in capitals with '-' as '_'. */
+static void env_name(const flag_t *f, char *out, size_t len)
+{
+    size_t n = (size_t)snprintf(out, len, "ORDERD_%s", f->name);
+    for (size_t i = 7; i < n && i < len; ++i)
+        out[i] = out[i] == '-' ? '_' : (char)(out[i] >= 'a' && out[i] <= 'z' ? out[i] - 'a' + 'A' : out[i]);
+}
+
+/* Writes `text`'s lines, each indented by `indent` spaces. */
+static void put_indented(FILE *out, const char *text, int indent)
+{
+    while (*text != '\0') {
+        const char *nl = strchr(text, '\n');
+        int len = nl != NULL ? (int)(nl - text) : (int)strlen(text);
+        fprintf(out, "%*s%.*s\n", indent, "", len, text);
+        text += len + (nl != NULL);
+    }
+}
+
+static int show_help(parse_state_t *p, const char *name, const char *v)
+{
+    (void)name, (void)v;
+    FILE *out = p->out;
+    fputs("usage: orderd [FLAG VALUE]...\n"
+          "       orderd journal verify|dump|repair --data-dir DIR\n"
+          "\n"
+          "Every flag with a value can also be set in the environment variable named under it.\n"
+          "A flag on the command line wins over its variable; an empty variable counts as unset.\n"
+          "The variable of a repeatable flag holds a comma-separated list. Variables act as if\n"
+          "given before the command line's flags; ORDERD_TLS_CERT, ORDERD_TLS_KEY and\n"
+          "ORDERD_HTTP2 therefore need a single listener.\n"
+          "\n",
+          out);
+    for (size_t i = 0; i < NFLAGS; ++i) {
+        const flag_t *f = &flags[i];
+        char var[64];
+        env_name(f, var, sizeof(var));
+        fprintf(out, "  --%s%s%s\n", f->name, f->value != NULL ? " " : "", f->value != NULL ? f->value : "");
+        put_indented(out, f->help, 6);
+        if (f->value != NULL)
+            fprintf(out, "      default: %s; variable: %s%s\n", f->deflt, var, f->repeat ? " (comma-separated)" : "");
+    }
+    return 1;
+}
+
+/* A flag on the command line, or a piece of a variable, in the order it is applied. */
+typedef struct setting {
+    const flag_t *flag;
+    const char *name; /* "--threads" or "ORDERD_THREADS" */
+    const char *value;
+} setting_t;
+
+#define MAX_SETTINGS 512
+
+/* Splits a repeatable variable's value at commas (spaces around a piece are
+ * dropped) into the config's own copy, appending one setting per piece. */
+static int split_env(parse_state_t *p, const flag_t *f, const char *var, const char *value, setting_t *set, size_t *n,
+                     size_t *used)
+{
+    orderd_config_t *cfg = p->cfg;
+    const char *s = value;
+    for (;;) {
+        while (*s == ' ' || *s == '\t')
+            ++s;
+        const char *end = strchr(s, ',');
+        size_t len = end != NULL ? (size_t)(end - s) : strlen(s);
+        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            --len;
+        if (*used + len + 1 > sizeof(cfg->env_values) || *n == MAX_SETTINGS)
+            return FAIL(p, "%s: too long\n", var);
+        char *copy = cfg->env_values + *used;
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+        *used += len + 1;
+        set[(*n)++] = (setting_t){f, var, copy};
+        if (end == NULL)
+            return 0;
+        s = end + 1;
+    }
+}
+
+/* The variables of the flags the command line did not give, per-listener ones first. */
+static int collect_env(parse_state_t *p, const unsigned char *given, char (*names)[64], setting_t *set, size_t *n)
+{
+    size_t used = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+        for (size_t i = 0; i < NFLAGS; ++i) {
+            const flag_t *f = &flags[i];
+            int per_listener = f->set == set_tls_cert || f->set == set_tls_key || f->set == set_http2;
+            if (f->value == NULL || given[i] || per_listener != (pass == 0))
+                continue;
+            char *vname = names[i];
+            env_name(f, vname, sizeof(names[i]));
+            const char *value = getenv(vname);
+            if (value == NULL || *value == '\0')
+                continue;
+            if (f->repeat) {
+                if (split_env(p, f, vname, value, set, n, &used) != 0)
+                    return -1;
+            } else if (*n == MAX_SETTINGS) {
+                return FAIL(p, "%s: too many settings\n", vname);
+            } else {
+                set[(*n)++] = (setting_t){f, vname, value};
+            }
+        }
+    }
+    return 0;
+}
+
+/* One line on err; returns ORDERD_CONFIG_USAGE. */
+__attribute__((format(printf, 2, 3))) static int usage_error(FILE *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("orderd: ", err);
+    vfprintf(err, fmt, ap);
+    va_end(ap);
+    return ORDERD_CONFIG_USAGE;
+}
+
 int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
-    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
-                                         {"tls-cert", required_argument, NULL, 'C'},
-                                         {"tls-key", required_argument, NULL, 'K'},
-                                         {"http2", required_argument, NULL, '2'},
-                                         {"threads", required_argument, NULL, 't'},
-                                         {"data-dir", required_argument, NULL, 'd'},
-                                         {"max-body", required_argument, NULL, 'b'},
-                                         {"fsync", required_argument, NULL, 'f'},
-                                         {"snapshot-bytes", required_argument, NULL, 's'},
-                                         {"operator-token-file", required_argument, NULL, 'o'},
-                                         {"idempotency-ttl", required_argument, NULL, 'i'},
-                                         {"access-log", required_argument, NULL, 'a'},
-                                         {"trusted-proxy", required_argument, NULL, 'P'},
-                                         {"cors-origin", required_argument, NULL, 'O'},
-                                         {"compress", required_argument, NULL, 'z'},
-                                         {"log-format", required_argument, NULL, 'L'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'v'},
-                                         {NULL, 0, NULL, 0}};
+    struct option opts[NFLAGS + 1];
+    char flag_names[NFLAGS][40];
+    for (size_t i = 0; i < NFLAGS; ++i) {
+        opts[i] = (struct option){flags[i].name, flags[i].value != NULL ? required_argument : no_argument, NULL,
+                                  (int)(i + 1)};
+        snprintf(flag_names[i], sizeof(flag_names[i]), "--%s", flags[i].name);
+    }
+    opts[NFLAGS] = (struct option){NULL, 0, NULL, 0};
+
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    static const orderd_listener_config_t default_listener = {.host = "127.0.0.1", .port = 8080, .http2 = 1};
-    listen_state_t st = {.early = default_listener};
     *cfg = (orderd_config_t){.threads = cpus > 0 ? (unsigned)(cpus < MAX_THREADS ? cpus : MAX_THREADS) : 1,
                              .data_dir = "./data",
                              .max_body = 1024 * 1024,
@@ -276,146 +570,105 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                              .snapshot_bytes = 64ull << 20,
                              .idempotency_ttl_ms = 24LL * 3600 * 1000,
                              .compress = 1};
-    unsigned long long v;
+    parse_state_t p = {.cfg = cfg,
+                       .listen = {.early = {.host = "127.0.0.1", .port = 8080, .http2 = 1}},
+                       .out = out,
+                       .err = err};
+    setting_t set[MAX_SETTINGS];
+    char env_names[NFLAGS][64]; /* the variables' names, for messages */
+    size_t nenv = 0, n = 0;
+    unsigned char given[NFLAGS] = {0};
+    setting_t argv_set[MAX_SETTINGS];
     int c;
 
-    /* getopt keeps state between calls: start from scratch, print our own errors */
+    /* the command line first, to know which variables it overrides; getopt
+     * keeps state between calls: start from scratch, print our own errors */
     optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l':
-            if (cfg->nlisteners == ORDERD_MAX_LISTENERS) {
-                fprintf(err, "orderd: --listen: at most %d listeners\n", ORDERD_MAX_LISTENERS);
-                return ORDERD_CONFIG_USAGE;
-            }
-            cfg->listeners[cfg->nlisteners] = default_listener;
-            if (parse_listen(&cfg->listeners[cfg->nlisteners], optarg) != 0) {
-                fprintf(err, "orderd: --listen: expected HOST:PORT, got '%s'\n", optarg);
-                return ORDERD_CONFIG_USAGE;
-            }
-            st.spec[cfg->nlisteners++] = optarg;
-            break;
-        case 'C':
-        case 'K':
-        case '2':
-            if (bind_flag(cfg, &st, c == 'C' ? BOUND_CERT : c == 'K' ? BOUND_KEY : BOUND_HTTP2, optarg, err) != 0)
-                return ORDERD_CONFIG_USAGE;
-            break;
-        case 't':
-            if (parse_ull(optarg, 1, MAX_THREADS, &v) != 0) {
-                fprintf(err, "orderd: --threads: expected a number from 1 to %d, got '%s'\n", MAX_THREADS, optarg);
-                return ORDERD_CONFIG_USAGE;
-            }
-            cfg->threads = (unsigned)v;
-            break;
-        case 'd':
-            if (*optarg == '\0') {
-                fprintf(err, "orderd: --data-dir: expected a directory, got ''\n");
-                return ORDERD_CONFIG_USAGE;
-            }
-            cfg->data_dir = optarg;
-            break;
-        case 'b':
-            /* at most 1 GiB: h2o holds a whole body in memory */
-            if (parse_ull(optarg, 1, 1ull << 30, &v) != 0) {
-                fprintf(err, "orderd: --max-body: expected a number of bytes from 1 to 1073741824, got '%s'\n", optarg);
-                return ORDERD_CONFIG_USAGE;
-            }
-            cfg->max_body = (size_t)v;
-            break;
-        case 'f':
-            if (orderd_fsync_mode_parse(optarg, &cfg->fsync) != 0) {
-                fprintf(err, "orderd: --fsync: expected always, everysec or no, got '%s'\n", optarg);
-                return ORDERD_CONFIG_USAGE;
-            }
-            break;
-        case 's':
-            if (parse_ull(optarg, 4096, 1ull << 40, &v) != 0) {
-                fprintf(err, "orderd: --snapshot-bytes: expected a number of bytes from 4096 to 1099511627776, got '%s'\n",
-                        optarg);
-                return ORDERD_CONFIG_USAGE;
-            }
-            cfg->snapshot_bytes = v;
-            break;
-        case 'o':
-            if (*optarg == '\0') {
-                fprintf(err, "orderd: --operator-token-file: expected a file, got ''\n");
-                return ORDERD_CONFIG_USAGE;
-            }
-            cfg->operator_token_file = optarg;
-            break;
-        case 'i':
-            if (parse_duration_ms(optarg, &cfg->idempotency_ttl_ms) != 0) {
-                fprintf(err, "orderd: --idempotency-ttl: expected a duration from 1s to 365d (e.g. 24h), got '%s'\n",
-                        optarg);
-                return ORDERD_CONFIG_USAGE;
-            }
-            break;
-        case 'a':
-            if (*optarg == '\0') {
-                fprintf(err, "orderd: --access-log: expected a file or -, got ''\n");
-                return ORDERD_CONFIG_USAGE;
-            }
-            cfg->access_log = optarg;
-            break;
-        case 'P':
-            if (cfg->ntrusted_proxies == ORDERD_MAX_TRUSTED_PROXIES) {
-                fprintf(err, "orderd: --trusted-proxy: at most %d\n", ORDERD_MAX_TRUSTED_PROXIES);
-                return ORDERD_CONFIG_USAGE;
-            }
-            if (orderd_cidr_parse(optarg, &cfg->trusted_proxies[cfg->ntrusted_proxies]) != 0) {
-                fprintf(err, "orderd: --trusted-proxy: expected an address or CIDR (10.0.0.0/8, ::1/128), got '%s'\n",
-                        optarg);
-                return ORDERD_CONFIG_USAGE;
-            }
-            cfg->ntrusted_proxies++;
-            break;
-        case 'O':
-            if (cfg->ncors_origins == ORDERD_MAX_CORS_ORIGINS) {
-                fprintf(err, "orderd: --cors-origin: at most %d\n", ORDERD_MAX_CORS_ORIGINS);
-                return ORDERD_CONFIG_USAGE;
-            }
-            if (!valid_origin(optarg)) {
-                fprintf(err, "orderd: --cors-origin: expected * or scheme://host[:port] in lower case, got '%s'\n",
-                        optarg);
-                return ORDERD_CONFIG_USAGE;
-            }
-            cfg->cors_origins[cfg->ncors_origins++] = optarg;
-            break;
-        case 'z':
-            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
-                fprintf(err, "orderd: --compress: expected on or off, got '%s'\n", optarg);
-                return ORDERD_CONFIG_USAGE;
-            }
-            cfg->compress = strcmp(optarg, "on") == 0;
-            break;
-        case 'L':
-            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0) {
-                fprintf(err, "orderd: --log-format: expected text or json, got '%s'\n", optarg);
-                return ORDERD_CONFIG_USAGE;
-            }
-            cfg->log_json = strcmp(optarg, "json") == 0;
-            break;
-        case 'h':
-            fputs(usage, out);
+        if (c == ':')
+            return usage_error(err, "%s needs a value (see --help)\n", argv[optind - 1]);
+        if (c < 1 || c > (int)NFLAGS)
+            return usage_error(err, "unknown option '%s' (see --help)\n", argv[optind - 1]);
+        if (n == MAX_SETTINGS)
+            return usage_error(err, "too many flags\n");
+        given[c - 1] = 1;
+        argv_set[n++] = (setting_t){&flags[c - 1], flag_names[c - 1], optarg};
+        if (flags[c - 1].value == NULL)
+            break; /* --help, --version: what follows does not matter */
+    }
+    if (c == -1 && optind < argc)
+        return usage_error(err, "unexpected argument '%s' (see --help)\n", argv[optind]);
+    if (collect_env(&p, given, env_names, set, &nenv) != 0)
+        return ORDERD_CONFIG_USAGE;
+    if (nenv + n > MAX_SETTINGS)
+        return usage_error(err, "too many settings\n");
+    memcpy(set + nenv, argv_set, n * sizeof(*set));
+    n += nenv;
+
+    /* --help and --version do their work however the rest reads */
+    for (size_t i = 0; i < n; ++i) {
+        if (set[i].flag->value == NULL) {
+            set[i].flag->set(&p, set[i].name, NULL);
             return ORDERD_CONFIG_EXIT;
-        case 'v':
-            print_version(out);
-            return ORDERD_CONFIG_EXIT;
-        case ':':
-            fprintf(err, "orderd: %s needs a value (see --help)\n", argv[optind - 1]);
-            return ORDERD_CONFIG_USAGE;
-        default:
-            fprintf(err, "orderd: unknown option '%s' (see --help)\n", argv[optind - 1]);
-            return ORDERD_CONFIG_USAGE;
         }
     }
-    if (optind < argc) {
-        fprintf(err, "orderd: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return ORDERD_CONFIG_USAGE;
-    }
-    if (finish_listeners(cfg, &st, err) != 0)
+    for (size_t i = 0; i < n; ++i)
+        if (set[i].flag->set(&p, set[i].name, set[i].value) != 0)
+            return ORDERD_CONFIG_USAGE;
+    if (finish_listeners(cfg, &p.listen, err) != 0)
         return ORDERD_CONFIG_USAGE;
     return ORDERD_CONFIG_RUN;
+}
+
+/* ---- the effective configuration, for the start-up log ---- */
+
+typedef struct text {
+    char *p;
+    size_t len, used;
+} text_t;
+
+__attribute__((format(printf, 2, 3))) static void put(text_t *t, const char *fmt, ...)
+{
+    if (t->used + 1 >= t->len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p + t->used, t->len - t->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        t->used = t->used + (size_t)n < t->len ? t->used + (size_t)n : t->len - 1;
+}
+
+const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t len)
+{
+    text_t t = {out, len, 0};
+    if (len == 0)
+        return out;
+    out[0] = '\0';
+    for (unsigned i = 0; i < cfg->nlisteners; ++i) {
+        const orderd_listener_config_t *l = &cfg->listeners[i];
+        int v6 = strchr(l->host, ':') != NULL;
+        put(&t, "%slisten=%s://%s%s%s:%u", i > 0 ? " " : "", l->tls_cert != NULL ? "https" : "http", v6 ? "[" : "",
+            l->host, v6 ? "]" : "", l->port);
+        if (l->tls_cert != NULL)
+            put(&t, " tls-cert=%s tls-key=%s", l->tls_cert, l->tls_key);
+        put(&t, " http2=%s", l->http2 ? "on" : "off");
+    }
+    put(&t, " threads=%u data-dir=%s max-body=%zu fsync=%s snapshot-bytes=%llu", cfg->threads, cfg->data_dir,
+        cfg->max_body, orderd_fsync_mode_name(cfg->fsync), (unsigned long long)cfg->snapshot_bytes);
+    if (cfg->operator_token_file != NULL)
+        put(&t, " operator-token-file=%s", cfg->operator_token_file);
+    else
+        put(&t, " operator-token-file=%s/operator-token", cfg->data_dir);
+    put(&t, " idempotency-ttl=%llds access-log=%s", (long long)(cfg->idempotency_ttl_ms / 1000),
+        cfg->access_log != NULL ? cfg->access_log : "off");
+    for (unsigned i = 0; i < cfg->ntrusted_proxies; ++i) {
+        char cidr[ORDERD_CIDR_TEXT_MAX];
+        put(&t, " trusted-proxy=%s", orderd_cidr_format(&cfg->trusted_proxies[i], cidr, sizeof(cidr)));
+    }
+    for (unsigned i = 0; i < cfg->ncors_origins; ++i)
+        put(&t, " cors-origin=%s", cfg->cors_origins[i]);
+    put(&t, " compress=%s log-format=%s", cfg->compress ? "on" : "off", cfg->log_json ? "json" : "text");
+    return out;
 }

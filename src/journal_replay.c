@@ -11,6 +11,7 @@
 #include "internal/files.h"
 #include "internal/scan.h"
 #include "orderd/journal.h"
+#include "orderd/log.h"
 #include "orderd/store.h"
 
 typedef struct replay_ctx {
@@ -133,7 +134,7 @@ static int load_snapshot(const char *dir, orderd_store_t *store, orderd_replay_r
             free(seqs);
             return -1;
         }
-        fprintf(stderr, "orderd: snapshot %s is incomplete or damaged; trying an older one\n", path);
+        orderd_log(ORDERD_LOG_WARN, "snapshot %s is incomplete or damaged; trying an older one", path);
     }
     free(seqs);
     return 0;
@@ -153,7 +154,7 @@ static void remove_stale_temps(const char *dir)
             char path[4200];
             orderd_path_join(path, sizeof(path), dir, e->d_name);
             if (unlink(path) == 0)
-                fprintf(stderr, "orderd: removed %s, left by a snapshot that did not finish\n", path);
+                orderd_log(ORDERD_LOG_INFO, "removed %s, left by a snapshot that did not finish", path);
         }
     }
     closedir(d);
@@ -234,7 +235,7 @@ int orderd_journal_replay(const char *dir, orderd_store_t *store, orderd_replay_
                 snprintf(rep->error, sizeof(rep->error), "cannot cut the torn tail of %s: %s", path, strerror(errno));
                 goto out;
             }
-            fprintf(stderr, "orderd: journal %s: torn tail of %zu bytes at offset %zu dropped (%s)\n", path,
+            orderd_log(ORDERD_LOG_WARN, "journal %s: torn tail of %zu bytes at offset %zu dropped (%s)", path,
                     len - keep, keep, sc.why);
             rep->torn_bytes += len - keep;
             if (keep == 0) {

@@ -214,6 +214,8 @@ int orderd_journal_tool(int argc, char **argv, FILE *out, FILE *err)
             return 2;
         }
     }
+    if (dir == NULL && (dir = getenv("ORDERD_DATA_DIR")) != NULL && *dir == '\0')
+        dir = NULL; /* an empty variable counts as unset, as for the server */
     if (dir == NULL)
         dir = "./data";
     return run(mode, dir, out, err);

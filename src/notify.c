@@ -1,4 +1,5 @@
 #include "orderd/notify.h"
+#include "orderd/log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +12,7 @@ int orderd_notify(orderd_notify_state_t state)
     /* 0: keep $NOTIFY_SOCKET, STOPPING=1 follows READY=1 through it */
     int rc = sd_notify(0, msg);
     if (rc < 0) {
-        fprintf(stderr, "orderd: sd_notify %s failed: %s\n", msg, strerror(-rc));
+        orderd_log(ORDERD_LOG_WARN, "sd_notify %s failed: %s", msg, strerror(-rc));
         return -1;
     }
     return rc > 0 ? 1 : 0;

@@ -1,4 +1,5 @@
 #include "orderd/server.h"
+#include "orderd/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,9 @@
 /* h2o turns h2c on or off per globalconf, so listeners with and without
  * HTTP/2 need one each (and one h2o context each per worker). */
 #define MAX_CONFS 2
+
+/* "https://[" + a 255-byte host + "]:65535" */
+#define LISTENER_URL_MAX 300
 
 typedef struct server server_t;
 
@@ -90,11 +94,11 @@ static int lock_data_dir(const char *dir)
     snprintf(path, sizeof(path), "%s/LOCK", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
-        fprintf(stderr, "orderd: cannot open %s: %s\n", path, strerror(errno));
+        orderd_log(ORDERD_LOG_ERROR, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "orderd: data directory %s is in use by another orderd (%s)\n", dir, strerror(errno));
+        orderd_log(ORDERD_LOG_ERROR, "data directory %s is in use by another orderd (%s)", dir, strerror(errno));
         return -1;
     }
     return 0; /* held until the process exits */
@@ -118,15 +122,15 @@ static int open_journal(server_t *s)
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (orderd_journal_replay(cfg->data_dir, s->app.store, rep) != 0) {
-        fprintf(stderr, "orderd: %s\n", rep->error);
+        orderd_log(ORDERD_LOG_ERROR, "%s", rep->error);
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     s->app.replay_ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    fprintf(stderr,
-            "orderd: replayed %zu records (snapshot at record %llu with %zu orders), %zu orders, %llu bytes"
-            " in %.1f ms (%.0f records/s)\n",
+    orderd_log(ORDERD_LOG_INFO,
+            "replayed %zu records (snapshot at record %llu with %zu orders), %zu orders, %llu bytes"
+            " in %.1f ms (%.0f records/s)",
             rep->records, (unsigned long long)rep->snapshot_seq, rep->snapshot_orders, rep->orders, (unsigned long long)rep->bytes, ms,
             ms > 0 ? (double)(rep->records + rep->snapshot_orders) / (ms / 1e3) : 0.0);
     orderd_wal_config_t wc = {.dir = cfg->data_dir,
@@ -136,7 +140,7 @@ static int open_journal(server_t *s)
                               .notify_ctx = NULL,
                               .defer_kick = 1};
     if ((s->wal = orderd_wal_open(&wc, s->app.store, rep, err, sizeof(err))) == NULL) {
-        fprintf(stderr, "orderd: %s\n", err);
+        orderd_log(ORDERD_LOG_ERROR, "%s", err);
         goto out;
     }
     s->app.durable = 1;
@@ -157,22 +161,22 @@ static int load_operator_token(server_t *s)
     if (orderd_operator_token_load(s->cfg->operator_token_file, s->cfg->data_dir, s->app.operator_token,
                                    sizeof(s->app.operator_token), &s->app.operator_token_len, path, sizeof(path),
                                    &created, err, sizeof(err)) != 0) {
-        fprintf(stderr, "orderd: %s\n", err);
+        orderd_log(ORDERD_LOG_ERROR, "%s", err);
         return -1;
     }
-    fprintf(stderr, "orderd: operator token %s %s\n", created ? "created in" : "read from", path);
+    orderd_log(ORDERD_LOG_INFO, "operator token %s %s", created ? "created in" : "read from", path);
     return 0;
 }
 
 static int ensure_data_dir(const char *dir)
 {
     if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        fprintf(stderr, "orderd: cannot create data directory %s: %s\n", dir, strerror(errno));
+        orderd_log(ORDERD_LOG_ERROR, "cannot create data directory %s: %s", dir, strerror(errno));
         return -1;
     }
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
-        fprintf(stderr, "orderd: data directory %s is not a writable directory\n", dir);
+        orderd_log(ORDERD_LOG_ERROR, "data directory %s is not a writable directory", dir);
         return -1;
     }
     return 0;
@@ -200,7 +204,7 @@ static int load_certificates(server_t *s)
         if (s->cfg->listeners[i].tls_cert == NULL)
             continue;
         if ((s->ssl_ctx[i] = orderd_tls_context_new(&s->cfg->listeners[i], err, sizeof(err))) == NULL) {
-            fprintf(stderr, "orderd: %s\n", err);
+            orderd_log(ORDERD_LOG_ERROR, "%s", err);
             return -1;
         }
     }
@@ -214,7 +218,7 @@ static int open_access_log(server_t *s)
     if (s->cfg->access_log == NULL)
         return 0;
     if ((s->access_log = orderd_access_log_open(s->cfg->access_log, err, sizeof(err))) == NULL) {
-        fprintf(stderr, "orderd: %s\n", err);
+        orderd_log(ORDERD_LOG_ERROR, "%s", err);
         return -1;
     }
     return 0;
@@ -355,12 +359,14 @@ static void *worker_main(void *arg)
 
 /* --- SIGHUP --- */
 
-static void print_url(const server_t *s, unsigned i, const char *prefix)
+/* "https://[::1]:8443": listener i as a client would name it. */
+static const char *listener_url(const server_t *s, unsigned i, char out[LISTENER_URL_MAX])
 {
     const orderd_listener_config_t *l = &s->cfg->listeners[i];
     int v6 = strchr(l->host, ':') != NULL;
-    fprintf(stderr, "%s%s://%s%s%s:%u", prefix, l->tls_cert ? "https" : "http", v6 ? "[" : "", l->host, v6 ? "]" : "",
-            s->bound_port[i]);
+    snprintf(out, LISTENER_URL_MAX, "%s://%s%s%s:%u", l->tls_cert ? "https" : "http", v6 ? "[" : "", l->host,
+             v6 ? "]" : "", s->bound_port[i]);
+    return out;
 }
 
 /* Reads every TLS listener's certificate and key again and hands the new
@@ -376,15 +382,15 @@ static void reload_certificates(server_t *s)
             continue;
         ++tls;
         if ((fresh[i] = orderd_tls_context_new(&s->cfg->listeners[i], err, sizeof(err))) == NULL) {
-            print_url(s, i, "orderd: SIGHUP: ");
-            fprintf(stderr, " keeps its old certificate: %s\n", err);
+            char url[LISTENER_URL_MAX];
+            orderd_log(ORDERD_LOG_WARN, "SIGHUP: %s keeps its old certificate: %s", listener_url(s, i, url), err);
             continue;
         }
         ++reloaded;
     }
     for (unsigned w = 0; reloaded > 0 && w < s->nworkers; ++w)
         if (orderd_tls_send(&s->workers[w].tls, fresh, s->cfg->nlisteners) != 0)
-            fprintf(stderr, "orderd: SIGHUP: out of memory: worker %u keeps its old certificates\n", w);
+            orderd_log(ORDERD_LOG_WARN, "SIGHUP: out of memory: worker %u keeps its old certificates", w);
     for (unsigned i = 0; i < s->cfg->nlisteners; ++i) {
         if (fresh[i] != NULL) {
             SSL_CTX_free(s->ssl_ctx[i]);
@@ -392,10 +398,9 @@ static void reload_certificates(server_t *s)
         }
     }
     if (tls == 0)
-        fprintf(stderr, "orderd: SIGHUP: no TLS listener, nothing to reload\n");
+        orderd_log(ORDERD_LOG_INFO, "SIGHUP: no TLS listener, nothing to reload");
     else
-        fprintf(stderr, "orderd: SIGHUP: reloaded the certificates of %u of %u TLS listener(s)\n", reloaded, tls);
-    fflush(stderr);
+        orderd_log(ORDERD_LOG_INFO, "SIGHUP: reloaded the certificates of %u of %u TLS listener(s)", reloaded, tls);
 }
 
 /* The --access-log file again by its name: logrotate has renamed it. */
@@ -405,10 +410,9 @@ static void reopen_access_log(server_t *s)
     if (s->access_log == NULL || strcmp(s->cfg->access_log, "-") == 0)
         return;
     if (orderd_access_log_reopen(s->access_log, err, sizeof(err)) != 0)
-        fprintf(stderr, "orderd: SIGHUP: the access log keeps its old file: %s\n", err);
+        orderd_log(ORDERD_LOG_WARN, "SIGHUP: the access log keeps its old file: %s", err);
     else
-        fprintf(stderr, "orderd: SIGHUP: reopened the access log %s\n", s->cfg->access_log);
-    fflush(stderr);
+        orderd_log(ORDERD_LOG_INFO, "SIGHUP: reopened the access log %s", s->cfg->access_log);
 }
 
 /* --- shutdown --- */
@@ -434,7 +438,7 @@ static int wait_workers(server_t *s)
     }
     for (unsigned i = 0; i < s->nworkers; ++i) {
         if (pthread_timedjoin_np(s->workers[i].tid, NULL, &deadline) != 0) {
-            fprintf(stderr, "orderd: connections still open after %d ms; exiting anyway\n", SHUTDOWN_BUDGET_MS);
+            orderd_log(ORDERD_LOG_WARN, "connections still open after %d ms; exiting anyway", SHUTDOWN_BUDGET_MS);
             return 0;
         }
     }
@@ -444,7 +448,10 @@ static int wait_workers(server_t *s)
 int orderd_server_run(const orderd_config_t *cfg)
 {
     server_t s = {.cfg = cfg, .nworkers = cfg->threads};
+    char url[LISTENER_URL_MAX], described[ORDERD_CONFIG_DESCRIBE_MAX];
     int sig;
+
+    orderd_log_set_json(cfg->log_json);
 
     /* signals wait for sigwait below, from the very start, and never reach a worker */
     sigset_t set;
@@ -456,7 +463,7 @@ int orderd_server_run(const orderd_config_t *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     if (!orderd_crc32c_available()) {
-        fprintf(stderr, "orderd: this CPU lacks the CRC32C instruction the journal needs\n");
+        orderd_log(ORDERD_LOG_ERROR, "this CPU lacks the CRC32C instruction the journal needs");
         return 1;
     }
     if (load_certificates(&s) != 0) /* before the journal's replay: a bad file fails at once */
@@ -466,7 +473,7 @@ int orderd_server_run(const orderd_config_t *cfg)
     if (ensure_data_dir(cfg->data_dir) != 0 || lock_data_dir(cfg->data_dir) != 0)
         return 1;
     if ((s.app.store = orderd_store_new(shard_count(cfg->threads))) == NULL) {
-        fprintf(stderr, "orderd: out of memory\n");
+        orderd_log(ORDERD_LOG_ERROR, "out of memory");
         return 1;
     }
     s.app.max_body = cfg->max_body;
@@ -479,7 +486,7 @@ int orderd_server_run(const orderd_config_t *cfg)
         return 1;
     orderd_store_set_idem_ttl(s.app.store, cfg->idempotency_ttl_ms); /* before replay: it skips expired keys */
     if ((s.app.metrics = orderd_http_metrics_new()) == NULL) {
-        fprintf(stderr, "orderd: out of memory\n");
+        orderd_log(ORDERD_LOG_ERROR, "out of memory");
         return 1;
     }
 
@@ -494,6 +501,9 @@ int orderd_server_run(const orderd_config_t *cfg)
             s.workers[i].listeners[li].fd = -1;
     if (open_listeners(&s) != 0)
         return 1;
+    /* after every check that can fail start-up: such a failure is one line */
+    orderd_log(ORDERD_LOG_INFO, "orderd %s, effective configuration: %s", ORDERD_VERSION,
+               orderd_config_describe(cfg, described, sizeof(described)));
 
     pthread_barrier_init(&s.ready, NULL, s.nworkers + 1);
     for (unsigned i = 0; i < s.nworkers; ++i) {
@@ -501,22 +511,17 @@ int orderd_server_run(const orderd_config_t *cfg)
         h2o_multithread_create_thread(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
     }
     pthread_barrier_wait(&s.ready); /* the workers' receivers exist before any stop message */
-    for (unsigned i = 0; i < cfg->nlisteners; ++i) {
-        print_url(&s, i, "orderd: replaying the journal; meanwhile ");
-        fputs(" answers /healthz, /readyz and /metrics; API requests wait\n", stderr);
-    }
-    fflush(stderr);
+    for (unsigned i = 0; i < cfg->nlisteners; ++i)
+        orderd_log(ORDERD_LOG_INFO, "replaying the journal; meanwhile %s answers /healthz, /readyz and /metrics; API "
+                   "requests wait", listener_url(&s, i, url));
     if (open_journal(&s) != 0)
         return 1;
     /* publishes the journal fields set above to the workers (acquire in the handlers) */
     atomic_store_explicit(&s.app.readiness, ORDERD_READINESS_SERVING, memory_order_release);
-    fprintf(stderr, "orderd: %u threads, %u shards, data in %s\n", s.nworkers, shard_count(cfg->threads),
+    orderd_log(ORDERD_LOG_INFO, "%u threads, %u shards, data in %s", s.nworkers, shard_count(cfg->threads),
             cfg->data_dir);
-    for (unsigned i = 0; i < cfg->nlisteners; ++i) {
-        print_url(&s, i, "orderd: listening on ");
-        fputc('\n', stderr);
-    }
-    fflush(stderr);
+    for (unsigned i = 0; i < cfg->nlisteners; ++i)
+        orderd_log(ORDERD_LOG_INFO, "listening on %s", listener_url(&s, i, url));
     orderd_notify(ORDERD_NOTIFY_READY);
 
     for (;;) {
@@ -531,7 +536,7 @@ int orderd_server_run(const orderd_config_t *cfg)
      * sending new requests (HTTP/2 connections take new streams for one
      * more second, until h2o's second GOAWAY) */
     atomic_store_explicit(&s.app.readiness, ORDERD_READINESS_STOPPING, memory_order_relaxed);
-    fprintf(stderr, "orderd: %s received, draining connections\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    orderd_log(ORDERD_LOG_INFO, "%s received, draining connections", sig == SIGINT ? "SIGINT" : "SIGTERM");
     orderd_notify(ORDERD_NOTIFY_STOPPING);
     request_stop(&s);
     int joined = wait_workers(&s);
@@ -542,13 +547,13 @@ int orderd_server_run(const orderd_config_t *cfg)
     orderd_wal_stats(s.wal, &st);
     if (joined)
         orderd_wal_close(s.wal);
-    fprintf(stderr, "orderd: journal: %llu records in %llu batches (%.1f a batch), %llu syncs, %llu failed writes, "
-                    "%llu snapshots\n",
+    orderd_log(ORDERD_LOG_INFO, "journal: %llu records in %llu batches (%.1f a batch), %llu syncs, %llu failed writes, "
+                    "%llu snapshots",
             (unsigned long long)st.records, (unsigned long long)st.batches,
             st.batches ? (double)st.records / (double)st.batches : 0.0, (unsigned long long)st.syncs,
             (unsigned long long)st.write_failures, (unsigned long long)st.snapshots);
     if (joined) /* no worker can touch the table any more */
         orderd_store_free(s.app.store);
-    fprintf(stderr, "orderd: stopped\n");
+    orderd_log(ORDERD_LOG_INFO, "stopped");
     return 0;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "orderd/log.h"
 #include "internal/fault.h"
 #include "internal/files.h"
 #include "internal/snapshot.h"
@@ -180,7 +181,7 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
     orderd_fault_point("snapshot:after-rename");
     remove_covered(dir, seq, seq + 1);
     orderd_fault_point("snapshot:after-cleanup");
-    fprintf(stderr, "orderd: snapshot %s: %llu orders\n", path, (unsigned long long)b.orders);
+    orderd_log(ORDERD_LOG_INFO, "snapshot %s: %llu orders", path, (unsigned long long)b.orders);
     return 0;
 }
 
@@ -204,7 +205,7 @@ static void *snapshot_main(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &t1);
         orderd_wal_count_snapshot(s->w, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec)));
     } else {
-        fprintf(stderr, "orderd: snapshot at record %llu abandoned; the journal still holds everything\n",
+        orderd_log(ORDERD_LOG_WARN, "snapshot at record %llu abandoned; the journal still holds everything",
                 (unsigned long long)s->seq);
     }
     atomic_store(&s->running, 0);

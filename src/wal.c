@@ -10,21 +10,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "orderd/log.h"
 #include "internal/fault.h"
 #include "internal/files.h"
 #include "internal/wal_internal.h"
 
 #define READ_ONLY_AFTER_FAILURE_MS 1000
 
+static const char *const fsync_mode_names[] = {"always", "everysec", "no"};
+
 int orderd_fsync_mode_parse(const char *s, orderd_fsync_mode_t *out)
 {
-    static const char *const names[] = {"always", "everysec", "no"};
     for (int i = 0; i < 3; ++i)
-        if (strcmp(s, names[i]) == 0) {
+        if (strcmp(s, fsync_mode_names[i]) == 0) {
             *out = (orderd_fsync_mode_t)i;
             return 0;
         }
     return -1;
+}
+
+const char *orderd_fsync_mode_name(orderd_fsync_mode_t mode)
+{
+    return (unsigned)mode < 3 ? fsync_mode_names[mode] : "?";
 }
 
 /* --- the append hooks (called under a shard lock) --- */
@@ -148,7 +155,7 @@ static void undo_buf(orderd_wal_t *w, const orderd_wal_buf_t *b)
         rec.payload = scratch;
         orderd_change_t ev;
         if (orderd_change_from_record(&rec, &ev) != 0 || orderd_store_undo(w->store, &ev) != ORDERD_STORE_OK)
-            fprintf(stderr, "orderd: could not undo a change whose write failed\n");
+            orderd_log(ORDERD_LOG_ERROR, "could not undo a change whose write failed");
     }
     free(offs);
     free(scratch);
@@ -156,7 +163,7 @@ static void undo_buf(orderd_wal_t *w, const orderd_wal_buf_t *b)
 
 static void on_write_failure(orderd_wal_t *w, int err, uint64_t batch_first_seq)
 {
-    fprintf(stderr, "orderd: journal write failed: %s; the batch is not acknowledged, writes are refused for %d ms\n",
+    orderd_log(ORDERD_LOG_ERROR, "journal write failed: %s; the batch is not acknowledged, writes are refused for %d ms",
             strerror(err), READ_ONLY_AFTER_FAILURE_MS);
     /* A later, shorter write must not leave pieces of this one behind it. */
     if (ftruncate(w->fd, w->seg_end) != 0 || fdatasync(w->fd) != 0)
@@ -315,12 +322,12 @@ static void maybe_rotate(orderd_wal_t *w)
     pthread_mutex_unlock(&w->sync_mu);
     w->bytes_since_snapshot = 0;
     if (created != 0) {
-        fprintf(stderr, "orderd: cannot start a new journal segment: %s; staying on the current one\n",
+        orderd_log(ORDERD_LOG_WARN, "cannot start a new journal segment: %s; staying on the current one",
                 strerror(errno));
         return;
     }
     if (w->rotation.start(w->rotation.ctx, w) != 0)
-        fprintf(stderr, "orderd: cannot start a snapshot thread\n");
+        orderd_log(ORDERD_LOG_WARN, "cannot start a snapshot thread");
 }
 
 /* One gather-write-sync cycle; the caller holds commit_mu. Returns the
@@ -491,7 +498,7 @@ void orderd_wal_close(orderd_wal_t *w)
     orderd_store_set_journal(w->store, NULL);
     /* a clean stop leaves the segment holding records only */
     if (w->alloc_end > w->seg_end && (ftruncate(w->fd, w->seg_end) != 0 || fdatasync(w->fd) != 0))
-        fprintf(stderr, "orderd: cannot cut the zeros written ahead off the journal: %s\n", strerror(errno));
+        orderd_log(ORDERD_LOG_WARN, "cannot cut the zeros written ahead off the journal: %s", strerror(errno));
     close(w->fd);
     for (unsigned i = 0; i < w->nshards; ++i) {
         free(w->slots[i].active.buf);

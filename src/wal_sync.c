@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "orderd/log.h"
 #include "internal/wal_internal.h"
 
 /* exit status after a failed fdatasync (EX_IOERR) */
@@ -37,8 +38,8 @@ uint64_t orderd_wal_mono_ns(void)
  * and let the restart replay what really is on disk. */
 void orderd_wal_die_sync(const char *what, int err)
 {
-    fprintf(stderr, "orderd: FATAL: %s failed: %s; exiting so nothing more is acknowledged "
-                    "(the restart replays the journal)\n", what, strerror(err));
+    orderd_log(ORDERD_LOG_ERROR, "FATAL: %s failed: %s; exiting so nothing more is acknowledged "
+                    "(the restart replays the journal)", what, strerror(err));
     _exit(EXIT_SYNC_FAILED);
 }
 

@@ -75,6 +75,24 @@ static void test_several_blocks(void **state)
     assert_int_not_equal(orderd_cidr_parse_addr("", 0, a), 0);
 }
 
+/* orderd_cidr_format gives back what --trusted-proxy takes, host bits cleared. */
+static void test_format_round_trip(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {{"10.0.0.0/8", "10.0.0.0/8"},         {"10.1.2.3/16", "10.1.0.0/16"}, {"192.0.2.7", "192.0.2.7/32"},
+                 {"::1", "::1/128"},                   {"2001:db8::/32", "2001:db8::/32"},
+                 {"0.0.0.0/0", "0.0.0.0/0"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        orderd_cidr_t block, again;
+        char text[ORDERD_CIDR_TEXT_MAX];
+        assert_int_equal(orderd_cidr_parse(cases[i].in, &block), 0);
+        assert_string_equal(orderd_cidr_format(&block, text, sizeof(text)), cases[i].out);
+        assert_int_equal(orderd_cidr_parse(text, &again), 0);
+        assert_memory_equal(&again, &block, sizeof(block));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -82,6 +100,7 @@ int main(void)
         cmocka_unit_test(test_ipv6_blocks),
         cmocka_unit_test(test_bad_blocks),
         cmocka_unit_test(test_several_blocks),
+        cmocka_unit_test(test_format_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,8 +516,214 @@ static void test_trusted_proxy_and_cors_origin(void **state)
     expect_usage(parse("--cors-origin", NULL), "--cors-origin without a value");
 }
 
+
+static void test_compress_and_log_format(void **state)
+{
+    run_t *r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.compress, 1);
+    assert_int_equal(r->cfg.log_json, 0);
+    run_free(r);
+    r = parse("--compress", "off", "--log-format", "json", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.compress, 0);
+    assert_int_equal(r->cfg.log_json, 1);
+    run_free(r);
+    expect_usage(parse("--compress", "yes", NULL), "--compress yes");
+    expect_usage(parse("--log-format", "xml", NULL), "--log-format xml");
+}
+
+/* Every variable orderd reads, unset: the tests' environment must not leak in. */
+static void clear_env(void)
+{
+    static const char *const vars[] = {"ORDERD_LISTEN",         "ORDERD_TLS_CERT",   "ORDERD_TLS_KEY",
+                                       "ORDERD_HTTP2",          "ORDERD_THREADS",    "ORDERD_DATA_DIR",
+                                       "ORDERD_MAX_BODY",       "ORDERD_FSYNC",      "ORDERD_SNAPSHOT_BYTES",
+                                       "ORDERD_OPERATOR_TOKEN_FILE", "ORDERD_IDEMPOTENCY_TTL", "ORDERD_ACCESS_LOG",
+                                       "ORDERD_TRUSTED_PROXY",  "ORDERD_CORS_ORIGIN", "ORDERD_COMPRESS",
+                                       "ORDERD_LOG_FORMAT"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+}
+
+static void test_env_sets_each_flag(void **state)
+{
+    clear_env();
+    setenv("ORDERD_LISTEN", "10.0.0.1:9000", 1);
+    setenv("ORDERD_THREADS", "3", 1);
+    setenv("ORDERD_DATA_DIR", "/srv/orders", 1);
+    setenv("ORDERD_MAX_BODY", "4096", 1);
+    setenv("ORDERD_FSYNC", "everysec", 1);
+    setenv("ORDERD_SNAPSHOT_BYTES", "8192", 1);
+    setenv("ORDERD_OPERATOR_TOKEN_FILE", "/etc/orderd/token", 1);
+    setenv("ORDERD_IDEMPOTENCY_TTL", "2h", 1);
+    setenv("ORDERD_ACCESS_LOG", "-", 1);
+    setenv("ORDERD_TRUSTED_PROXY", "10.0.0.0/8", 1);
+    setenv("ORDERD_CORS_ORIGIN", "https://shop.example", 1);
+    setenv("ORDERD_COMPRESS", "off", 1);
+    setenv("ORDERD_LOG_FORMAT", "json", 1);
+    setenv("ORDERD_HTTP2", "off", 1);
+    run_t *r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.nlisteners, 1);
+    assert_string_equal(r->cfg.listeners[0].host, "10.0.0.1");
+    assert_int_equal(r->cfg.listeners[0].port, 9000);
+    assert_int_equal(r->cfg.listeners[0].http2, 0);
+    assert_int_equal(r->cfg.threads, 3);
+    assert_string_equal(r->cfg.data_dir, "/srv/orders");
+    assert_int_equal(r->cfg.max_body, 4096);
+    assert_int_equal(r->cfg.fsync, ORDERD_FSYNC_EVERYSEC);
+    assert_int_equal(r->cfg.snapshot_bytes, 8192);
+    assert_string_equal(r->cfg.operator_token_file, "/etc/orderd/token");
+    assert_int_equal(r->cfg.idempotency_ttl_ms, 2LL * 3600 * 1000);
+    assert_string_equal(r->cfg.access_log, "-");
+    assert_int_equal(r->cfg.ntrusted_proxies, 1);
+    assert_int_equal(r->cfg.ncors_origins, 1);
+    assert_string_equal(r->cfg.cors_origins[0], "https://shop.example");
+    assert_int_equal(r->cfg.compress, 0);
+    assert_int_equal(r->cfg.log_json, 1);
+    run_free(r);
+    clear_env();
+}
+
+static void test_env_flag_wins(void **state)
+{
+    clear_env();
+    setenv("ORDERD_THREADS", "3", 1);
+    setenv("ORDERD_LISTEN", "10.0.0.1:9000,10.0.0.2:9000", 1);
+    setenv("ORDERD_TRUSTED_PROXY", "10.0.0.0/8", 1);
+    run_t *r = parse("--threads", "5", "--listen", "127.0.0.1:7000", "--trusted-proxy", "::1", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.threads, 5);
+    assert_int_equal(r->cfg.nlisteners, 1); /* the flag replaces the whole list, it does not add to it */
+    assert_int_equal(r->cfg.listeners[0].port, 7000);
+    assert_int_equal(r->cfg.ntrusted_proxies, 1);
+    assert_int_equal(r->cfg.trusted_proxies[0].bits, 128);
+    run_free(r);
+
+    /* a bad variable the flag overrides is not read at all */
+    setenv("ORDERD_THREADS", "many", 1);
+    r = parse("--threads", "2", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.threads, 2);
+    run_free(r);
+    clear_env();
+}
+
+static void test_env_lists_and_empty(void **state)
+{
+    clear_env();
+    setenv("ORDERD_LISTEN", " 127.0.0.1:7000 , [::1]:7001,127.0.0.1:7002 ", 1);
+    setenv("ORDERD_CORS_ORIGIN", "https://a.example,https://b.example", 1);
+    setenv("ORDERD_DATA_DIR", "", 1); /* empty: unset */
+    run_t *r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.nlisteners, 3);
+    assert_string_equal(r->cfg.listeners[0].host, "127.0.0.1");
+    assert_int_equal(r->cfg.listeners[0].port, 7000);
+    assert_string_equal(r->cfg.listeners[1].host, "::1");
+    assert_int_equal(r->cfg.listeners[1].port, 7001);
+    assert_int_equal(r->cfg.listeners[2].port, 7002);
+    assert_int_equal(r->cfg.ncors_origins, 2);
+    assert_string_equal(r->cfg.cors_origins[1], "https://b.example");
+    assert_string_equal(r->cfg.data_dir, "./data");
+    run_free(r);
+
+    /* per-listener variables act before the first --listen */
+    clear_env();
+    setenv("ORDERD_TLS_CERT", "/etc/orderd/cert.pem", 1);
+    setenv("ORDERD_TLS_KEY", "/etc/orderd/key.pem", 1);
+    r = parse("--listen", "0.0.0.0:8443", NULL);
+    expect_run(r);
+    assert_string_equal(r->cfg.listeners[0].tls_cert, "/etc/orderd/cert.pem");
+    assert_string_equal(r->cfg.listeners[0].tls_key, "/etc/orderd/key.pem");
+    run_free(r);
+    r = parse("--listen", "0.0.0.0:8443", "--listen", "127.0.0.1:8080", NULL);
+    expect_usage(r, "ORDERD_TLS_CERT with two listeners");
+    r = parse("--listen", "0.0.0.0:8443", "--listen", "127.0.0.1:8080", NULL);
+    assert_non_null(strstr(r->err, "ORDERD_TLS_CERT"));
+    run_free(r);
+    clear_env();
+}
+
+static void test_env_errors_name_the_variable(void **state)
+{
+    static const struct {
+        const char *var, *value;
+    } bad[] = {{"ORDERD_THREADS", "0"},         {"ORDERD_LISTEN", "nohost"},     {"ORDERD_FSYNC", "sometimes"},
+               {"ORDERD_MAX_BODY", "-1"},       {"ORDERD_HTTP2", "maybe"},        {"ORDERD_TRUSTED_PROXY", "10.0.0.0/8,x"},
+               {"ORDERD_COMPRESS", "1"},        {"ORDERD_LOG_FORMAT", "yaml"},   {"ORDERD_IDEMPOTENCY_TTL", "0s"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        clear_env();
+        setenv(bad[i].var, bad[i].value, 1);
+        run_t *r = parse(NULL);
+        if (strstr(r->err, bad[i].var) == NULL)
+            fail_msg("%s=%s: the message does not name the variable: %s", bad[i].var, bad[i].value, r->err);
+        expect_usage(r, bad[i].var);
+    }
+    clear_env();
+}
+
+/* --help: every flag with a value shows its default and its variable. */
+static void test_help_lists_defaults_and_variables(void **state)
+{
+    static const char *const flags[] = {"listen",      "tls-cert",       "tls-key",         "http2",
+                                        "threads",     "data-dir",       "max-body",        "fsync",
+                                        "snapshot-bytes", "operator-token-file", "idempotency-ttl", "access-log",
+                                        "trusted-proxy", "cors-origin",  "compress",        "log-format"};
+    clear_env();
+    run_t *r = parse("--help", NULL);
+    assert_int_equal(r->rc, ORDERD_CONFIG_EXIT);
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        char flag[64], var[64];
+        snprintf(flag, sizeof(flag), "\n  --%s ", flags[i]);
+        snprintf(var, sizeof(var), "variable: ORDERD_");
+        const char *at = strstr(r->out, flag);
+        if (at == NULL)
+            fail_msg("--help does not list --%s", flags[i]);
+        const char *next = strstr(at + 1, "\n  --");
+        const char *def = strstr(at, "default: ");
+        const char *v = strstr(at, var);
+        if (def == NULL || v == NULL || (next != NULL && (def > next || v > next)))
+            fail_msg("--help: --%s lacks its default or variable", flags[i]);
+        char want[64];
+        snprintf(want, sizeof(want), "ORDERD_%s", flags[i]);
+        for (char *c = want + 7; *c; c++)
+            *c = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+        if (strncmp(v + strlen("variable: "), want, strlen(want)) != 0)
+            fail_msg("--help: --%s names the wrong variable", flags[i]);
+    }
+    run_free(r);
+}
+
+static void test_describe(void **state)
+{
+    clear_env();
+    run_t *r = parse("--listen", "[::1]:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--threads", "2",
+                     "--trusted-proxy", "10.1.0.0/16", "--trusted-proxy", "2001:db8::/32", "--operator-token-file",
+                     "tok", NULL);
+    expect_run(r);
+    char out[ORDERD_CONFIG_DESCRIBE_MAX];
+    const char *d = orderd_config_describe(&r->cfg, out, sizeof(out));
+    assert_non_null(strstr(d, "listen=https://[::1]:8443 tls-cert=c.pem tls-key=k.pem http2=on"));
+    assert_non_null(strstr(d, " threads=2 "));
+    assert_non_null(strstr(d, " fsync=always "));
+    assert_non_null(strstr(d, " trusted-proxy=10.1.0.0/16 trusted-proxy=2001:db8::/32"));
+    assert_non_null(strstr(d, " operator-token-file=tok "));
+    assert_non_null(strstr(d, " idempotency-ttl=86400s "));
+    assert_null(strchr(d, '\n'));
+    /* cut, never overrun */
+    char small[16];
+    memset(small, 'x', sizeof(small));
+    orderd_config_describe(&r->cfg, small, 10);
+    assert_int_equal(strlen(small), 9);
+    assert_int_equal(small[10], 'x');
+    run_free(r);
+}
+
 int main(void)
 {
+    clear_env();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_each_flag),
@@ -532,6 +739,13 @@ int main(void)
         cmocka_unit_test(test_listeners_and_bound_flags),
         cmocka_unit_test(test_bad_bound_flags),
         cmocka_unit_test(test_trusted_proxy_and_cors_origin),
+        cmocka_unit_test(test_compress_and_log_format),
+        cmocka_unit_test(test_env_sets_each_flag),
+        cmocka_unit_test(test_env_flag_wins),
+        cmocka_unit_test(test_env_lists_and_empty),
+        cmocka_unit_test(test_env_errors_name_the_variable),
+        cmocka_unit_test(test_help_lists_defaults_and_variables),
+        cmocka_unit_test(test_describe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,12 @@ int orderd_cidr_parse(const char *s, orderd_cidr_t *out) __attribute__((warn_unu
  */
 int orderd_cidr_parse_addr(const char *s, size_t len, uint8_t out[16]) __attribute__((warn_unused_result));
 
+/* Room for orderd_cidr_format's text: an IPv6 address, '/', 3 digits. */
+#define ORDERD_CIDR_TEXT_MAX 64
+
+/** "10.0.0.0/8", "::1/128": the block as --trusted-proxy takes it, in out. Returns out. */
+const char *orderd_cidr_format(const orderd_cidr_t *block, char *out, size_t len);
+
 /** Whether the 16-byte address is in one of the `n` blocks. */
 int orderd_cidr_contains(const orderd_cidr_t *blocks, size_t n, const uint8_t addr[16]);
 

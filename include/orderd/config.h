@@ -43,6 +43,7 @@ typedef struct orderd_config {
     unsigned ncors_origins;                            /* 0: CORS off */
     int compress;                                      /* --compress on (default): gzip large answers */
     int log_json;                                      /* --log-format json; 0: text */
+    char env_values[4096]; /* the pieces of comma-separated variables (ORDERD_LISTEN=a,b) */
 } orderd_config_t;
 
 typedef enum {
@@ -62,5 +63,16 @@ typedef enum {
  * Files are not opened here: the server reports a missing certificate.
  */
 int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, FILE *err);
+
+/* Room for orderd_config_describe's text. */
+#define ORDERD_CONFIG_DESCRIBE_MAX 4096
+
+/**
+ * The effective configuration as one line of flag=value pairs, in --help's
+ * order, for the start-up log: "listen=http://127.0.0.1:8080 threads=2 ...".
+ * Paths are shown; what files hold (the operator token, keys) never is.
+ * Returns out (cut at len).
+ */
+const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t len);
 
 #endif

@@ -116,4 +116,7 @@ void orderd_wal_histograms(orderd_wal_t *wal, orderd_wal_histograms_t *out);
 /** Parses "always" / "everysec" / "no"; 0 or -1. */
 __attribute__((warn_unused_result)) int orderd_fsync_mode_parse(const char *s, orderd_fsync_mode_t *out);
 
+/** "always", "everysec" or "no": the --fsync value of `mode`. */
+const char *orderd_fsync_mode_name(orderd_fsync_mode_t mode);
+
 #endif

@@ -1,5 +1,7 @@
 #include "internal/listen.h"
 
+#include "orderd/log.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -38,13 +40,13 @@ int orderd_listen_open(const char *host, uint16_t port, int *fds, unsigned n, ui
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
     int err = getaddrinfo(host, NULL, &hints, &ai);
     if (err != 0) {
-        fprintf(stderr, "orderd: cannot resolve %s: %s\n", host, gai_strerror(err));
+        orderd_log(ORDERD_LOG_ERROR, "cannot resolve %s: %s", host, gai_strerror(err));
         return -1;
     }
     int ret = 0;
     for (unsigned i = 0; i < n; ++i) {
         if ((fds[i] = open_one(ai, port)) < 0) {
-            fprintf(stderr, "orderd: cannot listen on %s:%u: %s\n", host, port, strerror(errno));
+            orderd_log(ORDERD_LOG_ERROR, "cannot listen on %s:%u: %s", host, port, strerror(errno));
             ret = -1;
             break;
         }

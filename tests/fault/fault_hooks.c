@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "internal/fault.h"
+#include "orderd/log.h"
 
 /* the exit status of a fault point, which the crash tests expect */
 #define FAULT_POINT_EXIT 86
@@ -15,7 +16,7 @@ void orderd_fault_point(const char *name)
 {
     const char *want = getenv("ORDERD_FAULT_POINT");
     if (want != NULL && strcmp(want, name) == 0) {
-        fprintf(stderr, "orderd: fault point %s: exiting\n", name);
+        orderd_log(ORDERD_LOG_ERROR, "fault point %s: exiting", name);
         _exit(FAULT_POINT_EXIT);
     }
 }

@@ -62,10 +62,10 @@ ARGS = None  # parsed command line
 # last do, the others GET what was acknowledged since the last check.
 FULL_CHECK_ORDERS = 10000
 
-REPLAY_RE = re.compile(r"^orderd: replayed (\d+) records \(snapshot at record (\d+)(?: with \d+ orders)?\), (\d+) orders, "
+REPLAY_RE = re.compile(r"^replayed (\d+) records \(snapshot at record (\d+)(?: with \d+ orders)?\), (\d+) orders, "
                        r"(\d+) bytes in ([0-9.]+) ms")
-TORN_RE = re.compile(r"^orderd: journal (\S+): torn tail of (\d+) bytes at offset (\d+) dropped")
-SNAPSHOT_RE = re.compile(r"^orderd: snapshot (\S+): (\d+) orders")
+TORN_RE = re.compile(r"^journal (\S+): torn tail of (\d+) bytes at offset (\d+) dropped")
+SNAPSHOT_RE = re.compile(r"^snapshot (\S+): (\d+) orders")
 FAULT_EXIT = 86  # exit status of the server at an ORDERD_FAULT_POINT
 
 
@@ -201,7 +201,7 @@ class Ledger:
         m = replay_line(srv)
         must = len(set(self.acked) | set(self.observed))
         if m is None:
-            problems.append("no 'orderd: replayed N records (...), N orders, N bytes in N ms' line on stderr")
+            problems.append("no 'replayed N records (...), N orders, N bytes in N ms' line on stderr")
         elif not must <= int(m.group(3)) <= len(self.sent):
             problems.append(f"replay line says {m.group(3)} orders; at least {must} must be there and only "
                             f"{len(self.sent)} creates were ever sent: {m.group(0)}")
@@ -305,7 +305,7 @@ class Ledger:
 
         m = replay_line(srv)
         if m is None:
-            problems.append("no 'orderd: replayed N records (...), N orders, N bytes in N ms' line on stderr")
+            problems.append("no 'replayed N records (...), N orders, N bytes in N ms' line on stderr")
         elif require_replay_count and int(m.group(3)) != len(listed):
             problems.append(f"replay line says {m.group(3)} orders, the server lists {len(listed)}: {m.group(0)}")
 

@@ -110,7 +110,7 @@ def test_dead_notify_socket_is_logged(binary):
         srv = Server(binary, workdir=tmp, env=env, name="orderd (dead NOTIFY_SOCKET)")
         try:
             srv.start(timeout=START_TIMEOUT)
-            ensure(srv.wait_line(r"^orderd: sd_notify READY=1 failed: ", 2.0) is not None,
+            ensure(srv.wait_line(r"^sd_notify READY=1 failed: ", 2.0) is not None,
                    f"no 'sd_notify READY=1 failed' line; stderr:\n        {srv.tail()}")
             c = srv.http()
             ensure_eq(c.request("GET", "/healthz").status, 200, "GET /healthz with a dead NOTIFY_SOCKET")

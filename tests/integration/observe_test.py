@@ -36,9 +36,9 @@ from orderd_harness import (  # noqa: E402
     Runner, Server, SkipTest, TempDir, TestFailure, check_unavailable, ensure, ensure_eq, expect, make_cert,
     new_order, require_executable)
 
-REPLAYING_RE = r"^orderd: replaying the journal; meanwhile http://127\.0\.0\.1:(\d+) answers"
+REPLAYING_RE = r"^replaying the journal; meanwhile http://127\.0\.0\.1:(\d+) answers"
 SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$")
-HTTPS_RE = re.compile(r"^orderd: listening on https://127\.0\.0\.1:(\d+)$")
+HTTPS_RE = re.compile(r"^listening on https://127\.0\.0\.1:(\d+)$")
 
 
 class H2Conn:

@@ -572,7 +572,10 @@ def make_cert(directory, name):
     return cert, key
 
 
-LISTEN_RE = re.compile(r"^orderd: listening on http://127\.0\.0\.1:(\d+)\s*$")
+LISTEN_RE = re.compile(r"^listening on http://127\.0\.0\.1:(\d+)\s*$")
+# A line of orderd's log on stderr (--log-format text): RFC 3339 UTC time with
+# milliseconds, level, message. Server.lines keeps the messages.
+LOG_LINE_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (INFO|WARN|ERROR) (.*)$")
 # Test hooks of the server; never inherited from the caller's environment, only set through env=.
 FAULT_ENV = ("ORDERD_FAULT_POINT", "ORDERD_FAULT_PAUSE")
 
@@ -583,7 +586,9 @@ class Server:
     data_dir: kept across restarts (again() makes a fixture for the same
     binary, arguments and directory); None: a fresh one under workdir.
     args: extra command-line arguments; env: extra environment variables.
-    Every stderr line is kept in `lines` (a thread drains the pipe)."""
+    Every stderr line is kept (a thread drains the pipe): `raw_lines` as
+    written, `lines` with a log line's time and level taken off (a line that
+    is not a text-format log line is kept whole in both)."""
 
     def __init__(self, binary, data_dir=None, args=(), *, workdir=None, env=None, threads=2, name="orderd"):
         self.binary = binary
@@ -603,6 +608,7 @@ class Server:
         self.term_sent = False         # did this fixture send SIGTERM?
         self.terminate_seconds = None  # how long the last terminate() waited
         self.lines = []
+        self.raw_lines = []
         self._drainer = None
 
     def again(self, name=None):
@@ -625,7 +631,7 @@ class Server:
                 self.kill9()
             else:
                 self._drainer.join(2)
-            raise TestFailure(f"{self.name} did not print 'orderd: listening on http://127.0.0.1:PORT' "
+            raise TestFailure(f"{self.name} did not log 'listening on http://127.0.0.1:PORT' "
                               f"(exit status {rc}); stderr:\n        {self.tail(20)}")
         return self
 
@@ -640,7 +646,10 @@ class Server:
 
     def _drain(self):
         for raw in self.proc.stderr:
-            self.lines.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            m = LOG_LINE_RE.match(line)
+            self.raw_lines.append(line)
+            self.lines.append(m.group(3) if m else line)
 
     @property
     def base_url(self):

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from orderd_harness import (  # noqa: E402
     Client, Runner, Server, TempDir, TestFailure, ensure, ensure_eq, expect, make_cert, require_executable)
 
-URL_RE = re.compile(r"^orderd: listening on (https?)://127\.0\.0\.1:(\d+)$")
+URL_RE = re.compile(r"^listening on (https?)://127\.0\.0\.1:(\d+)$")
 # the four listeners, in command-line order: (name, scheme, http2)
 LISTENERS = (("tls", "https", True), ("clear-h1", "http", False), ("tls-h1", "https", False), ("clear", "http", True))
 
