@@ -217,7 +217,7 @@ static int open_access_log(server_t *s)
     char err[4300];
     if (s->cfg->access_log == NULL)
         return 0;
-    if ((s->access_log = orderd_access_log_open(s->cfg->access_log, err, sizeof(err))) == NULL) {
+    if ((s->access_log = orderd_access_log_open(s->cfg->access_log, s->cfg->ntrusted_proxies > 0, err, sizeof(err))) == NULL) {
         orderd_log(ORDERD_LOG_ERROR, "%s", err);
         return -1;
     }
@@ -240,7 +240,7 @@ static void init_globalconf(server_t *s, h2o_globalconf_t *gc, int http2)
     h2o_hostconf_t *host = h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     orderd_http_register(host, &s->app);
     if (s->access_log != NULL)
-        orderd_access_log_register(s->access_log, host);
+        orderd_access_log_register(s->access_log, host, &s->app);
 }
 
 /* One globalconf per --http2 setting in use, in the order listeners name them. */

@@ -29,9 +29,9 @@ static void test_open_fails_with_one_line(void **state)
     char dir[] = "/tmp/orderd-access-log-XXXXXX", path[128], err[512] = "";
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/missing/access.log", dir);
-    assert_null(orderd_access_log_open(path, err, sizeof(err)));
+    assert_null(orderd_access_log_open(path, 0, err, sizeof(err)));
     one_line_naming(err, path);
-    assert_null(orderd_access_log_open(dir, err, sizeof(err))); /* a directory */
+    assert_null(orderd_access_log_open(dir, 0, err, sizeof(err))); /* a directory */
     one_line_naming(err, dir);
     rmdir(dir);
 }
@@ -44,7 +44,7 @@ static void test_register_and_reopen(void **state)
     snprintf(path, sizeof(path), "%s/access.log", dir);
     snprintf(rotated, sizeof(rotated), "%s.1", path);
 
-    orderd_access_log_t *log = orderd_access_log_open(path, err, sizeof(err));
+    orderd_access_log_t *log = orderd_access_log_open(path, 0, err, sizeof(err));
     if (log == NULL)
         fail_msg("open: %s", err);
     assert_int_equal(stat(path, &st), 0);
@@ -55,7 +55,7 @@ static void test_register_and_reopen(void **state)
     h2o_hostconf_t *host = h2o_config_register_host(&gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_config_register_path(host, "/a", 0);
     h2o_config_register_path(host, "/b", 0);
-    orderd_access_log_register(log, host);
+    orderd_access_log_register(log, host, NULL);
     for (size_t i = 0; i < host->paths.size; ++i)
         assert_int_equal(host->paths.entries[i].loggers.size, 1);
     assert_int_equal(host->fallback_path.loggers.size, 1);
@@ -81,11 +81,34 @@ static void test_register_and_reopen(void **state)
 static void test_stdout_is_not_reopened(void **state)
 {
     char err[512] = "";
-    orderd_access_log_t *log = orderd_access_log_open("-", err, sizeof(err));
+    orderd_access_log_t *log = orderd_access_log_open("-", 0, err, sizeof(err));
     if (log == NULL)
         fail_msg("open -: %s", err);
     assert_int_equal(orderd_access_log_reopen(log, err, sizeof(err)), 0);
     orderd_access_log_free(log);
+}
+
+/* A forwarded log adds, on every path, a filter that names the client for its line; a plain one adds none. */
+static void test_forwarded_registers_client_filter(void **state)
+{
+    for (int forwarded = 0; forwarded <= 1; forwarded++) {
+        char err[512] = "";
+        orderd_access_log_t *log = orderd_access_log_open("-", forwarded, err, sizeof(err));
+        if (log == NULL)
+            fail_msg("open - (forwarded %d): %s", forwarded, err);
+        h2o_globalconf_t gc;
+        h2o_config_init(&gc);
+        h2o_hostconf_t *host = h2o_config_register_host(&gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+        h2o_config_register_path(host, "/a", 0);
+        orderd_app_t app = {0};
+        size_t path_filters = host->paths.entries[0].filters.size, fallback_filters = host->fallback_path.filters.size;
+        orderd_access_log_register(log, host, &app);
+        assert_int_equal(host->paths.entries[0].loggers.size, 1);
+        assert_int_equal(host->paths.entries[0].filters.size, path_filters + (size_t)forwarded);
+        assert_int_equal(host->fallback_path.filters.size, fallback_filters + (size_t)forwarded);
+        orderd_access_log_free(log);
+        h2o_config_dispose(&gc);
+    }
 }
 
 int main(void)
@@ -94,6 +117,7 @@ int main(void)
         cmocka_unit_test(test_open_fails_with_one_line),
         cmocka_unit_test(test_register_and_reopen),
         cmocka_unit_test(test_stdout_is_not_reopened),
+        cmocka_unit_test(test_forwarded_registers_client_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,9 +8,21 @@
 
 #include <h2o.h>
 
-/** The line: Apache's combined format, then the request id, the protocol and the seconds the request took. */
-#define ORDERD_ACCESS_LOG_FORMAT                                                                                           \
-    "%h %l %u %t \"%r\" %s %b \"%{Referer}i\" \"%{User-agent}i\" %{x-request-id}o %H %{request-total-time}x"
+#include "orderd/http.h"
+
+/* The line after the client's address: Apache's combined format, then the
+ * request id, the protocol and the seconds the request took. */
+#define ORDERD_ACCESS_LOG_REST                                                                                             \
+    " %l %u %t \"%r\" %s %b \"%{Referer}i\" \"%{User-agent}i\" %{x-request-id}o %H %{request-total-time}x"
+
+/** The line, the client being the peer (%h). */
+#define ORDERD_ACCESS_LOG_FORMAT "%h" ORDERD_ACCESS_LOG_REST
+
+/** The request's variable that holds the client's address behind a trusted proxy. */
+#define ORDERD_ACCESS_LOG_CLIENT_VAR "orderd.client"
+
+/** The line with --trusted-proxy: the client is what a trusted proxy says, else the peer. */
+#define ORDERD_ACCESS_LOG_FORMAT_FORWARDED "%{" ORDERD_ACCESS_LOG_CLIENT_VAR "}e" ORDERD_ACCESS_LOG_REST
 
 typedef struct orderd_access_log orderd_access_log_t;
 
@@ -19,14 +31,22 @@ typedef struct orderd_access_log orderd_access_log_t;
  * 0640), or "-" for standard output. Call during start-up, before any thread
  * that opens files starts: the h2o handle's descriptor is found by the number
  * open() gives it. The log lives as long as the process; `path` must too.
+ * forwarded: the line starts with the client's address as a trusted proxy
+ * (--trusted-proxy) says it (ORDERD_ACCESS_LOG_FORMAT_FORWARDED), else with
+ * the peer's (ORDERD_ACCESS_LOG_FORMAT).
  * Returns NULL with one line (no newline) in err when the file cannot be
  * opened or the handle cannot be made.
  */
-orderd_access_log_t *orderd_access_log_open(const char *path, char *err, size_t errlen)
+orderd_access_log_t *orderd_access_log_open(const char *path, int forwarded, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/** Registers the log on every path of `host` and on its fallback path (call after the paths are registered). */
-void orderd_access_log_register(orderd_access_log_t *log, h2o_hostconf_t *host);
+/**
+ * Registers the log on every path of `host` and on its fallback path (call
+ * after the paths are registered); for a forwarded log also a filter that
+ * sets each request's client address (orderd_http_forwarded_client) before
+ * the line is written.
+ */
+void orderd_access_log_register(orderd_access_log_t *log, h2o_hostconf_t *host, orderd_app_t *app);
 
 /**
  * Opens the log's file again by its name (after logrotate renamed it) and

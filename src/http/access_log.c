@@ -16,11 +16,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "forwarded.h"
+
 struct orderd_access_log {
     h2o_access_log_filehandle_t *handle;
     int fd; /* the handle's descriptor number */
     const char *path; /* NULL: standard output */
+    int forwarded;    /* the line starts with the client a trusted proxy names */
 };
+
+typedef struct client_filter {
+    h2o_filter_t super;
+    const orderd_app_t *app;
+} client_filter_t;
 
 static int open_file(const char *path)
 {
@@ -31,7 +39,7 @@ static int open_file(const char *path)
  * got. It is given /dev/null, so it cannot fail and say so in a line of its
  * own; open() returns the lowest free number, found just before, and the
  * descriptor under it is checked to be /dev/null opened close-on-exec. */
-static h2o_access_log_filehandle_t *open_handle(int *fd, char *err, size_t errlen)
+static h2o_access_log_filehandle_t *open_handle(const char *format, int *fd, char *err, size_t errlen)
 {
     struct stat null_st, st;
     int probe = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -42,8 +50,7 @@ static h2o_access_log_filehandle_t *open_handle(int *fd, char *err, size_t errle
         return NULL;
     }
     close(probe);
-    h2o_access_log_filehandle_t *h = h2o_access_log_open_handle("/dev/null", ORDERD_ACCESS_LOG_FORMAT,
-                                                                H2O_LOGCONF_ESCAPE_APACHE);
+    h2o_access_log_filehandle_t *h = h2o_access_log_open_handle("/dev/null", format, H2O_LOGCONF_ESCAPE_APACHE);
     if (h == NULL) {
         snprintf(err, errlen, "--access-log: h2o rejected the log format");
         return NULL;
@@ -57,7 +64,7 @@ static h2o_access_log_filehandle_t *open_handle(int *fd, char *err, size_t errle
     return h;
 }
 
-orderd_access_log_t *orderd_access_log_open(const char *path, char *err, size_t errlen)
+orderd_access_log_t *orderd_access_log_open(const char *path, int forwarded, char *err, size_t errlen)
 {
     int to_stdout = strcmp(path, "-") == 0;
     int file = to_stdout ? STDOUT_FILENO : open_file(path);
@@ -70,7 +77,9 @@ orderd_access_log_t *orderd_access_log_open(const char *path, char *err, size_t 
         snprintf(err, errlen, "--access-log: out of memory");
         goto fail;
     }
-    if ((log->handle = open_handle(&log->fd, err, errlen)) == NULL)
+    log->forwarded = forwarded;
+    if ((log->handle = open_handle(forwarded ? ORDERD_ACCESS_LOG_FORMAT_FORWARDED : ORDERD_ACCESS_LOG_FORMAT, &log->fd,
+                                   err, errlen)) == NULL)
         goto fail;
     if (dup3(file, log->fd, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "--access-log: cannot take over %s: %s", path, strerror(errno));
@@ -87,12 +96,31 @@ fail:
     return NULL;
 }
 
-void orderd_access_log_register(orderd_access_log_t *log, h2o_hostconf_t *host)
+/* Every answer passes here before its line is written: the client's address
+ * goes where the line's %{orderd.client}e reads it. */
+static void set_client(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    const client_filter_t *f = (const client_filter_t *)self;
+    *h2o_req_getenv(req, H2O_STRLIT(ORDERD_ACCESS_LOG_CLIENT_VAR), 1) = orderd_http_forwarded_client(req, f->app);
+    h2o_setup_next_ostream(req, slot);
+}
+
+static void register_on(orderd_access_log_t *log, h2o_pathconf_t *path, orderd_app_t *app)
+{
+    h2o_access_log_register(path, log->handle);
+    if (log->forwarded) {
+        client_filter_t *f = (client_filter_t *)h2o_create_filter(path, sizeof(*f));
+        f->super.on_setup_ostream = set_client;
+        f->app = app;
+    }
+}
+
+void orderd_access_log_register(orderd_access_log_t *log, h2o_hostconf_t *host, orderd_app_t *app)
 {
     for (size_t i = 0; i < host->paths.size; ++i)
-        h2o_access_log_register(&host->paths.entries[i], log->handle);
+        register_on(log, &host->paths.entries[i], app);
     /* the 404 of unknown paths, and what h2o answers before a path is chosen */
-    h2o_access_log_register(&host->fallback_path, log->handle);
+    register_on(log, &host->fallback_path, app);
 }
 
 int orderd_access_log_reopen(orderd_access_log_t *log, char *err, size_t errlen)

@@ -5,7 +5,8 @@ protocol and the seconds taken) with what was sent and answered, h2o's own
 413 included; `-` writes to standard output; after the file is renamed,
 SIGHUP makes a new file that gets the next lines while the renamed one keeps
 the earlier ones (what logrotate does), and docs/deploy/logrotate.conf run by
-logrotate does the same; a file that cannot be opened fails start-up with one
+logrotate does the same; behind --trusted-proxy a line starts with the client
+the proxy names (from other peers: the peer); a file that cannot be opened fails start-up with one
 line and exit 1; without the flag nothing is logged.
 
     python3 tests/integration/access_log_test.py --orderd build/orderd
@@ -206,6 +207,33 @@ def test_h2o_own_answer_logged(binary, work):
         ensure_eq(srv.terminate(), 0, "exit status after SIGTERM")
 
 
+def test_client_behind_trusted_proxy(binary, work):
+    """--trusted-proxy: the line starts with the client a trusted proxy names (X-Forwarded-For, Forwarded);
+    from a peer that is not trusted, with the peer's address whatever the headers say."""
+    cases = [(["--trusted-proxy", "127.0.0.1"], ("X-Forwarded-For: 198.51.100.4, 203.0.113.9",), "203.0.113.9"),
+             (["--trusted-proxy", "127.0.0.1"], ('Forwarded: for="[2001:db8::7]";proto=https',), "2001:db8::7"),
+             (["--trusted-proxy", "127.0.0.1"], (), "127.0.0.1"),
+             (["--trusted-proxy", "10.0.0.0/8"], ("X-Forwarded-For: 203.0.113.9",), "127.0.0.1"),
+             ([], ("X-Forwarded-For: 203.0.113.9",), "127.0.0.1")]
+    for i, (flags, headers, want) in enumerate(cases):
+        log = os.path.join(work, f"access-proxy-{i}.log")
+        srv = Server(binary, args=["--access-log", log, *flags], workdir=work,
+                     name=f"orderd-proxy-{i}").start()
+        try:
+            for proto in ("http1.1", "h2c"):
+                resp = Client(srv.base_url, proto, work).request(
+                    "GET", "/healthz", headers=(f"User-Agent: {UA}", "Referer: http://example.test/p", *headers))
+                ensure_eq(resp.status, 200, "status")
+            lines = wait_lines(log, 2)
+            for ln in lines:
+                m = LINE_RE.match(ln)
+                ensure(m is not None, f"not the log format: {ln!r}")
+                ensure_eq(m.group(1), want, f"client of {flags} {headers}")
+        finally:
+            ensure_eq(srv.terminate(), 0, "exit status after SIGTERM")
+    return f"({len(cases)} cases, HTTP/1.1 and h2c)"
+
+
 def test_stdout(binary, work):
     """--access-log -: the lines go to standard output."""
     out = os.path.join(work, "stdout.txt")
@@ -274,7 +302,8 @@ def main():
             finally:
                 if ctx.srv.terminate() != 0:
                     runner.fail("exit 0 after SIGTERM", ctx.srv.tail())
-        for t in (test_h2o_own_answer_logged, test_stdout, test_off_by_default, test_bad_path_fails_startup):
+        for t in (test_h2o_own_answer_logged, test_client_behind_trusted_proxy, test_stdout, test_off_by_default,
+                  test_bad_path_fails_startup):
             if args.filter in t.__name__:
                 runner.run(t.__name__[5:], t, binary, work)
     return runner.finish()
