@@ -116,6 +116,22 @@ static int set_aside(const char *dir, const char *path, FILE *err)
     return 0;
 }
 
+/* verify and repair need the journal at rest: a running orderd (it holds
+ * LOCK) appends to it, and a repair under it would cut what it acknowledges.
+ * *fd holds the lock while the tool runs, so no server starts meanwhile
+ * (-1: none taken: dump, or no LOCK file because no server ever ran there). */
+static int lock_dir(int mode, const char *dir, FILE *err, int *fd)
+{
+    *fd = -1;
+    if (mode == DUMP || (*fd = orderd_lock_data_dir(dir, mode == REPAIR, 0)) >= 0 || errno == ENOENT)
+        return 0;
+    if (errno == EWOULDBLOCK)
+        fprintf(err, "orderd journal: %s is in use by a running orderd (it holds %s/LOCK); stop it first\n", dir, dir);
+    else
+        fprintf(err, "orderd journal: cannot open %s/LOCK: %s\n", dir, strerror(errno));
+    return -1;
+}
+
 static int run(int mode, const char *dir, FILE *out, FILE *err)
 {
     uint64_t *firsts;
@@ -218,5 +234,11 @@ int orderd_journal_tool(int argc, char **argv, FILE *out, FILE *err)
         dir = NULL; /* an empty variable counts as unset, as for the server */
     if (dir == NULL)
         dir = "./data";
-    return run(mode, dir, out, err);
+    int lock, rc;
+    if (lock_dir(mode, dir, err, &lock) != 0)
+        return 1;
+    rc = run(mode, dir, out, err);
+    if (lock >= 0)
+        close(lock);
+    return rc;
 }

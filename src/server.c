@@ -18,6 +18,7 @@
 #include <sys/file.h>
 
 #include "internal/crc32c.h"
+#include "internal/files.h"
 #include "internal/listen.h"
 #include "orderd/access_log.h"
 #include "orderd/http.h"
@@ -90,18 +91,13 @@ static unsigned shard_count(unsigned threads)
 /* One orderd per data directory: a second one would interleave journal writes. */
 static int lock_data_dir(const char *dir)
 {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/LOCK", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        orderd_log(ORDERD_LOG_ERROR, "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (orderd_lock_data_dir(dir, 1, 1) >= 0)
+        return 0; /* held until the process exits */
+    if (errno == EWOULDBLOCK)
         orderd_log(ORDERD_LOG_ERROR, "data directory %s is in use by another orderd (%s)", dir, strerror(errno));
-        return -1;
-    }
-    return 0; /* held until the process exits */
+    else
+        orderd_log(ORDERD_LOG_ERROR, "cannot open %s/LOCK: %s", dir, strerror(errno));
+    return -1;
 }
 
 /* The app's commit hook: the journal's group commit of what this loop
@@ -153,8 +149,9 @@ out:
     return ret;
 }
 
-/* The operator's bearer token; a generated one's path is logged so it can be found. */
-static int load_operator_token(server_t *s)
+/* The operator's bearer token; where it is goes to `said`, for the log, so a
+ * generated one can be found. */
+static int load_operator_token(server_t *s, char *said, size_t said_len)
 {
     char path[4300], err[4500];
     int created;
@@ -164,7 +161,7 @@ static int load_operator_token(server_t *s)
         orderd_log(ORDERD_LOG_ERROR, "%s", err);
         return -1;
     }
-    orderd_log(ORDERD_LOG_INFO, "operator token %s %s", created ? "created in" : "read from", path);
+    snprintf(said, said_len, "operator token %s %s", created ? "created in" : "read from", path);
     return 0;
 }
 
@@ -186,6 +183,9 @@ static int ensure_data_dir(const char *dir)
 static int open_listeners(server_t *s)
 {
     int fds[1024]; /* --threads is at most 1024 */
+    for (unsigned li = 0; li < s->cfg->nlisteners; ++li)
+        if (orderd_listen_probe(s->cfg->listeners[li].host, s->cfg->listeners[li].port) != 0)
+            return -1; /* another process serves it: joining its SO_REUSEPORT group would split the traffic */
     for (unsigned li = 0; li < s->cfg->nlisteners; ++li) {
         const orderd_listener_config_t *l = &s->cfg->listeners[li];
         if (orderd_listen_open(l->host, l->port, fds, s->nworkers, &s->bound_port[li]) != 0)
@@ -448,7 +448,7 @@ static int wait_workers(server_t *s)
 int orderd_server_run(const orderd_config_t *cfg)
 {
     server_t s = {.cfg = cfg, .nworkers = cfg->threads};
-    char url[LISTENER_URL_MAX], described[ORDERD_CONFIG_DESCRIBE_MAX];
+    char url[LISTENER_URL_MAX], described[ORDERD_CONFIG_DESCRIBE_MAX], token_said[4400];
     int sig;
 
     orderd_log_set_json(cfg->log_json);
@@ -482,8 +482,6 @@ int orderd_server_run(const orderd_config_t *cfg)
     s.app.cors_origins = cfg->cors_origins;
     s.app.ncors_origins = cfg->ncors_origins;
     s.app.compress = cfg->compress;
-    if (load_operator_token(&s) != 0)
-        return 1;
     orderd_store_set_idem_ttl(s.app.store, cfg->idempotency_ttl_ms); /* before replay: it skips expired keys */
     if ((s.app.metrics = orderd_http_metrics_new()) == NULL) {
         orderd_log(ORDERD_LOG_ERROR, "out of memory");
@@ -501,9 +499,12 @@ int orderd_server_run(const orderd_config_t *cfg)
             s.workers[i].listeners[li].fd = -1;
     if (open_listeners(&s) != 0)
         return 1;
+    if (load_operator_token(&s, token_said, sizeof(token_said)) != 0) /* before the workers: handlers read it */
+        return 1;
     /* after every check that can fail start-up: such a failure is one line */
     orderd_log(ORDERD_LOG_INFO, "orderd %s, effective configuration: %s", ORDERD_VERSION,
                orderd_config_describe(cfg, described, sizeof(described)));
+    orderd_log(ORDERD_LOG_INFO, "%s", token_said);
 
     pthread_barrier_init(&s.ready, NULL, s.nworkers + 1);
     for (unsigned i = 0; i < s.nworkers; ++i) {

@@ -13,7 +13,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 
 #include "orderd/journal.h"
 #include "orderd/order.h"
@@ -534,6 +536,46 @@ static void test_dump_of_damaged_journal_is_ndjson(void **state)
     rmdir_tmp(dir);
 }
 
+/* verify and repair refuse a directory whose LOCK a running server holds
+ * (here: another open of it, as a second process would have); dump reads it */
+static void test_tool_refuses_a_locked_directory(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], lock[PATH_MAX + 8];
+    tmpdir(dir, sizeof(dir), "locked");
+    orderd_store_t *live = write_script(dir, 4);
+    snprintf(lock, sizeof(lock), "%s/LOCK", dir);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    static const char *const refused[] = {"verify", "repair"};
+    for (size_t i = 0; i < 2; i++) {
+        captured_t c;
+        run_tool(&c, refused[i], dir);
+        assert_int_equal(c.rc, 1);
+        if (strstr(c.err, "in use by a running orderd") == NULL || count_lines(c.err) != 1)
+            fail_msg("%s on a locked directory: want one line saying it is in use, got: %s", refused[i], c.err);
+        assert_string_equal(c.out, "");
+        captured_free(&c);
+    }
+    captured_t c;
+    run_tool(&c, "dump", dir);
+    assert_int_equal(c.rc, 0);
+    assert_int_equal(count_lines(c.out), 4);
+    captured_free(&c);
+    /* released: verify runs again, and takes its lock only while it runs */
+    close(fd);
+    run_tool(&c, "verify", dir);
+    assert_int_equal(c.rc, 0);
+    captured_free(&c);
+    fd = open(lock, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    close(fd);
+    orderd_store_free(live);
+    rmdir_tmp(dir);
+}
+
 /* ------------------------------------------------------------------ */
 /* 4. replay is idempotent                                              */
 /* ------------------------------------------------------------------ */
@@ -655,6 +697,7 @@ int main(void)
         TEST_DIRS(test_bit_flip_in_middle_refused_then_repaired),
         TEST_DIRS(test_damaged_segment_header_before_records_is_refused),
         TEST_DIRS(test_dump_of_damaged_journal_is_ndjson),
+        TEST_DIRS(test_tool_refuses_a_locked_directory),
         TEST_DIRS(test_replay_skips_what_the_table_has),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

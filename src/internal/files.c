@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,4 +118,20 @@ int orderd_list_numbered(const char *dir, const char *prefix, const char *suffix
 void orderd_path_join(char *buf, size_t size, const char *dir, const char *name)
 {
     snprintf(buf, size, "%s/%s", dir, name);
+}
+
+int orderd_lock_data_dir(const char *dir, int exclusive, int create)
+{
+    char path[4200];
+    orderd_path_join(path, sizeof(path), dir, "LOCK");
+    int fd = create ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640) : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }

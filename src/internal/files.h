@@ -27,6 +27,16 @@ void orderd_unmap_file(const unsigned char *data, size_t len);
  */
 int orderd_list_numbered(const char *dir, const char *prefix, const char *suffix, uint64_t **nums, size_t *n);
 
+/**
+ * Takes the data directory's LOCK file: exclusive for a server or a repair,
+ * shared for a reader. `create`: make the file if missing (the server);
+ * else open it read-only, so a reader needs no write access. It is held
+ * until the returned descriptor is closed or the process exits. Returns the
+ * descriptor, or -1 with errno (EWOULDBLOCK: another process holds it, a
+ * running orderd; ENOENT without create: no server ever ran there).
+ */
+int orderd_lock_data_dir(const char *dir, int exclusive, int create);
+
 /** Joins dir and name into buf. */
 void orderd_path_join(char *buf, size_t size, const char *dir, const char *name);
 
