@@ -30,6 +30,7 @@ typedef struct dec {
     orderd_order_draft_t *draft;
     errlist_t top, items;
     const char *syntax;
+    int too_deep; /* stopped at a container past ORDERD_CODEC_MAX_DEPTH */
 } dec_t;
 
 /* Top-level problems go in `top` (a handful at most), per-item ones in
@@ -168,6 +169,11 @@ static void wrong_value(dec_t *d)
 
 static int on_start(dec_t *d, int is_map)
 {
+    /* stop before yajl pushes another level: a body of '[' ends here, not at its end */
+    if (d->depth >= ORDERD_CODEC_MAX_DEPTH) {
+        d->too_deep = 1;
+        return 0;
+    }
     if (d->skip) {
         ++d->depth;
         return 1;
@@ -409,6 +415,10 @@ int orderd_codec_decode_create(const char *body, size_t len, const orderd_alloc_
     yajl_status st = yajl_parse(h, (const unsigned char *)body, len);
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
+    if (st != yajl_status_ok && d.too_deep) {
+        report->syntax = "arrays and objects nest too deeply";
+        return ORDERD_DECODE_TOO_DEEP;
+    }
     if (st != yajl_status_ok) {
         if (d.syntax == NULL) {
             /* yajl's message, first line only ("parse error: trailing garbage") */
