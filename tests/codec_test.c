@@ -583,6 +583,45 @@ static void test_decode_deep_nesting(void **state)
     }
 }
 
+/* Bodies of about 1 MiB built to make the decoder allocate: whatever the
+ * shape, it takes at most a few times the body from the request's memory. */
+static void test_decode_memory_bounded(void **state)
+{
+    static const struct {
+        const char *head, *unit, *tail;
+    } shapes[] = {
+        {"", "[", ""},
+        {"", "{\"a\":", ""},
+        {"{\"items\":[", "{},", "{}]}"},
+        {"{\"items\":[", "1,", "1]}"},
+        {"{\"items\":[", "{\"product_id\":\"\",\"quantity\":0,\"price\":-1,\"product_id\":1},", "{}]}"},
+        {"{\"items\":[", "{\"product_id\":\"p\",\"quantity\":1,\"price\":1},", "{}]}"},
+        {"{", "\"shipping_address\":\"0123456789\",", "\"x\":0}"},
+        {"{", "\"payment_method\":[],", "\"x\":0}"},
+        {"{", "\"k\":0,", "\"x\":0}"},
+        {"{\"x\":\"", "\\u00e9\\n", "\"}"},
+        {"{\"x\":[", "\"\\u00e9\",", "0]}"},
+        {"{\"shipping_address\":\"", "\\u00e9", "\"}"},
+        {"{\"x\":[", "1.5e300,", "0]}"},
+    };
+    test_arena_t *ar = *state;
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        sb_t b = {0};
+        sb_puts(&b, shapes[i].head);
+        while (b.len < 1024 * 1024)
+            sb_puts(&b, shapes[i].unit);
+        sb_puts(&b, shapes[i].tail);
+        test_arena_reset(ar);
+        dec_t x = decode_n(state, b.p, b.len);
+        print_message("%-40s rc %d: %zu bytes in %zu blocks for %zu\n", shapes[i].unit, x.rc, ar->bytes, ar->blocks,
+                      b.len);
+        if (ar->bytes > 2 * b.len + 256 * 1024)
+            fail_msg("%s x %zu: %zu bytes in %zu blocks for a body of %zu", shapes[i].unit,
+                     b.len / strlen(shapes[i].unit), ar->bytes, ar->blocks, b.len);
+        free(b.p);
+    }
+}
+
 /* The status-change decoder: the same limit. */
 static int decode_status_n(void **state, const char *body, size_t len, orderd_status_t *st, orderd_decode_report_t *r)
 {
@@ -1493,6 +1532,7 @@ int main(void)
         TEST_ARENA_TEST(test_decode_depth_limit),
         TEST_ARENA_TEST(test_decode_deep_nesting),
         TEST_ARENA_TEST(test_decode_status_depth_limit),
+        TEST_ARENA_TEST(test_decode_memory_bounded),
         TEST_ARENA_TEST(test_decode_not_an_object),
         TEST_ARENA_TEST(test_decode_missing_and_null),
         TEST_ARENA_TEST(test_decode_several_broken_fields),
