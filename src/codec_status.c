@@ -11,6 +11,7 @@ typedef struct status_dec {
     int at_status;    /* the next value is the top-level "status" member's */
     int seen;         /* how many "status" members */
     int is_string;
+    int too_deep;     /* stopped at a container past ORDERD_CODEC_MAX_DEPTH */
     orderd_str_t value;
 } status_dec_t;
 
@@ -52,6 +53,17 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
     return 1;
 }
 
+/* Another container opens: refused past the limit, before yajl pushes a level. */
+static int enter(status_dec_t *d)
+{
+    if (d->depth >= ORDERD_CODEC_MAX_DEPTH) {
+        d->too_deep = 1;
+        return 0;
+    }
+    ++d->depth;
+    return 1;
+}
+
 static int on_start_map(void *ctx)
 {
     status_dec_t *d = ctx;
@@ -60,8 +72,7 @@ static int on_start_map(void *ctx)
     if (d->depth == 1 && d->at_status)
         ++d->seen; /* "status": {...}: there, but not a string */
     d->at_status = 0;
-    ++d->depth;
-    return 1;
+    return enter(d);
 }
 
 static int on_key(void *ctx, const unsigned char *key, size_t len)
@@ -85,8 +96,7 @@ static int on_start_array(void *ctx)
     if (d->depth == 1 && d->at_status)
         ++d->seen;
     d->at_status = 0;
-    ++d->depth;
-    return 1;
+    return enter(d);
 }
 
 static const yajl_callbacks callbacks = {on_null, on_bool, NULL, NULL, on_number, on_string, on_start_map,
@@ -109,6 +119,10 @@ int orderd_codec_decode_status(const char *body, size_t len, const orderd_alloc_
     yajl_status st = yajl_parse(h, (const unsigned char *)body, len);
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
+    if (st != yajl_status_ok && d.too_deep) {
+        report->syntax = "arrays and objects nest too deeply";
+        return ORDERD_DECODE_TOO_DEEP;
+    }
     if (st != yajl_status_ok) {
         char *msg = (char *)yajl_get_error(h, 0, (const unsigned char *)body, len);
         msg[strcspn(msg, "\r\n")] = '\0';

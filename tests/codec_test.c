@@ -473,14 +473,87 @@ static void test_decode_invalid_utf8(void **state)
     }
 }
 
+static void expect_too_deep_x(const dec_t *x, const char *what, int line)
+{
+    if (x->rc != ORDERD_DECODE_TOO_DEEP) {
+        dump_report(x);
+        fail_msg("line %d: %s: want TOO_DEEP", line, what);
+    }
+    if (x->r.syntax == NULL || x->r.syntax[0] == 0 || strchr(x->r.syntax, '\n') != NULL)
+        fail_msg("line %d: %s: TOO_DEEP without a one-line reason", line, what);
+}
+
+#define EXPECT_TOO_DEEP(x, what) expect_too_deep_x(&(x), (what), __LINE__)
+
+/* `levels` containers, arrays and objects in turn, each holding the next, a 0 in the last. */
+static void sb_nest(sb_t *b, size_t levels)
+{
+    for (size_t i = 0; i < levels; i++)
+        sb_puts(b, i % 2 == 0 ? "[" : "{\"a\":");
+    sb_puts(b, "0");
+    for (size_t i = levels; i-- > 0;)
+        sb_puts(b, i % 2 == 0 ? "]" : "}");
+}
+
+/* A valid order whose unknown member "x" holds `levels` nested containers:
+ * the document nests 1 + levels deep. */
+static dec_t decode_nested_order(void **state, size_t levels)
+{
+    sb_t b = {0};
+    sb_puts(&b, "{\"x\":");
+    sb_nest(&b, levels);
+    sb_puts(&b, ",");
+    sb_puts(&b, SEED + 1);
+    dec_t x = decode_n(state, b.p, b.len);
+    free(b.p);
+    return x;
+}
+
+static void test_decode_depth_limit(void **state)
+{
+    /* the schema's own three levels leave room for unknown members up to the limit */
+    assert_true(ORDERD_CODEC_MAX_DEPTH >= 4);
+    dec_t x = decode_nested_order(state, ORDERD_CODEC_MAX_DEPTH - 1);
+    EXPECT_OK(x, "an unknown member nested to the limit");
+    assert_int_equal(x.d.n_items, 2);
+    x = decode_nested_order(state, ORDERD_CODEC_MAX_DEPTH);
+    EXPECT_TOO_DEEP(x, "an unknown member nested one past the limit");
+
+    /* inside an item (root, items, item: 3 levels) */
+    sb_t b = {0};
+    sb_puts(&b, "{\"items\":[{\"product_id\":\"p\",\"quantity\":1,\"price\":1,\"x\":");
+    sb_nest(&b, ORDERD_CODEC_MAX_DEPTH - 2);
+    sb_puts(&b, "}],\"shipping_address\":\"a\",\"payment_method\":\"c\"}");
+    x = decode_n(state, b.p, b.len);
+    EXPECT_TOO_DEEP(x, "an item's unknown member past the limit");
+    free(b.p);
+
+    /* wrong shapes are skipped, but their depth still counts */
+    memset(&b, 0, sizeof(b));
+    sb_puts(&b, "{\"items\":");
+    sb_nest(&b, ORDERD_CODEC_MAX_DEPTH);
+    sb_puts(&b, "}");
+    x = decode_n(state, b.p, b.len);
+    EXPECT_TOO_DEEP(x, "items nested past the limit");
+    free(b.p);
+
+    /* exactly the limit at the top level is only the wrong type */
+    memset(&b, 0, sizeof(b));
+    sb_nest(&b, ORDERD_CODEC_MAX_DEPTH);
+    x = decode_n(state, b.p, b.len);
+    EXPECT_FIELDS(x, "an array nested to the limit", "body");
+    free(b.p);
+}
+
 static void test_decode_deep_nesting(void **state)
 {
-    /* valid but absurd nesting: no crash; the top level is not an object */
+    test_arena_t *ar = *state;
+    /* valid but absurd nesting: refused at the first level past the limit */
     sb_t b = {0};
     sb_rep(&b, "[", 100000);
     sb_rep(&b, "]", 100000);
     dec_t x = decode_n(state, b.p, b.len);
-    assert_true(x.rc == ORDERD_DECODE_SYNTAX || x.rc == ORDERD_DECODE_INVALID);
+    EXPECT_TOO_DEEP(x, "100000 levels");
     free(b.p);
 
     /* deep nesting inside an unknown member */
@@ -491,15 +564,107 @@ static void test_decode_deep_nesting(void **state)
     sb_puts(&b, ",\"items\":[{\"product_id\":\"p\",\"quantity\":1,\"price\":1}],"
                 "\"shipping_address\":\"a\",\"payment_method\":\"c\"}");
     x = decode_n(state, b.p, b.len);
-    assert_true(x.rc == ORDERD_DECODE_OK || x.rc == ORDERD_DECODE_SYNTAX || x.rc == ORDERD_DECODE_INVALID);
+    EXPECT_TOO_DEEP(x, "40000 levels in an unknown member");
     free(b.p);
 
-    /* unclosed deep nesting is not JSON */
-    memset(&b, 0, sizeof(b));
-    sb_rep(&b, "[", 100000);
-    x = decode_n(state, b.p, b.len);
-    EXPECT_SYNTAX(x, "100000 unclosed brackets");
+    /* unclosed deep nesting stops at the limit too, before its end is seen;
+     * the whole parse takes a few KiB, not the 4 GB of a growing stack */
+    static const char *const openers[] = {"[", "{\"a\":", "[{\"a\":"};
+    for (size_t i = 0; i < sizeof(openers) / sizeof(openers[0]); i++) {
+        memset(&b, 0, sizeof(b));
+        while (b.len < 1024 * 1024)
+            sb_puts(&b, openers[i]);
+        test_arena_reset(ar);
+        x = decode_n(state, b.p, b.len);
+        EXPECT_TOO_DEEP(x, openers[i]);
+        if (ar->bytes > 16 * 1024)
+            fail_msg("1 MiB of %s took %zu bytes in %zu blocks", openers[i], ar->bytes, ar->blocks);
+        free(b.p);
+    }
+}
+
+/* Bodies of about 1 MiB built to make the decoder allocate: whatever the
+ * shape, it takes at most a few times the body from the request's memory. */
+static void test_decode_memory_bounded(void **state)
+{
+    static const struct {
+        const char *head, *unit, *tail;
+    } shapes[] = {
+        {"", "[", ""},
+        {"", "{\"a\":", ""},
+        {"{\"items\":[", "{},", "{}]}"},
+        {"{\"items\":[", "1,", "1]}"},
+        {"{\"items\":[", "{\"product_id\":\"\",\"quantity\":0,\"price\":-1,\"product_id\":1},", "{}]}"},
+        {"{\"items\":[", "{\"product_id\":\"p\",\"quantity\":1,\"price\":1},", "{}]}"},
+        {"{", "\"shipping_address\":\"0123456789\",", "\"x\":0}"},
+        {"{", "\"payment_method\":[],", "\"x\":0}"},
+        {"{", "\"k\":0,", "\"x\":0}"},
+        {"{\"x\":\"", "\\u00e9\\n", "\"}"},
+        {"{\"x\":[", "\"\\u00e9\",", "0]}"},
+        {"{\"shipping_address\":\"", "\\u00e9", "\"}"},
+        {"{\"x\":[", "1.5e300,", "0]}"},
+    };
+    test_arena_t *ar = *state;
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        sb_t b = {0};
+        sb_puts(&b, shapes[i].head);
+        while (b.len < 1024 * 1024)
+            sb_puts(&b, shapes[i].unit);
+        sb_puts(&b, shapes[i].tail);
+        test_arena_reset(ar);
+        dec_t x = decode_n(state, b.p, b.len);
+        print_message("%-40s rc %d: %zu bytes in %zu blocks for %zu\n", shapes[i].unit, x.rc, ar->bytes, ar->blocks,
+                      b.len);
+        if (ar->bytes > 2 * b.len + 256 * 1024)
+            fail_msg("%s x %zu: %zu bytes in %zu blocks for a body of %zu", shapes[i].unit,
+                     b.len / strlen(shapes[i].unit), ar->bytes, ar->blocks, b.len);
+        free(b.p);
+    }
+}
+
+/* The status-change decoder: the same limit. */
+static int decode_status_n(void **state, const char *body, size_t len, orderd_status_t *st, orderd_decode_report_t *r)
+{
+    orderd_alloc_t a = test_alloc(state);
+    char *copy = malloc(len ? len : 1);
+    assert_non_null(copy);
+    memcpy(copy, body, len);
+    int rc = orderd_codec_decode_status(copy, len, &a, st, r);
+    free(copy);
+    return rc;
+}
+
+static void test_decode_status_depth_limit(void **state)
+{
+    test_arena_t *ar = *state;
+    orderd_status_t st = ORDERD_STATUS_PENDING;
+    orderd_decode_report_t r;
+    sb_t b = {0};
+    sb_puts(&b, "{\"x\":");
+    sb_nest(&b, ORDERD_CODEC_MAX_DEPTH - 1);
+    sb_puts(&b, ",\"status\":\"shipped\"}");
+    assert_int_equal(decode_status_n(state, b.p, b.len, &st, &r), ORDERD_DECODE_OK);
+    assert_int_equal(st, ORDERD_STATUS_SHIPPED);
     free(b.p);
+
+    memset(&b, 0, sizeof(b));
+    sb_puts(&b, "{\"status\":\"shipped\",\"x\":");
+    sb_nest(&b, ORDERD_CODEC_MAX_DEPTH);
+    sb_puts(&b, "}");
+    assert_int_equal(decode_status_n(state, b.p, b.len, &st, &r), ORDERD_DECODE_TOO_DEEP);
+    assert_non_null(r.syntax);
+    free(b.p);
+
+    memset(&b, 0, sizeof(b));
+    sb_rep(&b, "[", 1024 * 1024);
+    test_arena_reset(ar);
+    assert_int_equal(decode_status_n(state, b.p, b.len, &st, &r), ORDERD_DECODE_TOO_DEEP);
+    if (ar->bytes > 16 * 1024)
+        fail_msg("1 MiB of [ took %zu bytes in %zu blocks", ar->bytes, ar->blocks);
+    free(b.p);
+
+    /* not JSON is still SYNTAX */
+    assert_int_equal(decode_status_n(state, "{\"status\":", 10, &st, &r), ORDERD_DECODE_SYNTAX);
 }
 
 /* ---- decode: JSON that breaks the rules ---- */
@@ -1364,7 +1529,10 @@ int main(void)
         TEST_ARENA_TEST(test_decode_nul_escape),
         TEST_ARENA_TEST(test_decode_syntax_errors),
         TEST_ARENA_TEST(test_decode_invalid_utf8),
+        TEST_ARENA_TEST(test_decode_depth_limit),
         TEST_ARENA_TEST(test_decode_deep_nesting),
+        TEST_ARENA_TEST(test_decode_status_depth_limit),
+        TEST_ARENA_TEST(test_decode_memory_bounded),
         TEST_ARENA_TEST(test_decode_not_an_object),
         TEST_ARENA_TEST(test_decode_missing_and_null),
         TEST_ARENA_TEST(test_decode_several_broken_fields),

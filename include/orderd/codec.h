@@ -20,6 +20,15 @@
  */
 #define ORDERD_CODEC_MAX_ERRORS 1000
 
+/**
+ * How deep arrays and objects may nest in a body, the top level counting as
+ * 1. A create body needs 3 (the order, its items, an item), a status change 1;
+ * the rest is room for unknown members, which are ignored. The decoders stop
+ * at the first container past it (ORDERD_DECODE_TOO_DEEP), so yajl's state
+ * stays a few bytes whatever the body.
+ */
+#define ORDERD_CODEC_MAX_DEPTH 32
+
 typedef struct orderd_field_error {
     const char *field;   /* "items[0].quantity" */
     const char *message; /* "must be an integer from 1 to 1000000" */
@@ -27,12 +36,13 @@ typedef struct orderd_field_error {
 
 typedef enum {
     ORDERD_DECODE_OK = 0,
-    ORDERD_DECODE_SYNTAX = -1,  /* not JSON: answer 400 */
-    ORDERD_DECODE_INVALID = -2, /* JSON that breaks the rules: answer 422 */
+    ORDERD_DECODE_SYNTAX = -1,   /* not JSON: answer 400 */
+    ORDERD_DECODE_INVALID = -2,  /* JSON that breaks the rules: answer 422 */
+    ORDERD_DECODE_TOO_DEEP = -3, /* nested deeper than ORDERD_CODEC_MAX_DEPTH: answer 400 */
 } orderd_decode_result_t;
 
 typedef struct orderd_decode_report {
-    const char *syntax;          /* for ORDERD_DECODE_SYNTAX: why, one line */
+    const char *syntax;           /* for ORDERD_DECODE_SYNTAX and _TOO_DEEP: why, one line */
     orderd_field_error_t *errors; /* for ORDERD_DECODE_INVALID */
     size_t n_errors;
 } orderd_decode_report_t;
@@ -41,7 +51,7 @@ typedef struct orderd_decode_report {
  * Decodes and validates a create-order body. On ORDERD_DECODE_OK *draft holds
  * the order (strings point into memory from `a`) with its total computed. On
  * failure *report says why. Never reads past body+len; the body need not be
- * NUL-terminated.
+ * NUL-terminated. Memory taken from `a` is a few times len at most.
  */
 __attribute__((warn_unused_result)) int orderd_codec_decode_create(const char *body, size_t len,
                                                                    const orderd_alloc_t *a,
@@ -50,7 +60,8 @@ __attribute__((warn_unused_result)) int orderd_codec_decode_create(const char *b
 
 /**
  * Decodes a status-change body {"status": NAME} (other members are ignored).
- * OK: *status set. SYNTAX: not JSON (400). INVALID: not an object, no
+ * OK: *status set. SYNTAX: not JSON (400). TOO_DEEP: nested deeper than
+ * ORDERD_CODEC_MAX_DEPTH (400). INVALID: not an object, no
  * "status" string, or a name that is no status (422, report->errors names
  * "status").
  */

@@ -4,6 +4,7 @@
  * (rel="next", rel="prev") that leads through the pages. Shared by the
  * user's list and the operator's list.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -176,15 +177,27 @@ static h2o_iovec_t origin_of(h2o_req_t *req, const orderd_app_t *app)
     return h2o_concat(&req->pool, scheme, h2o_iovec_init(H2O_STRLIT("://")), host);
 }
 
-/* One link: <ORIGIN base?limit=L&status=S&PARAM>; rel="REL" */
-static int put_link(char *buf, size_t size, h2o_iovec_t origin, const char *base, const orderd_list_query_t *q,
-                    const char *param, const char *rel)
+/* snprintf at buf[*n] that never moves *n past the end: a text that does not
+ * fit is cut, and whatever follows is cut too, instead of being written past
+ * the buffer at the length snprintf says it would have had. */
+__attribute__((format(printf, 4, 5))) static void put(char *buf, size_t size, size_t *n, const char *fmt, ...)
 {
-    int n = snprintf(buf, size, "<%.*s%s?limit=%zu", (int)origin.len, origin.base, base, q->page.limit);
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *n, size - *n, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *n += (size_t)w < size - *n ? (size_t)w : size - *n - 1;
+}
+
+/* One link: <ORIGIN base?limit=L&status=S&PARAM>; rel="REL" */
+static void put_link(char *buf, size_t size, size_t *n, h2o_iovec_t origin, const char *base,
+                     const orderd_list_query_t *q, const char *param, const char *rel)
+{
+    put(buf, size, n, "<%.*s%s?limit=%zu", (int)origin.len, origin.base, base, q->page.limit);
     if (q->status.len > 0)
-        n += snprintf(buf + n, size - (size_t)n, "&status=%.*s", (int)q->status.len, q->status.base);
-    n += snprintf(buf + n, size - (size_t)n, "&%s>; rel=\"%s\"", param, rel);
-    return n;
+        put(buf, size, n, "&status=%.*s", (int)q->status.len, q->status.base);
+    put(buf, size, n, "&%s>; rel=\"%s\"", param, rel);
 }
 
 static void cursor_param(char *out, size_t size, const char *name, uint64_t id)
@@ -214,17 +227,19 @@ void orderd_http_add_page_links(h2o_req_t *req, const orderd_app_t *app, const c
     if (next[0] == '\0' && prev[0] == '\0')
         return;
     h2o_iovec_t origin = origin_of(req, app);
-    size_t size = 2 * (origin.len + strlen(base) + 160);
+    /* the status filter is echoed as given, as long as the query string made
+     * it: counted here, or a long one ran snprintf's offsets past the buffer */
+    size_t size = 2 * (origin.len + strlen(base) + q->status.len + 160);
     char *buf = h2o_mem_alloc_pool(&req->pool, size);
-    int n = 0;
+    size_t n = 0;
     if (next[0] != '\0')
-        n += put_link(buf + n, size - (size_t)n, origin, base, q, next, "next");
+        put_link(buf, size, &n, origin, base, q, next, "next");
     if (prev[0] != '\0') {
         if (n > 0)
-            n += snprintf(buf + n, size - (size_t)n, ", ");
-        n += put_link(buf + n, size - (size_t)n, origin, base, q, prev, "prev");
+            put(buf, size, &n, ", ");
+        put_link(buf, size, &n, origin, base, q, prev, "prev");
     }
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LINK, NULL, buf, (size_t)n);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LINK, NULL, buf, n);
 }
 
 int orderd_http_send_page(h2o_req_t *req, const orderd_app_t *app, const char *base, const orderd_list_query_t *q,

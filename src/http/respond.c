@@ -213,6 +213,11 @@ int orderd_http_bad_body(h2o_req_t *req, int decoded, const orderd_decode_report
     if (decoded == ORDERD_DECODE_SYNTAX)
         return orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0, "the request body is not valid JSON: %s",
                                    report->syntax);
+    if (decoded == ORDERD_DECODE_TOO_DEEP)
+        return orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0,
+                                   "the request body nests arrays and objects deeper than %d levels; the parse "
+                                   "stopped there",
+                                   ORDERD_CODEC_MAX_DEPTH);
     return orderd_http_problem(req, ORDERD_PROBLEM_INVALID, report->errors, report->n_errors,
                                "%s breaks %zu rule%s; see errors", what, report->n_errors,
                                report->n_errors == 1 ? "" : "s");

@@ -106,8 +106,8 @@ int orderd_http_unavailable(h2o_req_t *req, int store_err);
 
 /**
  * A body the codec refused (`decoded` and `report` as the decoder gave
- * them): 400 when it is not JSON, else 422 listing the rules `what` ("the
- * order") breaks. Returns 0.
+ * them): 400 when it is not JSON or nests deeper than ORDERD_CODEC_MAX_DEPTH,
+ * else 422 listing the rules `what` ("the order") breaks. Returns 0.
  */
 int orderd_http_bad_body(h2o_req_t *req, int decoded, const orderd_decode_report_t *report, const char *what);
 

@@ -1,29 +1,46 @@
 #include "internal/yajl_alloc.h"
 
+#include <stdint.h>
 #include <string.h>
 
-/* Each block carries its size in front, so realloc knows how much to copy. */
+/* Each block carries its capacity in front, so realloc knows how far it may
+ * grow in place and how much to copy. */
 typedef struct {
-    size_t size;
+    size_t cap;
     size_t _align;
 } block_head_t;
 
-static void *pool_malloc(void *ctx, size_t size)
+static void *block_new(void *ctx, size_t cap)
 {
-    block_head_t *h = orderd_alloc(ctx, sizeof(*h) + size);
-    h->size = size;
+    block_head_t *h = orderd_alloc(ctx, sizeof(*h) + cap);
+    h->cap = cap;
     return h + 1;
 }
 
+static void *pool_malloc(void *ctx, size_t size)
+{
+    return block_new(ctx, size);
+}
+
+/*
+ * The pool frees nothing before the request ends, so every block a realloc
+ * leaves behind stays allocated. yajl grows its nesting stack 128 bytes at a
+ * time: handing out exactly the size asked for made a stack of S bytes cost
+ * S^2 / 256 bytes (4.3 GB for a 1 MiB body of '['). A block that has to move
+ * gets at least twice its old capacity instead, so the blocks of one growing
+ * buffer add up to at most twice its final capacity, which is at most twice
+ * the largest size asked for, and most growth happens in place.
+ */
 static void *pool_realloc(void *ctx, void *ptr, size_t size)
 {
     if (ptr == NULL)
         return pool_malloc(ctx, size);
     block_head_t *old = (block_head_t *)ptr - 1;
-    if (size <= old->size)
+    if (size <= old->cap)
         return ptr;
-    void *n = pool_malloc(ctx, size);
-    memcpy(n, ptr, old->size);
+    size_t cap = old->cap <= SIZE_MAX / 4 && old->cap * 2 > size ? old->cap * 2 : size;
+    void *n = block_new(ctx, cap);
+    memcpy(n, ptr, old->cap);
     return n;
 }
 

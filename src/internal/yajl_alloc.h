@@ -8,7 +8,12 @@
 
 #include "orderd/common.h"
 
-/** Fills *funcs so yajl allocates from `a` (which must outlive the yajl object). */
+/**
+ * Fills *funcs so yajl allocates from `a` (which must outlive the yajl
+ * object). free does nothing, and a realloc that cannot grow a block in place
+ * at least doubles it: all the blocks of one buffer grown to S bytes by any
+ * number of reallocs take at most 4 S bytes (plus 16 bytes a block).
+ */
 void orderd_yajl_alloc_funcs(yajl_alloc_funcs *funcs, const orderd_alloc_t *a);
 
 #endif
