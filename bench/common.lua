@@ -62,8 +62,9 @@ function common.get(row)
   return wrk.format("GET", "/api/orders/" .. row[2], {["X-User-Id"] = row[1]})
 end
 
-function common.list(user)
-  return wrk.format("GET", "/api/orders?limit=10", {["X-User-Id"] = user})
+-- accept_encoding: an Accept-Encoding value to send (nil: none, as wrk sends)
+function common.list(user, accept_encoding)
+  return wrk.format("GET", "/api/orders?limit=10", {["X-User-Id"] = user, ["Accept-Encoding"] = accept_encoding})
 end
 
 function common.create(user)

@@ -421,7 +421,7 @@ static const flag_t flags[] = {
      "answer CORS (and preflight OPTIONS) for this browser origin, e.g.\nhttps://shop.example; * for any; repeatable",
      1, set_cors_origin},
     {"compress", "on|off", "on",
-     "gzip answers of 1 KiB and more that carry no ETag (pages, audit trails, /metrics)\n"
+     "gzip answers of 1 KiB and more that carry no ETag (pages, the queue, /metrics)\n"
      "when the client sends Accept-Encoding: gzip",
      0, set_compress},
     {"log-format", "text|json", "text",

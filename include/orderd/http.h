@@ -101,8 +101,9 @@ void orderd_http_on_durable(void *ctx, void *waiter, int durable);
 /**
  * Registers the API (/api/orders..., /healthz, /readyz, /metrics, a
  * problem+json 404 for every other path, a 503 for the API while the
- * journal replays, the filter counting every response for /metrics, and a
- * filter turning h2o's own plain-text errors into problem+json) on `host`.
+ * journal replays, the filter counting every response for /metrics, a
+ * filter turning h2o's own plain-text errors into problem+json, and with
+ * app->compress h2o's gzip filter, last) on `host`.
  * `app` must outlive the server.
  */
 void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app);

@@ -1,11 +1,12 @@
 /* Puts the API together on one host: resources, the catch-all 404, the
  * replay gate, and the filters every response passes (problem+json,
- * X-Request-Id, counting for /metrics). */
+ * X-Request-Id, counting for /metrics, gzip with --compress on). */
 #include "orderd/http.h"
 
 #include <string.h>
 
 #include "admin.h"
+#include "compress.h"
 #include "cors.h"
 #include "health.h"
 #include "scrape.h"
@@ -39,7 +40,13 @@ void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
     orderd_http_handler_new(&host->fallback_path, app, on_unknown_path);
 
     /* h2o answers some requests itself (an HTTP/1 body over the size limit)
-     * before any path is chosen, under the fallback path */
+     * before any path is chosen, under the fallback path.
+     * h2o_create_filter puts each new filter in front of the path's list, so
+     * the one registered first is the last to see a response before h2o's
+     * chunked encoder and the protocol: gzip goes first, so that it codes
+     * the final body (after the problem filter may have replaced it) and
+     * adds accept-encoding to CORS's Vary: Origin. */
+    orderd_http_compress_filter_register(&host->fallback_path, app);
     /* CORS first: it turns a preflight's 405 into 204 before the others see it */
     orderd_http_cors_filter_register(&host->fallback_path, app);
     orderd_http_problem_filter_register(&host->fallback_path, app);
@@ -48,6 +55,7 @@ void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
     for (size_t i = 0; i < host->paths.size; ++i) {
         if (!answers_during_replay(&host->paths.entries[i]))
             orderd_http_health_gate(&host->paths.entries[i], app);
+        orderd_http_compress_filter_register(&host->paths.entries[i], app);
         orderd_http_cors_filter_register(&host->paths.entries[i], app);
         orderd_http_problem_filter_register(&host->paths.entries[i], app);
         orderd_http_request_id_filter_register(&host->paths.entries[i]);

@@ -1,4 +1,5 @@
 #include "respond.h"
+#include "compress.h"
 #include "request_id.h"
 
 #include <stdarg.h>
@@ -77,8 +78,10 @@ static void send_body(h2o_req_t *req, int status, h2o_iovec_t ctype, orderd_str_
     req->res.status = status;
     req->res.reason = reason_of(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype.base, ctype.len);
-    /* before h2o_start_response: otherwise h2o adds chunked encoding too */
+    /* before h2o_start_response: otherwise h2o adds chunked encoding too
+     * (h2o's compress filter drops it again for an answer it gzips) */
     req->res.content_length = body.len;
+    orderd_http_compress_hint(req, body.len);
     h2o_start_response(req, &generator);
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);

@@ -3,8 +3,9 @@
 
 /*
  * The one place responses are built: JSON bodies, orders with their ETag,
- * problem+json errors, headers. Every response carries Content-Length; no
- * handler builds its own error.
+ * problem+json errors, headers. Every response carries Content-Length
+ * unless h2o's compress filter gzips it (--compress, src/http/compress.h:
+ * large bodies without an ETag); no handler builds its own error.
  */
 
 #include <h2o.h>
