@@ -45,20 +45,21 @@ void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
      * the one registered first is the last to see a response before h2o's
      * chunked encoder and the protocol: gzip goes first, so that it codes
      * the final body (after the problem filter may have replaced it) and
-     * adds accept-encoding to CORS's Vary: Origin. */
+     * adds accept-encoding to CORS's Vary: Origin; counting next, so /metrics
+     * counts the status the client gets (a preflight's 204, not the 405 CORS
+     * turned into it); CORS sees the problem filter's 405 and drops its body. */
     orderd_http_compress_filter_register(&host->fallback_path, app);
-    /* CORS first: it turns a preflight's 405 into 204 before the others see it */
+    orderd_http_metrics_filter_register(&host->fallback_path);
     orderd_http_cors_filter_register(&host->fallback_path, app);
     orderd_http_problem_filter_register(&host->fallback_path, app);
     orderd_http_request_id_filter_register(&host->fallback_path);
-    orderd_http_metrics_filter_register(&host->fallback_path);
     for (size_t i = 0; i < host->paths.size; ++i) {
         if (!answers_during_replay(&host->paths.entries[i]))
             orderd_http_health_gate(&host->paths.entries[i], app);
         orderd_http_compress_filter_register(&host->paths.entries[i], app);
+        orderd_http_metrics_filter_register(&host->paths.entries[i]);
         orderd_http_cors_filter_register(&host->paths.entries[i], app);
         orderd_http_problem_filter_register(&host->paths.entries[i], app);
         orderd_http_request_id_filter_register(&host->paths.entries[i]);
-        orderd_http_metrics_filter_register(&host->paths.entries[i]);
     }
 }

@@ -24,7 +24,8 @@ static const char *const route_names[] = {
 #define ROUTE_OTHER (N_ROUTES - 1)
 
 /* Every status orderd answers; anything else is counted as "other". */
-static const int status_codes[] = {200, 201, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 500, 503};
+static const int status_codes[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,
+                                   410, 412, 413, 415, 422, 429, 500, 503, 507};
 #define N_STATUSES (sizeof(status_codes) / sizeof(status_codes[0]) + 1)
 
 /* Connections are sampled this often by each worker (and at a scrape by the

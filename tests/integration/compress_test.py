@@ -307,7 +307,7 @@ def test_compress_off(ctx):
                 ensure_eq(r.body, want, f"--compress off, {proto}: the page with gzip asked")
 
 
-HTTPS_RE = re.compile(r"^orderd: listening on https://127\.0\.0\.1:(\d+)$")
+HTTPS_RE = re.compile(r"^listening on https://127\.0\.0\.1:(\d+)$")
 
 
 def test_https_gzip(ctx):

@@ -108,6 +108,13 @@ def test_listed_origins(binary):
         # OPTIONS that is no preflight (no Access-Control-Request-Method) stays 405
         status, _, _ = raw(srv.port, f"OPTIONS /api/orders HTTP/1.1\r\nHost: x\r\nOrigin: {SHOP}\r\n\r\n")
         ensure_eq(status, "HTTP/1.1 405 Method Not Allowed", "OPTIONS without Access-Control-Request-Method")
+        # /metrics counts what the client got: the 6 preflights as 204, the 5 refused OPTIONS as 405
+        codes = {}
+        for line in srv.http().request("GET", "/metrics").body.decode().splitlines():
+            m = re.match(r'^orderd_http_requests_total\{route="[^"]*",code="(\d+)"\} (\d+)$', line)
+            if m:
+                codes[m.group(1)] = codes.get(m.group(1), 0) + int(m.group(2))
+        ensure_eq((codes.get("204", 0), codes.get("405", 0)), (6, 5), f"204 and 405 in /metrics ({codes})")
 
         http = srv.http()
         body, _ = new_order(random.Random(5), "cors")
