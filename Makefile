@@ -17,7 +17,7 @@ endef
 #   make bench BENCH_ARGS="--seconds 2 --connections 64 --skip-startup"
 BENCH_ARGS ?=
 
-.PHONY: all deps build run test package bench asan tsan clean
+.PHONY: all deps build run test package package-install-test bench asan tsan clean
 
 all: build
 
@@ -39,6 +39,11 @@ test: build
 # with `sudo apt install ./build/orderd_*.deb` (README, Installation).
 package: build
 	@cd $(BUILD) && cpack -G DEB
+
+# The .deb installed into a clean Debian 12 root (debootstrap, cached in
+# ~/.cache/orderd) and run there: tests/package_install_test.sh, as root.
+package-install-test: build
+	@cd $(BUILD) && ORDERD_INSTALL_TEST=1 ctest -R '^package_install$$' --verbose
 
 # The bench (docs/benchmarks.md): orderd against bench/limit with wrk and
 # h2load, then replay, start-up and memory with 1M orders. bench/run builds
