@@ -47,6 +47,17 @@ orderd_handler_t *orderd_http_handler_new(h2o_pathconf_t *path, orderd_app_t *ap
     return h;
 }
 
+orderd_handler_t *orderd_http_handler_first(h2o_pathconf_t *path, orderd_app_t *app,
+                                            int (*on_req)(h2o_handler_t *, h2o_req_t *))
+{
+    orderd_handler_t *h = orderd_http_handler_new(path, app, on_req);
+    /* h2o appended it; it must run before the handlers registered earlier */
+    memmove(path->handlers.entries + 1, path->handlers.entries,
+            (path->handlers.size - 1) * sizeof(path->handlers.entries[0]));
+    path->handlers.entries[0] = &h->super;
+    return h;
+}
+
 int orderd_http_method_is(h2o_req_t *req, const char *m)
 {
     size_t len = strlen(m);
