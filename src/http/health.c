@@ -3,8 +3,6 @@
 #include "health.h"
 #include "respond.h"
 
-#include <string.h>
-
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
@@ -105,9 +103,5 @@ void orderd_http_health_register(h2o_hostconf_t *host, orderd_app_t *app)
 
 void orderd_http_health_gate(h2o_pathconf_t *path, orderd_app_t *app)
 {
-    h2o_handler_t *gate = &orderd_http_handler_new(path, app, on_gate)->super;
-    /* h2o appended it; it must run before the path's own handler */
-    memmove(path->handlers.entries + 1, path->handlers.entries,
-            (path->handlers.size - 1) * sizeof(path->handlers.entries[0]));
-    path->handlers.entries[0] = gate;
+    orderd_http_handler_first(path, app, on_gate);
 }

@@ -1,6 +1,7 @@
 /* Puts the API together on one host: resources, the catch-all 404, the
- * replay gate, and the filters every response passes (problem+json,
- * X-Request-Id, counting for /metrics, gzip with --compress on). */
+ * HTTP/1.x framing guard and the replay gate in front of them, and the
+ * filters every response passes (problem+json, X-Request-Id, counting for
+ * /metrics, gzip with --compress on). */
 #include "orderd/http.h"
 
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "admin.h"
 #include "compress.h"
 #include "cors.h"
+#include "framing.h"
 #include "health.h"
 #include "scrape.h"
 #include "orders.h"
@@ -38,6 +40,7 @@ void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
     orderd_http_orders_register(host, app);
     orderd_http_admin_register(host, app);
     orderd_http_handler_new(&host->fallback_path, app, on_unknown_path);
+    orderd_http_framing_guard(&host->fallback_path, app);
 
     /* h2o answers some requests itself (an HTTP/1 body over the size limit)
      * before any path is chosen, under the fallback path.
@@ -56,6 +59,8 @@ void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
     for (size_t i = 0; i < host->paths.size; ++i) {
         if (!answers_during_replay(&host->paths.entries[i]))
             orderd_http_health_gate(&host->paths.entries[i], app);
+        /* after the gate, so before it: a request held during replay has passed it */
+        orderd_http_framing_guard(&host->paths.entries[i], app);
         orderd_http_compress_filter_register(&host->paths.entries[i], app);
         orderd_http_metrics_filter_register(&host->paths.entries[i]);
         orderd_http_cors_filter_register(&host->paths.entries[i], app);

@@ -47,6 +47,17 @@ orderd_handler_t *orderd_http_handler_new(h2o_pathconf_t *path, orderd_app_t *ap
     return h;
 }
 
+orderd_handler_t *orderd_http_handler_first(h2o_pathconf_t *path, orderd_app_t *app,
+                                            int (*on_req)(h2o_handler_t *, h2o_req_t *))
+{
+    orderd_handler_t *h = orderd_http_handler_new(path, app, on_req);
+    /* h2o appended it; it must run before the handlers registered earlier */
+    memmove(path->handlers.entries + 1, path->handlers.entries,
+            (path->handlers.size - 1) * sizeof(path->handlers.entries[0]));
+    path->handlers.entries[0] = &h->super;
+    return h;
+}
+
 int orderd_http_method_is(h2o_req_t *req, const char *m)
 {
     size_t len = strlen(m);
@@ -270,7 +281,7 @@ static void on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostream_t 
     problem_filter_t *self = (problem_filter_t *)_self;
     if (req->res.status >= 400 && !is_problem_response(req)) {
         orderd_problem_kind_t kind;
-        char detail[128];
+        char detail[192];
         switch (req->res.status) {
         case 413:
             kind = ORDERD_PROBLEM_TOO_LARGE;
@@ -281,8 +292,19 @@ static void on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostream_t 
             snprintf(detail, sizeof(detail), "there is no resource at this path");
             break;
         case 400:
+            /* h2o's only 400s that a filter sees: over HTTP/1.x a body it
+             * cannot delimit, over HTTP/2 a character it refuses in a header */
             kind = ORDERD_PROBLEM_MALFORMED;
-            snprintf(detail, sizeof(detail), "the request could not be parsed");
+            snprintf(detail, sizeof(detail), "%s",
+                     req->version < 0x200 ? "the request body cannot be delimited: a Transfer-Encoding other than "
+                                            "chunked, a Content-Length that is not a number, or broken chunked "
+                                            "encoding"
+                                          : "a header name or value has a character that HTTP/2 does not allow");
+            break;
+        case 417:
+            /* an HTTP/1.1 body announced with an Expect other than 100-continue */
+            kind = ORDERD_PROBLEM_MALFORMED;
+            snprintf(detail, sizeof(detail), "Expect can only be 100-continue");
             break;
         default:
             kind = req->res.status >= 500 ? ORDERD_PROBLEM_INTERNAL : ORDERD_PROBLEM_MALFORMED;

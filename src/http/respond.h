@@ -49,6 +49,14 @@ orderd_alloc_t orderd_http_alloc(h2o_req_t *req);
 orderd_handler_t *orderd_http_handler_new(h2o_pathconf_t *path, orderd_app_t *app,
                                           int (*on_req)(h2o_handler_t *, h2o_req_t *));
 
+/**
+ * Like orderd_http_handler_new, but puts the handler before the handlers
+ * `path` already has, so it sees every request first; one that returns -1
+ * passes the request on to them.
+ */
+orderd_handler_t *orderd_http_handler_first(h2o_pathconf_t *path, orderd_app_t *app,
+                                            int (*on_req)(h2o_handler_t *, h2o_req_t *));
+
 /** Whether the request's method is `m` (HEAD counts as GET). */
 int orderd_http_method_is(h2o_req_t *req, const char *m);
 
