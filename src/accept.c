@@ -201,6 +201,7 @@ void orderd_accept_stop(orderd_accept_worker_t *w)
     w->_stopped = 1;
     if (h2o_timeout_is_linked(&w->_pause))
         h2o_timeout_unlink(&w->_pause);
+    h2o_timeout_dispose(w->_loop, &w->_pause_timeout);
     for (unsigned i = 0; i < w->nlisteners; ++i) {
         h2o_socket_read_stop(w->listeners[i]._sock);
         h2o_socket_close(w->listeners[i]._sock);

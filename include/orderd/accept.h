@@ -86,8 +86,10 @@ void orderd_accept_start(orderd_accept_worker_t *w, h2o_loop_t *loop, orderd_acc
 
 /**
  * Closes the worker's listening sockets for good (shutdown): no connection
- * is accepted after it, a pause never resumes. Open connections keep their
- * places until they close. Call on the worker's thread.
+ * is accepted after it, a pause never resumes, and the pause's timer is
+ * disposed of (the loop can be destroyed once its sockets are closed).
+ * Open connections keep their places until they close. Call on the
+ * worker's thread; a second call does nothing.
  */
 void orderd_accept_stop(orderd_accept_worker_t *w);
 
