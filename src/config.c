@@ -1,4 +1,5 @@
 #include "orderd/config.h"
+#include "orderd/accept.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -7,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/resource.h>
 
 #include <h2o/version.h>
 #include <openssl/crypto.h>
@@ -41,33 +44,29 @@ static int parse_ull(const char *s, unsigned long long min, unsigned long long m
     return 0;
 }
 
-/* "90", "90s", "15m", "24h", "7d": seconds, 1 s to 365 d. */
-static int parse_duration_ms(const char *s, int64_t *out)
+/* "90", "90s", "500ms", "15m", "24h", "7d" (a bare number is seconds), in
+ * [min_ms, max_ms]; -1 when it is not one. */
+static int parse_duration_ms(const char *s, uint64_t min_ms, uint64_t max_ms, int64_t *out)
 {
+    static const struct {
+        const char *suffix;
+        unsigned long long ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"d", 86400 * 1000}};
     char num[32];
     size_t len = strlen(s);
     unsigned long long v, unit = 1000;
     if (len == 0 || len >= sizeof(num))
         return -1;
     memcpy(num, s, len + 1);
-    switch (num[len - 1]) {
-    case 's':
-        num[--len] = '\0';
-        break;
-    case 'm':
-        unit = 60 * 1000;
-        num[--len] = '\0';
-        break;
-    case 'h':
-        unit = 3600 * 1000;
-        num[--len] = '\0';
-        break;
-    case 'd':
-        unit = 86400 * 1000;
-        num[--len] = '\0';
-        break;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); ++i) {
+        size_t n = strlen(units[i].suffix);
+        if (len > n && strcmp(num + len - n, units[i].suffix) == 0) {
+            num[len - n] = '\0';
+            unit = units[i].ms;
+            break;
+        }
     }
-    if (parse_ull(num, 1, 365ull * 86400, &v) != 0 || v * unit > 365ull * 86400 * 1000)
+    if (parse_ull(num, 0, max_ms, &v) != 0 || v > max_ms / unit || v * unit < min_ms)
         return -1;
     *out = (int64_t)(v * unit);
     return 0;
@@ -310,9 +309,42 @@ static int set_operator_token_file(parse_state_t *p, const char *name, const cha
     return 0;
 }
 
+static int set_max_connections(parse_state_t *p, const char *name, const char *v)
+{
+    unsigned long long n;
+    if (parse_ull(v, 1, ORDERD_CONFIG_MAX_CONNECTIONS, &n) != 0)
+        return FAIL(p, "%s: expected a number from 1 to %u, got '%s'\n", name, ORDERD_CONFIG_MAX_CONNECTIONS, v);
+    p->cfg->max_connections = (unsigned)n;
+    p->cfg->max_connections_given = 1;
+    return 0;
+}
+
+/* A timeout of libh2o's, 100 ms to 1 h, into *out. */
+static int set_timeout(parse_state_t *p, const char *name, const char *v, int64_t *out)
+{
+    if (parse_duration_ms(v, 100, 3600 * 1000, out) != 0)
+        return FAIL(p, "%s: expected a duration from 100ms to 1h (e.g. 10s, 500ms), got '%s'\n", name, v);
+    return 0;
+}
+
+static int set_header_timeout(parse_state_t *p, const char *name, const char *v)
+{
+    return set_timeout(p, name, v, &p->cfg->header_timeout_ms);
+}
+
+static int set_body_timeout(parse_state_t *p, const char *name, const char *v)
+{
+    return set_timeout(p, name, v, &p->cfg->body_timeout_ms);
+}
+
+static int set_idle_timeout(parse_state_t *p, const char *name, const char *v)
+{
+    return set_timeout(p, name, v, &p->cfg->idle_timeout_ms);
+}
+
 static int set_idempotency_ttl(parse_state_t *p, const char *name, const char *v)
 {
-    if (parse_duration_ms(v, &p->cfg->idempotency_ttl_ms) != 0)
+    if (parse_duration_ms(v, 1000, 365ull * 86400 * 1000, &p->cfg->idempotency_ttl_ms) != 0)
         return FAIL(p, "%s: expected a duration from 1s to 365d (e.g. 24h), got '%s'\n", name, v);
     return 0;
 }
@@ -397,6 +429,22 @@ static const flag_t flags[] = {
     {"threads", "N", "the number of online CPUs", "worker threads, one event loop each", 0, set_threads},
     {"data-dir", "DIR", "./data", "data directory: the journal, snapshots, the LOCK file", 0, set_data_dir},
     {"max-body", "BYTES", "1048576", "largest request body accepted", 0, set_max_body},
+    {"max-connections", "N", "ulimit -n less 64 and (7 + listeners) a thread",
+     "client connections open at once, all threads together; past it a new one\n"
+     "is reset as soon as it is accepted",
+     0, set_max_connections},
+    {"header-timeout", "DURATION", "10s",
+     "longest wait for a TLS handshake, and for an HTTP/1.1 request's line and\n"
+     "headers (100ms to 1h; a number of seconds, or with ms, s, m or h). HTTP/1.1\n"
+     "has one timer for a request, from when orderd starts waiting for it to its\n"
+     "last body byte: the smallest of the three timeouts (see docs/security.md)",
+     0, set_header_timeout},
+    {"body-timeout", "DURATION", "10s", "longest wait for an HTTP/1.1 request's body, on that one timer", 0,
+     set_body_timeout},
+    {"idle-timeout", "DURATION", "10s",
+     "close a connection with no request in progress that sends nothing this\n"
+     "long: HTTP/2 with a GOAWAY first, HTTP/1.1 through its one timer",
+     0, set_idle_timeout},
     {"fsync", "always|everysec|no", "always",
      "always: answer a change after fdatasync (nothing acknowledged is lost); everysec:\n"
      "after write(), fdatasync every second (a power loss may lose about a second);\n"
@@ -566,6 +614,9 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
     *cfg = (orderd_config_t){.threads = cpus > 0 ? (unsigned)(cpus < MAX_THREADS ? cpus : MAX_THREADS) : 1,
                              .data_dir = "./data",
                              .max_body = 1024 * 1024,
+                             .header_timeout_ms = 10000,
+                             .body_timeout_ms = 10000,
+                             .idle_timeout_ms = 10000,
                              .fsync = ORDERD_FSYNC_ALWAYS,
                              .snapshot_bytes = 64ull << 20,
                              .idempotency_ttl_ms = 24LL * 3600 * 1000,
@@ -618,6 +669,10 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
             return ORDERD_CONFIG_USAGE;
     if (finish_listeners(cfg, &p.listen, err) != 0)
         return ORDERD_CONFIG_USAGE;
+    struct rlimit nofile;
+    cfg->nofile = getrlimit(RLIMIT_NOFILE, &nofile) == 0 ? (uint64_t)nofile.rlim_cur : 1024;
+    if (!cfg->max_connections_given)
+        cfg->max_connections = orderd_accept_default_max(cfg->nofile, cfg->threads, cfg->nlisteners);
     return ORDERD_CONFIG_RUN;
 }
 
@@ -655,8 +710,21 @@ const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t
             put(&t, " tls-cert=%s tls-key=%s", l->tls_cert, l->tls_key);
         put(&t, " http2=%s", l->http2 ? "on" : "off");
     }
-    put(&t, " threads=%u data-dir=%s max-body=%zu fsync=%s snapshot-bytes=%llu", cfg->threads, cfg->data_dir,
-        cfg->max_body, orderd_fsync_mode_name(cfg->fsync), (unsigned long long)cfg->snapshot_bytes);
+    put(&t, " threads=%u data-dir=%s max-body=%zu max-connections=%u", cfg->threads, cfg->data_dir, cfg->max_body,
+        cfg->max_connections);
+    if (!cfg->max_connections_given)
+        put(&t, " (file descriptor limit %llu)", (unsigned long long)cfg->nofile);
+    const struct {
+        const char *name;
+        int64_t ms;
+    } timeouts[] = {{"header-timeout", cfg->header_timeout_ms},
+                    {"body-timeout", cfg->body_timeout_ms},
+                    {"idle-timeout", cfg->idle_timeout_ms}};
+    for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); ++i)
+        put(&t, timeouts[i].ms % 1000 == 0 ? " %s=%llds" : " %s=%lldms", timeouts[i].name,
+            (long long)(timeouts[i].ms % 1000 == 0 ? timeouts[i].ms / 1000 : timeouts[i].ms));
+    put(&t, " fsync=%s snapshot-bytes=%llu", orderd_fsync_mode_name(cfg->fsync),
+        (unsigned long long)cfg->snapshot_bytes);
     if (cfg->operator_token_file != NULL)
         put(&t, " operator-token-file=%s", cfg->operator_token_file);
     else

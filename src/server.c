@@ -20,6 +20,7 @@
 #include "internal/crc32c.h"
 #include "internal/files.h"
 #include "internal/listen.h"
+#include "orderd/accept.h"
 #include "orderd/access_log.h"
 #include "orderd/http.h"
 #include "orderd/journal.h"
@@ -43,19 +44,12 @@
 
 typedef struct server server_t;
 
-/* A worker's socket for one --listen. */
-typedef struct worker_listener {
-    int fd;
-    h2o_socket_t *sock;
-    h2o_accept_ctx_t accept_ctx; /* its ssl_ctx: this worker's reference, swapped on SIGHUP */
-} worker_listener_t;
-
 typedef struct worker {
     server_t *server;
     pthread_t tid;
     h2o_evloop_t *loop;
     orderd_http_thread_t http[MAX_CONFS]; /* one h2o context per globalconf in use */
-    worker_listener_t listeners[ORDERD_MAX_LISTENERS];
+    orderd_accept_worker_t accept;        /* its listeners, one per --listen */
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t control;
     orderd_tls_receiver_t tls; /* new certificates on SIGHUP */
@@ -73,6 +67,7 @@ struct server {
     orderd_app_t app;
     orderd_wal_t *wal;
     orderd_access_log_t *access_log; /* --access-log; NULL: off */
+    orderd_accept_budget_t budget;   /* --max-connections, all workers together */
     pthread_barrier_t ready; /* every worker has its loop and receivers */
     worker_t *workers;
     unsigned nworkers;
@@ -191,7 +186,7 @@ static int open_listeners(server_t *s)
         if (orderd_listen_open(l->host, l->port, fds, s->nworkers, &s->bound_port[li]) != 0)
             return -1; /* start-up fails: the process exits */
         for (unsigned i = 0; i < s->nworkers; ++i)
-            s->workers[i].listeners[li].fd = fds[i];
+            s->workers[i].accept.listeners[li].fd = fds[i];
     }
     return 0;
 }
@@ -224,6 +219,48 @@ static int open_access_log(server_t *s)
     return 0;
 }
 
+static uint64_t min_ms(int64_t a, int64_t b)
+{
+    return (uint64_t)(a < b ? a : b);
+}
+
+/* The three timeout flags on libh2o 2.2.5's timers, which are not the
+ * same three:
+ * - HTTP/1.1 has one timer per request (http1.req_timeout), started when
+ *   h2o begins waiting for it (after the accept, or once the previous
+ *   answer is sent) and stopped only when its head and body are all in, so
+ *   it bounds the keep-alive wait, the head and the body together. It gets
+ *   the smallest of the three, so none of the phases can last longer than
+ *   its own flag says; past it h2o closes the connection without an answer.
+ * - HTTP/2 has an idle timer (http2.idle_timeout): restarted by every read,
+ *   it runs while no request of the connection is being handled (streams
+ *   still sending their head or body included), then GOAWAY and close.
+ * - TLS has a handshake timer, given --header-timeout: no request head can
+ *   come before the handshake ends. */
+static void set_timeouts(const orderd_config_t *cfg, h2o_globalconf_t *gc)
+{
+    gc->http1.req_timeout = min_ms(cfg->header_timeout_ms, min_ms(cfg->body_timeout_ms, cfg->idle_timeout_ms));
+    gc->http2.idle_timeout = (uint64_t)cfg->idle_timeout_ms;
+    gc->handshake_timeout = (uint64_t)cfg->header_timeout_ms;
+}
+
+/* --max-connections past what the fd limit leaves: accepting will pause
+ * (orderd/accept.h) before the budget refuses, and the journal may find no
+ * descriptor for its next segment. Said once, at start-up. */
+static void warn_fd_limit(const orderd_config_t *cfg)
+{
+    uint64_t reserve = orderd_accept_fd_reserve(cfg->threads, cfg->nlisteners);
+    if ((uint64_t)cfg->max_connections + reserve <= cfg->nofile)
+        return;
+    orderd_log(ORDERD_LOG_WARN,
+               "--max-connections %u needs a file descriptor limit of %llu, the limit is %llu: past about %llu "
+               "connections accepting pauses and the journal may fail to open a file; raise the limit (ulimit -n, "
+               "LimitNOFILE=) or lower --max-connections",
+               cfg->max_connections, (unsigned long long)(cfg->max_connections + reserve),
+               (unsigned long long)cfg->nofile,
+               (unsigned long long)(cfg->nofile > reserve ? cfg->nofile - reserve : 0));
+}
+
 /* The h2o configuration of one globalconf: all alike but for h2c. */
 static void init_globalconf(server_t *s, h2o_globalconf_t *gc, int http2)
 {
@@ -234,6 +271,7 @@ static void init_globalconf(server_t *s, h2o_globalconf_t *gc, int http2)
      * bodies up to twice the limit. */
     gc->max_request_entity_size = s->cfg->max_body * 2 + 65536;
     gc->http2.graceful_shutdown_timeout = H2_GRACEFUL_TIMEOUT_MS;
+    set_timeouts(s->cfg, gc);
     /* h2c both ways, prior knowledge and Upgrade: h2c (h2o's lib/http1.c);
      * over TLS, HTTP/2 comes through ALPN, set on the listener's SSL_CTX */
     gc->http1.upgrade_to_http2 = http2;
@@ -263,20 +301,6 @@ static void configure_h2o(server_t *s)
 
 /* --- the workers --- */
 
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-    h2o_accept_ctx_t *accept_ctx = listener->data;
-    h2o_socket_t *sock;
-    if (err != NULL)
-        return;
-    /* drain the accept queue: one wakeup may stand for many connections */
-    for (int i = 0; i < 64 && (sock = h2o_evloop_socket_accept(listener)) != NULL; ++i) {
-        if (accept_ctx->ssl_ctx != NULL)
-            orderd_http_metrics_tls_accepted(H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, ctx, accept_ctx->ctx), sock);
-        h2o_accept(accept_ctx, sock);
-    }
-}
-
 /* Runs on the worker's own loop when the main thread asks it to stop. */
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
@@ -289,11 +313,7 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     if (w->stopping)
         return;
     w->stopping = 1;
-    for (unsigned i = 0; i < w->server->cfg->nlisteners; ++i) {
-        h2o_socket_read_stop(w->listeners[i].sock);
-        h2o_socket_close(w->listeners[i].sock);
-        w->listeners[i].sock = NULL;
-    }
+    orderd_accept_stop(&w->accept);
     for (unsigned c = 0; c < w->server->nconfs; ++c) {
         h2o_context_request_shutdown(&w->http[c].ctx);
         /* h2o leaves idle HTTP/1 keep-alive connections waiting for their next
@@ -327,8 +347,9 @@ static void worker_init(worker_t *w)
         h2o_context_init(&w->http[c].ctx, w->loop, &s->globalconf[c]);
         orderd_http_thread_init(&w->http[c], w->queue, &s->app);
     }
+    w->accept.nlisteners = s->cfg->nlisteners;
     for (unsigned i = 0; i < s->cfg->nlisteners; ++i) {
-        worker_listener_t *l = &w->listeners[i];
+        orderd_accept_listener_t *l = &w->accept.listeners[i];
         l->accept_ctx.ctx = &w->http[s->conf_of[i]].ctx;
         l->accept_ctx.hosts = s->globalconf[s->conf_of[i]].hosts;
         /* the main thread keeps its own reference; it waits on the barrier
@@ -337,10 +358,8 @@ static void worker_init(worker_t *w)
             abort();
         l->accept_ctx.ssl_ctx = s->ssl_ctx[i];
         slots[i] = &l->accept_ctx.ssl_ctx;
-        l->sock = h2o_evloop_socket_create(w->loop, l->fd, H2O_SOCKET_FLAG_DONT_READ);
-        l->sock->data = &l->accept_ctx;
-        h2o_socket_read_start(l->sock, on_accept);
     }
+    orderd_accept_start(&w->accept, w->loop, &s->budget);
     orderd_tls_receiver_init(&w->tls, w->queue, slots, s->cfg->nlisteners);
 }
 
@@ -496,7 +515,7 @@ int orderd_server_run(const orderd_config_t *cfg)
     s.workers = calloc(s.nworkers, sizeof(*s.workers));
     for (unsigned i = 0; i < s.nworkers; ++i)
         for (unsigned li = 0; li < ORDERD_MAX_LISTENERS; ++li)
-            s.workers[i].listeners[li].fd = -1;
+            s.workers[i].accept.listeners[li].fd = -1;
     if (open_listeners(&s) != 0)
         return 1;
     if (load_operator_token(&s, token_said, sizeof(token_said)) != 0) /* before the workers: handlers read it */
@@ -505,6 +524,8 @@ int orderd_server_run(const orderd_config_t *cfg)
     orderd_log(ORDERD_LOG_INFO, "orderd %s, effective configuration: %s", ORDERD_VERSION,
                orderd_config_describe(cfg, described, sizeof(described)));
     orderd_log(ORDERD_LOG_INFO, "%s", token_said);
+    warn_fd_limit(cfg);
+    s.budget.max = cfg->max_connections;
 
     pthread_barrier_init(&s.ready, NULL, s.nworkers + 1);
     for (unsigned i = 0; i < s.nworkers; ++i) {

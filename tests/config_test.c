@@ -18,7 +18,10 @@
 #include <openssl/opensslv.h>
 #include <yajl/yajl_version.h>
 
+#include "orderd/accept.h"
 #include "orderd/config.h"
+
+#include <sys/resource.h>
 
 #define MAX_ARGS 24
 
@@ -517,6 +520,55 @@ static void test_trusted_proxy_and_cors_origin(void **state)
 }
 
 
+static void expect_timeouts(const run_t *r, int64_t header_ms, int64_t body_ms, int64_t idle_ms)
+{
+    assert_int_equal(r->cfg.header_timeout_ms, header_ms);
+    assert_int_equal(r->cfg.body_timeout_ms, body_ms);
+    assert_int_equal(r->cfg.idle_timeout_ms, idle_ms);
+}
+
+static void test_connection_flags(void **state)
+{
+    struct rlimit nofile;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &nofile), 0);
+    run_t *r = parse("--threads", "2", NULL);
+    expect_run(r);
+    /* the default: what the soft fd limit leaves after orderd's own descriptors */
+    assert_int_equal(r->cfg.nofile, (uint64_t)nofile.rlim_cur);
+    assert_int_equal(r->cfg.max_connections_given, 0);
+    assert_int_equal(r->cfg.max_connections, orderd_accept_default_max(nofile.rlim_cur, 2, 1));
+    expect_timeouts(r, 10000, 10000, 10000); /* libh2o 2.2.5's own values, as before the flags */
+    run_free(r);
+    /* more listeners and threads keep more descriptors back */
+    r = parse("--threads", "4", "--listen", "127.0.0.1:1", "--listen", "127.0.0.1:2", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.max_connections, orderd_accept_default_max(nofile.rlim_cur, 4, 2));
+    run_free(r);
+
+    r = parse("--max-connections", "50", "--header-timeout", "1500ms", "--body-timeout", "2s", "--idle-timeout", "2m",
+              NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.max_connections, 50);
+    assert_int_equal(r->cfg.max_connections_given, 1);
+    expect_timeouts(r, 1500, 2000, 120000);
+    run_free(r);
+    r = parse("--max-connections", "16777216", "--header-timeout", "100ms", "--idle-timeout", "1h", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.max_connections, ORDERD_CONFIG_MAX_CONNECTIONS);
+    expect_timeouts(r, 100, 10000, 3600000);
+    run_free(r);
+
+    static const char *const bad_max[] = {"", "0", "-1", "16777217", "1e3", "50 "};
+    for (size_t i = 0; i < sizeof(bad_max) / sizeof(bad_max[0]); i++)
+        expect_usage(parse("--max-connections", bad_max[i], NULL), "--max-connections");
+    static const char *const bad_timeout[] = {
+        "", "0", "99ms", "0s", "61m", "2h", "1d", "ms", "s", "1.5s", "-1s", "10 s", "99999999999999999999ms"};
+    static const char *const timeouts[] = {"--header-timeout", "--body-timeout", "--idle-timeout"};
+    for (size_t t = 0; t < 3; t++)
+        for (size_t i = 0; i < sizeof(bad_timeout) / sizeof(bad_timeout[0]); i++)
+            expect_usage(parse(timeouts[t], bad_timeout[i], NULL), timeouts[t]);
+}
+
 static void test_compress_and_log_format(void **state)
 {
     run_t *r = parse(NULL);
@@ -541,7 +593,8 @@ static void clear_env(void)
                                        "ORDERD_MAX_BODY",       "ORDERD_FSYNC",      "ORDERD_SNAPSHOT_BYTES",
                                        "ORDERD_OPERATOR_TOKEN_FILE", "ORDERD_IDEMPOTENCY_TTL", "ORDERD_ACCESS_LOG",
                                        "ORDERD_TRUSTED_PROXY",  "ORDERD_CORS_ORIGIN", "ORDERD_COMPRESS",
-                                       "ORDERD_LOG_FORMAT"};
+                                       "ORDERD_LOG_FORMAT", "ORDERD_MAX_CONNECTIONS", "ORDERD_HEADER_TIMEOUT",
+                                       "ORDERD_BODY_TIMEOUT", "ORDERD_IDLE_TIMEOUT"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
 }
@@ -563,6 +616,10 @@ static void test_env_sets_each_flag(void **state)
     setenv("ORDERD_COMPRESS", "off", 1);
     setenv("ORDERD_LOG_FORMAT", "json", 1);
     setenv("ORDERD_HTTP2", "off", 1);
+    setenv("ORDERD_MAX_CONNECTIONS", "77", 1);
+    setenv("ORDERD_HEADER_TIMEOUT", "3s", 1);
+    setenv("ORDERD_BODY_TIMEOUT", "4s", 1);
+    setenv("ORDERD_IDLE_TIMEOUT", "500ms", 1);
     run_t *r = parse(NULL);
     expect_run(r);
     assert_int_equal(r->cfg.nlisteners, 1);
@@ -582,6 +639,8 @@ static void test_env_sets_each_flag(void **state)
     assert_string_equal(r->cfg.cors_origins[0], "https://shop.example");
     assert_int_equal(r->cfg.compress, 0);
     assert_int_equal(r->cfg.log_json, 1);
+    assert_int_equal(r->cfg.max_connections, 77);
+    expect_timeouts(r, 3000, 4000, 500);
     run_free(r);
     clear_env();
 }
@@ -670,7 +729,8 @@ static void test_help_lists_defaults_and_variables(void **state)
     static const char *const flags[] = {"listen",      "tls-cert",       "tls-key",         "http2",
                                         "threads",     "data-dir",       "max-body",        "fsync",
                                         "snapshot-bytes", "operator-token-file", "idempotency-ttl", "access-log",
-                                        "trusted-proxy", "cors-origin",  "compress",        "log-format"};
+                                        "trusted-proxy", "cors-origin",  "compress",        "log-format",
+                                        "max-connections", "header-timeout", "body-timeout", "idle-timeout"};
     clear_env();
     run_t *r = parse("--help", NULL);
     assert_int_equal(r->rc, ORDERD_CONFIG_EXIT);
@@ -711,6 +771,11 @@ static void test_describe(void **state)
     assert_non_null(strstr(d, " trusted-proxy=10.1.0.0/16 trusted-proxy=2001:db8::/32"));
     assert_non_null(strstr(d, " operator-token-file=tok "));
     assert_non_null(strstr(d, " idempotency-ttl=86400s "));
+    char want[96];
+    snprintf(want, sizeof(want), " max-connections=%u (file descriptor limit %llu) ", r->cfg.max_connections,
+             (unsigned long long)r->cfg.nofile);
+    assert_non_null(strstr(d, want));
+    assert_non_null(strstr(d, " header-timeout=10s body-timeout=10s idle-timeout=10s "));
     assert_null(strchr(d, '\n'));
     /* cut, never overrun */
     char small[16];
@@ -718,6 +783,11 @@ static void test_describe(void **state)
     orderd_config_describe(&r->cfg, small, 10);
     assert_int_equal(strlen(small), 9);
     assert_int_equal(small[10], 'x');
+    run_free(r);
+    r = parse("--max-connections", "50", "--header-timeout", "1500ms", "--idle-timeout", "1m", NULL);
+    expect_run(r);
+    d = orderd_config_describe(&r->cfg, out, sizeof(out));
+    assert_non_null(strstr(d, " max-connections=50 header-timeout=1500ms body-timeout=10s idle-timeout=60s "));
     run_free(r);
 }
 
@@ -739,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_listeners_and_bound_flags),
         cmocka_unit_test(test_bad_bound_flags),
         cmocka_unit_test(test_trusted_proxy_and_cors_origin),
+        cmocka_unit_test(test_connection_flags),
         cmocka_unit_test(test_compress_and_log_format),
         cmocka_unit_test(test_env_sets_each_flag),
         cmocka_unit_test(test_env_flag_wins),

@@ -17,6 +17,9 @@
 /* At most this many --listen. */
 #define ORDERD_MAX_LISTENERS 8
 
+/* --max-connections at most (and the most the default derived from the fd limit gives). */
+#define ORDERD_CONFIG_MAX_CONNECTIONS 16777216u
+
 /** One --listen with the flags bound to it (--tls-cert, --tls-key, --http2). */
 typedef struct orderd_listener_config {
     char host[256];
@@ -32,6 +35,12 @@ typedef struct orderd_config {
     unsigned threads;
     const char *data_dir;
     size_t max_body;
+    unsigned max_connections;  /* --max-connections; by default derived from `nofile` (orderd/accept.h) */
+    int max_connections_given; /* 0: max_connections is that default */
+    uint64_t nofile;           /* the soft RLIMIT_NOFILE when the command line was read */
+    /* --header-timeout, --body-timeout, --idle-timeout: what libh2o makes of
+     * them is in src/server.c (HTTP/1.1 has one timer for all three) */
+    int64_t header_timeout_ms, body_timeout_ms, idle_timeout_ms;
     orderd_fsync_mode_t fsync;
     uint64_t snapshot_bytes;
     const char *operator_token_file; /* NULL: <data-dir>/operator-token, made at first start */
@@ -55,7 +64,8 @@ typedef enum {
 /**
  * Fills *cfg from argv (defaults first: one cleartext listener on
  * 127.0.0.1:8080 with HTTP/2, one thread per online CPU, ./data, 1 MiB,
- * --fsync always, snapshots every 64 MiB of journal). --tls-cert, --tls-key
+ * connections up to what the soft RLIMIT_NOFILE leaves (read here), 10 s
+ * timeouts, --fsync always, snapshots every 64 MiB of journal). --tls-cert, --tls-key
  * and --http2 bind to the last --listen before them; before any --listen
  * they are allowed only when there is at most one --listen. --help and
  * --version print to `out`; a bad flag or value prints one line to `err`.

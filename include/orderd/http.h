@@ -83,13 +83,19 @@ void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *q
  */
 orderd_http_metrics_t *orderd_http_metrics_new(void);
 
+/** A connection event /metrics counts (orderd_http_metrics_connection). */
+typedef enum {
+    ORDERD_HTTP_CONN_TLS_OPENED,    /* accepted on a TLS listener: the open-TLS gauge +1 */
+    ORDERD_HTTP_CONN_TLS_CLOSED,    /* such a connection closed, whatever closed it: -1 */
+    ORDERD_HTTP_CONN_REFUSED,       /* reset at accept: --max-connections were open */
+    ORDERD_HTTP_CONN_ACCEPT_PAUSED, /* accepting paused: no file descriptor (or memory) free */
+} orderd_http_conn_event_t;
+
 /**
- * Counts `sock`, just accepted on a TLS listener by thread `t`, in t's
- * open-TLS-connections gauge until the socket closes (it takes the socket's
- * on_close callback, which must be unset). Call on t's own thread before
- * h2o_accept. Cannot fail; the socket stays the caller's (h2o's).
+ * Counts `ev` in thread t's block (orderd/accept.h reports them). Call on
+ * t's own thread, the block's one writer. Cannot fail.
  */
-void orderd_http_metrics_tls_accepted(orderd_http_thread_t *t, h2o_socket_t *sock);
+void orderd_http_metrics_connection(orderd_http_thread_t *t, orderd_http_conn_event_t ev);
 
 /**
  * The journal's notify callback (orderd_wal_config_t.notify): called on the

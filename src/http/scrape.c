@@ -37,6 +37,7 @@ struct orderd_http_metrics_thread {
     orderd_histogram_t duration[N_ROUTES];
     _Atomic uint64_t conns_h1, conns_h2; /* gauges, sampled */
     _Atomic uint64_t conns_tls; /* gauge, counted: +1 at accept, -1 at close */
+    _Atomic uint64_t refused, accept_pauses; /* counters (orderd/accept.h) */
     h2o_timeout_t sample_timeout;
     h2o_timeout_entry_t sample;
     orderd_http_thread_t *thread;
@@ -140,22 +141,25 @@ void orderd_http_metrics_filter_register(h2o_pathconf_t *path)
 }
 #endif
 
-/* The socket's on_close: runs on the thread that accepted it, the block's one
- * writer, whatever closed it (a failed handshake, the client, a timeout). */
-static void on_tls_close(void *data)
-{
-    struct orderd_http_metrics_thread *b = data;
-    orderd_counter_add(&b->conns_tls, UINT64_MAX); /* -1: one writer, so it never goes below zero */
-}
-
-void orderd_http_metrics_tls_accepted(orderd_http_thread_t *t, h2o_socket_t *sock)
+void orderd_http_metrics_connection(orderd_http_thread_t *t, orderd_http_conn_event_t ev)
 {
     struct orderd_http_metrics_thread *b = t->metrics;
     if (b == NULL)
         return;
-    orderd_counter_add(&b->conns_tls, 1);
-    sock->on_close.cb = on_tls_close;
-    sock->on_close.data = b;
+    switch (ev) {
+    case ORDERD_HTTP_CONN_TLS_OPENED:
+        orderd_counter_add(&b->conns_tls, 1);
+        break;
+    case ORDERD_HTTP_CONN_TLS_CLOSED:
+        orderd_counter_add(&b->conns_tls, UINT64_MAX); /* -1: one writer, so it never goes below zero */
+        break;
+    case ORDERD_HTTP_CONN_REFUSED:
+        orderd_counter_add(&b->refused, 1);
+        break;
+    case ORDERD_HTTP_CONN_ACCEPT_PAUSED:
+        orderd_counter_add(&b->accept_pauses, 1);
+        break;
+    }
 }
 
 static uint64_t list_length(const h2o_linklist_t *l)
@@ -215,7 +219,7 @@ static void render_http(orderd_metrics_text_t *t, orderd_http_metrics_t *m)
 {
     uint64_t requests[N_ROUTES][N_STATUSES] = {{0}};
     orderd_histogram_sum_t duration[N_ROUTES];
-    uint64_t h1 = 0, h2 = 0, tls = 0;
+    uint64_t h1 = 0, h2 = 0, tls = 0, refused = 0, pauses = 0;
     char labels[160];
 
     memset(duration, 0, sizeof(duration));
@@ -230,6 +234,8 @@ static void render_http(orderd_metrics_text_t *t, orderd_http_metrics_t *m)
         h1 += orderd_counter_get(&b->conns_h1);
         h2 += orderd_counter_get(&b->conns_h2);
         tls += orderd_counter_get(&b->conns_tls);
+        refused += orderd_counter_get(&b->refused);
+        pauses += orderd_counter_get(&b->accept_pauses);
     }
     pthread_mutex_unlock(&m->mu);
 
@@ -266,6 +272,13 @@ static void render_http(orderd_metrics_text_t *t, orderd_http_metrics_t *m)
     orderd_metrics_sample(t, "orderd_http_open_connections", "protocol=\"h1\"", (double)h1);
     orderd_metrics_sample(t, "orderd_http_open_connections", "protocol=\"h2\"", (double)h2);
     orderd_metrics_sample(t, "orderd_http_open_connections", "protocol=\"tls\"", (double)tls);
+    orderd_metrics_family(t, "orderd_http_connections_refused_total", "counter",
+                          "Connections reset as soon as accepted because --max-connections were open.");
+    orderd_metrics_sample(t, "orderd_http_connections_refused_total", NULL, (double)refused);
+    orderd_metrics_family(t, "orderd_http_accept_pauses_total", "counter",
+                          "Times a worker stopped accepting for a moment because accept() found no "
+                          "file descriptor (or memory) free.");
+    orderd_metrics_sample(t, "orderd_http_accept_pauses_total", NULL, (double)pauses);
 }
 
 static void render_table(orderd_metrics_text_t *t, orderd_app_t *app)

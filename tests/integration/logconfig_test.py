@@ -29,9 +29,9 @@ from orderd_harness import (  # noqa: E402
 TOKEN = "s3cret-operator-token-for-the-log-test"
 # 2026-12-01T20:17:15.123Z: RFC 3339, UTC, milliseconds
 JSON_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-FLAGS = ["listen", "tls-cert", "tls-key", "http2", "threads", "data-dir", "max-body", "fsync", "snapshot-bytes",
-         "operator-token-file", "idempotency-ttl", "access-log", "trusted-proxy", "cors-origin", "compress",
-         "log-format"]
+FLAGS = ["listen", "tls-cert", "tls-key", "http2", "threads", "data-dir", "max-body", "max-connections",
+         "header-timeout", "body-timeout", "idle-timeout", "fsync", "snapshot-bytes", "operator-token-file",
+         "idempotency-ttl", "access-log", "trusted-proxy", "cors-origin", "compress", "log-format"]
 
 
 def clean_env(extra=None):
