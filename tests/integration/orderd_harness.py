@@ -452,8 +452,10 @@ PROBLEM_SLUGS = {
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation-failed",
+    429: "rate-limited",
     500: "internal-error",
     503: "unavailable",
+    507: "insufficient-storage",
 }
 
 
