@@ -81,7 +81,7 @@ void orderd_store_set_journal(orderd_store_t *store, const orderd_store_journal_
 /** Sets how long idempotency keys are kept (default ORDERD_IDEM_TTL_DEFAULT_MS). */
 void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms);
 
-/* --- limits (src/store.c keeps them, src/store_write.c checks them) --- */
+/* --- limits (src/store_limits.c keeps and checks them, for src/store_write.c) --- */
 
 /** How often, at most, the heap probe is asked (orderd_store_limits_t.memory_sample_ms in the server). */
 #define ORDERD_STORE_MEMORY_SAMPLE_MS 10
