@@ -214,6 +214,8 @@ typedef struct parse_state {
     orderd_config_t *cfg;
     listen_state_t listen;
     FILE *out, *err;
+    uint32_t rate_burst;         /* --rate-limit-burst; 0: not given */
+    const char *rate_burst_name; /* the flag or variable that gave it */
 } parse_state_t;
 
 /* Sets one flag from `v`; `name` is what the user wrote ("--threads" or
@@ -398,6 +400,74 @@ static int set_compress(parse_state_t *p, const char *name, const char *v)
     return 0;
 }
 
+/* "off" or a whole number from 1 to max; -1 (with the message) for anything else */
+static int set_count(parse_state_t *p, const char *name, const char *v, unsigned long long max, uint64_t *out)
+{
+    unsigned long long n;
+    if (strcmp(v, "off") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (parse_ull(v, 1, max, &n) != 0)
+        return FAIL(p, "%s: expected off or a number from 1 to %llu, got '%s'\n", name, max, v);
+    *out = n;
+    return 0;
+}
+
+static int set_rate_limit(parse_state_t *p, const char *name, const char *v)
+{
+    /* the burst is N unless --rate-limit-burst says otherwise (applied after every flag) */
+    if (orderd_rate_parse(v, &p->cfg->rate_limit) != 0)
+        return FAIL(p, "%s: expected off or N/s, N/m or N/h with N from 1 to %u, got '%s'\n", name, ORDERD_RATE_MAX, v);
+    return 0;
+}
+
+static int set_rate_burst(parse_state_t *p, const char *name, const char *v)
+{
+    unsigned long long n;
+    if (parse_ull(v, 1, ORDERD_RATE_MAX, &n) != 0)
+        return FAIL(p, "%s: expected a number from 1 to %u, got '%s'\n", name, ORDERD_RATE_MAX, v);
+    p->rate_burst = (uint32_t)n;
+    p->rate_burst_name = name;
+    return 0;
+}
+
+static int set_max_orders_per_user(parse_state_t *p, const char *name, const char *v)
+{
+    return set_count(p, name, v, 1ull << 40, &p->cfg->max_orders_per_user);
+}
+
+static int set_max_orders(parse_state_t *p, const char *name, const char *v)
+{
+    return set_count(p, name, v, 1ull << 40, &p->cfg->max_orders);
+}
+
+/* "off", or bytes with an optional K, M or G (powers of 1024), 1 to 1 PiB */
+static int set_memory_limit(parse_state_t *p, const char *name, const char *v)
+{
+    char num[32];
+    size_t len = strlen(v);
+    unsigned long long n, unit = 1;
+    if (strcmp(v, "off") == 0) {
+        p->cfg->memory_limit = 0;
+        return 0;
+    }
+    if (len > 0 && len < sizeof(num)) {
+        memcpy(num, v, len + 1);
+        const char *units = "KMG";
+        const char *u = strchr(units, num[len - 1]);
+        if (u != NULL) {
+            unit = 1ull << (10 * (u - units + 1));
+            num[--len] = '\0';
+        }
+        if (parse_ull(num, 1, (1ull << 50) / unit, &n) == 0) {
+            p->cfg->memory_limit = n * unit;
+            return 0;
+        }
+    }
+    return FAIL(p, "%s: expected off or a number of bytes (K, M, G: KiB, MiB, GiB) up to 1 PiB, got '%s'\n", name, v);
+}
+
 static int set_log_format(parse_state_t *p, const char *name, const char *v)
 {
     if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)
@@ -472,6 +542,20 @@ static const flag_t flags[] = {
      "gzip answers of 1 KiB and more that carry no ETag (pages, the queue, /metrics)\n"
      "when the client sends Accept-Encoding: gzip",
      0, set_compress},
+    {"rate-limit-per-user", "N/s|N/m|N/h|off", "off",
+     "creates and cancels one user may make: N a second, minute or hour, as a token\n"
+     "bucket per user; past it 429 with Retry-After",
+     0, set_rate_limit},
+    {"rate-limit-burst", "N", "the N of --rate-limit-per-user",
+     "tokens a user's bucket holds: writes allowed at once after a quiet spell", 0, set_rate_burst},
+    {"max-orders-per-user", "N|off", "off",
+     "orders one user may hold, of any status (orderd keeps every order); past it a\ncreate is 507", 0,
+     set_max_orders_per_user},
+    {"max-orders", "N|off", "off", "orders the server holds in all; past it a create is 507", 0, set_max_orders},
+    {"memory-limit", "BYTES|off", "off",
+     "heap the server may hold (K, M, G suffixes: KiB, MiB, GiB); past it creates and\n"
+     "cancels are 507, reads keep working",
+     0, set_memory_limit},
     {"log-format", "text|json", "text",
      "standard error lines: \"TIME LEVEL message\", or one JSON object per line", 0, set_log_format},
     {"help", NULL, NULL, "print this help and exit", 0, show_help},
@@ -673,6 +757,10 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
     cfg->nofile = getrlimit(RLIMIT_NOFILE, &nofile) == 0 ? (uint64_t)nofile.rlim_cur : 1024;
     if (!cfg->max_connections_given)
         cfg->max_connections = orderd_accept_default_max(cfg->nofile, cfg->threads, cfg->nlisteners);
+    if (p.rate_burst != 0 && cfg->rate_limit.per == 0)
+        return usage_error(err, "%s needs --rate-limit-per-user\n", p.rate_burst_name);
+    if (p.rate_burst != 0)
+        cfg->rate_limit.burst = p.rate_burst;
     return ORDERD_CONFIG_RUN;
 }
 
@@ -693,6 +781,15 @@ __attribute__((format(printf, 2, 3))) static void put(text_t *t, const char *fmt
     va_end(ap);
     if (n > 0)
         t->used = t->used + (size_t)n < t->len ? t->used + (size_t)n : t->len - 1;
+}
+
+/* A limit: "off" for 0, else the number. */
+static void put_count(text_t *t, uint64_t n)
+{
+    if (n == 0)
+        put(t, "off");
+    else
+        put(t, "%llu", (unsigned long long)n);
 }
 
 const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t len)
@@ -737,6 +834,17 @@ const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t
     }
     for (unsigned i = 0; i < cfg->ncors_origins; ++i)
         put(&t, " cors-origin=%s", cfg->cors_origins[i]);
-    put(&t, " compress=%s log-format=%s", cfg->compress ? "on" : "off", cfg->log_json ? "json" : "text");
+    put(&t, " compress=%s", cfg->compress ? "on" : "off");
+    char rate[32];
+    put(&t, " rate-limit-per-user=%s", orderd_rate_format(&cfg->rate_limit, rate, sizeof(rate)));
+    if (cfg->rate_limit.per != 0)
+        put(&t, " rate-limit-burst=%u", cfg->rate_limit.burst);
+    put(&t, " max-orders-per-user=");
+    put_count(&t, cfg->max_orders_per_user);
+    put(&t, " max-orders=");
+    put_count(&t, cfg->max_orders);
+    put(&t, " memory-limit=");
+    put_count(&t, cfg->memory_limit);
+    put(&t, " log-format=%s", cfg->log_json ? "json" : "text");
     return out;
 }

@@ -502,6 +502,11 @@ int orderd_server_run(const orderd_config_t *cfg)
     s.app.ncors_origins = cfg->ncors_origins;
     s.app.compress = cfg->compress;
     orderd_store_set_idem_ttl(s.app.store, cfg->idempotency_ttl_ms); /* before replay: it skips expired keys */
+    orderd_store_set_limits(s.app.store, &(orderd_store_limits_t){.rate = cfg->rate_limit,
+                                                                  .max_orders_per_user = cfg->max_orders_per_user,
+                                                                  .max_orders = cfg->max_orders,
+                                                                  .memory_bytes = cfg->memory_limit,
+                                                                  .memory_sample_ms = ORDERD_STORE_MEMORY_SAMPLE_MS});
     if ((s.app.metrics = orderd_http_metrics_new()) == NULL) {
         orderd_log(ORDERD_LOG_ERROR, "out of memory");
         return 1;

@@ -362,6 +362,15 @@ static int undo_locked(shard_t *s, const orderd_change_t *ev)
     return ORDERD_STORE_EINVAL;
 }
 
+/* store->norders follows the orders that replay, orderd_store_apply and
+ * orderd_store_undo add and take away; live creates count theirs in before
+ * applying (orderd_shard_admit_order), so orderd_shard_apply_live does not. */
+static void count_created(orderd_store_t *store, const orderd_change_t *ev, int ret, int delta)
+{
+    if (ev->type == ORDERD_CHANGE_CREATED && ret == ORDERD_STORE_OK)
+        atomic_fetch_add_explicit(&store->norders, (uint64_t)(int64_t)delta, memory_order_relaxed);
+}
+
 static int known_event(const orderd_change_t *ev)
 {
     return ev->type == ORDERD_CHANGE_CREATED || ev->type == ORDERD_CHANGE_STATUS ||
@@ -385,6 +394,7 @@ int orderd_store_apply(orderd_store_t *store, const orderd_change_t *ev)
     pthread_mutex_lock(&s->mu);
     int ret = apply_locked(store, s, ev);
     pthread_mutex_unlock(&s->mu);
+    count_created(store, ev, ret, 1);
     return ret;
 }
 
@@ -414,6 +424,8 @@ int orderd_store_replay(orderd_store_t *store, const orderd_change_t *ev)
     else
         ret = apply_locked(store, s, ev);
     pthread_mutex_unlock(&s->mu);
+    if (have == NULL)
+        count_created(store, ev, ret, 1);
     return ret;
 }
 
@@ -425,6 +437,7 @@ int orderd_store_undo(orderd_store_t *store, const orderd_change_t *ev)
     pthread_mutex_lock(&s->mu);
     int ret = undo_locked(s, ev);
     pthread_mutex_unlock(&s->mu);
+    count_created(store, ev, ret, -1);
     return ret;
 }
 

@@ -1,6 +1,8 @@
 /*
  * The live changes: create, and a status change (cancel, fulfilment), each
- * with its optional Idempotency-Key and, for status changes, If-Match.
+ * with its optional Idempotency-Key and, for status changes, If-Match, and
+ * each checked against the limits (store_limits.c) before anything of it
+ * is journaled.
  * Everything runs under the owning shard's lock, like every change: the
  * precondition, the key's look-up, the key's record and the change itself
  * are one step, so no other request can come in between. Each change goes
@@ -94,8 +96,15 @@ int orderd_store_create(orderd_store_t *store, orderd_order_t *order, const orde
     shard_t *s = &store->shards[orderd_store_shard_of_user(store, uid)];
     const orderd_idem_entry_t *made = NULL;
     idem_buf_t buf;
-    int ret;
+    int ret, admitted = 0;
+    uint64_t mem = orderd_store_memory_in_use(store); /* may ask the probe: not under the lock */
+    const orderd_store_limits_t *lim = &store->limits;
     pthread_mutex_lock(&s->mu);
+    user_t *u = lim->rate.per != 0 || lim->max_orders_per_user != 0
+                    ? orderd_shard_user(s, orderd_shard_user_hash(uid), uid)
+                    : NULL;
+    if ((ret = orderd_shard_take_token(store, s, u)) != ORDERD_STORE_OK)
+        goto done;
     if (key != NULL) {
         const orderd_idem_entry_t *hit;
         const orderd_order_t *have;
@@ -107,19 +116,30 @@ int orderd_store_create(orderd_store_t *store, orderd_order_t *order, const orde
             goto done;
         }
     }
+    if ((ret = orderd_shard_admit_order(store, s, u, mem)) != ORDERD_STORE_OK)
+        goto done;
+    admitted = 1;
     order->id = orderd_store_next_id(store, uid);
     if (key != NULL &&
         (ret = idem_record(store, s, uid, key, order->id, 1, 201, order->created_ms, &buf, &made)) != ORDERD_STORE_OK)
         goto done;
     orderd_change_t ev = {.type = ORDERD_CHANGE_CREATED, .u.created.order = order};
     /* on failure the key's record stays queued: replay finds no order for it, a stale key */
-    if ((ret = orderd_shard_apply_live(store, s, &ev, waiter)) != ORDERD_STORE_OK)
+    if ((ret = orderd_shard_apply_live(store, s, &ev, waiter)) != ORDERD_STORE_OK) {
         idem_unrecord(s, made);
-    else if (key != NULL) {
+        goto done;
+    }
+    admitted = 0; /* counted for good */
+    /* a new user's record starts with a full bucket: this create takes its first token */
+    if (u == NULL && lim->rate.per != 0)
+        (void)orderd_shard_take_token(store, s, orderd_shard_user(s, orderd_shard_user_hash(uid), uid));
+    if (key != NULL) {
         *out = order;
         *status = 201;
     }
 done:
+    if (admitted)
+        orderd_shard_unadmit_order(store);
     pthread_mutex_unlock(&s->mu);
     return ret;
 }
@@ -142,9 +162,16 @@ int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_
     int ret = ORDERD_STORE_ENOTFOUND;
     const orderd_idem_entry_t *made = NULL;
     idem_buf_t buf;
+    int customer = user_id.base != NULL; /* the operator passes every limit */
+    uint64_t mem = customer ? orderd_store_memory_in_use(store) : 0;
     pthread_mutex_lock(&s->mu);
     orderd_order_t *o = orderd_shard_find(s, id);
     if (o == NULL || !orderd_shard_owned_by(o, user_id))
+        goto done;
+    /* the order is the user's, so the user's record is in this shard */
+    if (customer && store->limits.rate.per != 0 &&
+        (ret = orderd_shard_take_token(store, s, orderd_shard_user(s, orderd_shard_user_hash(user_id), user_id))) !=
+            ORDERD_STORE_OK)
         goto done;
     if (key != NULL && user_id.base != NULL) {
         const orderd_idem_entry_t *hit;
@@ -161,6 +188,10 @@ int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_
         goto copy;
     }
     orderd_transition_t tr = orderd_status_transition((orderd_status_t)o->status, to);
+    /* past the memory limit, a change or a key would be stored: refused; a repeat without a key stores nothing */
+    if (customer && (tr == ORDERD_TRANSITION_APPLY || (tr == ORDERD_TRANSITION_NOOP && key != NULL)) &&
+        (ret = orderd_shard_check_memory(store, s, mem)) != ORDERD_STORE_OK)
+        goto done;
     if (tr != ORDERD_TRANSITION_CONFLICT && key != NULL && user_id.base != NULL &&
         (ret = idem_record(store, s, user_id, key, id, tr == ORDERD_TRANSITION_APPLY ? o->version + 1 : o->version,
                            200, now_ms, &buf, &made)) != ORDERD_STORE_OK)

@@ -585,6 +585,78 @@ static void test_compress_and_log_format(void **state)
     expect_usage(parse("--log-format", "xml", NULL), "--log-format xml");
 }
 
+static void test_limit_flags(void **state)
+{
+    run_t *r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.rate_limit.per, 0); /* every limit is off by default */
+    assert_int_equal(r->cfg.max_orders_per_user, 0);
+    assert_int_equal(r->cfg.max_orders, 0);
+    assert_int_equal(r->cfg.memory_limit, 0);
+    run_free(r);
+
+    r = parse("--rate-limit-per-user", "10/s", "--max-orders-per-user", "5000", "--max-orders", "2000000",
+              "--memory-limit", "512M", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.rate_limit.per, 10);
+    assert_int_equal(r->cfg.rate_limit.period_ms, 1000);
+    assert_int_equal(r->cfg.rate_limit.burst, 10); /* the burst defaults to the rate's N */
+    assert_int_equal(r->cfg.max_orders_per_user, 5000);
+    assert_int_equal(r->cfg.max_orders, 2000000);
+    assert_int_equal(r->cfg.memory_limit, 512ull << 20);
+    run_free(r);
+
+    /* the burst applies whichever comes first */
+    r = parse("--rate-limit-burst", "40", "--rate-limit-per-user", "90/m", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.rate_limit.per, 90);
+    assert_int_equal(r->cfg.rate_limit.period_ms, 60000);
+    assert_int_equal(r->cfg.rate_limit.burst, 40);
+    run_free(r);
+
+    static const struct {
+        const char *v;
+        uint64_t bytes;
+    } mem[] = {{"4096", 4096}, {"64K", 64 << 10}, {"3G", 3ull << 30}, {"off", 0}, {"1", 1}};
+    for (size_t i = 0; i < sizeof(mem) / sizeof(mem[0]); i++) {
+        r = parse("--memory-limit", mem[i].v, NULL);
+        expect_run(r);
+        assert_int_equal(r->cfg.memory_limit, mem[i].bytes);
+        run_free(r);
+    }
+    r = parse("--max-orders", "off", "--max-orders-per-user", "off", "--rate-limit-per-user", "off", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.max_orders + r->cfg.max_orders_per_user + r->cfg.rate_limit.per, 0);
+    run_free(r);
+
+    expect_usage(parse("--rate-limit-per-user", "10", NULL), "--rate-limit-per-user 10");
+    expect_usage(parse("--rate-limit-per-user", "0/s", NULL), "--rate-limit-per-user 0/s");
+    expect_usage(parse("--rate-limit-per-user", "10/d", NULL), "--rate-limit-per-user 10/d");
+    expect_usage(parse("--rate-limit-burst", "5", NULL), "--rate-limit-burst without a rate");
+    expect_usage(parse("--rate-limit-per-user", "5/s", "--rate-limit-burst", "0", NULL), "--rate-limit-burst 0");
+    expect_usage(parse("--rate-limit-per-user", "5/s", "--rate-limit-burst", "1000001", NULL),
+                 "--rate-limit-burst 1000001");
+    expect_usage(parse("--max-orders-per-user", "0", NULL), "--max-orders-per-user 0");
+    expect_usage(parse("--max-orders", "-3", NULL), "--max-orders -3");
+    expect_usage(parse("--max-orders", "1e6", NULL), "--max-orders 1e6");
+    expect_usage(parse("--memory-limit", "0", NULL), "--memory-limit 0");
+    expect_usage(parse("--memory-limit", "12T", NULL), "--memory-limit 12T");
+    expect_usage(parse("--memory-limit", "M", NULL), "--memory-limit M");
+    expect_usage(parse("--memory-limit", "2000000G", NULL), "--memory-limit over 1 PiB");
+
+    char out[ORDERD_CONFIG_DESCRIBE_MAX];
+    r = parse("--rate-limit-per-user", "7/h", "--rate-limit-burst", "3", "--memory-limit", "1G", NULL);
+    expect_run(r);
+    const char *d = orderd_config_describe(&r->cfg, out, sizeof(out));
+    assert_non_null(strstr(d, " rate-limit-per-user=7/h rate-limit-burst=3 max-orders-per-user=off max-orders=off "
+                              "memory-limit=1073741824 "));
+    run_free(r);
+    r = parse(NULL);
+    d = orderd_config_describe(&r->cfg, out, sizeof(out));
+    assert_non_null(strstr(d, " rate-limit-per-user=off max-orders-per-user=off"));
+    run_free(r);
+}
+
 /* Every variable orderd reads, unset: the tests' environment must not leak in. */
 static void clear_env(void)
 {
@@ -594,7 +666,9 @@ static void clear_env(void)
                                        "ORDERD_OPERATOR_TOKEN_FILE", "ORDERD_IDEMPOTENCY_TTL", "ORDERD_ACCESS_LOG",
                                        "ORDERD_TRUSTED_PROXY",  "ORDERD_CORS_ORIGIN", "ORDERD_COMPRESS",
                                        "ORDERD_LOG_FORMAT", "ORDERD_MAX_CONNECTIONS", "ORDERD_HEADER_TIMEOUT",
-                                       "ORDERD_BODY_TIMEOUT", "ORDERD_IDLE_TIMEOUT"};
+                                       "ORDERD_BODY_TIMEOUT", "ORDERD_IDLE_TIMEOUT", "ORDERD_RATE_LIMIT_PER_USER",
+                                       "ORDERD_RATE_LIMIT_BURST", "ORDERD_MAX_ORDERS_PER_USER",
+                                       "ORDERD_MAX_ORDERS",     "ORDERD_MEMORY_LIMIT"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
 }
@@ -620,6 +694,11 @@ static void test_env_sets_each_flag(void **state)
     setenv("ORDERD_HEADER_TIMEOUT", "3s", 1);
     setenv("ORDERD_BODY_TIMEOUT", "4s", 1);
     setenv("ORDERD_IDLE_TIMEOUT", "500ms", 1);
+    setenv("ORDERD_RATE_LIMIT_PER_USER", "20/s", 1);
+    setenv("ORDERD_RATE_LIMIT_BURST", "50", 1);
+    setenv("ORDERD_MAX_ORDERS_PER_USER", "100", 1);
+    setenv("ORDERD_MAX_ORDERS", "1000", 1);
+    setenv("ORDERD_MEMORY_LIMIT", "2G", 1);
     run_t *r = parse(NULL);
     expect_run(r);
     assert_int_equal(r->cfg.nlisteners, 1);
@@ -641,6 +720,11 @@ static void test_env_sets_each_flag(void **state)
     assert_int_equal(r->cfg.log_json, 1);
     assert_int_equal(r->cfg.max_connections, 77);
     expect_timeouts(r, 3000, 4000, 500);
+    assert_int_equal(r->cfg.rate_limit.per, 20);
+    assert_int_equal(r->cfg.rate_limit.burst, 50);
+    assert_int_equal(r->cfg.max_orders_per_user, 100);
+    assert_int_equal(r->cfg.max_orders, 1000);
+    assert_int_equal(r->cfg.memory_limit, 2ull << 30);
     run_free(r);
     clear_env();
 }
@@ -730,7 +814,9 @@ static void test_help_lists_defaults_and_variables(void **state)
                                         "threads",     "data-dir",       "max-body",        "fsync",
                                         "snapshot-bytes", "operator-token-file", "idempotency-ttl", "access-log",
                                         "trusted-proxy", "cors-origin",  "compress",        "log-format",
-                                        "max-connections", "header-timeout", "body-timeout", "idle-timeout"};
+                                        "max-connections", "header-timeout", "body-timeout", "idle-timeout",
+                                        "rate-limit-per-user", "rate-limit-burst", "max-orders-per-user",
+                                        "max-orders",  "memory-limit"};
     clear_env();
     run_t *r = parse("--help", NULL);
     assert_int_equal(r->rc, ORDERD_CONFIG_EXIT);
@@ -811,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_trusted_proxy_and_cors_origin),
         cmocka_unit_test(test_connection_flags),
         cmocka_unit_test(test_compress_and_log_format),
+        cmocka_unit_test(test_limit_flags),
         cmocka_unit_test(test_env_sets_each_flag),
         cmocka_unit_test(test_env_flag_wins),
         cmocka_unit_test(test_env_lists_and_empty),

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "orderd/cidr.h"
+#include "orderd/quota.h"
 #include "orderd/wal.h"
 
 /* At most this many --trusted-proxy, and this many --cors-origin. */
@@ -52,6 +53,10 @@ typedef struct orderd_config {
     unsigned ncors_origins;                            /* 0: CORS off */
     int compress;                                      /* --compress on (default): gzip large answers */
     int log_json;                                      /* --log-format json; 0: text */
+    orderd_rate_limit_t rate_limit; /* --rate-limit-per-user (per 0: off) with --rate-limit-burst in burst */
+    uint64_t max_orders_per_user;   /* --max-orders-per-user; 0: off */
+    uint64_t max_orders;            /* --max-orders; 0: off */
+    uint64_t memory_limit;          /* --memory-limit in bytes; 0: off */
     char env_values[4096]; /* the pieces of comma-separated variables (ORDERD_LISTEN=a,b) */
 } orderd_config_t;
 

@@ -29,6 +29,7 @@
 #include "orderd/common.h"
 #include "orderd/idempotency.h"
 #include "orderd/order.h"
+#include "orderd/quota.h"
 
 /** Low bits of an order id that hold its owner's shard hash. */
 #define ORDERD_ID_SHARD_BITS 12
@@ -46,8 +47,19 @@ typedef enum {
     ORDERD_STORE_EUNAVAILABLE = -5, /* the journal takes no writes now: nothing changed, retry later */
     ORDERD_STORE_EPRECONDITION = -6, /* If-Match names none of the order's current version */
     ORDERD_STORE_EKEYMISMATCH = -7,  /* the idempotency key was used for a different request */
+    /* refused by a limit (orderd_store_set_limits), before anything was journaled: nothing changed */
+    ORDERD_STORE_ERATELIMIT = -8,    /* the user's token bucket is empty (orderd_store_rate_wait_ms says how long) */
+    ORDERD_STORE_EUSERLIMIT = -9,    /* the user holds max_orders_per_user orders */
+    ORDERD_STORE_EORDERLIMIT = -10,  /* the table holds max_orders orders */
+    ORDERD_STORE_EMEMLIMIT = -11,    /* the process holds memory_bytes of heap or more */
     ORDERD_STORE_REPLAYED = 1,       /* the idempotency key was seen: the original answer, nothing changed */
 } orderd_store_err_t;
+
+/** Whether `err` is a refusal by one of the limits (ERATELIMIT to EMEMLIMIT). */
+static inline int orderd_store_err_is_limit(int err)
+{
+    return err <= ORDERD_STORE_ERATELIMIT && err >= ORDERD_STORE_EMEMLIMIT;
+}
 
 /* --- the table, applying changes, snapshots (src/store.c) --- */
 
@@ -68,6 +80,72 @@ void orderd_store_set_journal(orderd_store_t *store, const orderd_store_journal_
 
 /** Sets how long idempotency keys are kept (default ORDERD_IDEM_TTL_DEFAULT_MS). */
 void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms);
+
+/* --- limits (src/store_limits.c keeps and checks them, for src/store_write.c) --- */
+
+/** How often, at most, the heap probe is asked (orderd_store_limits_t.memory_sample_ms in the server). */
+#define ORDERD_STORE_MEMORY_SAMPLE_MS 10
+
+/**
+ * The limits on what customers may write (--rate-limit-per-user and
+ * --rate-limit-burst, --max-orders-per-user, --max-orders, --memory-limit).
+ * Each is checked under the shard lock before anything is journaled, so a
+ * refusal changes nothing and stores no Idempotency-Key. The operator's
+ * status changes and every read pass every limit; replay checks none (the
+ * journal holds what was accepted).
+ *
+ *   rate       every create and cancel of a user who holds orders takes a
+ *              token from the bucket in the user's record (a user without
+ *              a record has a full one); ERATELIMIT when it is empty. Not
+ *              journaled: after a restart every bucket is full.
+ *   per user   a create when the user holds max_orders_per_user orders, of
+ *              any status (orderd keeps every order), is EUSERLIMIT.
+ *   orders     a create when the table holds max_orders orders is
+ *              EORDERLIMIT; exact across shards (an atomic count).
+ *   memory     a create, or a cancel that would store something (a status
+ *              change or a key), when memory_in_use() said memory_bytes or
+ *              more at its last sample, is EMEMLIMIT.
+ */
+typedef struct orderd_store_limits {
+    orderd_rate_limit_t rate;        /* rate.per == 0: no rate limit */
+    uint64_t max_orders_per_user;    /* 0: none */
+    uint64_t max_orders;             /* 0: none */
+    uint64_t memory_bytes;           /* 0: none */
+    uint64_t (*memory_in_use)(void); /* the heap probe; NULL: orderd_quota_memory_in_use */
+    int64_t memory_sample_ms;        /* the probe's answer is reused this long (0: asked on every write) */
+    int64_t (*clock_ms)(void);       /* the buckets' clock, never going back; NULL: orderd_quota_clock_ms */
+} orderd_store_limits_t;
+
+/** Why writes were refused, since the table was made (summed over the shards; for /metrics). */
+typedef struct orderd_store_refusals {
+    uint64_t rate;            /* ERATELIMIT */
+    uint64_t orders_per_user; /* EUSERLIMIT */
+    uint64_t orders;          /* EORDERLIMIT */
+    uint64_t memory;          /* EMEMLIMIT */
+} orderd_store_refusals_t;
+
+/** Sets the limits (all zero, the default: none). Call before serving requests. */
+void orderd_store_set_limits(orderd_store_t *store, const orderd_store_limits_t *limits);
+
+/** The limits in force (a copy of what orderd_store_set_limits was given). */
+const orderd_store_limits_t *orderd_store_limits(const orderd_store_t *store);
+
+/**
+ * Milliseconds until `user_id`'s bucket holds a token again (0: it does, or
+ * there is no rate limit or no such user), for a 429's Retry-After. Takes
+ * the user's shard lock; changes nothing.
+ */
+int64_t orderd_store_rate_wait_ms(orderd_store_t *store, orderd_str_t user_id);
+
+/** Refusals so far (takes no lock: each shard's counters are atomics). Cannot fail. */
+void orderd_store_refusals(orderd_store_t *store, orderd_store_refusals_t *out);
+
+/**
+ * The heap probe's last answer (orderd_store_limits_t.memory_in_use), asking
+ * it again when the answer is older than memory_sample_ms; 0 without a
+ * memory limit. Thread-safe, lock-free.
+ */
+uint64_t orderd_store_memory_in_use(orderd_store_t *store);
 
 /**
  * Applies one change, taking the owning shard's lock. This is the only
@@ -178,8 +256,15 @@ typedef struct orderd_idem_key {
  * the order (same batch), and on OK *out = order and *status = 201. `a`,
  * `out` and `status` are only used with a key and may be NULL without one.
  *
- * Returns OK, REPLAYED, EKEYMISMATCH, ENOMEM or EUNAVAILABLE (the journal
- * refused); on ENOMEM and EUNAVAILABLE nothing changed.
+ * The limits (orderd_store_set_limits) come first: the user's token, then,
+ * unless the key is replayed, the orders per user, the table's orders and
+ * memory. A refusal returns ERATELIMIT, EUSERLIMIT, EORDERLIMIT or
+ * EMEMLIMIT before anything is journaled, and the key is not kept as an
+ * answer: a retry with it once the limit allows is a new create.
+ *
+ * Returns OK, REPLAYED, EKEYMISMATCH, ENOMEM, EUNAVAILABLE (the journal
+ * refused) or a limit's error; on ENOMEM, EUNAVAILABLE and the limits'
+ * errors nothing changed.
  */
 __attribute__((warn_unused_result)) int orderd_store_create(orderd_store_t *store, orderd_order_t *order,
                                                             const orderd_idem_key_t *key, const orderd_alloc_t *a,
@@ -202,6 +287,11 @@ __attribute__((warn_unused_result)) int orderd_store_create(orderd_store_t *stor
  * change is appended with `waiter` and a safe repeat waits on a barrier with
  * it (return OK); a conflict involves no waiter. EUNAVAILABLE when the
  * journal refuses, ENOMEM out of memory: nothing changed.
+ *
+ * A user's change of their own order takes a token first (ERATELIMIT), and
+ * is EMEMLIMIT past the memory limit when it would store something (the
+ * change, or a key); the operator's pass every limit. Refused, nothing
+ * changed and no key is kept.
  */
 __attribute__((warn_unused_result)) int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id,
                                                                 uint64_t id, orderd_status_t to, int64_t now_ms,

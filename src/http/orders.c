@@ -67,6 +67,8 @@ static int create(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
         return orderd_ticket_replay(req, app, ticket, status, out);
     if (ret != ORDERD_STORE_OK) {
         orderd_ticket_drop(ticket);
+        if (orderd_store_err_is_limit(ret))
+            return orderd_http_limit_refused(req, app->store, user, ret);
         return ret == ORDERD_STORE_EKEYMISMATCH ? orderd_http_key_mismatch(req) : orderd_http_unavailable(req, ret);
     }
     if (ticket != NULL)
@@ -106,6 +108,10 @@ static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
         return orderd_http_problem(req, ORDERD_PROBLEM_CONFLICT, NULL, 0,
                                    "order %.*s is %s; only a pending order can be cancelled", (int)id_text.len,
                                    id_text.base, orderd_status_name((orderd_status_t)order->status));
+    }
+    if (orderd_store_err_is_limit(ret)) {
+        orderd_ticket_drop(ticket);
+        return orderd_http_limit_refused(req, app->store, user, ret);
     }
     return orderd_ticket_answer(req, app, ticket, ret, order, id_text);
 }

@@ -23,6 +23,8 @@ static const struct {
     [ORDERD_PROBLEM_INTERNAL] = {500, "internal-error", "Internal Server Error"},
     [ORDERD_PROBLEM_FORBIDDEN] = {403, "forbidden", "Forbidden"},
     [ORDERD_PROBLEM_PRECONDITION] = {412, "precondition-failed", "Precondition Failed"},
+    [ORDERD_PROBLEM_RATE_LIMITED] = {429, "rate-limited", "Too Many Requests"},
+    [ORDERD_PROBLEM_STORAGE] = {507, "insufficient-storage", "Insufficient Storage"},
 };
 
 static const h2o_iovec_t ctype_json = {H2O_STRLIT("application/json")};
@@ -235,6 +237,36 @@ int orderd_http_bad_body(h2o_req_t *req, int decoded, const orderd_decode_report
     return orderd_http_problem(req, ORDERD_PROBLEM_INVALID, report->errors, report->n_errors,
                                "%s breaks %zu rule%s; see errors", what, report->n_errors,
                                report->n_errors == 1 ? "" : "s");
+}
+
+int orderd_http_limit_refused(h2o_req_t *req, orderd_store_t *store, orderd_str_t user, int store_err)
+{
+    const orderd_store_limits_t *l = orderd_store_limits(store);
+    switch (store_err) {
+    case ORDERD_STORE_ERATELIMIT: {
+        char rate[32];
+        int64_t secs = orderd_retry_after_seconds(orderd_store_rate_wait_ms(store, user));
+        char *value = h2o_mem_alloc_pool(&req->pool, 24);
+        int len = snprintf(value, 24, "%lld", (long long)secs);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, value, (size_t)len);
+        return orderd_http_problem(req, ORDERD_PROBLEM_RATE_LIMITED, NULL, 0,
+                                   "this user may create and cancel %s (bursts of %u); nothing was changed, retry "
+                                   "in %lld s",
+                                   orderd_rate_format(&l->rate, rate, sizeof(rate)), l->rate.burst, (long long)secs);
+    }
+    case ORDERD_STORE_EUSERLIMIT:
+        return orderd_http_problem(req, ORDERD_PROBLEM_STORAGE, NULL, 0,
+                                   "this user already holds the most orders this server keeps for one user (%llu); "
+                                   "nothing was changed",
+                                   (unsigned long long)l->max_orders_per_user);
+    case ORDERD_STORE_EORDERLIMIT:
+        return orderd_http_problem(req, ORDERD_PROBLEM_STORAGE, NULL, 0,
+                                   "the server already holds the most orders it keeps (%llu); nothing was changed",
+                                   (unsigned long long)l->max_orders);
+    default:
+        return orderd_http_problem(req, ORDERD_PROBLEM_STORAGE, NULL, 0,
+                                   "the server's memory is at its limit; nothing was changed, reads still work");
+    }
 }
 
 int orderd_http_key_mismatch(h2o_req_t *req)

@@ -33,6 +33,8 @@ typedef enum {
     ORDERD_PROBLEM_INTERNAL,        /* 500 */
     ORDERD_PROBLEM_FORBIDDEN,       /* 403 */
     ORDERD_PROBLEM_PRECONDITION,    /* 412 */
+    ORDERD_PROBLEM_RATE_LIMITED,    /* 429 */
+    ORDERD_PROBLEM_STORAGE,         /* 507 */
 } orderd_problem_kind_t;
 
 /** Longest entity tag, quotes included. */
@@ -119,6 +121,14 @@ int orderd_http_unavailable(h2o_req_t *req, int store_err);
  * else 422 listing the rules `what` ("the order") breaks. Returns 0.
  */
 int orderd_http_bad_body(h2o_req_t *req, int decoded, const orderd_decode_report_t *report, const char *what);
+
+/**
+ * A write refused by one of the store's limits (`store_err`, for which
+ * orderd_store_err_is_limit holds), nothing changed: 429 with Retry-After
+ * (whole seconds until `user`'s bucket holds a token, at least 1) for
+ * ERATELIMIT, else 507 naming the limit reached. Returns 0.
+ */
+int orderd_http_limit_refused(h2o_req_t *req, orderd_store_t *store, orderd_str_t user, int store_err);
 
 /** 422: the Idempotency-Key was used for a different request. Returns 0. */
 int orderd_http_key_mismatch(h2o_req_t *req);

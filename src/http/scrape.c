@@ -293,6 +293,23 @@ static void render_table(orderd_metrics_text_t *t, orderd_app_t *app)
     }
     orderd_metrics_family(t, "orderd_idempotency_keys", "gauge", "Idempotency keys held.");
     orderd_metrics_sample(t, "orderd_idempotency_keys", NULL, (double)orderd_store_idem_count(app->store));
+    orderd_store_refusals_t r;
+    orderd_store_refusals(app->store, &r);
+    orderd_metrics_family(t, "orderd_rate_limited_total", "counter",
+                          "Creates and cancels refused with 429 by --rate-limit-per-user.");
+    orderd_metrics_sample(t, "orderd_rate_limited_total", NULL, (double)r.rate);
+    orderd_metrics_family(t, "orderd_quota_refused_total", "counter",
+                          "Writes refused with 507, by the limit reached (--max-orders-per-user, --max-orders, "
+                          "--memory-limit).");
+    orderd_metrics_sample(t, "orderd_quota_refused_total", "limit=\"orders_per_user\"", (double)r.orders_per_user);
+    orderd_metrics_sample(t, "orderd_quota_refused_total", "limit=\"orders\"", (double)r.orders);
+    orderd_metrics_sample(t, "orderd_quota_refused_total", "limit=\"memory\"", (double)r.memory);
+    orderd_metrics_family(t, "orderd_memory_in_use_bytes", "gauge",
+                          "Heap the process holds, as --memory-limit measures it (jemalloc's stats.allocated), "
+                          "read at the scrape.");
+    orderd_metrics_sample(t, "orderd_memory_in_use_bytes", NULL, (double)orderd_quota_memory_in_use());
+    orderd_metrics_family(t, "orderd_memory_limit_bytes", "gauge", "--memory-limit; 0: none.");
+    orderd_metrics_sample(t, "orderd_memory_limit_bytes", NULL, (double)orderd_store_limits(app->store)->memory_bytes);
     orderd_metrics_family(t, "orderd_replay_duration_seconds", "gauge", "How long replaying the journal took at start-up.");
     orderd_metrics_sample(t, "orderd_replay_duration_seconds", NULL, (double)app->replay_ns * 1e-9);
 }

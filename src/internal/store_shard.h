@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 
 #include "internal/idvec.h"
+#include "orderd/quota.h"
 #include "orderd/store.h"
 
 typedef struct user {
@@ -20,6 +21,7 @@ typedef struct user {
     orderd_order_t **orders;              /* every order of the user, by id (creation order) */
     size_t n_orders, cap_orders;
     orderd_idvec_t by_status[ORDERD_STATUS_COUNT]; /* ids, ascending, one vector per status */
+    orderd_rate_t rate; /* the user's token bucket (--rate-limit-per-user); zero: full, as after a restart */
     uint8_t id_len;
     char id[ORDERD_USER_ID_MAX];
 } user_t;
@@ -34,6 +36,9 @@ typedef struct shard {
     size_t users_cap, users_n;
     orderd_idvec_t by_status[ORDERD_STATUS_COUNT]; /* every user's ids, ascending: the operator's lists */
     orderd_idem_table_t idem;                      /* the idempotency keys of this shard's users */
+    /* writes refused by a limit (orderd_store_refusals_t's order): written
+     * under the lock, read by /metrics without it */
+    _Atomic uint64_t refused[4];
 } __attribute__((aligned(64))) shard_t;
 
 struct orderd_store {
@@ -42,7 +47,16 @@ struct orderd_store {
     _Atomic uint64_t last_seq;
     int64_t idem_ttl_ms;
     orderd_store_journal_t journal; /* append == NULL: no journal */
+    orderd_store_limits_t limits;   /* all zero: none */
+    /* orders in the table: live creates count theirs in before applying
+     * (so --max-orders holds across shards), replay and undo as they go */
+    _Atomic uint64_t norders;
+    _Atomic uint64_t mem_in_use;  /* the heap probe's last answer */
+    _Atomic int64_t mem_asked_ms; /* when it was asked (limits.clock_ms) */
 };
+
+/* Indexes of shard_t.refused. */
+enum { REFUSED_RATE, REFUSED_PER_USER, REFUSED_ORDERS, REFUSED_MEMORY };
 
 /* An order's status changes, kept right after its blob in the table's copy
  * (not in the blob: the blob is the journal's create payload). Entry i is the
@@ -89,5 +103,27 @@ int orderd_shard_apply_live(orderd_store_t *store, shard_t *s, const orderd_chan
  * EUNAVAILABLE when the journal refuses.
  */
 int orderd_shard_barrier(orderd_store_t *store, shard_t *s, void *waiter);
+
+/* --- defined in store_limits.c; the caller holds the shard's lock. Each
+ * refusal is counted in s->refused and changes nothing else. --- */
+
+/**
+ * Takes a token from user `u`'s bucket for a write: OK, or ERATELIMIT. `u`
+ * NULL (a user with no record yet, whose bucket is full) is OK, no token taken.
+ */
+int orderd_shard_take_token(orderd_store_t *store, shard_t *s, user_t *u);
+
+/** OK, or EMEMLIMIT when `mem_in_use` (orderd_store_memory_in_use, read before the lock) is past the limit. */
+int orderd_shard_check_memory(orderd_store_t *store, shard_t *s, uint64_t mem_in_use);
+
+/**
+ * Whether one more order of `u` (NULL: a user with none) may be created:
+ * EUSERLIMIT, EMEMLIMIT or EORDERLIMIT, or OK with the order already counted
+ * in store->norders: a create that then fails calls orderd_shard_unadmit_order.
+ */
+int orderd_shard_admit_order(orderd_store_t *store, shard_t *s, const user_t *u, uint64_t mem_in_use);
+
+/** Takes back the count of an admitted order that was not created. */
+void orderd_shard_unadmit_order(orderd_store_t *store);
 
 #endif

@@ -20,6 +20,7 @@ Python 3.11 standard library only."""
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import itertools
 import json
@@ -452,8 +453,10 @@ PROBLEM_SLUGS = {
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation-failed",
+    429: "rate-limited",
     500: "internal-error",
     503: "unavailable",
+    507: "insufficient-storage",
 }
 
 
@@ -944,3 +947,20 @@ def require_executable(runner, path, what="orderd binary"):
         return True
     runner.fail(f"{what} is executable", f"{path} is not an executable file")
     return False
+
+
+def suite_start(doc, sanitized=False):
+    """The start of a suite's main(): --orderd BINARY (and, with sanitized,
+    --sanitized: the suite measures but does not hold a sanitizer build to
+    its limits) parsed with the first paragraph of `doc` as description, and
+    a Runner. Returns (args, runner, binary's absolute path), the path None
+    (and the failure recorded) when it is not an executable file."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--orderd", required=True)
+    if sanitized:
+        ap.add_argument("--sanitized", action="store_true", help="do not hold memory and latency to the limits")
+    args = ap.parse_args()
+    runner = Runner()
+    binary = os.path.abspath(args.orderd)
+    return args, runner, binary if require_executable(runner, binary) else None
+
