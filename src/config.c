@@ -286,6 +286,28 @@ static int set_max_body(parse_state_t *p, const char *name, const char *v)
     return 0;
 }
 
+/* A whole number from min to max into *out. */
+static int set_count(parse_state_t *p, const char *name, const char *v, unsigned min, unsigned max, unsigned *out)
+{
+    unsigned long long n;
+    if (parse_ull(v, min, max, &n) != 0)
+        return FAIL(p, "%s: expected a number from %u to %u, got '%s'\n", name, min, max, v);
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int set_http2_max_streams(parse_state_t *p, const char *name, const char *v)
+{
+    /* libh2o 2.2.5 announces SETTINGS_MAX_CONCURRENT_STREAMS 100 (compiled
+     * in) and refuses streams past it: more could never be in process */
+    return set_count(p, name, v, 1, ORDERD_HTTP2_STREAMS_MAX, &p->cfg->http2_max_streams);
+}
+
+static int set_http2_max_resets(parse_state_t *p, const char *name, const char *v)
+{
+    return set_count(p, name, v, 0, 1000000, &p->cfg->http2_max_resets);
+}
+
 static int set_fsync(parse_state_t *p, const char *name, const char *v)
 {
     if (orderd_fsync_mode_parse(v, &p->cfg->fsync) != 0)
@@ -397,6 +419,15 @@ static const flag_t flags[] = {
     {"threads", "N", "the number of online CPUs", "worker threads, one event loop each", 0, set_threads},
     {"data-dir", "DIR", "./data", "data directory: the journal, snapshots, the LOCK file", 0, set_data_dir},
     {"max-body", "BYTES", "1048576", "largest request body accepted", 0, set_max_body},
+    {"http2-max-streams", "N", "100",
+     "requests of one HTTP/2 connection in process at once (1 to 100); its further\n"
+     "streams wait, unread, until one is answered",
+     0, set_http2_max_streams},
+    {"http2-max-resets", "N", "200",
+     "streams one HTTP/2 connection may reset while their answer is pending, within\n"
+     "any 10 s; past it: GOAWAY (ENHANCE_YOUR_CALM) and the connection closes\n"
+     "(rapid reset, CVE-2023-44487); 0: no limit",
+     0, set_http2_max_resets},
     {"fsync", "always|everysec|no", "always",
      "always: answer a change after fdatasync (nothing acknowledged is lost); everysec:\n"
      "after write(), fdatasync every second (a power loss may lose about a second);\n"
@@ -566,6 +597,8 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
     *cfg = (orderd_config_t){.threads = cpus > 0 ? (unsigned)(cpus < MAX_THREADS ? cpus : MAX_THREADS) : 1,
                              .data_dir = "./data",
                              .max_body = 1024 * 1024,
+                             .http2_max_streams = ORDERD_HTTP2_STREAMS_MAX,
+                             .http2_max_resets = 200,
                              .fsync = ORDERD_FSYNC_ALWAYS,
                              .snapshot_bytes = 64ull << 20,
                              .idempotency_ttl_ms = 24LL * 3600 * 1000,
@@ -655,8 +688,10 @@ const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t
             put(&t, " tls-cert=%s tls-key=%s", l->tls_cert, l->tls_key);
         put(&t, " http2=%s", l->http2 ? "on" : "off");
     }
-    put(&t, " threads=%u data-dir=%s max-body=%zu fsync=%s snapshot-bytes=%llu", cfg->threads, cfg->data_dir,
-        cfg->max_body, orderd_fsync_mode_name(cfg->fsync), (unsigned long long)cfg->snapshot_bytes);
+    put(&t,
+        " threads=%u data-dir=%s max-body=%zu http2-max-streams=%u http2-max-resets=%u fsync=%s snapshot-bytes=%llu",
+        cfg->threads, cfg->data_dir, cfg->max_body, cfg->http2_max_streams, cfg->http2_max_resets,
+        orderd_fsync_mode_name(cfg->fsync), (unsigned long long)cfg->snapshot_bytes);
     if (cfg->operator_token_file != NULL)
         put(&t, " operator-token-file=%s", cfg->operator_token_file);
     else

@@ -533,6 +533,35 @@ static void test_compress_and_log_format(void **state)
     expect_usage(parse("--log-format", "xml", NULL), "--log-format xml");
 }
 
+static void test_http2_limits(void **state)
+{
+    static const struct {
+        const char *streams, *resets; /* NULL: the default */
+        unsigned want_streams, want_resets;
+    } ok[] = {
+        {NULL, NULL, 100, 200},
+        {"1", "0", 1, 0},
+        {"100", "1000000", 100, 1000000},
+        {"8", NULL, 8, 200},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); ++i) {
+        /* --threads 1 stands where a flag is not given */
+        run_t *r = parse(ok[i].streams ? "--http2-max-streams" : "--threads", ok[i].streams ? ok[i].streams : "1",
+                         ok[i].resets ? "--http2-max-resets" : "--threads", ok[i].resets ? ok[i].resets : "1", NULL);
+        expect_run(r);
+        if (r->cfg.http2_max_streams != ok[i].want_streams || r->cfg.http2_max_resets != ok[i].want_resets)
+            fail_msg("case %zu: streams %u resets %u", i, r->cfg.http2_max_streams, r->cfg.http2_max_resets);
+        run_free(r);
+    }
+    /* libh2o 2.2.5 refuses the 101st open stream: 101 could never be in process */
+    static const char *const bad[][2] = {
+        {"--http2-max-streams", "101"},    {"--http2-max-streams", "0"},  {"--http2-max-streams", "-1"},
+        {"--http2-max-resets", "1000001"}, {"--http2-max-resets", "ten"}, {"--http2-max-resets", ""},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i)
+        expect_usage(parse(bad[i][0], bad[i][1], NULL), bad[i][0]);
+}
+
 /* Every variable orderd reads, unset: the tests' environment must not leak in. */
 static void clear_env(void)
 {
@@ -541,7 +570,7 @@ static void clear_env(void)
                                        "ORDERD_MAX_BODY",       "ORDERD_FSYNC",      "ORDERD_SNAPSHOT_BYTES",
                                        "ORDERD_OPERATOR_TOKEN_FILE", "ORDERD_IDEMPOTENCY_TTL", "ORDERD_ACCESS_LOG",
                                        "ORDERD_TRUSTED_PROXY",  "ORDERD_CORS_ORIGIN", "ORDERD_COMPRESS",
-                                       "ORDERD_LOG_FORMAT"};
+                                       "ORDERD_LOG_FORMAT",     "ORDERD_HTTP2_MAX_STREAMS", "ORDERD_HTTP2_MAX_RESETS"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
 }
@@ -563,6 +592,8 @@ static void test_env_sets_each_flag(void **state)
     setenv("ORDERD_COMPRESS", "off", 1);
     setenv("ORDERD_LOG_FORMAT", "json", 1);
     setenv("ORDERD_HTTP2", "off", 1);
+    setenv("ORDERD_HTTP2_MAX_STREAMS", "8", 1);
+    setenv("ORDERD_HTTP2_MAX_RESETS", "50", 1);
     run_t *r = parse(NULL);
     expect_run(r);
     assert_int_equal(r->cfg.nlisteners, 1);
@@ -582,6 +613,8 @@ static void test_env_sets_each_flag(void **state)
     assert_string_equal(r->cfg.cors_origins[0], "https://shop.example");
     assert_int_equal(r->cfg.compress, 0);
     assert_int_equal(r->cfg.log_json, 1);
+    assert_int_equal(r->cfg.http2_max_streams, 8);
+    assert_int_equal(r->cfg.http2_max_resets, 50);
     run_free(r);
     clear_env();
 }
@@ -670,7 +703,8 @@ static void test_help_lists_defaults_and_variables(void **state)
     static const char *const flags[] = {"listen",      "tls-cert",       "tls-key",         "http2",
                                         "threads",     "data-dir",       "max-body",        "fsync",
                                         "snapshot-bytes", "operator-token-file", "idempotency-ttl", "access-log",
-                                        "trusted-proxy", "cors-origin",  "compress",        "log-format"};
+                                        "trusted-proxy", "cors-origin",  "compress",        "log-format",
+                                        "http2-max-streams", "http2-max-resets"};
     clear_env();
     run_t *r = parse("--help", NULL);
     assert_int_equal(r->rc, ORDERD_CONFIG_EXIT);
@@ -708,6 +742,7 @@ static void test_describe(void **state)
     assert_non_null(strstr(d, "listen=https://[::1]:8443 tls-cert=c.pem tls-key=k.pem http2=on"));
     assert_non_null(strstr(d, " threads=2 "));
     assert_non_null(strstr(d, " fsync=always "));
+    assert_non_null(strstr(d, " max-body=1048576 http2-max-streams=100 http2-max-resets=200 "));
     assert_non_null(strstr(d, " trusted-proxy=10.1.0.0/16 trusted-proxy=2001:db8::/32"));
     assert_non_null(strstr(d, " operator-token-file=tok "));
     assert_non_null(strstr(d, " idempotency-ttl=86400s "));
@@ -740,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_bad_bound_flags),
         cmocka_unit_test(test_trusted_proxy_and_cors_origin),
         cmocka_unit_test(test_compress_and_log_format),
+        cmocka_unit_test(test_http2_limits),
         cmocka_unit_test(test_env_sets_each_flag),
         cmocka_unit_test(test_env_flag_wins),
         cmocka_unit_test(test_env_lists_and_empty),

@@ -31,7 +31,7 @@ TOKEN = "s3cret-operator-token-for-the-log-test"
 JSON_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 FLAGS = ["listen", "tls-cert", "tls-key", "http2", "threads", "data-dir", "max-body", "fsync", "snapshot-bytes",
          "operator-token-file", "idempotency-ttl", "access-log", "trusted-proxy", "cors-origin", "compress",
-         "log-format"]
+         "log-format", "http2-max-streams", "http2-max-resets"]
 
 
 def clean_env(extra=None):
@@ -112,6 +112,7 @@ def test_every_flag_from_env(binary, tmp):
     env = clean_env({"ORDERD_LISTEN": "127.0.0.1:0", "ORDERD_THREADS": "1", "ORDERD_DATA_DIR": data,
                      "ORDERD_MAX_BODY": "2048", "ORDERD_FSYNC": "everysec", "ORDERD_ACCESS_LOG": log,
                      "ORDERD_IDEMPOTENCY_TTL": "1h", "ORDERD_COMPRESS": "off",
+                     "ORDERD_HTTP2_MAX_STREAMS": "10", "ORDERD_HTTP2_MAX_RESETS": "20",
                      "ORDERD_TRUSTED_PROXY": "10.0.0.0/8,::1", "ORDERD_CORS_ORIGIN": "https://shop.example"})
     srv = Server(binary, env=env)
     srv.argv = [binary]  # nothing on the command line: everything from the environment
@@ -120,6 +121,7 @@ def test_every_flag_from_env(binary, tmp):
         conf = next(ln for ln in srv.lines if "effective configuration" in ln)
         for want in ("threads=1", f"data-dir={data}", "max-body=2048", "fsync=everysec", f"access-log={log}",
                      "idempotency-ttl=3600s", "compress=off", "trusted-proxy=10.0.0.0/8", "trusted-proxy=::1/128",
+                     "http2-max-streams=10", "http2-max-resets=20",
                      "cors-origin=https://shop.example"):
             ensure(want in conf, f"{want!r} not in {conf!r}")
         c = srv.http()
