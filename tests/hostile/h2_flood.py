@@ -320,7 +320,10 @@ def run_apart(specs, grace=3.0):
         procs.append(proc)
     out = []
     for kwargs, pipe, proc in zip(specs, pipes, procs):
-        report = pipe.recv() if pipe.poll(kwargs["seconds"] + grace + 60) else {"error": "no report from the attacker"}
+        try:
+            report = pipe.recv() if pipe.poll(kwargs["seconds"] + grace + 60) else {"error": "no report in time"}
+        except EOFError:
+            report = {"error": f"the attacker's process ended without a report (exit {proc.exitcode})"}
         proc.join(10)
         if proc.is_alive():
             proc.kill()
