@@ -22,6 +22,8 @@ figures are printed (docs/security.md quotes them).
 the limits. The last line is exactly `N passed, N failed, N skipped`."""
 import os
 import random
+import socket
+import ssl
 import sys
 import time
 
@@ -29,11 +31,11 @@ sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
 from orderd_harness import (  # noqa: E402
-    Http, Server, TempDir, ensure, ensure_eq, expect, new_order)
+    Http, Server, TempDir, ensure, ensure_eq, expect, make_cert, new_order)
 from nesting_test import Healthy, Memory, print_figures, report, suite_args  # noqa: E402
 from h2_flood import (  # noqa: E402
-    DATA, END_STREAM, ERROR_NAMES, HEADERS, END_HEADERS, Connection, attack_span, create_block, frame, get_block,
-    reset_burst, run_apart)
+    DATA, END_STREAM, ERROR_NAMES, GOAWAY, HEADERS, END_HEADERS, PREFACE, SETTINGS, Connection, attack_span,
+    create_block, frame, get_block, reset_burst, run_apart)
 
 MAX_RESETS = 200   # orderd's default --http2-max-resets
 ENHANCE_YOUR_CALM = 11
@@ -265,6 +267,59 @@ def test_max_streams(ctx, binary, workdir):
         one.kill9()
 
 
+def read_frames_until_closed(sock, timeout):
+    """Every frame the server sends until it closes the connection: [(type, payload)]."""
+    sock.settimeout(timeout)
+    buf, frames = b"", []
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                n = int.from_bytes(buf[:3], "big")
+                frames.append((buf[3], buf[9:9 + n]))
+                buf = buf[9 + n:]
+    except (OSError, ssl.SSLError):
+        pass  # a TCP reset after the GOAWAY: the frames read so far are what came
+    return frames
+
+
+def test_tls_connection(ctx, binary, workdir):
+    """h2 over TLS: the same GOAWAY, and the TLS connection gauge (the
+    socket's on_close, which the count chains) goes back to 0 after it."""
+    cert, key = make_cert(workdir, "rapid-reset")
+    # the harness's cleartext listener (for /metrics), then a TLS one
+    srv = Server(binary, workdir=workdir, threads=1,
+                 args=["--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key], name="tls")
+    try:
+        srv.start()
+        port = int(srv.wait_line(r"listening on https://127\.0\.0\.1:(\d+)", 5).rsplit(":", 1)[1])
+        tls = ssl.create_default_context(cafile=cert)
+        tls.set_alpn_protocols(["h2"])
+        raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with tls.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            ensure_eq(sock.selected_alpn_protocol(), "h2", "ALPN")
+            block = create_block(f"127.0.0.1:{port}", "mallory", len(ctx.body))
+            # one thread, one direction at a time: an SSL socket is not for concurrent reads and writes
+            sock.sendall(PREFACE + frame(SETTINGS, 0, 0) + reset_burst(1, MAX_RESETS + 100, block, ctx.body))
+            frames = read_frames_until_closed(sock, 10.0)
+        goaways = [p for t, p in frames if t == GOAWAY]
+        ensure(goaways, f"no GOAWAY over TLS (frames: {[t for t, _ in frames][:20]})")
+        code = int.from_bytes(goaways[0][4:8], "big")
+        ensure_eq(ERROR_NAMES.get(code, code), "ENHANCE_YOUR_CALM", "GOAWAY error code over TLS")
+        ensure_eq(goaways[0][8:].decode(), GOAWAY_TEXT, "GOAWAY debug data over TLS")
+        deadline = time.monotonic() + 5
+        while metrics(srv.port)['orderd_http_open_connections{protocol="tls"}'] > 0:
+            ensure(time.monotonic() < deadline, "the TLS connection gauge did not go back to 0")
+            time.sleep(0.05)
+        ensure_eq(srv.terminate(), 0, "exit status")
+        return ""
+    finally:
+        srv.kill9()
+
+
 def test_logged(ctx):
     lines = [ln for ln in ctx.server.lines if "before their answer" in ln]
     ensure(lines, "no log line for the GOAWAYs")
@@ -288,6 +343,7 @@ def main():
                        test_shut_down_when_answers_stall, test_logged):
                 runner.run(fn.__name__[5:], fn, ctx)
             runner.run("max_streams", test_max_streams, ctx, binary, workdir)
+            runner.run("tls_connection", test_tls_connection, ctx, binary, workdir)
             ctx.stop()
             runner.run("server_sigterm_exit_0", lambda: ensure_eq(server.terminate(10.0), 0, "exit status"))
             print_figures(ctx.figures, args.sanitized)
