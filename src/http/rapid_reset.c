@@ -135,8 +135,9 @@ void orderd_http_rapid_reset_note(h2o_req_t *req)
         return;
     orderd_http_thread_t *t = H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, ctx, req->conn->ctx);
     h2o_http2_conn_t *conn = (h2o_http2_conn_t *)req->conn;
-    /* closing (the stream goes with its connection), or already sent GOAWAY */
-    if (t->http2_max_resets == 0 || conn->state != H2O_HTTP2_CONN_STATE_OPEN)
+    /* closing (the stream goes with its connection), already sent GOAWAY,
+     * or an h2c upgrade that never got its socket */
+    if (t->http2_max_resets == 0 || conn->state != H2O_HTTP2_CONN_STATE_OPEN || conn->sock == NULL)
         return;
     conn_resets_t *c = resets_of(conn->sock);
     if (c == NULL || c->goaway)
