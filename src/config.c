@@ -287,6 +287,28 @@ static int set_max_body(parse_state_t *p, const char *name, const char *v)
     return 0;
 }
 
+/* A whole number from min to max into *out. */
+static int set_count(parse_state_t *p, const char *name, const char *v, unsigned min, unsigned max, unsigned *out)
+{
+    unsigned long long n;
+    if (parse_ull(v, min, max, &n) != 0)
+        return FAIL(p, "%s: expected a number from %u to %u, got '%s'\n", name, min, max, v);
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int set_http2_max_streams(parse_state_t *p, const char *name, const char *v)
+{
+    /* libh2o 2.2.5 announces SETTINGS_MAX_CONCURRENT_STREAMS 100 (compiled
+     * in) and refuses streams past it: more could never be in process */
+    return set_count(p, name, v, 1, ORDERD_HTTP2_STREAMS_MAX, &p->cfg->http2_max_streams);
+}
+
+static int set_http2_max_resets(parse_state_t *p, const char *name, const char *v)
+{
+    return set_count(p, name, v, 0, 1000000, &p->cfg->http2_max_resets);
+}
+
 static int set_fsync(parse_state_t *p, const char *name, const char *v)
 {
     if (orderd_fsync_mode_parse(v, &p->cfg->fsync) != 0)
@@ -401,7 +423,7 @@ static int set_compress(parse_state_t *p, const char *name, const char *v)
 }
 
 /* "off" or a whole number from 1 to max; -1 (with the message) for anything else */
-static int set_count(parse_state_t *p, const char *name, const char *v, unsigned long long max, uint64_t *out)
+static int set_limit(parse_state_t *p, const char *name, const char *v, unsigned long long max, uint64_t *out)
 {
     unsigned long long n;
     if (strcmp(v, "off") == 0) {
@@ -434,12 +456,12 @@ static int set_rate_burst(parse_state_t *p, const char *name, const char *v)
 
 static int set_max_orders_per_user(parse_state_t *p, const char *name, const char *v)
 {
-    return set_count(p, name, v, 1ull << 40, &p->cfg->max_orders_per_user);
+    return set_limit(p, name, v, 1ull << 40, &p->cfg->max_orders_per_user);
 }
 
 static int set_max_orders(parse_state_t *p, const char *name, const char *v)
 {
-    return set_count(p, name, v, 1ull << 40, &p->cfg->max_orders);
+    return set_limit(p, name, v, 1ull << 40, &p->cfg->max_orders);
 }
 
 /* "off", or bytes with an optional K, M or G (powers of 1024), 1 to 1 PiB */
@@ -515,6 +537,15 @@ static const flag_t flags[] = {
      "close a connection with no request in progress that sends nothing this\n"
      "long: HTTP/2 with a GOAWAY first, HTTP/1.1 through its one timer",
      0, set_idle_timeout},
+    {"http2-max-streams", "N", "100",
+     "requests of one HTTP/2 connection in process at once (1 to 100); its further\n"
+     "streams wait, unread, until one is answered",
+     0, set_http2_max_streams},
+    {"http2-max-resets", "N", "200",
+     "streams one HTTP/2 connection may reset while their answer is pending, within\n"
+     "any 10 s; past it: GOAWAY (ENHANCE_YOUR_CALM) and the connection closes\n"
+     "(rapid reset, CVE-2023-44487); 0: no limit",
+     0, set_http2_max_resets},
     {"fsync", "always|everysec|no", "always",
      "always: answer a change after fdatasync (nothing acknowledged is lost); everysec:\n"
      "after write(), fdatasync every second (a power loss may lose about a second);\n"
@@ -701,6 +732,8 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                              .header_timeout_ms = 10000,
                              .body_timeout_ms = 10000,
                              .idle_timeout_ms = 10000,
+                             .http2_max_streams = ORDERD_HTTP2_STREAMS_MAX,
+                             .http2_max_resets = 200,
                              .fsync = ORDERD_FSYNC_ALWAYS,
                              .snapshot_bytes = 64ull << 20,
                              .idempotency_ttl_ms = 24LL * 3600 * 1000,
@@ -820,6 +853,7 @@ const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); ++i)
         put(&t, timeouts[i].ms % 1000 == 0 ? " %s=%llds" : " %s=%lldms", timeouts[i].name,
             (long long)(timeouts[i].ms % 1000 == 0 ? timeouts[i].ms / 1000 : timeouts[i].ms));
+    put(&t, " http2-max-streams=%u http2-max-resets=%u", cfg->http2_max_streams, cfg->http2_max_resets);
     put(&t, " fsync=%s snapshot-bytes=%llu", orderd_fsync_mode_name(cfg->fsync),
         (unsigned long long)cfg->snapshot_bytes);
     if (cfg->operator_token_file != NULL)

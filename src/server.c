@@ -272,6 +272,10 @@ static void init_globalconf(server_t *s, h2o_globalconf_t *gc, int http2)
     gc->max_request_entity_size = s->cfg->max_body * 2 + 65536;
     gc->http2.graceful_shutdown_timeout = H2_GRACEFUL_TIMEOUT_MS;
     set_timeouts(s->cfg, gc);
+    /* streams of one connection past this wait in h2o's queue, unread; a
+     * stream reset before its answer frees its place at once, which
+     * --http2-max-resets bounds (src/http/rapid_reset.c) */
+    gc->http2.max_concurrent_requests_per_connection = s->cfg->http2_max_streams;
     /* h2c both ways, prior knowledge and Upgrade: h2c (h2o's lib/http1.c);
      * over TLS, HTTP/2 comes through ALPN, set on the listener's SSL_CTX */
     gc->http1.upgrade_to_http2 = http2;
@@ -501,6 +505,7 @@ int orderd_server_run(const orderd_config_t *cfg)
     s.app.cors_origins = cfg->cors_origins;
     s.app.ncors_origins = cfg->ncors_origins;
     s.app.compress = cfg->compress;
+    s.app.http2_max_resets = cfg->http2_max_resets;
     orderd_store_set_idem_ttl(s.app.store, cfg->idempotency_ttl_ms); /* before replay: it skips expired keys */
     orderd_store_set_limits(s.app.store, &(orderd_store_limits_t){.rate = cfg->rate_limit,
                                                                   .max_orders_per_user = cfg->max_orders_per_user,

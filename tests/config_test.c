@@ -657,6 +657,35 @@ static void test_limit_flags(void **state)
     run_free(r);
 }
 
+static void test_http2_limits(void **state)
+{
+    static const struct {
+        const char *streams, *resets; /* NULL: the default */
+        unsigned want_streams, want_resets;
+    } ok[] = {
+        {NULL, NULL, 100, 200},
+        {"1", "0", 1, 0},
+        {"100", "1000000", 100, 1000000},
+        {"8", NULL, 8, 200},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); ++i) {
+        /* --threads 1 stands where a flag is not given */
+        run_t *r = parse(ok[i].streams ? "--http2-max-streams" : "--threads", ok[i].streams ? ok[i].streams : "1",
+                         ok[i].resets ? "--http2-max-resets" : "--threads", ok[i].resets ? ok[i].resets : "1", NULL);
+        expect_run(r);
+        if (r->cfg.http2_max_streams != ok[i].want_streams || r->cfg.http2_max_resets != ok[i].want_resets)
+            fail_msg("case %zu: streams %u resets %u", i, r->cfg.http2_max_streams, r->cfg.http2_max_resets);
+        run_free(r);
+    }
+    /* libh2o 2.2.5 refuses the 101st open stream: 101 could never be in process */
+    static const char *const bad[][2] = {
+        {"--http2-max-streams", "101"},    {"--http2-max-streams", "0"},  {"--http2-max-streams", "-1"},
+        {"--http2-max-resets", "1000001"}, {"--http2-max-resets", "ten"}, {"--http2-max-resets", ""},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i)
+        expect_usage(parse(bad[i][0], bad[i][1], NULL), bad[i][0]);
+}
+
 /* Every variable orderd reads, unset: the tests' environment must not leak in. */
 static void clear_env(void)
 {
@@ -668,7 +697,8 @@ static void clear_env(void)
                                        "ORDERD_LOG_FORMAT", "ORDERD_MAX_CONNECTIONS", "ORDERD_HEADER_TIMEOUT",
                                        "ORDERD_BODY_TIMEOUT", "ORDERD_IDLE_TIMEOUT", "ORDERD_RATE_LIMIT_PER_USER",
                                        "ORDERD_RATE_LIMIT_BURST", "ORDERD_MAX_ORDERS_PER_USER",
-                                       "ORDERD_MAX_ORDERS",     "ORDERD_MEMORY_LIMIT"};
+                                       "ORDERD_MAX_ORDERS",     "ORDERD_MEMORY_LIMIT", "ORDERD_HTTP2_MAX_STREAMS",
+                                       "ORDERD_HTTP2_MAX_RESETS"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
 }
@@ -699,6 +729,8 @@ static void test_env_sets_each_flag(void **state)
     setenv("ORDERD_MAX_ORDERS_PER_USER", "100", 1);
     setenv("ORDERD_MAX_ORDERS", "1000", 1);
     setenv("ORDERD_MEMORY_LIMIT", "2G", 1);
+    setenv("ORDERD_HTTP2_MAX_STREAMS", "8", 1);
+    setenv("ORDERD_HTTP2_MAX_RESETS", "50", 1);
     run_t *r = parse(NULL);
     expect_run(r);
     assert_int_equal(r->cfg.nlisteners, 1);
@@ -725,6 +757,8 @@ static void test_env_sets_each_flag(void **state)
     assert_int_equal(r->cfg.max_orders_per_user, 100);
     assert_int_equal(r->cfg.max_orders, 1000);
     assert_int_equal(r->cfg.memory_limit, 2ull << 30);
+    assert_int_equal(r->cfg.http2_max_streams, 8);
+    assert_int_equal(r->cfg.http2_max_resets, 50);
     run_free(r);
     clear_env();
 }
@@ -816,7 +850,8 @@ static void test_help_lists_defaults_and_variables(void **state)
                                         "trusted-proxy", "cors-origin",  "compress",        "log-format",
                                         "max-connections", "header-timeout", "body-timeout", "idle-timeout",
                                         "rate-limit-per-user", "rate-limit-burst", "max-orders-per-user",
-                                        "max-orders",  "memory-limit"};
+                                        "max-orders",  "memory-limit", "http2-max-streams",
+                                        "http2-max-resets"};
     clear_env();
     run_t *r = parse("--help", NULL);
     assert_int_equal(r->rc, ORDERD_CONFIG_EXIT);
@@ -854,6 +889,7 @@ static void test_describe(void **state)
     assert_non_null(strstr(d, "listen=https://[::1]:8443 tls-cert=c.pem tls-key=k.pem http2=on"));
     assert_non_null(strstr(d, " threads=2 "));
     assert_non_null(strstr(d, " fsync=always "));
+    assert_non_null(strstr(d, " http2-max-streams=100 http2-max-resets=200 "));
     assert_non_null(strstr(d, " trusted-proxy=10.1.0.0/16 trusted-proxy=2001:db8::/32"));
     assert_non_null(strstr(d, " operator-token-file=tok "));
     assert_non_null(strstr(d, " idempotency-ttl=86400s "));
@@ -898,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_connection_flags),
         cmocka_unit_test(test_compress_and_log_format),
         cmocka_unit_test(test_limit_flags),
+        cmocka_unit_test(test_http2_limits),
         cmocka_unit_test(test_env_sets_each_flag),
         cmocka_unit_test(test_env_flag_wins),
         cmocka_unit_test(test_env_lists_and_empty),

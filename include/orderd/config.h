@@ -20,6 +20,9 @@
 
 /* --max-connections at most (and the most the default derived from the fd limit gives). */
 #define ORDERD_CONFIG_MAX_CONNECTIONS 16777216u
+/* --http2-max-streams at most (and by default): libh2o 2.2.5's
+ * SETTINGS_MAX_CONCURRENT_STREAMS, which it does not let a server change. */
+#define ORDERD_HTTP2_STREAMS_MAX 100
 
 /** One --listen with the flags bound to it (--tls-cert, --tls-key, --http2). */
 typedef struct orderd_listener_config {
@@ -42,6 +45,8 @@ typedef struct orderd_config {
     /* --header-timeout, --body-timeout, --idle-timeout: what libh2o makes of
      * them is in src/server.c (HTTP/1.1 has one timer for all three) */
     int64_t header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+    unsigned http2_max_streams; /* --http2-max-streams: h2o's max_concurrent_requests_per_connection */
+    unsigned http2_max_resets;  /* --http2-max-resets: resets before the answer per 10 s; 0: no limit */
     orderd_fsync_mode_t fsync;
     uint64_t snapshot_bytes;
     const char *operator_token_file; /* NULL: <data-dir>/operator-token, made at first start */
@@ -70,7 +75,8 @@ typedef enum {
  * Fills *cfg from argv (defaults first: one cleartext listener on
  * 127.0.0.1:8080 with HTTP/2, one thread per online CPU, ./data, 1 MiB,
  * connections up to what the soft RLIMIT_NOFILE leaves (read here), 10 s
- * timeouts, --fsync always, snapshots every 64 MiB of journal). --tls-cert, --tls-key
+ * timeouts, 100 HTTP/2 streams in process and 200 early resets per 10 s a
+ * connection, --fsync always, snapshots every 64 MiB of journal). --tls-cert, --tls-key
  * and --http2 bind to the last --listen before them; before any --listen
  * they are allowed only when there is at most one --listen. --help and
  * --version print to `out`; a bad flag or value prints one line to `err`.

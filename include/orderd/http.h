@@ -49,6 +49,9 @@ typedef struct orderd_app {
     size_t ncors_origins;
     /* --compress: gzip answers large enough to gain, when the client accepts it */
     int compress;
+    /* --http2-max-resets: streams an HTTP/2 connection may reset before their
+     * answer within ORDERD_HTTP2_RESET_WINDOW_MS (src/http/rapid_reset.h); 0: no limit */
+    unsigned http2_max_resets;
 } orderd_app_t;
 
 /**
@@ -67,6 +70,7 @@ typedef struct orderd_http_thread {
      * done (src/http/health.c); a zeroed anchor means none came yet */
     h2o_linklist_t held;
     h2o_timeout_entry_t held_check;
+    unsigned http2_max_resets; /* app->http2_max_resets, for the pool callbacks that count resets */
 } orderd_http_thread_t;
 
 /**

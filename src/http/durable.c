@@ -12,15 +12,20 @@
 
 #include "conditional.h"
 #include "durable.h"
+#include "rapid_reset.h"
 #include "scrape.h"
 #include "request_id.h"
 #include "respond.h"
 
+/* The pool goes while the ticket waits: the client left (an HTTP/2 reset
+ * counts toward --http2-max-resets). */
 static void on_guard_dispose(void *p)
 {
     orderd_ticket_t *t = *(orderd_ticket_t **)p;
-    if (t != NULL)
+    if (t != NULL) {
+        orderd_http_rapid_reset_note(t->req);
         t->req = NULL;
+    }
 }
 
 orderd_ticket_t *orderd_ticket_new(h2o_req_t *req, int status)
@@ -152,6 +157,7 @@ void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *q
     orderd_http_metrics_thread_init(t, app);
     h2o_multithread_register_receiver(queue, &t->durable, on_messages);
     orderd_http_request_id_seed(t);
+    t->http2_max_resets = app->http2_max_resets;
     t->commit = (h2o_timeout_entry_t){0};
     t->commit.cb = on_commit;
 }

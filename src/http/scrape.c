@@ -38,6 +38,7 @@ struct orderd_http_metrics_thread {
     _Atomic uint64_t conns_h1, conns_h2; /* gauges, sampled */
     _Atomic uint64_t conns_tls; /* gauge, counted: +1 at accept, -1 at close */
     _Atomic uint64_t refused, accept_pauses; /* counters (orderd/accept.h) */
+    _Atomic uint64_t h2_resets, h2_reset_goaways; /* src/http/rapid_reset.c */
     h2o_timeout_t sample_timeout;
     h2o_timeout_entry_t sample;
     orderd_http_thread_t *thread;
@@ -162,6 +163,13 @@ void orderd_http_metrics_connection(orderd_http_thread_t *t, orderd_http_conn_ev
     }
 }
 
+void orderd_http_metrics_h2_reset(orderd_http_thread_t *t, int goaway)
+{
+    struct orderd_http_metrics_thread *b = t->metrics;
+    if (b != NULL)
+        orderd_counter_add(goaway ? &b->h2_reset_goaways : &b->h2_resets, 1);
+}
+
 static uint64_t list_length(const h2o_linklist_t *l)
 {
     uint64_t n = 0;
@@ -219,7 +227,7 @@ static void render_http(orderd_metrics_text_t *t, orderd_http_metrics_t *m)
 {
     uint64_t requests[N_ROUTES][N_STATUSES] = {{0}};
     orderd_histogram_sum_t duration[N_ROUTES];
-    uint64_t h1 = 0, h2 = 0, tls = 0, refused = 0, pauses = 0;
+    uint64_t h1 = 0, h2 = 0, tls = 0, refused = 0, pauses = 0, resets = 0, goaways = 0;
     char labels[160];
 
     memset(duration, 0, sizeof(duration));
@@ -236,6 +244,8 @@ static void render_http(orderd_metrics_text_t *t, orderd_http_metrics_t *m)
         tls += orderd_counter_get(&b->conns_tls);
         refused += orderd_counter_get(&b->refused);
         pauses += orderd_counter_get(&b->accept_pauses);
+        resets += orderd_counter_get(&b->h2_resets);
+        goaways += orderd_counter_get(&b->h2_reset_goaways);
     }
     pthread_mutex_unlock(&m->mu);
 
@@ -279,6 +289,14 @@ static void render_http(orderd_metrics_text_t *t, orderd_http_metrics_t *m)
                           "Times a worker stopped accepting for a moment because accept() found no "
                           "file descriptor (or memory) free.");
     orderd_metrics_sample(t, "orderd_http_accept_pauses_total", NULL, (double)pauses);
+    orderd_metrics_family(t, "orderd_http2_early_resets_total", "counter",
+                          "HTTP/2 requests whose client reset the stream while the answer was pending "
+                          "(counted toward --http2-max-resets).");
+    orderd_metrics_sample(t, "orderd_http2_early_resets_total", NULL, (double)resets);
+    orderd_metrics_family(t, "orderd_http2_reset_goaways_total", "counter",
+                          "HTTP/2 connections sent GOAWAY (ENHANCE_YOUR_CALM) and closed for more than "
+                          "--http2-max-resets early resets in 10 s.");
+    orderd_metrics_sample(t, "orderd_http2_reset_goaways_total", NULL, (double)goaways);
 }
 
 static void render_table(orderd_metrics_text_t *t, orderd_app_t *app)

@@ -29,4 +29,11 @@ void orderd_http_metrics_register(h2o_hostconf_t *host, orderd_app_t *app);
  */
 void orderd_http_metrics_filter_register(h2o_pathconf_t *path);
 
+/**
+ * Counts, in t's block, an HTTP/2 request reset before its answer
+ * (goaway 0) or a connection sent GOAWAY for too many of them (goaway 1).
+ * Call on t's thread. Cannot fail.
+ */
+void orderd_http_metrics_h2_reset(orderd_http_thread_t *t, int goaway);
+
 #endif

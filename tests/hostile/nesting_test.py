@@ -259,14 +259,30 @@ def test_nothing_created(ctx):
         http.close()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def print_figures(figures, sanitized, answer_limit_s=None):
+    """A hostile suite's closing block: the limits, then one line per phase."""
+    limits = f"answer <= {answer_limit_s * 1000:.0f} ms, " if answer_limit_s is not None else ""
+    limits += f"healthy p99 < {P99_LIMIT_MS:.0f} ms, resident < {RSS_LIMIT // MIB} MiB"
+    print("\nfigures (limits: %s%s):\n  %s"
+          % (limits, "; not enforced, sanitizer build" if sanitized else "", "\n  ".join(figures)))
+
+
+def suite_args(doc):
+    """The command line of a hostile suite (--orderd, --sanitized; `doc`'s
+    first paragraph is its description): (args, a Runner, the binary's
+    absolute path, or None when it is not executable, the failure recorded)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--orderd", required=True)
     ap.add_argument("--sanitized", action="store_true", help="do not hold memory and latency to the limits")
     args = ap.parse_args()
     runner = Runner()
     binary = os.path.abspath(args.orderd)
-    if not require_executable(runner, binary):
+    return args, runner, binary if require_executable(runner, binary) else None
+
+
+def main():
+    args, runner, binary = suite_args(__doc__)
+    if binary is None:
         return runner.finish()
     with TempDir("orderd-hostile-") as workdir:
         server = Server(binary, workdir=workdir, threads=2, name="orderd")
@@ -283,9 +299,7 @@ def main():
             ctx.memory.halt.set()
             ctx.healthy.join(10)
             runner.run("server_sigterm_exit_0", lambda: ensure_eq(server.terminate(10.0), 0, "exit status"))
-            print("\nfigures (limits: answer <= %.0f ms, healthy p99 < %.0f ms, resident < %d MiB%s):\n  %s"
-                  % (ANSWER_LIMIT_S * 1000, P99_LIMIT_MS, RSS_LIMIT // MIB,
-                     "; not enforced, sanitizer build" if args.sanitized else "", "\n  ".join(ctx.figures)))
+            print_figures(ctx.figures, args.sanitized, ANSWER_LIMIT_S)
         except Exception as e:  # noqa: BLE001 - a fixture that fails is the suite's failure
             runner.fail("hostile nesting fixture", f"{type(e).__name__}: {e}")
         finally:

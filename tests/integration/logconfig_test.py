@@ -32,7 +32,8 @@ JSON_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 FLAGS = ["listen", "tls-cert", "tls-key", "http2", "threads", "data-dir", "max-body", "max-connections",
          "header-timeout", "body-timeout", "idle-timeout", "fsync", "snapshot-bytes", "operator-token-file",
          "idempotency-ttl", "access-log", "trusted-proxy", "cors-origin", "compress", "log-format",
-         "rate-limit-per-user", "rate-limit-burst", "max-orders-per-user", "max-orders", "memory-limit"]
+         "rate-limit-per-user", "rate-limit-burst", "max-orders-per-user", "max-orders", "memory-limit",
+         "http2-max-streams", "http2-max-resets"]
 
 
 def clean_env(extra=None):
@@ -113,6 +114,7 @@ def test_every_flag_from_env(binary, tmp):
     env = clean_env({"ORDERD_LISTEN": "127.0.0.1:0", "ORDERD_THREADS": "1", "ORDERD_DATA_DIR": data,
                      "ORDERD_MAX_BODY": "2048", "ORDERD_FSYNC": "everysec", "ORDERD_ACCESS_LOG": log,
                      "ORDERD_IDEMPOTENCY_TTL": "1h", "ORDERD_COMPRESS": "off",
+                     "ORDERD_HTTP2_MAX_STREAMS": "10", "ORDERD_HTTP2_MAX_RESETS": "20",
                      "ORDERD_TRUSTED_PROXY": "10.0.0.0/8,::1", "ORDERD_CORS_ORIGIN": "https://shop.example",
                      "ORDERD_RATE_LIMIT_PER_USER": "30/m", "ORDERD_RATE_LIMIT_BURST": "6",
                      "ORDERD_MAX_ORDERS_PER_USER": "70", "ORDERD_MAX_ORDERS": "800", "ORDERD_MEMORY_LIMIT": "1G"})
@@ -123,6 +125,7 @@ def test_every_flag_from_env(binary, tmp):
         conf = next(ln for ln in srv.lines if "effective configuration" in ln)
         for want in ("threads=1", f"data-dir={data}", "max-body=2048", "fsync=everysec", f"access-log={log}",
                      "idempotency-ttl=3600s", "compress=off", "trusted-proxy=10.0.0.0/8", "trusted-proxy=::1/128",
+                     "http2-max-streams=10", "http2-max-resets=20",
                      "cors-origin=https://shop.example", "rate-limit-per-user=30/m", "rate-limit-burst=6",
                      "max-orders-per-user=70", "max-orders=800", "memory-limit=1073741824"):
             ensure(want in conf, f"{want!r} not in {conf!r}")
