@@ -12,6 +12,8 @@
 #include <openssl/crypto.h>
 #include <yajl/yajl_version.h>
 
+#include "internal/text.h"
+
 #define MAX_THREADS 1024
 
 /* --version: orderd's own version first (scripts read that line), then the
@@ -623,52 +625,37 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
 
 /* ---- the effective configuration, for the start-up log ---- */
 
-typedef struct text {
-    char *p;
-    size_t len, used;
-} text_t;
-
-__attribute__((format(printf, 2, 3))) static void put(text_t *t, const char *fmt, ...)
-{
-    if (t->used + 1 >= t->len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->p + t->used, t->len - t->used, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        t->used = t->used + (size_t)n < t->len ? t->used + (size_t)n : t->len - 1;
-}
-
 const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t len)
 {
-    text_t t = {out, len, 0};
+    orderd_text_t t = {out, len, 0};
     if (len == 0)
         return out;
     out[0] = '\0';
     for (unsigned i = 0; i < cfg->nlisteners; ++i) {
         const orderd_listener_config_t *l = &cfg->listeners[i];
         int v6 = strchr(l->host, ':') != NULL;
-        put(&t, "%slisten=%s://%s%s%s:%u", i > 0 ? " " : "", l->tls_cert != NULL ? "https" : "http", v6 ? "[" : "",
-            l->host, v6 ? "]" : "", l->port);
+        orderd_text_put(&t, "%slisten=%s://%s%s%s:%u", i > 0 ? " " : "", l->tls_cert != NULL ? "https" : "http",
+                        v6 ? "[" : "", l->host, v6 ? "]" : "", l->port);
         if (l->tls_cert != NULL)
-            put(&t, " tls-cert=%s tls-key=%s", l->tls_cert, l->tls_key);
-        put(&t, " http2=%s", l->http2 ? "on" : "off");
+            orderd_text_put(&t, " tls-cert=%s tls-key=%s", l->tls_cert, l->tls_key);
+        orderd_text_put(&t, " http2=%s", l->http2 ? "on" : "off");
     }
-    put(&t, " threads=%u data-dir=%s max-body=%zu fsync=%s snapshot-bytes=%llu", cfg->threads, cfg->data_dir,
-        cfg->max_body, orderd_fsync_mode_name(cfg->fsync), (unsigned long long)cfg->snapshot_bytes);
+    orderd_text_put(&t, " threads=%u data-dir=%s max-body=%zu fsync=%s snapshot-bytes=%llu", cfg->threads,
+                    cfg->data_dir, cfg->max_body, orderd_fsync_mode_name(cfg->fsync),
+                    (unsigned long long)cfg->snapshot_bytes);
     if (cfg->operator_token_file != NULL)
-        put(&t, " operator-token-file=%s", cfg->operator_token_file);
+        orderd_text_put(&t, " operator-token-file=%s", cfg->operator_token_file);
     else
-        put(&t, " operator-token-file=%s/operator-token", cfg->data_dir);
-    put(&t, " idempotency-ttl=%llds access-log=%s", (long long)(cfg->idempotency_ttl_ms / 1000),
-        cfg->access_log != NULL ? cfg->access_log : "off");
+        orderd_text_put(&t, " operator-token-file=%s/operator-token", cfg->data_dir);
+    orderd_text_put(&t, " idempotency-ttl=%llds access-log=%s", (long long)(cfg->idempotency_ttl_ms / 1000),
+                    cfg->access_log != NULL ? cfg->access_log : "off");
     for (unsigned i = 0; i < cfg->ntrusted_proxies; ++i) {
         char cidr[ORDERD_CIDR_TEXT_MAX];
-        put(&t, " trusted-proxy=%s", orderd_cidr_format(&cfg->trusted_proxies[i], cidr, sizeof(cidr)));
+        orderd_text_put(&t, " trusted-proxy=%s", orderd_cidr_format(&cfg->trusted_proxies[i], cidr, sizeof(cidr)));
     }
     for (unsigned i = 0; i < cfg->ncors_origins; ++i)
-        put(&t, " cors-origin=%s", cfg->cors_origins[i]);
-    put(&t, " compress=%s log-format=%s", cfg->compress ? "on" : "off", cfg->log_json ? "json" : "text");
+        orderd_text_put(&t, " cors-origin=%s", cfg->cors_origins[i]);
+    orderd_text_put(&t, " compress=%s log-format=%s", cfg->compress ? "on" : "off",
+                    cfg->log_json ? "json" : "text");
     return out;
 }
