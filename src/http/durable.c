@@ -12,6 +12,7 @@
 
 #include "conditional.h"
 #include "durable.h"
+#include "identity.h"
 #include "scrape.h"
 #include "request_id.h"
 #include "respond.h"
@@ -152,6 +153,7 @@ void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *q
     orderd_http_metrics_thread_init(t, app);
     h2o_multithread_register_receiver(queue, &t->durable, on_messages);
     orderd_http_request_id_seed(t);
+    orderd_http_identity_thread_init(t, queue, app);
     t->commit = (h2o_timeout_entry_t){0};
     t->commit.cb = on_commit;
 }

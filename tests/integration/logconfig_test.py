@@ -31,7 +31,8 @@ TOKEN = "s3cret-operator-token-for-the-log-test"
 JSON_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 FLAGS = ["listen", "tls-cert", "tls-key", "http2", "threads", "data-dir", "max-body", "fsync", "snapshot-bytes",
          "operator-token-file", "idempotency-ttl", "access-log", "trusted-proxy", "cors-origin", "compress",
-         "log-format"]
+         "log-format", "user-auth", "jwt-key-file", "jwt-secret-file", "jwt-issuer", "jwt-audience", "jwt-user-claim",
+         "jwt-leeway"]
 
 
 def clean_env(extra=None):
