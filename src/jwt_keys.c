@@ -147,6 +147,8 @@ static EVP_PKEY *jwk_public_key(yajl_val jwk, const char *kty)
     EVP_PKEY *pkey = NULL;
     OSSL_PARAM *params = NULL;
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    /* uncompressed: 04 || x || y; the builder keeps a pointer to it until OSSL_PARAM_BLD_to_param */
+    unsigned char point[65] = {0x04};
     int rsa = strcmp(kty, "RSA") == 0;
     BIGNUM *a = member_bn(jwk, rsa ? "n" : "x", rsa ? 0 : 32), *b = member_bn(jwk, rsa ? "e" : "y", rsa ? 0 : 32);
     if (bld == NULL || a == NULL || b == NULL)
@@ -156,7 +158,6 @@ static EVP_PKEY *jwk_public_key(yajl_val jwk, const char *kty)
             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, b) != 1)
             goto done;
     } else {
-        unsigned char point[65] = {0x04}; /* uncompressed: 04 || x || y */
         if (BN_bn2binpad(a, point + 1, 32) != 32 || BN_bn2binpad(b, point + 33, 32) != 32 ||
             OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
             OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) != 1)

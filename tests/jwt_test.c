@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -541,6 +542,57 @@ static void test_cache(void **state)
     orderd_jwt_cache_free(NULL);
 }
 
+/* Worker threads verify with one verifier at once (the OpenSSL keys in it
+ * shared), each with its own cache, while references come and go: what
+ * make tsan checks. */
+typedef struct worker_arg {
+    orderd_jwt_verifier_t *v;
+    const char *good, *forged;
+    int failures;
+} worker_arg_t;
+
+static void *verify_many(void *p)
+{
+    worker_arg_t *a = p;
+    orderd_jwt_cache_t *cache = orderd_jwt_cache_new();
+    char user[65];
+    size_t len;
+    for (int i = 0; i < 200; ++i) {
+        orderd_jwt_cache_t *c = i % 2 ? cache : NULL;
+        a->failures +=
+            orderd_jwt_verify(a->v, c, a->good, strlen(a->good), now, user, sizeof(user), &len) != ORDERD_JWT_OK;
+        a->failures += orderd_jwt_verify(a->v, c, a->forged, strlen(a->forged), now, user, sizeof(user), &len) !=
+                       ORDERD_JWT_BAD_SIGNATURE;
+    }
+    orderd_jwt_cache_free(cache);
+    orderd_jwt_verifier_release(a->v);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    orderd_jwt_config_t cfg = {.key_file = K.jwks, .issuer = ISS, .audience = AUD, .leeway_s = 0};
+    char msg[1024];
+    orderd_jwt_verifier_t *v = orderd_jwt_verifier_new(&cfg, msg, sizeof(msg));
+    assert_non_null(v);
+    char *rs = make(JWT_ALG_RS256, K.rsa_priv, strlen(K.rsa_priv), "r1", claims(600, ""));
+    char *es = make(JWT_ALG_ES256, K.ec_priv, strlen(K.ec_priv), "e1", claims(600, ""));
+    char *forged = strdup(es);
+    forged[strlen(forged) - 3] = forged[strlen(forged) - 3] == 'A' ? 'B' : 'A';
+    worker_arg_t args[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; ++i) {
+        args[i] = (worker_arg_t){orderd_jwt_verifier_retain(v), i % 2 ? rs : es, forged, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, verify_many, &args[i]), 0);
+    }
+    orderd_jwt_verifier_release(v); /* the last of the workers frees it */
+    for (int i = 0; i < 4; ++i) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(args[i].failures, 0);
+    }
+    free(rs), free(es), free(forged);
+}
+
 static void test_references(void **state)
 {
     orderd_jwt_verifier_t *v = verifier(K.rsa_pub, NULL, NULL);
@@ -567,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_references),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
