@@ -89,7 +89,7 @@ void orderd_jwt_cache_free(orderd_jwt_cache_t *c);
  * verifier holding the keys and a copy of cfg's policy, with one reference
  * (the caller's). On success `msg` says what was loaded, for the log
  * ("RS256 key from k.pem", "2 keys from k.jwks: kid a RS256, kid b ES256;
- * skipped 1: kid c: kty oct"); never key material. Returns NULL with one
+ * skipped 1: key 3 kid c: kty oct ..."); never key material. Returns NULL with one
  * line in msg when a file cannot be read, holds no usable key (a JWKS
  * whose keys are all skipped included), an RSA key is under 2048 bits, an
  * EC key is not P-256, or a secret is under 32 bytes.
