@@ -15,6 +15,8 @@
 #include <openssl/crypto.h>
 #include <yajl/yajl_version.h>
 
+#include "internal/text.h"
+
 #define MAX_THREADS 1024
 
 /* --version: orderd's own version first (scripts read that line), then the
@@ -207,6 +209,34 @@ static int finish_listeners(orderd_config_t *cfg, listen_state_t *st, FILE *err)
     return 0;
 }
 
+/* --user-auth jwt has what it needs, and the --jwt-* flags that choose keys
+ * or claims are not given without it (they would be silently unused). */
+static int finish_user_auth(const orderd_config_t *cfg, FILE *err)
+{
+    const orderd_jwt_config_t *j = &cfg->jwt;
+    const char *missing = j->issuer == NULL ? "--jwt-issuer" : j->audience == NULL ? "--jwt-audience" : NULL;
+    if (!cfg->user_auth_jwt) {
+        const char *given = j->key_file != NULL      ? "--jwt-key-file"
+                            : j->secret_file != NULL ? "--jwt-secret-file"
+                            : j->issuer != NULL      ? "--jwt-issuer"
+                            : j->audience != NULL    ? "--jwt-audience"
+                                                     : NULL;
+        if (given == NULL)
+            return 0;
+        fprintf(err, "orderd: %s needs --user-auth jwt\n", given);
+        return -1;
+    }
+    if ((j->key_file == NULL) == (j->secret_file == NULL)) {
+        fprintf(err, "orderd: --user-auth jwt needs %s of --jwt-key-file and --jwt-secret-file\n",
+                j->key_file == NULL ? "one" : "only one");
+        return -1;
+    }
+    if (missing != NULL) {
+        fprintf(err, "orderd: --user-auth jwt needs %s\n", missing);
+        return -1;
+    }
+    return 0;
+}
 
 /* ---- the flags: one row each, with its variable, default and help ---- */
 
@@ -498,6 +528,67 @@ static int set_log_format(parse_state_t *p, const char *name, const char *v)
     return 0;
 }
 
+static int set_user_auth(parse_state_t *p, const char *name, const char *v)
+{
+    if (strcmp(v, "header") != 0 && strcmp(v, "jwt") != 0)
+        return FAIL(p, "%s: expected header or jwt, got '%s'\n", name, v);
+    p->cfg->user_auth_jwt = strcmp(v, "jwt") == 0;
+    return 0;
+}
+
+/* A file named by a --jwt-* flag. */
+static int jwt_file(parse_state_t *p, const char *name, const char *v, const char **out)
+{
+    if (*v == '\0')
+        return FAIL(p, "%s: expected a file, got ''\n", name);
+    *out = v;
+    return 0;
+}
+
+static int set_jwt_key_file(parse_state_t *p, const char *name, const char *v)
+{
+    return jwt_file(p, name, v, &p->cfg->jwt.key_file);
+}
+
+static int set_jwt_secret_file(parse_state_t *p, const char *name, const char *v)
+{
+    return jwt_file(p, name, v, &p->cfg->jwt.secret_file);
+}
+
+/* An issuer, audience or claim name: compared byte for byte with the token's. */
+static int jwt_name(parse_state_t *p, const char *name, const char *v, const char **out)
+{
+    size_t len = strlen(v);
+    if (len < 1 || len > ORDERD_JWT_NAME_MAX)
+        return FAIL(p, "%s: expected 1 to %d bytes, got %zu\n", name, ORDERD_JWT_NAME_MAX, len);
+    *out = v;
+    return 0;
+}
+
+static int set_jwt_issuer(parse_state_t *p, const char *name, const char *v)
+{
+    return jwt_name(p, name, v, &p->cfg->jwt.issuer);
+}
+
+static int set_jwt_audience(parse_state_t *p, const char *name, const char *v)
+{
+    return jwt_name(p, name, v, &p->cfg->jwt.audience);
+}
+
+static int set_jwt_user_claim(parse_state_t *p, const char *name, const char *v)
+{
+    return jwt_name(p, name, v, &p->cfg->jwt.user_claim);
+}
+
+static int set_jwt_leeway(parse_state_t *p, const char *name, const char *v)
+{
+    unsigned long long n;
+    if (parse_ull(v, 0, 300, &n) != 0)
+        return FAIL(p, "%s: expected seconds from 0 to 300, got '%s'\n", name, v);
+    p->cfg->jwt.leeway_s = (int64_t)n;
+    return 0;
+}
+
 static int show_help(parse_state_t *p, const char *name, const char *v);
 
 static int show_version(parse_state_t *p, const char *name, const char *v)
@@ -589,6 +680,25 @@ static const flag_t flags[] = {
      0, set_memory_limit},
     {"log-format", "text|json", "text",
      "standard error lines: \"TIME LEVEL message\", or one JSON object per line", 0, set_log_format},
+    {"user-auth", "header|jwt", "header",
+     "who the customer is: header believes X-User-Id as sent (a gateway in front must\n"
+     "set it); jwt takes Authorization: Bearer <JWT> verified with --jwt-key-file or\n"
+     "--jwt-secret-file, and ignores X-User-Id",
+     0, set_user_auth},
+    {"jwt-key-file", "FILE", "none",
+     "--user-auth jwt: a PEM public key (RSA: RS256, EC P-256: ES256) or a JWKS file;\n"
+     "the token's kid picks the JWKS key; read again on SIGHUP",
+     0, set_jwt_key_file},
+    {"jwt-secret-file", "FILE", "none",
+     "--user-auth jwt: an HS256 secret of 32 bytes or more (one trailing newline is not\n"
+     "part of it), instead of --jwt-key-file; read again on SIGHUP",
+     0, set_jwt_secret_file},
+    {"jwt-issuer", "ISS", "none (needed with --user-auth jwt)", "the iss a token must carry", 0, set_jwt_issuer},
+    {"jwt-audience", "AUD", "none (needed with --user-auth jwt)", "a value the token's aud must hold", 0,
+     set_jwt_audience},
+    {"jwt-user-claim", "NAME", "sub", "the claim that names the user, held to X-User-Id's rules", 0,
+     set_jwt_user_claim},
+    {"jwt-leeway", "SECONDS", "30", "clock skew allowed on exp and nbf, 0 to 300", 0, set_jwt_leeway},
     {"help", NULL, NULL, "print this help and exit", 0, show_help},
     {"version", NULL, NULL, "print the versions of orderd, libh2o, yajl and OpenSSL and exit", 0, show_version},
 };
@@ -737,7 +847,8 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                              .fsync = ORDERD_FSYNC_ALWAYS,
                              .snapshot_bytes = 64ull << 20,
                              .idempotency_ttl_ms = 24LL * 3600 * 1000,
-                             .compress = 1};
+                             .compress = 1,
+                             .jwt = {.user_claim = "sub", .leeway_s = 30}};
     parse_state_t p = {.cfg = cfg,
                        .listen = {.early = {.host = "127.0.0.1", .port = 8080, .http2 = 1}},
                        .out = out,
@@ -784,7 +895,7 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
     for (size_t i = 0; i < n; ++i)
         if (set[i].flag->set(&p, set[i].name, set[i].value) != 0)
             return ORDERD_CONFIG_USAGE;
-    if (finish_listeners(cfg, &p.listen, err) != 0)
+    if (finish_listeners(cfg, &p.listen, err) != 0 || finish_user_auth(cfg, err) != 0)
         return ORDERD_CONFIG_USAGE;
     struct rlimit nofile;
     cfg->nofile = getrlimit(RLIMIT_NOFILE, &nofile) == 0 ? (uint64_t)nofile.rlim_cur : 1024;
@@ -799,51 +910,34 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
 
 /* ---- the effective configuration, for the start-up log ---- */
 
-typedef struct text {
-    char *p;
-    size_t len, used;
-} text_t;
-
-__attribute__((format(printf, 2, 3))) static void put(text_t *t, const char *fmt, ...)
-{
-    if (t->used + 1 >= t->len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->p + t->used, t->len - t->used, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        t->used = t->used + (size_t)n < t->len ? t->used + (size_t)n : t->len - 1;
-}
-
 /* A limit: "off" for 0, else the number. */
-static void put_count(text_t *t, uint64_t n)
+static void put_count(orderd_text_t *t, uint64_t n)
 {
     if (n == 0)
-        put(t, "off");
+        orderd_text_put(t, "off");
     else
-        put(t, "%llu", (unsigned long long)n);
+        orderd_text_put(t, "%llu", (unsigned long long)n);
 }
 
 const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t len)
 {
-    text_t t = {out, len, 0};
+    orderd_text_t t = {out, len, 0};
     if (len == 0)
         return out;
     out[0] = '\0';
     for (unsigned i = 0; i < cfg->nlisteners; ++i) {
         const orderd_listener_config_t *l = &cfg->listeners[i];
         int v6 = strchr(l->host, ':') != NULL;
-        put(&t, "%slisten=%s://%s%s%s:%u", i > 0 ? " " : "", l->tls_cert != NULL ? "https" : "http", v6 ? "[" : "",
-            l->host, v6 ? "]" : "", l->port);
+        orderd_text_put(&t, "%slisten=%s://%s%s%s:%u", i > 0 ? " " : "", l->tls_cert != NULL ? "https" : "http",
+                        v6 ? "[" : "", l->host, v6 ? "]" : "", l->port);
         if (l->tls_cert != NULL)
-            put(&t, " tls-cert=%s tls-key=%s", l->tls_cert, l->tls_key);
-        put(&t, " http2=%s", l->http2 ? "on" : "off");
+            orderd_text_put(&t, " tls-cert=%s tls-key=%s", l->tls_cert, l->tls_key);
+        orderd_text_put(&t, " http2=%s", l->http2 ? "on" : "off");
     }
-    put(&t, " threads=%u data-dir=%s max-body=%zu max-connections=%u", cfg->threads, cfg->data_dir, cfg->max_body,
+    orderd_text_put(&t, " threads=%u data-dir=%s max-body=%zu max-connections=%u", cfg->threads, cfg->data_dir, cfg->max_body,
         cfg->max_connections);
     if (!cfg->max_connections_given)
-        put(&t, " (file descriptor limit %llu)", (unsigned long long)cfg->nofile);
+        orderd_text_put(&t, " (file descriptor limit %llu)", (unsigned long long)cfg->nofile);
     const struct {
         const char *name;
         int64_t ms;
@@ -851,34 +945,42 @@ const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t
                     {"body-timeout", cfg->body_timeout_ms},
                     {"idle-timeout", cfg->idle_timeout_ms}};
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); ++i)
-        put(&t, timeouts[i].ms % 1000 == 0 ? " %s=%llds" : " %s=%lldms", timeouts[i].name,
+        orderd_text_put(&t, timeouts[i].ms % 1000 == 0 ? " %s=%llds" : " %s=%lldms", timeouts[i].name,
             (long long)(timeouts[i].ms % 1000 == 0 ? timeouts[i].ms / 1000 : timeouts[i].ms));
-    put(&t, " http2-max-streams=%u http2-max-resets=%u", cfg->http2_max_streams, cfg->http2_max_resets);
-    put(&t, " fsync=%s snapshot-bytes=%llu", orderd_fsync_mode_name(cfg->fsync),
+    orderd_text_put(&t, " http2-max-streams=%u http2-max-resets=%u", cfg->http2_max_streams, cfg->http2_max_resets);
+    orderd_text_put(&t, " fsync=%s snapshot-bytes=%llu", orderd_fsync_mode_name(cfg->fsync),
         (unsigned long long)cfg->snapshot_bytes);
     if (cfg->operator_token_file != NULL)
-        put(&t, " operator-token-file=%s", cfg->operator_token_file);
+        orderd_text_put(&t, " operator-token-file=%s", cfg->operator_token_file);
     else
-        put(&t, " operator-token-file=%s/operator-token", cfg->data_dir);
-    put(&t, " idempotency-ttl=%llds access-log=%s", (long long)(cfg->idempotency_ttl_ms / 1000),
-        cfg->access_log != NULL ? cfg->access_log : "off");
+        orderd_text_put(&t, " operator-token-file=%s/operator-token", cfg->data_dir);
+    orderd_text_put(&t, " idempotency-ttl=%llds access-log=%s", (long long)(cfg->idempotency_ttl_ms / 1000),
+                    cfg->access_log != NULL ? cfg->access_log : "off");
     for (unsigned i = 0; i < cfg->ntrusted_proxies; ++i) {
         char cidr[ORDERD_CIDR_TEXT_MAX];
-        put(&t, " trusted-proxy=%s", orderd_cidr_format(&cfg->trusted_proxies[i], cidr, sizeof(cidr)));
+        orderd_text_put(&t, " trusted-proxy=%s", orderd_cidr_format(&cfg->trusted_proxies[i], cidr, sizeof(cidr)));
     }
     for (unsigned i = 0; i < cfg->ncors_origins; ++i)
-        put(&t, " cors-origin=%s", cfg->cors_origins[i]);
-    put(&t, " compress=%s", cfg->compress ? "on" : "off");
+        orderd_text_put(&t, " cors-origin=%s", cfg->cors_origins[i]);
+    orderd_text_put(&t, " compress=%s", cfg->compress ? "on" : "off");
     char rate[32];
-    put(&t, " rate-limit-per-user=%s", orderd_rate_format(&cfg->rate_limit, rate, sizeof(rate)));
+    orderd_text_put(&t, " rate-limit-per-user=%s", orderd_rate_format(&cfg->rate_limit, rate, sizeof(rate)));
     if (cfg->rate_limit.per != 0)
-        put(&t, " rate-limit-burst=%u", cfg->rate_limit.burst);
-    put(&t, " max-orders-per-user=");
+        orderd_text_put(&t, " rate-limit-burst=%u", cfg->rate_limit.burst);
+    orderd_text_put(&t, " max-orders-per-user=");
     put_count(&t, cfg->max_orders_per_user);
-    put(&t, " max-orders=");
+    orderd_text_put(&t, " max-orders=");
     put_count(&t, cfg->max_orders);
-    put(&t, " memory-limit=");
+    orderd_text_put(&t, " memory-limit=");
     put_count(&t, cfg->memory_limit);
-    put(&t, " log-format=%s", cfg->log_json ? "json" : "text");
+    orderd_text_put(&t, " log-format=%s user-auth=%s", cfg->log_json ? "json" : "text",
+                    cfg->user_auth_jwt ? "jwt" : "header");
+    if (cfg->user_auth_jwt) {
+        const orderd_jwt_config_t *j = &cfg->jwt;
+        orderd_text_put(&t, " %s=%s jwt-issuer=%s jwt-audience=%s jwt-user-claim=%s jwt-leeway=%llds",
+                        j->key_file != NULL ? "jwt-key-file" : "jwt-secret-file",
+                        j->key_file != NULL ? j->key_file : j->secret_file, j->issuer, j->audience, j->user_claim,
+                        (long long)j->leeway_s);
+    }
     return out;
 }

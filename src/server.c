@@ -206,6 +206,22 @@ static int load_certificates(server_t *s)
     return 0;
 }
 
+/* --user-auth jwt: the keys, before any thread starts (a worker takes its
+ * reference at its start); what was loaded goes to `said`, for the log. */
+static int load_jwt_keys(server_t *s, char *said, size_t said_len)
+{
+    char msg[1024];
+    said[0] = '\0';
+    if (!s->cfg->user_auth_jwt)
+        return 0;
+    if ((s->app.jwt = orderd_jwt_verifier_new(&s->cfg->jwt, msg, sizeof(msg))) == NULL) {
+        orderd_log(ORDERD_LOG_ERROR, "%s", msg);
+        return -1;
+    }
+    snprintf(said, said_len, "--user-auth jwt: %s", msg);
+    return 0;
+}
+
 /* --access-log, before any thread starts (orderd_access_log_open says why). */
 static int open_access_log(server_t *s)
 {
@@ -438,6 +454,28 @@ static void reopen_access_log(server_t *s)
         orderd_log(ORDERD_LOG_INFO, "SIGHUP: reopened the access log %s", s->cfg->access_log);
 }
 
+/* --user-auth jwt: the key file read again. Each worker's contexts swap the
+ * new keys in between requests; the old set is freed with its last
+ * reference. Keys that cannot be used leave every worker with the old. */
+static void reload_jwt_keys(server_t *s)
+{
+    char msg[1024];
+    if (s->app.jwt == NULL)
+        return;
+    orderd_jwt_verifier_t *keys = orderd_jwt_verifier_new(&s->cfg->jwt, msg, sizeof(msg));
+    if (keys == NULL) {
+        orderd_log(ORDERD_LOG_WARN, "SIGHUP: the JWT keys stay as they were: %s", msg);
+        return;
+    }
+    for (unsigned w = 0; w < s->nworkers; ++w)
+        for (unsigned c = 0; c < s->nconfs; ++c)
+            if (orderd_http_jwt_send(&s->workers[w].http[c], keys) != 0)
+                orderd_log(ORDERD_LOG_WARN, "SIGHUP: out of memory: worker %u keeps its old JWT keys", w);
+    orderd_jwt_verifier_release(s->app.jwt);
+    s->app.jwt = keys;
+    orderd_log(ORDERD_LOG_INFO, "SIGHUP: reloaded the JWT keys: %s", msg);
+}
+
 /* --- shutdown --- */
 
 static void request_stop(server_t *s)
@@ -471,7 +509,7 @@ static int wait_workers(server_t *s)
 int orderd_server_run(const orderd_config_t *cfg)
 {
     server_t s = {.cfg = cfg, .nworkers = cfg->threads};
-    char url[LISTENER_URL_MAX], described[ORDERD_CONFIG_DESCRIBE_MAX], token_said[4400];
+    char url[LISTENER_URL_MAX], described[ORDERD_CONFIG_DESCRIBE_MAX], token_said[4400], jwt_said[1100];
     int sig;
 
     orderd_log_set_json(cfg->log_json);
@@ -489,8 +527,8 @@ int orderd_server_run(const orderd_config_t *cfg)
         orderd_log(ORDERD_LOG_ERROR, "this CPU lacks the CRC32C instruction the journal needs");
         return 1;
     }
-    if (load_certificates(&s) != 0) /* before the journal's replay: a bad file fails at once */
-        return 1;
+    if (load_certificates(&s) != 0 || load_jwt_keys(&s, jwt_said, sizeof(jwt_said)) != 0)
+        return 1; /* before the journal's replay: a bad file fails at once */
     if (open_access_log(&s) != 0)
         return 1;
     if (ensure_data_dir(cfg->data_dir) != 0 || lock_data_dir(cfg->data_dir) != 0)
@@ -536,6 +574,8 @@ int orderd_server_run(const orderd_config_t *cfg)
     orderd_log(ORDERD_LOG_INFO, "%s", token_said);
     warn_fd_limit(cfg);
     s.budget.max = cfg->max_connections;
+    if (jwt_said[0] != '\0')
+        orderd_log(ORDERD_LOG_INFO, "%s", jwt_said);
 
     pthread_barrier_init(&s.ready, NULL, s.nworkers + 1);
     for (unsigned i = 0; i < s.nworkers; ++i) {
@@ -563,6 +603,7 @@ int orderd_server_run(const orderd_config_t *cfg)
             break;
         reopen_access_log(&s);
         reload_certificates(&s);
+        reload_jwt_keys(&s);
     }
     /* before the listeners close: a load balancer probing /readyz stops
      * sending new requests (HTTP/2 connections take new streams for one

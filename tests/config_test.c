@@ -698,7 +698,9 @@ static void clear_env(void)
                                        "ORDERD_BODY_TIMEOUT", "ORDERD_IDLE_TIMEOUT", "ORDERD_RATE_LIMIT_PER_USER",
                                        "ORDERD_RATE_LIMIT_BURST", "ORDERD_MAX_ORDERS_PER_USER",
                                        "ORDERD_MAX_ORDERS",     "ORDERD_MEMORY_LIMIT", "ORDERD_HTTP2_MAX_STREAMS",
-                                       "ORDERD_HTTP2_MAX_RESETS"};
+                                       "ORDERD_HTTP2_MAX_RESETS", "ORDERD_USER_AUTH", "ORDERD_JWT_KEY_FILE",
+                                       "ORDERD_JWT_SECRET_FILE", "ORDERD_JWT_ISSUER", "ORDERD_JWT_AUDIENCE",
+                                       "ORDERD_JWT_USER_CLAIM", "ORDERD_JWT_LEEWAY"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
 }
@@ -842,6 +844,78 @@ static void test_env_errors_name_the_variable(void **state)
 }
 
 /* --help: every flag with a value shows its default and its variable. */
+/* --user-auth and the --jwt-* flags: what jwt needs, and those refused without it. */
+static void test_user_auth_flags(void **state)
+{
+    clear_env();
+    run_t *r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.user_auth_jwt, 0);
+    assert_null(r->cfg.jwt.key_file);
+    assert_null(r->cfg.jwt.secret_file);
+    assert_string_equal(r->cfg.jwt.user_claim, "sub");
+    assert_int_equal(r->cfg.jwt.leeway_s, 30);
+    char out[ORDERD_CONFIG_DESCRIBE_MAX];
+    assert_non_null(strstr(orderd_config_describe(&r->cfg, out, sizeof(out)), " user-auth=header"));
+    assert_null(strstr(out, "jwt-"));
+    run_free(r);
+
+    r = parse("--user-auth", "jwt", "--jwt-key-file", "/etc/orderd/idp.jwks", "--jwt-issuer", "https://id.example",
+              "--jwt-audience", "orderd", "--jwt-user-claim", "uid", "--jwt-leeway", "0", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.user_auth_jwt, 1);
+    assert_string_equal(r->cfg.jwt.key_file, "/etc/orderd/idp.jwks");
+    assert_null(r->cfg.jwt.secret_file);
+    assert_string_equal(r->cfg.jwt.issuer, "https://id.example");
+    assert_string_equal(r->cfg.jwt.audience, "orderd");
+    assert_string_equal(r->cfg.jwt.user_claim, "uid");
+    assert_int_equal(r->cfg.jwt.leeway_s, 0);
+    assert_non_null(strstr(orderd_config_describe(&r->cfg, out, sizeof(out)),
+                           " user-auth=jwt jwt-key-file=/etc/orderd/idp.jwks jwt-issuer=https://id.example "
+                           "jwt-audience=orderd jwt-user-claim=uid jwt-leeway=0s"));
+    run_free(r);
+
+    /* from the variables, a secret instead of a key */
+    setenv("ORDERD_USER_AUTH", "jwt", 1);
+    setenv("ORDERD_JWT_SECRET_FILE", "/etc/orderd/hs256", 1);
+    setenv("ORDERD_JWT_ISSUER", "iss", 1);
+    setenv("ORDERD_JWT_AUDIENCE", "aud", 1);
+    setenv("ORDERD_JWT_LEEWAY", "300", 1);
+    r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.user_auth_jwt, 1);
+    assert_string_equal(r->cfg.jwt.secret_file, "/etc/orderd/hs256");
+    assert_int_equal(r->cfg.jwt.leeway_s, 300);
+    assert_non_null(strstr(orderd_config_describe(&r->cfg, out, sizeof(out)), " jwt-secret-file=/etc/orderd/hs256"));
+    run_free(r);
+    clear_env();
+
+    const char *iss = "--jwt-issuer", *aud = "--jwt-audience";
+    expect_usage(parse("--user-auth", "oauth", NULL), "--user-auth oauth");
+    expect_usage(parse("--user-auth", "jwt", iss, "i", aud, "a", NULL), "jwt without a key");
+    expect_usage(parse("--user-auth", "jwt", iss, "i", aud, "a", "--jwt-key-file", "k", "--jwt-secret-file", "s", NULL),
+                 "jwt with a key and a secret");
+    expect_usage(parse("--user-auth", "jwt", "--jwt-key-file", "k", aud, "a", NULL), "jwt without an issuer");
+    expect_usage(parse("--user-auth", "jwt", "--jwt-key-file", "k", iss, "i", NULL), "jwt without an audience");
+    expect_usage(parse("--jwt-key-file", "k", NULL), "--jwt-key-file without jwt");
+    expect_usage(parse("--user-auth", "header", "--jwt-secret-file", "s", NULL), "--jwt-secret-file with header");
+    expect_usage(parse(aud, "a", NULL), "--jwt-audience without jwt");
+    expect_usage(parse("--user-auth", "jwt", "--jwt-key-file", "", iss, "i", aud, "a", NULL), "an empty key file");
+    expect_usage(parse("--user-auth", "jwt", "--jwt-key-file", "k", iss, "", aud, "a", NULL), "an empty issuer");
+    expect_usage(parse("--user-auth", "jwt", "--jwt-key-file", "k", iss, "i", aud, "a", "--jwt-leeway", "301", NULL),
+                 "--jwt-leeway 301");
+    expect_usage(parse("--jwt-leeway", "-1", NULL), "--jwt-leeway -1");
+    char longer[300];
+    memset(longer, 'x', 256);
+    longer[256] = '\0';
+    expect_usage(parse("--user-auth", "jwt", "--jwt-key-file", "k", iss, "i", aud, longer, NULL),
+                 "a 256-byte audience");
+    /* the user claim and the leeway change nothing without jwt: allowed */
+    r = parse("--jwt-user-claim", "uid", "--jwt-leeway", "5", NULL);
+    expect_run(r);
+    run_free(r);
+}
+
 static void test_help_lists_defaults_and_variables(void **state)
 {
     static const char *const flags[] = {"listen",      "tls-cert",       "tls-key",         "http2",
@@ -851,7 +925,8 @@ static void test_help_lists_defaults_and_variables(void **state)
                                         "max-connections", "header-timeout", "body-timeout", "idle-timeout",
                                         "rate-limit-per-user", "rate-limit-burst", "max-orders-per-user",
                                         "max-orders",  "memory-limit", "http2-max-streams",
-                                        "http2-max-resets"};
+                                        "http2-max-resets", "user-auth", "jwt-key-file", "jwt-secret-file",
+                                        "jwt-issuer", "jwt-audience", "jwt-user-claim", "jwt-leeway"};
     clear_env();
     run_t *r = parse("--help", NULL);
     assert_int_equal(r->rc, ORDERD_CONFIG_EXIT);
@@ -939,6 +1014,7 @@ int main(void)
         cmocka_unit_test(test_env_flag_wins),
         cmocka_unit_test(test_env_lists_and_empty),
         cmocka_unit_test(test_env_errors_name_the_variable),
+        cmocka_unit_test(test_user_auth_flags),
         cmocka_unit_test(test_help_lists_defaults_and_variables),
         cmocka_unit_test(test_describe),
     };

@@ -9,6 +9,7 @@
 
 #include "orderd/cidr.h"
 #include "orderd/quota.h"
+#include "orderd/jwt.h"
 #include "orderd/wal.h"
 
 /* At most this many --trusted-proxy, and this many --cors-origin. */
@@ -62,6 +63,8 @@ typedef struct orderd_config {
     uint64_t max_orders_per_user;   /* --max-orders-per-user; 0: off */
     uint64_t max_orders;            /* --max-orders; 0: off */
     uint64_t memory_limit;          /* --memory-limit in bytes; 0: off */
+    int user_auth_jwt;       /* --user-auth jwt: users are verified JWTs; 0 (header): X-User-Id as sent */
+    orderd_jwt_config_t jwt; /* --jwt-*, into argv; NULL files, issuer, audience unless given */
     char env_values[4096]; /* the pieces of comma-separated variables (ORDERD_LISTEN=a,b) */
 } orderd_config_t;
 
@@ -80,6 +83,8 @@ typedef enum {
  * and --http2 bind to the last --listen before them; before any --listen
  * they are allowed only when there is at most one --listen. --help and
  * --version print to `out`; a bad flag or value prints one line to `err`.
+ * --user-auth jwt needs --jwt-issuer, --jwt-audience and one of
+ * --jwt-key-file and --jwt-secret-file; those four are refused without it.
  * cfg->data_dir and the certificate paths point into argv or a literal.
  * Files are not opened here: the server reports a missing certificate.
  */

@@ -8,6 +8,7 @@
 #include <h2o.h>
 
 #include "orderd/cidr.h"
+#include "orderd/jwt.h"
 #include "orderd/store.h"
 #include "orderd/wal.h"
 
@@ -52,6 +53,12 @@ typedef struct orderd_app {
     /* --http2-max-resets: streams an HTTP/2 connection may reset before their
      * answer within ORDERD_HTTP2_RESET_WINDOW_MS (src/http/rapid_reset.h); 0: no limit */
     unsigned http2_max_resets;
+    /* --user-auth jwt: the main thread's reference to the current keys; NULL
+     * with --user-auth header (X-User-Id is believed as sent). Workers never
+     * read it after orderd_http_thread_init, where each takes a reference of
+     * its own; a SIGHUP reload replaces it on the main thread and hands the
+     * new keys to each worker with orderd_http_jwt_send. */
+    orderd_jwt_verifier_t *jwt;
 } orderd_app_t;
 
 /**
@@ -71,14 +78,30 @@ typedef struct orderd_http_thread {
     h2o_linklist_t held;
     h2o_timeout_entry_t held_check;
     unsigned http2_max_resets; /* app->http2_max_resets, for the pool callbacks that count resets */
+    /* --user-auth jwt: this thread's reference to the keys its requests are
+     * checked with (NULL: --user-auth header), and where new ones arrive */
+    orderd_jwt_verifier_t *jwt;
+    orderd_jwt_cache_t *jwt_cache; /* the tokens this thread verified lately; NULL: none */
+    h2o_multithread_receiver_t jwt_swap;
 } orderd_http_thread_t;
 
 /**
  * Registers the thread's journal-acknowledgement receiver on `queue` (the
- * thread's loop) and its metrics block in app->metrics. Call on the thread
- * itself, after h2o_context_init. Aborts when out of memory (start-up).
+ * thread's loop) and its metrics block in app->metrics, and takes its
+ * reference to app->jwt (with the receiver of orderd_http_jwt_send). Call on
+ * the thread itself, after h2o_context_init. Aborts when out of memory
+ * (start-up).
  */
 void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *queue, orderd_app_t *app);
+
+/**
+ * Hands thread t the JWT keys reloaded on SIGHUP (src/http/identity.c): the
+ * message takes a reference of its own to `keys` (the caller keeps its
+ * own), and t's loop swaps it in between two requests, dropping the
+ * reference it held. Call from any thread, only with --user-auth jwt.
+ * Returns 0, or -1 when out of memory (nothing sent: t keeps its keys).
+ */
+int orderd_http_jwt_send(orderd_http_thread_t *t, orderd_jwt_verifier_t *keys) __attribute__((warn_unused_result));
 
 /**
  * Creates the registry of the workers' metrics blocks (app->metrics), before

@@ -13,6 +13,7 @@
 #include "conditional.h"
 #include "durable.h"
 #include "rapid_reset.h"
+#include "identity.h"
 #include "scrape.h"
 #include "request_id.h"
 #include "respond.h"
@@ -158,6 +159,7 @@ void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *q
     h2o_multithread_register_receiver(queue, &t->durable, on_messages);
     orderd_http_request_id_seed(t);
     t->http2_max_resets = app->http2_max_resets;
+    orderd_http_identity_thread_init(t, queue, app);
     t->commit = (h2o_timeout_entry_t){0};
     t->commit.cb = on_commit;
 }

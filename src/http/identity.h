@@ -2,8 +2,9 @@
 #define ORDERD_HTTP_IDENTITY_H
 
 /*
- * Who is asking, and whether the request may be read: the user's X-User-Id,
- * the operator's bearer token, the body's size and media type.
+ * Who is asking, and whether the request may be read: the user's X-User-Id
+ * or verified JWT (--user-auth), the operator's bearer token, the body's
+ * size and media type.
  */
 
 #include <h2o.h>
@@ -11,11 +12,23 @@
 #include "orderd/http.h"
 
 /**
- * The user: X-User-Id, sent exactly once, 1 to 64 bytes of [A-Za-z0-9._:@-].
- * Returns 0 with *user pointing into the request's headers, else -1 with the
- * 401 sent.
+ * The user. With --user-auth header (the thread holds no JWT keys):
+ * X-User-Id, sent exactly once, 1 to 64 bytes of [A-Za-z0-9._:@-], with
+ * *user pointing into the request's headers. With --user-auth jwt: the
+ * claim of the Authorization: Bearer JWT the thread's keys verify, held to
+ * the same rules and copied into the request's pool; X-User-Id is ignored.
+ * Returns 0, else -1 with the 401 sent (WWW-Authenticate: Bearer, with
+ * error="invalid_token" for a token that was sent and refused), or the 503
+ * when out of memory.
  */
 int orderd_http_user_check(h2o_req_t *req, orderd_str_t *user);
+
+/**
+ * The thread's end of --user-auth jwt: a reference of its own to app->jwt
+ * (none with --user-auth header) and the receiver of orderd_http_jwt_send on
+ * `queue`. Called by orderd_http_thread_init, on the thread.
+ */
+void orderd_http_identity_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *queue, orderd_app_t *app);
 
 /**
  * The operator's Authorization: Bearer token, compared in constant time.

@@ -56,12 +56,13 @@ def p99(values):
 
 
 class Healthy(threading.Thread):
-    """GET /api/orders/ID every 20 ms on one keep-alive HTTP/1.1 connection;
-    keeps (start time, milliseconds, status or error) of every request."""
+    """GET /api/orders/ID every 20 ms on one keep-alive HTTP/1.1 connection
+    (as `user`, with `headers` besides: a bearer token under --user-auth
+    jwt); keeps (start time, milliseconds, status or error) of every request."""
 
-    def __init__(self, port, user, oid):
+    def __init__(self, port, user, oid, headers=None):
         super().__init__(daemon=True)
-        self.port, self.user, self.oid = port, user, oid
+        self.port, self.user, self.oid, self.headers = port, user, oid, headers
         self.samples = []
         self.halt = threading.Event()
 
@@ -71,7 +72,7 @@ class Healthy(threading.Thread):
         while not self.halt.is_set():
             t0 = time.monotonic()
             try:
-                outcome = http.get(self.user, self.oid).status
+                outcome = http.request("GET", f"/api/orders/{self.oid}", self.user, headers=self.headers).status
             except Exception as e:  # noqa: BLE001 - a failed request is a sample too
                 outcome = f"{type(e).__name__}: {e}"
             self.samples.append((t0, (time.monotonic() - t0) * 1000.0, outcome))

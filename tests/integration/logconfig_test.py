@@ -33,7 +33,8 @@ FLAGS = ["listen", "tls-cert", "tls-key", "http2", "threads", "data-dir", "max-b
          "header-timeout", "body-timeout", "idle-timeout", "fsync", "snapshot-bytes", "operator-token-file",
          "idempotency-ttl", "access-log", "trusted-proxy", "cors-origin", "compress", "log-format",
          "rate-limit-per-user", "rate-limit-burst", "max-orders-per-user", "max-orders", "memory-limit",
-         "http2-max-streams", "http2-max-resets"]
+         "http2-max-streams", "http2-max-resets", "user-auth", "jwt-key-file", "jwt-secret-file", "jwt-issuer",
+         "jwt-audience", "jwt-user-claim", "jwt-leeway"]
 
 
 def clean_env(extra=None):
