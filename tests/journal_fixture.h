@@ -247,9 +247,10 @@ static inline void count_notify(void *ctx, void *waiter, int durable)
     writer_t *w = ctx;
     if (waiter != &waiter_token)
         atomic_fetch_add(&w->foreign, 1);
-    atomic_fetch_add(&w->notified, 1);
+    /* durable before notified: w_wait reads notified, then checks durable */
     if (durable)
         atomic_fetch_add(&w->durable, 1);
+    atomic_fetch_add(&w->notified, 1);
 }
 
 /* Starts a writer on `store` after a replay that produced `rep`. */
