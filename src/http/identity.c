@@ -2,13 +2,12 @@
 #include "identity.h"
 #include "respond.h"
 
-/* X-User-Id: 1 to 64 bytes of [A-Za-z0-9._:@-], exactly once. */
-static int get_user(h2o_req_t *req, orderd_str_t *user)
+int orderd_http_user_get(const h2o_headers_t *headers, orderd_str_t *user)
 {
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-user-id"), -1);
-    if (i == -1 || h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-user-id"), i) != -1)
+    ssize_t i = h2o_find_header_by_str(headers, H2O_STRLIT("x-user-id"), -1);
+    if (i == -1 || h2o_find_header_by_str(headers, H2O_STRLIT("x-user-id"), i) != -1)
         return -1;
-    h2o_iovec_t v = req->headers.entries[i].value;
+    h2o_iovec_t v = headers->entries[i].value;
     if (v.len < 1 || v.len > ORDERD_USER_ID_MAX)
         return -1;
     for (size_t k = 0; k < v.len; ++k) {
@@ -23,7 +22,7 @@ static int get_user(h2o_req_t *req, orderd_str_t *user)
 
 int orderd_http_user_check(h2o_req_t *req, orderd_str_t *user)
 {
-    if (get_user(req, user) != 0) {
+    if (orderd_http_user_get(&req->headers, user) != 0) {
         orderd_http_problem(req, ORDERD_PROBLEM_UNAUTHORIZED, NULL, 0,
                             "X-User-Id must be 1 to 64 characters of A-Z a-z 0-9 . _ : @ -");
         return -1;
@@ -41,23 +40,33 @@ static int equal_constant_time(const char *a, size_t alen, const char *b, size_t
     return diff == 0;
 }
 
+int orderd_http_bearer_get(const h2o_headers_t *headers, orderd_str_t *token)
+{
+    ssize_t i = h2o_find_header(headers, H2O_TOKEN_AUTHORIZATION, -1);
+    size_t skip = sizeof("Bearer ") - 1;
+    if (i == -1 || h2o_find_header(headers, H2O_TOKEN_AUTHORIZATION, i) != -1)
+        return -1;
+    h2o_iovec_t v = headers->entries[i].value;
+    if (v.len <= skip || !h2o_lcstris(v.base, skip - 1, H2O_STRLIT("bearer")) || v.base[skip - 1] != ' ')
+        return -1;
+    while (skip < v.len && v.base[skip] == ' ')
+        ++skip;
+    *token = (orderd_str_t){v.base + skip, v.len - skip};
+    return 0;
+}
+
 int orderd_http_operator_check(h2o_req_t *req, orderd_app_t *app)
 {
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    h2o_iovec_t v = i != -1 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0);
-    size_t skip = sizeof("Bearer ") - 1;
-    if (i == -1 || h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, i) != -1 || v.len <= skip ||
-        !h2o_lcstris(v.base, skip - 1, H2O_STRLIT("bearer")) || v.base[skip - 1] != ' ') {
+    orderd_str_t token;
+    if (orderd_http_bearer_get(&req->headers, &token) != 0) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
                        H2O_STRLIT("Bearer realm=\"orderd-operator\""));
         orderd_http_problem(req, ORDERD_PROBLEM_UNAUTHORIZED, NULL, 0,
                             "this endpoint needs the operator's Authorization: Bearer <token>");
         return -1;
     }
-    while (skip < v.len && v.base[skip] == ' ')
-        ++skip;
     if (app->operator_token_len == 0 ||
-        !equal_constant_time(v.base + skip, v.len - skip, app->operator_token, app->operator_token_len)) {
+        !equal_constant_time(token.base, token.len, app->operator_token, app->operator_token_len)) {
         orderd_http_problem(req, ORDERD_PROBLEM_FORBIDDEN, NULL, 0, "the bearer token is not the operator's");
         return -1;
     }

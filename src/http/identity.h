@@ -11,11 +11,26 @@
 #include "orderd/http.h"
 
 /**
+ * X-User-Id from `headers`, sent exactly once, 1 to 64 bytes of
+ * [A-Za-z0-9._:@-]. Returns 0 with *user pointing into the header's value,
+ * else -1 (absent, repeated or malformed). Sends nothing.
+ */
+int orderd_http_user_get(const h2o_headers_t *headers, orderd_str_t *user);
+
+/**
  * The user: X-User-Id, sent exactly once, 1 to 64 bytes of [A-Za-z0-9._:@-].
  * Returns 0 with *user pointing into the request's headers, else -1 with the
  * 401 sent.
  */
 int orderd_http_user_check(h2o_req_t *req, orderd_str_t *user);
+
+/**
+ * The token of `Authorization: Bearer <token>` ("bearer" in any case, the
+ * spaces after it skipped), sent exactly once. Returns 0 with *token pointing
+ * into the header's value (empty when only spaces follow the scheme), else -1
+ * (absent, repeated, or not the Bearer scheme). Sends nothing.
+ */
+int orderd_http_bearer_get(const h2o_headers_t *headers, orderd_str_t *token);
 
 /**
  * The operator's Authorization: Bearer token, compared in constant time.
