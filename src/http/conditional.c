@@ -63,7 +63,9 @@ typedef struct match_ctx {
     orderd_precondition_t *pre;
 } match_ctx_t;
 
-/* Strong comparison: a weak tag never matches; tags of other orders neither. */
+/* Strong comparison: a weak tag never matches; tags of other orders neither.
+ * Entity tags compare as strings (RFC 9110 8.8.3.2), so only the version as
+ * orderd writes it counts: "ID-03" is not "ID-3" (tests/fuzz/conditional_fuzz.c). */
 static int collect_strong(void *_ctx, h2o_iovec_t tag, int weak)
 {
     match_ctx_t *ctx = _ctx;
@@ -74,6 +76,8 @@ static int collect_strong(void *_ctx, h2o_iovec_t tag, int weak)
     uint64_t id;
     if (weak || tag.len < 2 + ORDERD_ID_LEN + 2 || tag.base[0] != '"' || tag.base[tag.len - 1] != '"' ||
         tag.base[1 + ORDERD_ID_LEN] != '-' || orderd_id_parse(tag.base + 1, ORDERD_ID_LEN, &id) != 0 || id != ctx->id)
+        return 0;
+    if (tag.base[2 + ORDERD_ID_LEN] == '0' && tag.len - 1 > 3 + ORDERD_ID_LEN) /* a leading zero */
         return 0;
     uint64_t v = 0;
     for (size_t i = 2 + ORDERD_ID_LEN; i < tag.len - 1; ++i) {
