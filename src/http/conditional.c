@@ -43,11 +43,17 @@ static int each_tag(h2o_req_t *req, const h2o_token_t *name, int (*fn)(void *ctx
     return 0;
 }
 
+/* "*" alone: "W/" then "*" is neither a star nor an entity tag (RFC 9110 13.1.1): it matches nothing */
+static int is_star(h2o_iovec_t tag, int weak)
+{
+    return !weak && h2o_memis(tag.base, tag.len, H2O_STRLIT("*"));
+}
+
 static int match_weak(void *ctx, h2o_iovec_t tag, int weak)
 {
-    (void)weak; /* If-None-Match compares weakly: W/ or not, the same tag */
+    /* If-None-Match compares weakly: W/ or not, the same tag */
     h2o_iovec_t *mine = ctx;
-    return h2o_memis(tag.base, tag.len, H2O_STRLIT("*")) || h2o_memis(tag.base, tag.len, mine->base, mine->len);
+    return is_star(tag, weak) || h2o_memis(tag.base, tag.len, mine->base, mine->len);
 }
 
 int orderd_http_not_modified(h2o_req_t *req, const orderd_order_t *o)
@@ -69,7 +75,7 @@ typedef struct match_ctx {
 static int collect_strong(void *_ctx, h2o_iovec_t tag, int weak)
 {
     match_ctx_t *ctx = _ctx;
-    if (h2o_memis(tag.base, tag.len, H2O_STRLIT("*"))) {
+    if (is_star(tag, weak)) {
         ctx->pre->any = 1;
         return 0;
     }
