@@ -17,7 +17,14 @@ endef
 #   make bench BENCH_ARGS="--seconds 2 --connections 64 --skip-startup"
 BENCH_ARGS ?=
 
-.PHONY: all deps build run test package package-install-test bench asan tsan clean
+# `make fuzz`: every libFuzzer target of tests/fuzz/ for FUZZ_SECONDS each (or
+# FUZZ_RUNS executions each, e.g. FUZZ_RUNS=10000000), built with clang in
+# build-fuzz; FUZZ_TARGETS picks some. `make test` replays their corpora.
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
+FUZZ_TARGETS ?= create status query idem_key conditional user_id bearer record journal money money_diff
+
+.PHONY: all deps build run test package package-install-test bench asan tsan fuzz clean
 
 all: build
 
@@ -64,6 +71,12 @@ tsan: deps
 	@cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && ctest --output-on-failure -j $(JOBS) -R '_test$$'
 
+fuzz: deps
+	@bash .ci/deps clang libclang-rt-14-dev libfuzzer-14-dev
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORDERD_FUZZ=ON \
+	  -DORDERD_WERROR=$(WERROR) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	@bash tests/fuzz/run.sh build-fuzz "$(FUZZ_SECONDS)" "$(FUZZ_RUNS)" $(FUZZ_TARGETS)
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

@@ -8,9 +8,6 @@
  * 10^(exp - nfrac + frac_digits), which must be a whole number that fits.
  */
 
-/* exponents past this are out of range or below precision whatever the digits */
-#define EXP_CLAMP 100000
-
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -45,6 +42,12 @@ int orderd_money_parse(const char *text, size_t len, unsigned frac_digits, int64
     /* exponent */
     long long exp = 0;
     if (p < end && (*p == 'e' || *p == 'E')) {
+        /* An exponent past the clamp is out of range (or below precision)
+         * whatever the digits, as long as the clamp is larger than every
+         * fraction, whose digits shift the exponent back: the text's length
+         * is. A fixed clamp of 100000 made 0.(150000 zeros)1e1500010, a
+         * number of 1.35 million digits, parse as 1.00. */
+        const long long clamp = (long long)len + (long long)frac_digits + 20;
         int exp_negative = 0;
         ++p;
         if (p < end && (*p == '+' || *p == '-'))
@@ -52,7 +55,7 @@ int orderd_money_parse(const char *text, size_t len, unsigned frac_digits, int64
         if (p == end || !is_digit(*p))
             return ORDERD_MONEY_ESYNTAX;
         for (; p < end && is_digit(*p); ++p)
-            if (exp < EXP_CLAMP)
+            if (exp < clamp)
                 exp = exp * 10 + (*p - '0');
         if (exp_negative)
             exp = -exp;

@@ -405,8 +405,9 @@ int orderd_store_replay(orderd_store_t *store, const orderd_change_t *ev)
     shard_t *s = shard_of_event(store, ev);
     int ret;
     if (ev->type == ORDERD_CHANGE_IDEM_KEY) {
-        /* a key past its time is reclaimed by not loading it */
-        if (ev->u.idem.entry->created_ms + store->idem_ttl_ms < orderd_now_ms())
+        /* a key past its time is reclaimed by not loading it; the cutoff is
+         * now - TTL, never created + TTL, which a damaged time could overflow */
+        if (ev->u.idem.entry->created_ms < orderd_now_ms() - store->idem_ttl_ms)
             return ORDERD_STORE_OK;
         pthread_mutex_lock(&s->mu);
         ret = apply_locked(store, s, ev);

@@ -42,7 +42,7 @@ static int idem_lookup(orderd_store_t *store, shard_t *s, orderd_str_t user, con
 {
     orderd_idem_sweep(&s->idem, now_ms - store->idem_ttl_ms, 2); /* reclaim a little on every use */
     const orderd_idem_entry_t *e = orderd_idem_find(&s->idem, user, key->key);
-    if (e == NULL || e->created_ms + store->idem_ttl_ms < now_ms)
+    if (e == NULL || e->created_ms < now_ms - store->idem_ttl_ms) /* expired (the sweep's cutoff) */
         return 0;
     const orderd_order_t *o = orderd_shard_find(s, e->order_id);
     if (o == NULL || o->version < e->version)

@@ -667,6 +667,34 @@ static void test_decode_status_depth_limit(void **state)
     assert_int_equal(decode_status_n(state, "{\"status\":", 10, &st, &r), ORDERD_DECODE_SYNTAX);
 }
 
+/* An escaped name is read before yajl reuses its buffer for the next escaped
+ * string or key (tests/fuzz/regressions/status/escaped-then-escaped.json). */
+static void test_decode_status_escaped_name_kept(void **state)
+{
+    static const struct {
+        const char *body;
+        orderd_status_t want;
+    } cases[] = {
+        {"{\"status\":\"\\u0073hipped\",\"x\":\"\\u0041\"}", ORDERD_STATUS_SHIPPED},
+        {"{\"status\":\"\\u0073hipped\",\"x\":{\"k\\u0041\":1}}", ORDERD_STATUS_SHIPPED},
+        {"{\"status\":\"deliv\\u0065red\",\"note\":\"\\u0070ending\"}", ORDERD_STATUS_DELIVERED},
+        {"{\"status\":\"\\u0070rocessing\",\"a\\u0062\":[\"\\n\",\"\\t\"]}", ORDERD_STATUS_PROCESSING},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        orderd_status_t st = ORDERD_STATUS_CANCELLED;
+        orderd_decode_report_t r;
+        int rc = decode_status_n(state, cases[i].body, strlen(cases[i].body), &st, &r);
+        if (rc != ORDERD_DECODE_OK || st != cases[i].want)
+            fail_msg("%s: rc %d, status %d (want %d)", cases[i].body, rc, (int)st, (int)cases[i].want);
+    }
+    /* and an escaped non-name is still refused, whatever follows it */
+    orderd_status_t st = ORDERD_STATUS_PENDING;
+    orderd_decode_report_t r;
+    const char *bad = "{\"status\":\"\\u0073hippe\",\"x\":\"shipped\"}";
+    assert_int_equal(decode_status_n(state, bad, strlen(bad), &st, &r), ORDERD_DECODE_INVALID);
+    assert_int_equal(st, ORDERD_STATUS_PENDING);
+}
+
 /* ---- decode: JSON that breaks the rules ---- */
 
 static void test_decode_not_an_object(void **state)
@@ -1532,6 +1560,7 @@ int main(void)
         TEST_ARENA_TEST(test_decode_depth_limit),
         TEST_ARENA_TEST(test_decode_deep_nesting),
         TEST_ARENA_TEST(test_decode_status_depth_limit),
+        TEST_ARENA_TEST(test_decode_status_escaped_name_kept),
         TEST_ARENA_TEST(test_decode_memory_bounded),
         TEST_ARENA_TEST(test_decode_not_an_object),
         TEST_ARENA_TEST(test_decode_missing_and_null),

@@ -168,6 +168,34 @@ static void test_parse_huge_exponents(void **state)
     OK2("1e16", INT64_C(1000000000000000000)); /* 10^16 units = 10^18 cents, fits */
 }
 
+/* A fraction longer than any fixed exponent clamp moves the exponent back by
+ * its length: the clamp must not cut the exponent short of that (it once was
+ * 100000, and 0.(150000 zeros)1e1500010 parsed as 1.00). */
+static void test_parse_long_fraction_big_exponent(void **state)
+{
+    static const struct {
+        const char *prefix, *suffix; /* around 150000 zeros */
+        int rc;
+        int64_t want;
+    } cases[] = {
+        {"0.", "1e1500010", ORDERD_MONEY_ERANGE, 0},
+        {"0.", "1e150001", ORDERD_MONEY_OK, 100},
+        {"0.", "1e150003", ORDERD_MONEY_OK, 10000},
+        {"0.", "1e150020", ORDERD_MONEY_ERANGE, 0},
+        /* and negative exponents the other way: 1(150000 zeros)e-1500010 is far below a cent */
+        {"1", "e-1500010", ORDERD_MONEY_EPRECISION, 0},
+        {"1", "e-150002", ORDERD_MONEY_OK, 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *s = repeat(cases[i].prefix, '0', 150000, cases[i].suffix);
+        if (cases[i].rc == ORDERD_MONEY_OK)
+            OK2(s, cases[i].want);
+        else
+            ERR2(s, cases[i].rc);
+        free(s);
+    }
+}
+
 static void test_parse_int64_boundary(void **state)
 {
     OK2("92233720368547758.07", INT64_MAX);
@@ -327,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_parse_exponents),
         cmocka_unit_test(test_parse_huge_digit_strings),
         cmocka_unit_test(test_parse_huge_exponents),
+        cmocka_unit_test(test_parse_long_fraction_big_exponent),
         cmocka_unit_test(test_parse_int64_boundary),
         cmocka_unit_test(test_parse_negative),
         cmocka_unit_test(test_parse_syntax),

@@ -43,11 +43,17 @@ static int each_tag(h2o_req_t *req, const h2o_token_t *name, int (*fn)(void *ctx
     return 0;
 }
 
+/* "*" alone: "W/" then "*" is neither a star nor an entity tag (RFC 9110 13.1.1): it matches nothing */
+static int is_star(h2o_iovec_t tag, int weak)
+{
+    return !weak && h2o_memis(tag.base, tag.len, H2O_STRLIT("*"));
+}
+
 static int match_weak(void *ctx, h2o_iovec_t tag, int weak)
 {
-    (void)weak; /* If-None-Match compares weakly: W/ or not, the same tag */
+    /* If-None-Match compares weakly: W/ or not, the same tag */
     h2o_iovec_t *mine = ctx;
-    return h2o_memis(tag.base, tag.len, H2O_STRLIT("*")) || h2o_memis(tag.base, tag.len, mine->base, mine->len);
+    return is_star(tag, weak) || h2o_memis(tag.base, tag.len, mine->base, mine->len);
 }
 
 int orderd_http_not_modified(h2o_req_t *req, const orderd_order_t *o)
@@ -63,17 +69,21 @@ typedef struct match_ctx {
     orderd_precondition_t *pre;
 } match_ctx_t;
 
-/* Strong comparison: a weak tag never matches; tags of other orders neither. */
+/* Strong comparison: a weak tag never matches; tags of other orders neither.
+ * Entity tags compare as strings (RFC 9110 8.8.3.2), so only the version as
+ * orderd writes it counts: "ID-03" is not "ID-3" (tests/fuzz/conditional_fuzz.c). */
 static int collect_strong(void *_ctx, h2o_iovec_t tag, int weak)
 {
     match_ctx_t *ctx = _ctx;
-    if (h2o_memis(tag.base, tag.len, H2O_STRLIT("*"))) {
+    if (is_star(tag, weak)) {
         ctx->pre->any = 1;
         return 0;
     }
     uint64_t id;
     if (weak || tag.len < 2 + ORDERD_ID_LEN + 2 || tag.base[0] != '"' || tag.base[tag.len - 1] != '"' ||
         tag.base[1 + ORDERD_ID_LEN] != '-' || orderd_id_parse(tag.base + 1, ORDERD_ID_LEN, &id) != 0 || id != ctx->id)
+        return 0;
+    if (tag.base[2 + ORDERD_ID_LEN] == '0' && tag.len - 1 > 3 + ORDERD_ID_LEN) /* a leading zero */
         return 0;
     uint64_t v = 0;
     for (size_t i = 2 + ORDERD_ID_LEN; i < tag.len - 1; ++i) {

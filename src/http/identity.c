@@ -21,31 +21,30 @@ static int valid_user(const char *s, size_t len)
     return 1;
 }
 
-/* X-User-Id, exactly once. */
-static int get_user(h2o_req_t *req, orderd_str_t *user)
+int orderd_http_user_get(const h2o_headers_t *headers, orderd_str_t *user)
 {
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-user-id"), -1);
-    if (i == -1 || h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-user-id"), i) != -1)
+    ssize_t i = h2o_find_header_by_str(headers, H2O_STRLIT("x-user-id"), -1);
+    if (i == -1 || h2o_find_header_by_str(headers, H2O_STRLIT("x-user-id"), i) != -1)
         return -1;
-    h2o_iovec_t v = req->headers.entries[i].value;
+    h2o_iovec_t v = headers->entries[i].value;
     if (!valid_user(v.base, v.len))
         return -1;
     *user = (orderd_str_t){v.base, v.len};
     return 0;
 }
 
-/* Authorization: Bearer <token>, exactly once; *token is what follows "Bearer " and its spaces. */
-static int get_bearer(h2o_req_t *req, h2o_iovec_t *token)
+int orderd_http_bearer_get(const h2o_headers_t *headers, orderd_str_t *token)
 {
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    h2o_iovec_t v = i != -1 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0);
+    ssize_t i = h2o_find_header(headers, H2O_TOKEN_AUTHORIZATION, -1);
     size_t skip = sizeof("Bearer ") - 1;
-    if (i == -1 || h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, i) != -1 || v.len <= skip ||
-        !h2o_lcstris(v.base, skip - 1, H2O_STRLIT("bearer")) || v.base[skip - 1] != ' ')
+    if (i == -1 || h2o_find_header(headers, H2O_TOKEN_AUTHORIZATION, i) != -1)
+        return -1;
+    h2o_iovec_t v = headers->entries[i].value;
+    if (v.len <= skip || !h2o_lcstris(v.base, skip - 1, H2O_STRLIT("bearer")) || v.base[skip - 1] != ' ')
         return -1;
     while (skip < v.len && v.base[skip] == ' ')
         ++skip;
-    *token = h2o_iovec_init(v.base + skip, v.len - skip);
+    *token = (orderd_str_t){v.base + skip, v.len - skip};
     return 0;
 }
 
@@ -64,10 +63,10 @@ static int unauthorized(h2o_req_t *req, const char *www_authenticate, const char
  * or -1 with the 401 (or the 503 when out of memory) sent. */
 static int get_jwt_user(h2o_req_t *req, orderd_http_thread_t *t, orderd_str_t *user)
 {
-    h2o_iovec_t token;
+    orderd_str_t token;
     char id[ORDERD_USER_ID_MAX + 1];
     size_t len = 0;
-    if (get_bearer(req, &token) != 0) /* no credentials: no error code (RFC 6750 3.1) */
+    if (orderd_http_bearer_get(&req->headers, &token) != 0) /* no credentials: no error code (RFC 6750 3.1) */
         return unauthorized(req, "Bearer realm=\"orderd\"", "this endpoint needs Authorization: Bearer <JWT>");
     orderd_jwt_result_t r =
         orderd_jwt_verify(t->jwt, t->jwt_cache, token.base, token.len, orderd_now_ms() / 1000, id, sizeof(id), &len);
@@ -88,7 +87,7 @@ int orderd_http_user_check(h2o_req_t *req, orderd_str_t *user)
     orderd_http_thread_t *t = H2O_STRUCT_FROM_MEMBER(orderd_http_thread_t, ctx, req->conn->ctx);
     if (t->jwt != NULL)
         return get_jwt_user(req, t, user);
-    if (get_user(req, user) != 0) {
+    if (orderd_http_user_get(&req->headers, user) != 0) {
         orderd_http_problem(req, ORDERD_PROBLEM_UNAUTHORIZED, NULL, 0,
                             "X-User-Id must be 1 to 64 characters of A-Z a-z 0-9 . _ : @ -");
         return -1;
@@ -149,8 +148,8 @@ static int equal_constant_time(const char *a, size_t alen, const char *b, size_t
 
 int orderd_http_operator_check(h2o_req_t *req, orderd_app_t *app)
 {
-    h2o_iovec_t token;
-    if (get_bearer(req, &token) != 0)
+    orderd_str_t token;
+    if (orderd_http_bearer_get(&req->headers, &token) != 0)
         return unauthorized(req, "Bearer realm=\"orderd-operator\"",
                             "this endpoint needs the operator's Authorization: Bearer <token>");
     if (app->operator_token_len == 0 ||

@@ -12,6 +12,13 @@
 #include "orderd/http.h"
 
 /**
+ * X-User-Id from `headers`, sent exactly once, 1 to 64 bytes of
+ * [A-Za-z0-9._:@-]. Returns 0 with *user pointing into the header's value,
+ * else -1 (absent, repeated or malformed). Sends nothing.
+ */
+int orderd_http_user_get(const h2o_headers_t *headers, orderd_str_t *user);
+
+/**
  * The user. With --user-auth header (the thread holds no JWT keys):
  * X-User-Id, sent exactly once, 1 to 64 bytes of [A-Za-z0-9._:@-], with
  * *user pointing into the request's headers. With --user-auth jwt: the
@@ -29,6 +36,14 @@ int orderd_http_user_check(h2o_req_t *req, orderd_str_t *user);
  * `queue`. Called by orderd_http_thread_init, on the thread.
  */
 void orderd_http_identity_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *queue, orderd_app_t *app);
+
+/**
+ * The token of `Authorization: Bearer <token>` ("bearer" in any case, the
+ * spaces after it skipped), sent exactly once. Returns 0 with *token pointing
+ * into the header's value (empty when only spaces follow the scheme), else -1
+ * (absent, repeated, or not the Bearer scheme). Sends nothing.
+ */
+int orderd_http_bearer_get(const h2o_headers_t *headers, orderd_str_t *token);
 
 /**
  * The operator's Authorization: Bearer token, compared in constant time.

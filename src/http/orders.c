@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "conditional.h"
 #include "durable.h"
+#include "idem_key.h"
 #include "identity.h"
 #include "orders.h"
 #include "query.h"
@@ -18,31 +19,6 @@ static const char base_path[] = "/api/orders";
 
 /* --- endpoints: handlers of the routing table below --- */
 
-/*
- * Idempotency-Key: absent (0, *key untouched), valid (0, *key filled with the
- * request's fingerprint over `op` and the body), or -1 with a 400 sent. `op`
- * names the operation, so the two create paths share their keys.
- */
-static int get_idem_key(h2o_req_t *req, orderd_str_t op, orderd_idem_key_t **key)
-{
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1);
-    *key = NULL;
-    if (i == -1)
-        return 0;
-    h2o_iovec_t v = req->headers.entries[i].value;
-    if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), i) != -1 ||
-        !orderd_idem_key_valid((orderd_str_t){v.base, v.len})) {
-        orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0,
-                            "Idempotency-Key must be sent once, as 1 to 255 printable ASCII characters");
-        return -1;
-    }
-    *key = h2o_mem_alloc_pool(&req->pool, sizeof(**key));
-    (*key)->key = (orderd_str_t){v.base, v.len};
-    orderd_idem_fingerprint(ORDERD_STR("POST"), op, (orderd_str_t){req->entity.base, req->entity.len},
-                            (*key)->fingerprint);
-    return 0;
-}
-
 static int create(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id)
 {
     (void)id; /* the collection has none */
@@ -50,7 +26,7 @@ static int create(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
     orderd_order_draft_t draft;
     orderd_decode_report_t report;
     orderd_idem_key_t *key;
-    if (get_idem_key(req, ORDERD_STR("create"), &key) != 0)
+    if (orderd_http_idem_key(req, ORDERD_STR("create"), &key) != 0)
         return 0;
     int decoded = orderd_codec_decode_create(req->entity.base, req->entity.len, &a, &draft, &report);
     if (decoded != ORDERD_DECODE_OK)
@@ -97,7 +73,7 @@ static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
     orderd_ticket_t *ticket;
     orderd_idem_key_t *key;
     uint64_t id;
-    if (get_idem_key(req, (orderd_str_t){req->path_normalized.base, req->path_normalized.len}, &key) != 0)
+    if (orderd_http_idem_key(req, (orderd_str_t){req->path_normalized.base, req->path_normalized.len}, &key) != 0)
         return 0;
     if (orderd_ticket_begin_change(req, app, id_text, &id, &pre, &ticket) != 0)
         return 0;

@@ -29,9 +29,9 @@ static int hex_value(char c)
 }
 
 /* Percent-decodes [s, s+len) into the pool ('+' is a space, as in forms). */
-static orderd_str_t url_decode(h2o_req_t *req, const char *s, size_t len, int *bad)
+static orderd_str_t url_decode(h2o_mem_pool_t *pool, const char *s, size_t len, int *bad)
 {
-    char *out = h2o_mem_alloc_pool(&req->pool, len + 1);
+    char *out = h2o_mem_alloc_pool(pool, len + 1);
     size_t n = 0;
     for (size_t i = 0; i < len; ++i) {
         if (s[i] == '%') {
@@ -86,66 +86,73 @@ static int parse_statuses(orderd_str_t v, unsigned *mask)
     }
 }
 
-static int bad_query(h2o_req_t *req, const char *what)
+const char *orderd_http_list_query_parse(h2o_mem_pool_t *pool, const char *query, size_t len, orderd_list_query_t *q)
 {
-    orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0, "%s", what);
-    return -1;
+    unsigned long long limit = LIST_LIMIT_DEFAULT, offset = 0;
+    unsigned seen = 0;
+    const char *s = query, *end = query + len;
+    *q = (orderd_list_query_t){.page = {.mode = ORDERD_PAGE_OFFSET}};
+    while (s < end) {
+        const char *amp = memchr(s, '&', (size_t)(end - s)), *pair_end = amp != NULL ? amp : end;
+        if (pair_end == s) { /* "a=1&&b=2": nothing between */
+            s = pair_end + 1;
+            continue;
+        }
+        const char *eq = memchr(s, '=', (size_t)(pair_end - s));
+        int bad = 0;
+        orderd_str_t key = url_decode(pool, s, (size_t)((eq != NULL ? eq : pair_end) - s), &bad);
+        orderd_str_t val =
+            eq != NULL ? url_decode(pool, eq + 1, (size_t)(pair_end - eq - 1), &bad) : (orderd_str_t){"", 0};
+        if (bad)
+            return "the query string has a broken percent-encoding";
+        unsigned bit;
+        if (h2o_memis(key.base, key.len, H2O_STRLIT("limit"))) {
+            bit = 1;
+            if (parse_uint(val, LIST_LIMIT_MAX, &limit) != 0 || limit < 1)
+                return "limit must be an integer from 1 to 100";
+        } else if (h2o_memis(key.base, key.len, H2O_STRLIT("offset"))) {
+            bit = 2;
+            if (parse_uint(val, LIST_OFFSET_MAX, &offset) != 0)
+                return "offset must be an integer >= 0";
+        } else if (h2o_memis(key.base, key.len, H2O_STRLIT("status"))) {
+            bit = 4;
+            if (parse_statuses(val, &q->page.status_mask) != 0)
+                return "status must be one or more (comma-separated) of pending, processing, shipped, delivered, "
+                       "cancelled";
+            q->status = val;
+        } else if (h2o_memis(key.base, key.len, H2O_STRLIT("after")) ||
+                   h2o_memis(key.base, key.len, H2O_STRLIT("before"))) {
+            bit = key.base[0] == 'a' ? 8 : 16;
+            q->page.mode = bit == 8 ? ORDERD_PAGE_AFTER : ORDERD_PAGE_BEFORE;
+            if (orderd_id_parse(val.base, val.len, &q->page.cursor) != 0)
+                return "after and before take an order id (13 characters)";
+        } else {
+            return "unknown query parameter; lists take limit, offset, status, after and before";
+        }
+        if (seen & bit)
+            return "a query parameter is given more than once";
+        seen |= bit;
+        s = pair_end + 1;
+    }
+    if (__builtin_popcount(seen & (2 | 8 | 16)) > 1)
+        return "offset, after and before cannot be combined; give one of them";
+    q->page.limit = (size_t)limit;
+    q->page.offset = (size_t)offset;
+    return NULL;
 }
 
 int orderd_http_list_query(h2o_req_t *req, orderd_list_query_t *q)
 {
-    unsigned long long limit = LIST_LIMIT_DEFAULT, offset = 0;
-    unsigned seen = 0;
-    *q = (orderd_list_query_t){.page = {.mode = ORDERD_PAGE_OFFSET}};
+    const char *query = "", *why;
+    size_t len = 0;
     if (req->query_at != SIZE_MAX) {
-        const char *s = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-        while (s < end) {
-            const char *amp = memchr(s, '&', (size_t)(end - s)), *pair_end = amp != NULL ? amp : end;
-            if (pair_end == s) { /* "a=1&&b=2": nothing between */
-                s = pair_end + 1;
-                continue;
-            }
-            const char *eq = memchr(s, '=', (size_t)(pair_end - s));
-            int bad = 0;
-            orderd_str_t key = url_decode(req, s, (size_t)((eq != NULL ? eq : pair_end) - s), &bad);
-            orderd_str_t val = eq != NULL ? url_decode(req, eq + 1, (size_t)(pair_end - eq - 1), &bad)
-                                          : (orderd_str_t){"", 0};
-            if (bad)
-                return bad_query(req, "the query string has a broken percent-encoding");
-            unsigned bit;
-            if (h2o_memis(key.base, key.len, H2O_STRLIT("limit"))) {
-                bit = 1;
-                if (parse_uint(val, LIST_LIMIT_MAX, &limit) != 0 || limit < 1)
-                    return bad_query(req, "limit must be an integer from 1 to 100");
-            } else if (h2o_memis(key.base, key.len, H2O_STRLIT("offset"))) {
-                bit = 2;
-                if (parse_uint(val, LIST_OFFSET_MAX, &offset) != 0)
-                    return bad_query(req, "offset must be an integer >= 0");
-            } else if (h2o_memis(key.base, key.len, H2O_STRLIT("status"))) {
-                bit = 4;
-                if (parse_statuses(val, &q->page.status_mask) != 0)
-                    return bad_query(req, "status must be one or more (comma-separated) of pending, processing, "
-                                          "shipped, delivered, cancelled");
-                q->status = val;
-            } else if (h2o_memis(key.base, key.len, H2O_STRLIT("after")) ||
-                       h2o_memis(key.base, key.len, H2O_STRLIT("before"))) {
-                bit = key.base[0] == 'a' ? 8 : 16;
-                q->page.mode = bit == 8 ? ORDERD_PAGE_AFTER : ORDERD_PAGE_BEFORE;
-                if (orderd_id_parse(val.base, val.len, &q->page.cursor) != 0)
-                    return bad_query(req, "after and before take an order id (13 characters)");
-            } else {
-                return bad_query(req, "unknown query parameter; lists take limit, offset, status, after and before");
-            }
-            if (seen & bit)
-                return bad_query(req, "a query parameter is given more than once");
-            seen |= bit;
-            s = pair_end + 1;
-        }
+        query = req->path.base + req->query_at + 1;
+        len = req->path.len - req->query_at - 1;
     }
-    if (__builtin_popcount(seen & (2 | 8 | 16)) > 1)
-        return bad_query(req, "offset, after and before cannot be combined; give one of them");
-    q->page.limit = (size_t)limit;
-    q->page.offset = (size_t)offset;
+    if ((why = orderd_http_list_query_parse(&req->pool, query, len, q)) != NULL) {
+        orderd_http_problem(req, ORDERD_PROBLEM_MALFORMED, NULL, 0, "%s", why);
+        return -1;
+    }
     return 0;
 }
 

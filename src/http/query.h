@@ -15,6 +15,15 @@ typedef struct orderd_list_query {
 } orderd_list_query_t;
 
 /**
+ * Parses a list's query string [query, query+len) (after the '?'): limit,
+ * offset, status (comma-separated), after and before into *q, decoded into
+ * `pool`. Returns NULL, or why it is refused (a 400's detail: unknown,
+ * repeated, empty or out-of-range parameter; offset, after and before
+ * combined; a broken percent-encoding). Sends nothing.
+ */
+const char *orderd_http_list_query_parse(h2o_mem_pool_t *pool, const char *query, size_t len, orderd_list_query_t *q);
+
+/**
  * Reads limit, offset, status (comma-separated), after and before from the
  * query string into *q (decoded into the request's pool). Returns 0, or -1
  * when it sent a 400 (unknown, repeated, empty or out-of-range parameter;

@@ -52,7 +52,10 @@ int orderd_scan_file(const unsigned char *data, size_t len, const char magic[8],
     sc->next_seq = sc->first_seq;
     sc->valid_end = ORDERD_FILE_HEADER_SIZE;
 
+    /* unaligned payloads are copied here; it grows to the largest of them
+     * (orders are a few hundred bytes), not to the 1 MiB a record may hold */
     unsigned char *scratch = NULL;
+    size_t scratch_cap = 0;
     size_t off = ORDERD_FILE_HEADER_SIZE;
     while (off < len) {
         orderd_record_t rec;
@@ -80,8 +83,13 @@ int orderd_scan_file(const unsigned char *data, size_t len, const char magic[8],
             break;
         }
         if (((uintptr_t)rec.payload & 7) != 0) {
-            if (scratch == NULL && (scratch = aligned_alloc(8, ORDERD_RECORD_MAX_PAYLOAD)) == NULL)
-                return -1;
+            if (scratch == NULL || rec.len > scratch_cap) {
+                size_t cap = rec.len < 4096 ? 4096 : ((size_t)rec.len + 7) & ~(size_t)7;
+                free(scratch);
+                if ((scratch = aligned_alloc(8, cap)) == NULL)
+                    return -1;
+                scratch_cap = cap;
+            }
             memcpy(scratch, rec.payload, rec.len);
             rec.payload = scratch;
         }
