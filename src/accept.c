@@ -208,3 +208,47 @@ void orderd_accept_stop(orderd_accept_worker_t *w)
         w->listeners[i]._sock = NULL;
     }
 }
+
+/* --- the timeout flags and the fd limit, at start-up --- */
+
+static uint64_t min_ms(int64_t a, int64_t b)
+{
+    return (uint64_t)(a < b ? a : b);
+}
+
+/* The three timeout flags on libh2o 2.2.5's timers, which are not the
+ * same three:
+ * - HTTP/1.1 has one timer per request (http1.req_timeout), started when
+ *   h2o begins waiting for it (after the accept, or once the previous
+ *   answer is sent) and stopped only when its head and body are all in, so
+ *   it bounds the keep-alive wait, the head and the body together. It gets
+ *   the smallest of the three, so none of the phases can last longer than
+ *   its own flag says; past it h2o closes the connection without an answer.
+ * - HTTP/2 has an idle timer (http2.idle_timeout): restarted by every read,
+ *   it runs while no request of the connection is being handled (streams
+ *   still sending their head or body included), then GOAWAY and close.
+ * - TLS has a handshake timer, given --header-timeout: no request head can
+ *   come before the handshake ends. */
+void orderd_accept_set_timeouts(const orderd_config_t *cfg, h2o_globalconf_t *gc)
+{
+    gc->http1.req_timeout = min_ms(cfg->header_timeout_ms, min_ms(cfg->body_timeout_ms, cfg->idle_timeout_ms));
+    gc->http2.idle_timeout = (uint64_t)cfg->idle_timeout_ms;
+    gc->handshake_timeout = (uint64_t)cfg->header_timeout_ms;
+}
+
+/* --max-connections past what the fd limit leaves: accepting will pause
+ * (orderd/accept.h) before the budget refuses, and the journal may find no
+ * descriptor for its next segment. Said once, at start-up. */
+void orderd_accept_warn_fd_limit(const orderd_config_t *cfg)
+{
+    uint64_t reserve = orderd_accept_fd_reserve(cfg->threads, cfg->nlisteners);
+    if ((uint64_t)cfg->max_connections + reserve <= cfg->nofile)
+        return;
+    orderd_log(ORDERD_LOG_WARN,
+               "--max-connections %u needs a file descriptor limit of %llu, the limit is %llu: past about %llu "
+               "connections accepting pauses and the journal may fail to open a file; raise the limit (ulimit -n, "
+               "LimitNOFILE=) or lower --max-connections",
+               cfg->max_connections, (unsigned long long)(cfg->max_connections + reserve),
+               (unsigned long long)cfg->nofile,
+               (unsigned long long)(cfg->nofile > reserve ? cfg->nofile - reserve : 0));
+}

@@ -235,48 +235,6 @@ static int open_access_log(server_t *s)
     return 0;
 }
 
-static uint64_t min_ms(int64_t a, int64_t b)
-{
-    return (uint64_t)(a < b ? a : b);
-}
-
-/* The three timeout flags on libh2o 2.2.5's timers, which are not the
- * same three:
- * - HTTP/1.1 has one timer per request (http1.req_timeout), started when
- *   h2o begins waiting for it (after the accept, or once the previous
- *   answer is sent) and stopped only when its head and body are all in, so
- *   it bounds the keep-alive wait, the head and the body together. It gets
- *   the smallest of the three, so none of the phases can last longer than
- *   its own flag says; past it h2o closes the connection without an answer.
- * - HTTP/2 has an idle timer (http2.idle_timeout): restarted by every read,
- *   it runs while no request of the connection is being handled (streams
- *   still sending their head or body included), then GOAWAY and close.
- * - TLS has a handshake timer, given --header-timeout: no request head can
- *   come before the handshake ends. */
-static void set_timeouts(const orderd_config_t *cfg, h2o_globalconf_t *gc)
-{
-    gc->http1.req_timeout = min_ms(cfg->header_timeout_ms, min_ms(cfg->body_timeout_ms, cfg->idle_timeout_ms));
-    gc->http2.idle_timeout = (uint64_t)cfg->idle_timeout_ms;
-    gc->handshake_timeout = (uint64_t)cfg->header_timeout_ms;
-}
-
-/* --max-connections past what the fd limit leaves: accepting will pause
- * (orderd/accept.h) before the budget refuses, and the journal may find no
- * descriptor for its next segment. Said once, at start-up. */
-static void warn_fd_limit(const orderd_config_t *cfg)
-{
-    uint64_t reserve = orderd_accept_fd_reserve(cfg->threads, cfg->nlisteners);
-    if ((uint64_t)cfg->max_connections + reserve <= cfg->nofile)
-        return;
-    orderd_log(ORDERD_LOG_WARN,
-               "--max-connections %u needs a file descriptor limit of %llu, the limit is %llu: past about %llu "
-               "connections accepting pauses and the journal may fail to open a file; raise the limit (ulimit -n, "
-               "LimitNOFILE=) or lower --max-connections",
-               cfg->max_connections, (unsigned long long)(cfg->max_connections + reserve),
-               (unsigned long long)cfg->nofile,
-               (unsigned long long)(cfg->nofile > reserve ? cfg->nofile - reserve : 0));
-}
-
 /* The h2o configuration of one globalconf: all alike but for h2c. */
 static void init_globalconf(server_t *s, h2o_globalconf_t *gc, int http2)
 {
@@ -287,7 +245,7 @@ static void init_globalconf(server_t *s, h2o_globalconf_t *gc, int http2)
      * bodies up to twice the limit. */
     gc->max_request_entity_size = s->cfg->max_body * 2 + 65536;
     gc->http2.graceful_shutdown_timeout = H2_GRACEFUL_TIMEOUT_MS;
-    set_timeouts(s->cfg, gc);
+    orderd_accept_set_timeouts(s->cfg, gc);
     /* streams of one connection past this wait in h2o's queue, unread; a
      * stream reset before its answer frees its place at once, which
      * --http2-max-resets bounds (src/http/rapid_reset.c) */
@@ -572,7 +530,7 @@ int orderd_server_run(const orderd_config_t *cfg)
     orderd_log(ORDERD_LOG_INFO, "orderd %s, effective configuration: %s", ORDERD_VERSION,
                orderd_config_describe(cfg, described, sizeof(described)));
     orderd_log(ORDERD_LOG_INFO, "%s", token_said);
-    warn_fd_limit(cfg);
+    orderd_accept_warn_fd_limit(cfg);
     s.budget.max = cfg->max_connections;
     if (jwt_said[0] != '\0')
         orderd_log(ORDERD_LOG_INFO, "%s", jwt_said);

@@ -93,4 +93,14 @@ void orderd_accept_start(orderd_accept_worker_t *w, h2o_loop_t *loop, orderd_acc
  */
 void orderd_accept_stop(orderd_accept_worker_t *w);
 
+/**
+ * --header-timeout, --body-timeout and --idle-timeout onto libh2o 2.2.5's
+ * timers of `gc` (HTTP/1.1's one timer per request, HTTP/2's idle timer,
+ * the TLS handshake's); docs/security.md, Connections, says how.
+ */
+void orderd_accept_set_timeouts(const orderd_config_t *cfg, h2o_globalconf_t *gc);
+
+/** One WARN line at start-up when --max-connections is past what the fd limit leaves. */
+void orderd_accept_warn_fd_limit(const orderd_config_t *cfg);
+
 #endif
