@@ -3,6 +3,7 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "internal/utf8.h"
 #include "internal/yajl_alloc.h"
 #include "orderd/codec.h"
 #include "orderd/money.h"
@@ -82,45 +83,6 @@ static const char *const item_names[] = {NULL, "product_id", "quantity", "price"
 static const char *const item_rules[] = {NULL, "must be a string of 1 to 64 bytes",
                                          "must be an integer from 1 to 1000000",
                                          "must be a number >= 0 with at most 2 decimal places"};
-
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t len)
-{
-    for (size_t i = 0; i < len;) {
-        unsigned c = s[i];
-        size_t n;
-        unsigned lo = 0x80, hi = 0xbf;
-        if (c < 0x80) {
-            ++i;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            if (c == 0xe0)
-                lo = 0xa0;
-            else if (c == 0xed)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f;
-        } else {
-            return 0;
-        }
-        if (i + n >= len)
-            return 0;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k <= n; ++k)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-        i += n + 1;
-    }
-    return 1;
-}
 
 static void begin_skip(dec_t *d)
 {
@@ -271,7 +233,7 @@ static int on_key(void *ctx, const unsigned char *key, size_t len)
     dec_t *d = ctx;
     if (d->skip)
         return 1;
-    if (!utf8_valid(key, len)) {
+    if (!orderd_utf8_valid(key, len)) {
         d->syntax = "a member name is not valid UTF-8";
         return 0;
     }
@@ -306,7 +268,7 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
     dec_t *d = ctx;
     if (d->skip)
         return 1;
-    if (!utf8_valid(s, len)) {
+    if (!orderd_utf8_valid(s, len)) {
         d->syntax = "a string is not valid UTF-8";
         return 0;
     }

@@ -5,6 +5,7 @@
 #include "internal/yajl_alloc.h"
 #include "orderd/codec.h"
 #include "orderd/money.h"
+#include "orderd/order_ops.h"
 
 #define KEY(g, lit) yajl_gen_string((g), (const unsigned char *)(lit), sizeof(lit) - 1)
 
@@ -88,7 +89,146 @@ static void gen_time(yajl_gen g, int64_t ms)
     yajl_gen_string(g, (const unsigned char *)buf, n);
 }
 
-static void gen_order(yajl_gen g, const orderd_order_t *o)
+/* An amount of order `o`'s currency. */
+static void gen_amount(yajl_gen g, const orderd_order_t *o, int64_t minor)
+{
+    (void)o;
+    gen_money(g, minor);
+}
+
+static void gen_time_or_null(yajl_gen g, int64_t ms)
+{
+    if (ms != 0)
+        gen_time(g, ms);
+    else
+        yajl_gen_null(g);
+}
+
+static void gen_str_or_null(yajl_gen g, orderd_str_t s)
+{
+    if (s.len != 0)
+        gen_str(g, s);
+    else
+        yajl_gen_null(g);
+}
+
+/* "l3", "s1", "r2", "rf1": a line, shipment, return or refund of the order. */
+static void gen_ref(yajl_gen g, const char *prefix, unsigned n)
+{
+    char buf[16];
+    size_t len = strlen(prefix);
+    memcpy(buf, prefix, len);
+    char digits[8], *d = digits + sizeof(digits);
+    do {
+        *--d = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    memcpy(buf + len, d, (size_t)(digits + sizeof(digits) - d));
+    len += (size_t)(digits + sizeof(digits) - d);
+    yajl_gen_string(g, (const unsigned char *)buf, len);
+}
+
+static void gen_parts(yajl_gen g, const orderd_order_t *o, const orderd_part_t *p, size_t n, int with_amount)
+{
+    KEY(g, "lines");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; ++i) {
+        yajl_gen_map_open(g);
+        KEY(g, "line_id");
+        gen_ref(g, "l", p[i].line_no);
+        KEY(g, "quantity");
+        gen_uint(g, p[i].quantity);
+        if (with_amount) {
+            KEY(g, "amount");
+            gen_amount(g, o, p[i].amount);
+        }
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
+/* shipments, returns, refunds and refunded_total: empty for an order without an extension */
+static void gen_after_checkout(yajl_gen g, const orderd_order_t *o)
+{
+    const orderd_order_ext_t *x = orderd_order_ext(o);
+    const orderd_part_t *parts = x != NULL ? orderd_order_parts(o) : NULL;
+    KEY(g, "shipments");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; x != NULL && i < x->n_shipments; ++i) {
+        const orderd_shipment_t *s = &orderd_order_shipments(o)[i];
+        yajl_gen_map_open(g);
+        KEY(g, "shipment_id");
+        gen_ref(g, "s", (unsigned)(i + 1));
+        KEY(g, "status");
+        gen_cstr(g, s->delivered_ms != 0 ? "delivered" : "shipped");
+        gen_parts(g, o, parts + s->first_part, s->n_parts, 0);
+        KEY(g, "carrier");
+        gen_str_or_null(g, orderd_order_ext_string(o, s->str_off, s->carrier_len));
+        KEY(g, "tracking_number");
+        gen_str_or_null(g, orderd_order_ext_string(o, s->str_off + s->carrier_len, s->tracking_len));
+        KEY(g, "tracking_url");
+        gen_str_or_null(g, orderd_order_ext_string(o, s->str_off + s->carrier_len + s->tracking_len, s->url_len));
+        KEY(g, "shipped_at");
+        gen_time(g, s->shipped_ms);
+        KEY(g, "delivered_at");
+        gen_time_or_null(g, s->delivered_ms);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    KEY(g, "returns");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; x != NULL && i < x->n_returns; ++i) {
+        const orderd_return_t *r = &orderd_order_returns(o)[i];
+        yajl_gen_map_open(g);
+        KEY(g, "return_id");
+        gen_ref(g, "r", (unsigned)(i + 1));
+        KEY(g, "status");
+        gen_cstr(g, orderd_return_status_name(r->status));
+        gen_parts(g, o, parts + r->first_part, r->n_parts, 0);
+        KEY(g, "reason");
+        gen_str_or_null(g, orderd_order_ext_string(o, r->str_off, r->reason_len));
+        KEY(g, "refund_id");
+        if (r->refund_no != 0)
+            gen_ref(g, "rf", r->refund_no);
+        else
+            yajl_gen_null(g);
+        KEY(g, "requested_at");
+        gen_time(g, r->requested_ms);
+        KEY(g, "updated_at");
+        gen_time(g, r->updated_ms);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    KEY(g, "refunds");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; x != NULL && i < x->n_refunds; ++i) {
+        const orderd_refund_t *f = &orderd_order_refunds(o)[i];
+        yajl_gen_map_open(g);
+        KEY(g, "refund_id");
+        gen_ref(g, "rf", (unsigned)(i + 1));
+        KEY(g, "amount");
+        gen_amount(g, o, f->amount);
+        KEY(g, "amount_minor");
+        gen_uint(g, (unsigned long long)f->amount);
+        gen_parts(g, o, parts + f->first_part, f->n_parts, 1);
+        KEY(g, "return_id");
+        if (f->return_no != 0)
+            gen_ref(g, "r", f->return_no);
+        else
+            yajl_gen_null(g);
+        KEY(g, "created_at");
+        gen_time(g, f->at_ms);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    int64_t refunded = x != NULL ? x->refunded_total : 0;
+    KEY(g, "refunded_total");
+    gen_amount(g, o, refunded);
+    KEY(g, "refunded_total_minor");
+    gen_uint(g, (unsigned long long)refunded);
+}
+
+static void gen_order(yajl_gen g, const orderd_order_t *o, int preview)
 {
     char id[ORDERD_ID_LEN];
     orderd_id_format(o->id, id);
@@ -109,6 +249,16 @@ static void gen_order(yajl_gen g, const orderd_order_t *o)
         gen_uint(g, o->items[i].quantity);
         KEY(g, "price");
         gen_money(g, o->items[i].price);
+        orderd_line_t line;
+        orderd_order_line(o, i, &line);
+        KEY(g, "line_id");
+        gen_ref(g, "l", line.line_no);
+        KEY(g, "cancelled_quantity");
+        gen_uint(g, line.cancelled);
+        KEY(g, "shipped_quantity");
+        gen_uint(g, line.shipped);
+        KEY(g, "returned_quantity");
+        gen_uint(g, line.returned);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
@@ -126,6 +276,11 @@ static void gen_order(yajl_gen g, const orderd_order_t *o)
     gen_time(g, o->updated_ms);
     KEY(g, "version");
     gen_uint(g, o->version);
+    gen_after_checkout(g, o);
+    if (preview) {
+        KEY(g, "preview");
+        yajl_gen_bool(g, 1);
+    }
     yajl_gen_map_close(g);
 }
 
@@ -134,7 +289,16 @@ orderd_str_t orderd_codec_encode_order(const orderd_order_t *o, const orderd_all
     yajl_alloc_funcs funcs;
     gen_out_t out;
     yajl_gen g = gen_new(a, &funcs, &out);
-    gen_order(g, o);
+    gen_order(g, o, 0);
+    return gen_result(&out);
+}
+
+orderd_str_t orderd_codec_encode_preview(const orderd_order_t *o, const orderd_alloc_t *a)
+{
+    yajl_alloc_funcs funcs;
+    gen_out_t out;
+    yajl_gen g = gen_new(a, &funcs, &out);
+    gen_order(g, o, 1);
     return gen_result(&out);
 }
 
@@ -148,7 +312,7 @@ orderd_str_t orderd_codec_encode_page(orderd_order_t *const *orders, size_t n, u
     KEY(g, "orders");
     yajl_gen_array_open(g);
     for (size_t i = 0; i < n; ++i)
-        gen_order(g, orders[i]);
+        gen_order(g, orders[i], 0);
     yajl_gen_array_close(g);
     KEY(g, "limit");
     gen_uint(g, limit);
@@ -199,6 +363,75 @@ orderd_str_t orderd_codec_encode_problem(const orderd_problem_t *p, const orderd
     return gen_result(&out);
 }
 
+/* What an operation changed, entry by entry (order_ops.h's detail). */
+static void gen_changes(yajl_gen g, const orderd_order_t *o, const orderd_audit_entry_t *ev)
+{
+    orderd_detail_entry_t e;
+    size_t off = 0;
+    KEY(g, "changes");
+    yajl_gen_array_open(g);
+    while (orderd_detail_next(ev->detail, ev->detail_len, &off, &e) == 1) {
+        yajl_gen_map_open(g);
+        KEY(g, "op");
+        gen_cstr(g, orderd_detail_kind_name(e.kind));
+        switch (e.kind) {
+        case ORDERD_DETAIL_SHIPMENT:
+        case ORDERD_DETAIL_DELIVERED:
+            KEY(g, "shipment_id");
+            gen_ref(g, "s", e.ref);
+            break;
+        case ORDERD_DETAIL_RETURN:
+            KEY(g, "return_id");
+            gen_ref(g, "r", e.ref);
+            KEY(g, "status");
+            gen_cstr(g, orderd_return_status_name(e.quantity));
+            if (e.text.len != 0) {
+                KEY(g, "reason");
+                gen_str(g, e.text);
+            }
+            break;
+        case ORDERD_DETAIL_REFUND:
+            KEY(g, "refund_id");
+            gen_ref(g, "rf", e.ref);
+            KEY(g, "amount");
+            gen_amount(g, o, e.amount);
+            break;
+        case ORDERD_DETAIL_SET_ADDRESS:
+            KEY(g, "shipping_address");
+            gen_str(g, e.text);
+            break;
+        case ORDERD_DETAIL_TOTAL:
+            KEY(g, "total");
+            gen_amount(g, o, e.amount);
+            KEY(g, "total_minor");
+            gen_uint(g, (unsigned long long)e.amount);
+            break;
+        default: /* a line's change */
+            KEY(g, "line_id");
+            gen_ref(g, "l", e.ref);
+            if (e.kind == ORDERD_DETAIL_ADD_ITEM) {
+                KEY(g, "product_id");
+                gen_str(g, e.text);
+            }
+            KEY(g, "quantity");
+            gen_uint(g, e.quantity);
+            if (e.kind == ORDERD_DETAIL_SET_QUANTITY) {
+                KEY(g, "previous_quantity");
+                gen_uint(g, (unsigned long long)e.amount);
+            } else if (e.kind == ORDERD_DETAIL_ADD_ITEM) {
+                KEY(g, "price");
+                gen_amount(g, o, e.amount);
+            } else if (e.kind == ORDERD_DETAIL_REFUND_LINE) {
+                KEY(g, "amount");
+                gen_amount(g, o, e.amount);
+            }
+            break;
+        }
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
 orderd_str_t orderd_codec_encode_audit_trail(const orderd_order_t *o, const orderd_audit_entry_t *events, size_t n,
                                         const orderd_alloc_t *a)
 {
@@ -216,7 +449,9 @@ orderd_str_t orderd_codec_encode_audit_trail(const orderd_order_t *o, const orde
         KEY(g, "seq");
         gen_uint(g, events[i].version);
         KEY(g, "type");
-        gen_cstr(g, events[i].version == 1 ? "created" : "status_changed");
+        gen_cstr(g, events[i].kind != 0      ? orderd_op_name(events[i].kind)
+                    : events[i].version == 1 ? "created"
+                                             : "status_changed");
         KEY(g, "status");
         gen_cstr(g, orderd_status_name((orderd_status_t)events[i].status));
         KEY(g, "at");
@@ -226,6 +461,8 @@ orderd_str_t orderd_codec_encode_audit_trail(const orderd_order_t *o, const orde
             gen_cstr(g, "operator");
         else
             gen_str(g, (orderd_str_t){actor, 5 + user.len});
+        if (events[i].kind != 0)
+            gen_changes(g, o, &events[i]);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);

@@ -218,6 +218,15 @@ static int set_idempotency_ttl(parse_state_t *p, const char *name, const char *v
     return 0;
 }
 
+static int set_return_window(parse_state_t *p, const char *name, const char *v)
+{
+    unsigned long long days;
+    if (orderd_config_parse_ull(v, 0, 3650, &days) != 0)
+        return FAIL(p, "%s: expected a number of days from 0 to 3650, got '%s'\n", name, v);
+    p->cfg->return_window_days = (unsigned)days;
+    return 0;
+}
+
 static int set_access_log(parse_state_t *p, const char *name, const char *v)
 {
     if (*v == '\0')
@@ -308,6 +317,8 @@ static const flag_t flags[] = {
     {"idempotency-ttl", "DURATION", "24h",
      "how long Idempotency-Key answers are kept: seconds, or a number with s, m, h or d\n(1s to 365d)", 0,
      set_idempotency_ttl},
+    {"return-window", "DAYS", "30",
+     "how many days after delivery a customer may ask to return an order (0 to 3650)", 0, set_return_window},
     {"access-log", "FILE|-", "off",
      "one line per request (combined log format, then request id, protocol, seconds\n"
      "taken) appended to FILE, or to standard output with -; reopened on SIGHUP",
@@ -506,6 +517,7 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                              .fsync = ORDERD_FSYNC_ALWAYS,
                              .snapshot_bytes = 64ull << 20,
                              .idempotency_ttl_ms = 24LL * 3600 * 1000,
+                             .return_window_days = 30,
                              .compress = 1,
                              .jwt = {.user_claim = "sub", .leeway_s = 30}};
     parse_state_t p = {.cfg = cfg,

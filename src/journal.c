@@ -13,6 +13,7 @@
 
 #include "internal/crc32c.h"
 #include "internal/files.h"
+#include "orderd/order_ops.h"
 
 /* --- records --- */
 
@@ -90,32 +91,108 @@ int orderd_file_header_decode(const unsigned char *p, size_t avail, const char m
 
 /* --- changes <-> records --- */
 
-/* Status payload: u64 order id, i64 at, i64 previous updated_at, u32 version,
- * u8 status, u8 previous status, u8 actor, u8 reserved. */
-uint8_t orderd_change_payload(const orderd_change_t *ev, unsigned char buf[ORDERD_STATUS_PAYLOAD_SIZE],
-                             const void **payload, uint32_t *len)
+#define ALIGN8(n) (((size_t)(n) + 7) & ~(size_t)7)
+
+uint32_t orderd_change_payload_size(const orderd_change_t *ev)
 {
-    if (ev->type == ORDERD_CHANGE_CREATED) {
-        *payload = ev->u.created.order;
-        *len = ev->u.created.order->size;
+    switch (ev->type) {
+    case ORDERD_CHANGE_CREATED:
+        return ev->u.created.order->size;
+    case ORDERD_CHANGE_IDEM_KEY:
+        return ev->u.idem.entry->size;
+    case ORDERD_CHANGE_AMENDED:
+        return (uint32_t)(ORDERD_AMENDED_HEAD_SIZE + ALIGN8(ev->u.amended.detail_len) + ev->u.amended.after->size +
+                          ev->u.amended.before->size);
+    default:
+        return ORDERD_STATUS_PAYLOAD_SIZE;
+    }
+}
+
+/* Status payload: u64 order id, i64 at, i64 previous updated_at, u32 version,
+ * u8 status, u8 previous status, u8 actor, u8 reserved.
+ * Amended payload (journal.md): u64 order id, i64 at, u32 version, u8
+ * status, u8 previous status, u8 actor, u8 reserved, u32 detail length, u32
+ * after length, u32 before length, u32 reserved; the detail padded to 8;
+ * the order after; the order before. */
+uint8_t orderd_change_encode(const orderd_change_t *ev, unsigned char *dst)
+{
+    switch (ev->type) {
+    case ORDERD_CHANGE_CREATED:
+        memcpy(dst, ev->u.created.order, ev->u.created.order->size);
         return ORDERD_REC_ORDER_CREATED;
-    }
-    if (ev->type == ORDERD_CHANGE_IDEM_KEY) {
-        *payload = ev->u.idem.entry;
-        *len = ev->u.idem.entry->size;
+    case ORDERD_CHANGE_IDEM_KEY:
+        memcpy(dst, ev->u.idem.entry, ev->u.idem.entry->size);
         return ORDERD_REC_IDEM_KEY;
+    case ORDERD_CHANGE_AMENDED: {
+        const __typeof__(ev->u.amended) *m = &ev->u.amended;
+        size_t dpad = ALIGN8(m->detail_len);
+        orderd_le64_put(dst, m->order_id);
+        orderd_le64_put(dst + 8, (uint64_t)m->at_ms);
+        orderd_le32_put(dst + 16, m->version);
+        dst[20] = m->status;
+        dst[21] = m->prev_status;
+        dst[22] = m->actor;
+        dst[23] = 0;
+        orderd_le32_put(dst + 24, m->detail_len);
+        orderd_le32_put(dst + 28, m->after->size);
+        orderd_le32_put(dst + 32, m->before->size);
+        orderd_le32_put(dst + 36, 0);
+        unsigned char *p = dst + ORDERD_AMENDED_HEAD_SIZE;
+        memset(p, 0, dpad);
+        if (m->detail_len != 0)
+            memcpy(p, m->detail, m->detail_len);
+        p += dpad;
+        memcpy(p, m->after, m->after->size);
+        memcpy(p + m->after->size, m->before, m->before->size);
+        return m->op;
     }
-    orderd_le64_put(buf, ev->u.status_changed.order_id);
-    orderd_le64_put(buf + 8, (uint64_t)ev->u.status_changed.at_ms);
-    orderd_le64_put(buf + 16, (uint64_t)ev->u.status_changed.prev_updated_ms);
-    orderd_le32_put(buf + 24, ev->u.status_changed.version);
-    buf[28] = ev->u.status_changed.status;
-    buf[29] = ev->u.status_changed.prev_status;
-    buf[30] = ev->u.status_changed.actor;
-    buf[31] = 0;
-    *payload = buf;
-    *len = ORDERD_STATUS_PAYLOAD_SIZE;
+    default:
+        break;
+    }
+    orderd_le64_put(dst, ev->u.status_changed.order_id);
+    orderd_le64_put(dst + 8, (uint64_t)ev->u.status_changed.at_ms);
+    orderd_le64_put(dst + 16, (uint64_t)ev->u.status_changed.prev_updated_ms);
+    orderd_le32_put(dst + 24, ev->u.status_changed.version);
+    dst[28] = ev->u.status_changed.status;
+    dst[29] = ev->u.status_changed.prev_status;
+    dst[30] = ev->u.status_changed.actor;
+    dst[31] = 0;
     return ORDERD_REC_STATUS_CHANGED;
+}
+
+/* An AMENDED record: the head, then the pieces, each checked. */
+static int amended_from_record(const orderd_record_t *rec, orderd_change_t *ev)
+{
+    const unsigned char *p = rec->payload;
+    if (rec->len < ORDERD_AMENDED_HEAD_SIZE || ((uintptr_t)p & 7) != 0)
+        return -1;
+    uint32_t dlen = orderd_le32_get(p + 24), alen = orderd_le32_get(p + 28), blen = orderd_le32_get(p + 32);
+    size_t dpad = ALIGN8(dlen);
+    if (dlen > rec->len || alen > rec->len || blen > rec->len ||
+        (uint64_t)ORDERD_AMENDED_HEAD_SIZE + dpad + alen + blen != rec->len || (alen & 7) != 0 || p[20] >= ORDERD_STATUS_COUNT ||
+        p[21] >= ORDERD_STATUS_COUNT || p[22] > ORDERD_ACTOR_OPERATOR)
+        return -1;
+    const unsigned char *detail = p + ORDERD_AMENDED_HEAD_SIZE;
+    const orderd_order_t *after = (const void *)(detail + dpad), *before = (const void *)(detail + dpad + alen);
+    uint64_t id = orderd_le64_get(p);
+    uint32_t version = orderd_le32_get(p + 16);
+    if (!orderd_detail_check(detail, dlen) || orderd_order_check(after, alen) != 0 ||
+        orderd_order_check(before, blen) != 0 || after->id != id || before->id != id || after->version != version ||
+        before->version + 1 != version || after->status != p[20] || before->status != p[21])
+        return -1;
+    *ev = (orderd_change_t){.type = ORDERD_CHANGE_AMENDED,
+                            .u.amended = {.op = rec->type,
+                                          .actor = p[22],
+                                          .status = p[20],
+                                          .prev_status = p[21],
+                                          .version = version,
+                                          .order_id = id,
+                                          .at_ms = (int64_t)orderd_le64_get(p + 8),
+                                          .after = after,
+                                          .before = before,
+                                          .detail = dlen != 0 ? detail : NULL,
+                                          .detail_len = dlen}};
+    return 0;
 }
 
 int orderd_change_from_record(const orderd_record_t *rec, orderd_change_t *ev)
@@ -134,6 +211,16 @@ int orderd_change_from_record(const orderd_record_t *rec, orderd_change_t *ev)
             return -1;
         *ev = (orderd_change_t){.type = ORDERD_CHANGE_IDEM_KEY, .u.idem.entry = (const void *)rec->payload};
         return 0;
+    case ORDERD_REC_EDITED:
+    case ORDERD_REC_LINES_CANCELLED:
+    case ORDERD_REC_SHIPMENT_CREATED:
+    case ORDERD_REC_SHIPMENT_DELIVERED:
+    case ORDERD_REC_RETURN_REQUESTED:
+    case ORDERD_REC_RETURN_APPROVED:
+    case ORDERD_REC_RETURN_REJECTED:
+    case ORDERD_REC_RETURN_RECEIVED:
+    case ORDERD_REC_REFUNDED:
+        return amended_from_record(rec, ev);
     case ORDERD_REC_STATUS_CHANGED: {
         const unsigned char *p = rec->payload;
         if (rec->len != ORDERD_STATUS_PAYLOAD_SIZE || p[28] >= ORDERD_STATUS_COUNT || p[29] >= ORDERD_STATUS_COUNT)
@@ -187,6 +274,16 @@ int orderd_history_from_record(const orderd_record_t *rec, uint64_t *id, orderd_
             return -1;
     }
     *n = count;
+    return 0;
+}
+
+int orderd_audit_from_record(const orderd_record_t *rec, uint64_t *id, const unsigned char **data, size_t *len)
+{
+    if (rec->type != ORDERD_REC_SNAPSHOT_AUDIT || rec->len < 8 || ((rec->len - 8) & 7) != 0)
+        return -1;
+    *id = orderd_le64_get(rec->payload);
+    *data = rec->payload + 8;
+    *len = rec->len - 8;
     return 0;
 }
 

@@ -29,9 +29,7 @@ static int apply_record(void *_ctx, const orderd_record_t *rec, size_t off)
     orderd_change_t ev;
     if (rec->seq <= ctx->skip_to)
         return 0;
-    if ((rec->type != ORDERD_REC_ORDER_CREATED && rec->type != ORDERD_REC_STATUS_CHANGED &&
-         rec->type != ORDERD_REC_IDEM_KEY) ||
-        orderd_change_from_record(rec, &ev) != 0 || orderd_store_replay(ctx->store, &ev) != ORDERD_STORE_OK)
+    if (rec->type >= ORDERD_REC_SNAPSHOT_ORDER || orderd_change_from_record(rec, &ev) != 0 || orderd_store_replay(ctx->store, &ev) != ORDERD_STORE_OK)
         return -1;
     ++ctx->applied;
     return 0;
@@ -58,6 +56,12 @@ static int check_snapshot_record(void *_ctx, const orderd_record_t *rec, size_t 
         size_t n;
         return orderd_history_from_record(rec, &id, events, &n);
     }
+    if (rec->type == ORDERD_REC_SNAPSHOT_AUDIT) {
+        uint64_t id;
+        const unsigned char *data;
+        size_t n;
+        return orderd_audit_from_record(rec, &id, &data, &n);
+    }
     if ((rec->type != ORDERD_REC_SNAPSHOT_ORDER && rec->type != ORDERD_REC_SNAPSHOT_IDEM) ||
         orderd_change_from_record(rec, &ev) != 0)
         return -1;
@@ -79,6 +83,15 @@ static int load_snapshot_record(void *_ctx, const orderd_record_t *rec, size_t o
         size_t n;
         return orderd_history_from_record(rec, &id, events, &n) == 0 &&
                        orderd_store_restore_history(ctx->store, id, events, n) == ORDERD_STORE_OK
+                   ? 0
+                   : -1;
+    }
+    if (rec->type == ORDERD_REC_SNAPSHOT_AUDIT) {
+        uint64_t id;
+        const unsigned char *data;
+        size_t n;
+        return orderd_audit_from_record(rec, &id, &data, &n) == 0 &&
+                       orderd_store_restore_audit(ctx->store, id, data, n) == ORDERD_STORE_OK
                    ? 0
                    : -1;
     }

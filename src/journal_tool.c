@@ -10,6 +10,7 @@
 #include "internal/files.h"
 #include "internal/scan.h"
 #include "orderd/journal.h"
+#include "orderd/order_ops.h"
 
 enum { VERIFY, DUMP, REPAIR };
 
@@ -31,6 +32,32 @@ static void json_str(FILE *out, orderd_str_t s)
             fputc(c, out);
     }
     fputc('"', out);
+}
+
+/* An operation: its head, the order's totals after it, and each entry of what changed. */
+static void dump_amended(FILE *out, const orderd_change_t *ev)
+{
+    const __typeof__(ev->u.amended) *m = &ev->u.amended;
+    char id[ORDERD_ID_LEN + 1] = {0};
+    orderd_id_format(m->order_id, id);
+    fprintf(out,
+            ",\"event\":\"%s\",\"id\":\"%s\",\"status\":\"%s\",\"from\":\"%s\",\"version\":%u,\"at_ms\":%" PRId64
+            ",\"actor\":\"%s\",\"total_minor\":%" PRId64 ",\"changes\":[",
+            orderd_op_name(m->op), id, orderd_status_name((orderd_status_t)m->status),
+            orderd_status_name((orderd_status_t)m->prev_status), m->version, m->at_ms,
+            m->actor == ORDERD_ACTOR_OPERATOR ? "operator" : "user", m->after->total);
+    orderd_detail_entry_t e;
+    size_t off = 0;
+    for (int first = 1; orderd_detail_next(m->detail, m->detail_len, &off, &e) == 1; first = 0) {
+        fprintf(out, "%s{\"kind\":\"%s\",\"ref\":%u,\"quantity\":%u,\"amount_minor\":%" PRId64, first ? "" : ",",
+                orderd_detail_kind_name(e.kind), (unsigned)e.ref, e.quantity, e.amount);
+        if (e.text.len != 0) {
+            fputs(",\"text\":", out);
+            json_str(out, e.text);
+        }
+        fputc('}', out);
+    }
+    fputc(']', out);
 }
 
 static int dump_record(void *_ctx, const orderd_record_t *rec, size_t off)
@@ -59,6 +86,8 @@ static int dump_record(void *_ctx, const orderd_record_t *rec, size_t off)
             json_str(ctx->out, orderd_idem_entry_key(e));
             fprintf(ctx->out, ",\"version\":%u,\"http_status\":%u,\"created_ms\":%" PRId64, e->version,
                     (unsigned)e->status, e->created_ms);
+        } else if (ev.type == ORDERD_CHANGE_AMENDED) {
+            dump_amended(ctx->out, &ev);
         } else {
             orderd_id_format(ev.u.status_changed.order_id, id);
             fprintf(ctx->out,

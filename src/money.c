@@ -126,3 +126,9 @@ size_t orderd_money_format(int64_t minor, char buf[ORDERD_MONEY_FMT_MAX])
     buf[len] = '\0';
     return len;
 }
+
+int orderd_currency_minor_units(const char code[3])
+{
+    (void)code;
+    return 2;
+}

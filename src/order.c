@@ -3,8 +3,8 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const status_names[ORDERD_STATUS_COUNT] = {"pending", "processing", "shipped", "delivered",
-                                                              "cancelled"};
+static const char *const status_names[ORDERD_STATUS_COUNT] = {"pending",   "processing", "shipped",
+                                                              "delivered", "cancelled",  "partially_shipped"};
 
 const char *orderd_status_name(orderd_status_t status)
 {
@@ -120,7 +120,9 @@ int orderd_order_check(const orderd_order_t *o, size_t size)
     size_t strings_at = sizeof(*o) + (size_t)o->n_items * sizeof(orderd_item_t);
     if (strings_at > size)
         return -1;
-    size_t avail = size - strings_at;
+    if (o->ext_off != 0 && (o->ext_off < strings_at || orderd_order_ext_check(o, size) != 0))
+        return -1;
+    size_t avail = (o->ext_off != 0 ? o->ext_off : size) - strings_at;
     if ((size_t)o->user_len + o->address_len + o->payment_len > avail)
         return -1;
     for (size_t i = 0; i < o->n_items; ++i) {

@@ -60,17 +60,41 @@ static void put_record(snap_buf_t *b, uint8_t type, const void *payload, uint32_
     b->len += need;
 }
 
-/* An order, then its status changes (the audit trail) when it has any. */
+/* Bytes of audit entries one SNAPSHOT_AUDIT record carries at most: a long
+ * trail takes several records (each entry is far smaller). */
+#define AUDIT_CHUNK (512u << 10)
+
+/* An order, then its audit trail past the creation when it has one, in
+ * records of whole entries. */
 static void copy_order(void *ctx, const orderd_order_t *o)
 {
     snap_buf_t *b = ctx;
-    orderd_audit_entry_t events[ORDERD_HISTORY_MAX];
-    unsigned char hist[16 + ORDERD_HISTORY_ENTRY_SIZE * ORDERD_HISTORY_MAX];
+    const unsigned char *data;
+    size_t n;
     put_record(b, ORDERD_REC_SNAPSHOT_ORDER, o, o->size);
     ++b->orders;
-    size_t n = orderd_store_order_history(o, events);
-    if (n > 0)
-        put_record(b, ORDERD_REC_SNAPSHOT_HISTORY, hist, orderd_history_payload(o->id, events, n, hist));
+    orderd_store_order_audit(o, &data, &n);
+    for (size_t off = 0; off < n && !b->oom;) {
+        size_t len = 0;
+        while (off + len < n) { /* whole entries, at least one */
+            orderd_audit_raw_t r;
+            memcpy(&r, data + off + len, sizeof(r));
+            size_t one = orderd_audit_raw_size(r.detail_len);
+            if (len != 0 && len + one > AUDIT_CHUNK)
+                break;
+            len += one;
+        }
+        unsigned char *payload = malloc(8 + len);
+        if (payload == NULL) {
+            b->oom = 1;
+            return;
+        }
+        orderd_le64_put(payload, o->id);
+        memcpy(payload + 8, data + off, len);
+        put_record(b, ORDERD_REC_SNAPSHOT_AUDIT, payload, (uint32_t)(8 + len));
+        free(payload);
+        off += len;
+    }
 }
 
 static void copy_idem(void *ctx, const orderd_idem_entry_t *e)

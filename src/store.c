@@ -186,7 +186,10 @@ void orderd_store_free(orderd_store_t *store)
     for (unsigned i = 0; i < store->nshards; ++i) {
         shard_t *s = &store->shards[i];
         for (size_t j = 0; j < s->ids_cap; ++j)
-            free(s->ids[j]);
+            if (s->ids[j] != NULL) {
+                orderd_audit_free(s->ids[j]);
+                free(s->ids[j]);
+            }
         for (size_t j = 0; j < s->users_cap; ++j) {
             user_t *u = s->users[j];
             if (u == NULL)
@@ -249,6 +252,61 @@ static void move_status(user_t *u, shard_t *s, uint64_t id, uint8_t from, uint8_
     orderd_idvec_insert(&s->by_status[to], id);
 }
 
+/*
+ * Puts blob `in` in the place of the order it is a version of: the AMENDED
+ * change `ev` applied (in = its after: the entry is added to the trail) or
+ * undone (in = its before: the entry goes). The new copy takes over the
+ * audit buffer, the id map's slot and the user's list; the status indexes
+ * follow. Everything that can fail comes first.
+ */
+static int swap_locked(shard_t *s, const orderd_order_t *in, const orderd_change_t *ev)
+{
+    orderd_order_t *o = orderd_shard_find(s, ev->u.amended.order_id);
+    int undo = in == ev->u.amended.before;
+    if (o == NULL || in->id != o->id || in->status >= ORDERD_STATUS_COUNT ||
+        o->version != (undo ? ev->u.amended.version : ev->u.amended.version - 1) ||
+        orderd_order_user(in).len != o->user_len ||
+        memcmp(orderd_order_user(in).base, orderd_order_user(o).base, o->user_len) != 0)
+        return ORDERD_STORE_EINVAL;
+    user_t *u = orderd_shard_user(s, orderd_shard_user_hash(orderd_order_user(o)), orderd_order_user(o));
+    orderd_order_t *copy;
+    if (u == NULL)
+        return ORDERD_STORE_EINVAL;
+    if ((!undo && orderd_audit_reserve(o, ev->u.amended.detail_len) != 0) ||
+        (in->status != o->status &&
+         (orderd_idvec_reserve(&u->by_status[in->status], 1) != 0 ||
+          orderd_idvec_reserve(&s->by_status[in->status], 1) != 0)) ||
+        (copy = orderd_malloc(ORDERD_SLOT_SIZE(in->size))) == NULL)
+        return ORDERD_STORE_ENOMEM;
+    memcpy(copy, in, in->size);
+    *audit_slot(copy) = *audit_slot(o);
+    if (undo)
+        orderd_audit_pop(copy, o->version);
+    else
+        orderd_audit_push(copy, &(orderd_audit_entry_t){.version = in->version,
+                                                        .status = in->status,
+                                                        .actor = ev->u.amended.actor,
+                                                        .at_ms = ev->u.amended.at_ms,
+                                                        .kind = ev->u.amended.op,
+                                                        .detail = ev->u.amended.detail,
+                                                        .detail_len = ev->u.amended.detail_len});
+    if (in->status != o->status)
+        move_status(u, s, o->id, o->status, in->status);
+    *ids_slot(s, o->id) = copy;
+    size_t lo = 0, hi = u->n_orders; /* the user's list is sorted by id */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (u->orders[mid]->id < o->id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < u->n_orders && u->orders[lo] == o)
+        u->orders[lo] = copy;
+    free(o);
+    return ORDERD_STORE_OK;
+}
+
 /* Applies one change to shard `s`, whose lock the caller holds. Everything that
  * can fail is reserved before anything changes, so a failure changes nothing. */
 static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_change_t *ev)
@@ -264,10 +322,10 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_change_t
         if (ids_reserve(s) != 0 || (u = users_get_or_add(s, orderd_shard_user_hash(uid), uid)) == NULL ||
             user_orders_reserve(u) != 0 || orderd_idvec_reserve(&u->by_status[in->status], 1) != 0 ||
             orderd_idvec_reserve(&s->by_status[in->status], 1) != 0 ||
-            (copy = orderd_malloc(in->size + sizeof(history_t))) == NULL)
+            (copy = orderd_malloc(ORDERD_SLOT_SIZE(in->size))) == NULL)
             return ORDERD_STORE_ENOMEM;
         memcpy(copy, in, in->size);
-        memset(history_of(copy), 0, sizeof(history_t));
+        *audit_slot(copy) = NULL;
         *ids_slot(s, copy->id) = copy;
         ++s->ids_n;
         /* ids usually arrive in order: the insert point is almost always the end */
@@ -290,6 +348,8 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_change_t
         user_t *u = orderd_shard_user(s, orderd_shard_user_hash(orderd_order_user(o)), orderd_order_user(o));
         if (u == NULL)
             return ORDERD_STORE_EINVAL;
+        if (orderd_audit_reserve(o, 0) != 0)
+            return ORDERD_STORE_ENOMEM;
         if (to != o->status) {
             if (orderd_idvec_reserve(&u->by_status[to], 1) != 0 || orderd_idvec_reserve(&s->by_status[to], 1) != 0)
                 return ORDERD_STORE_ENOMEM;
@@ -298,14 +358,11 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_change_t
         o->status = to;
         o->version = ev->u.status_changed.version;
         o->updated_ms = ev->u.status_changed.at_ms;
-        if (o->version >= 2 && o->version - 2 < ORDERD_HISTORY_MAX) {
-            history_t *h = history_of(o);
-            h->at_ms[o->version - 2] = o->updated_ms;
-            h->status[o->version - 2] = to;
-            h->actor[o->version - 2] = ev->u.status_changed.actor;
-        }
+        orderd_audit_push(o, &(orderd_audit_entry_t){.version = o->version, .status = to, .actor = ev->u.status_changed.actor, .at_ms = o->updated_ms});
         return ORDERD_STORE_OK;
     }
+    case ORDERD_CHANGE_AMENDED:
+        return swap_locked(s, ev->u.amended.after, ev);
     case ORDERD_CHANGE_IDEM_KEY:
         return orderd_idem_put(&s->idem, ev->u.idem.entry) == 0 ? ORDERD_STORE_OK : ORDERD_STORE_ENOMEM;
     }
@@ -333,6 +390,7 @@ static int undo_locked(shard_t *s, const orderd_change_t *ev)
         orderd_idvec_remove(&u->by_status[o->status], o->id);
         orderd_idvec_remove(&s->by_status[o->status], o->id);
         ids_remove(s, o->id);
+        orderd_audit_free(o);
         free(o);
         return ORDERD_STORE_OK;
     }
@@ -350,11 +408,14 @@ static int undo_locked(shard_t *s, const orderd_change_t *ev)
                 return ORDERD_STORE_ENOMEM;
             move_status(u, s, o->id, o->status, back);
         }
+        orderd_audit_pop(o, o->version);
         o->status = back;
         o->version -= 1;
         o->updated_ms = ev->u.status_changed.prev_updated_ms;
         return ORDERD_STORE_OK;
     }
+    case ORDERD_CHANGE_AMENDED:
+        return swap_locked(s, ev->u.amended.before, ev);
     case ORDERD_CHANGE_IDEM_KEY:
         orderd_idem_remove(&s->idem, ev->u.idem.entry);
         return ORDERD_STORE_OK;
@@ -371,19 +432,42 @@ static void count_created(orderd_store_t *store, const orderd_change_t *ev, int 
         atomic_fetch_add_explicit(&store->norders, (uint64_t)(int64_t)delta, memory_order_relaxed);
 }
 
+static uint64_t change_order_id(const orderd_change_t *ev)
+{
+    switch (ev->type) {
+    case ORDERD_CHANGE_CREATED:
+        return ev->u.created.order->id;
+    case ORDERD_CHANGE_IDEM_KEY:
+        return ev->u.idem.entry->order_id;
+    case ORDERD_CHANGE_AMENDED:
+        return ev->u.amended.order_id;
+    default:
+        return ev->u.status_changed.order_id;
+    }
+}
+
+static uint32_t change_version(const orderd_change_t *ev)
+{
+    switch (ev->type) {
+    case ORDERD_CHANGE_CREATED:
+        return ev->u.created.order->version;
+    case ORDERD_CHANGE_AMENDED:
+        return ev->u.amended.version;
+    default:
+        return ev->u.status_changed.version;
+    }
+}
+
 static int known_event(const orderd_change_t *ev)
 {
     return ev->type == ORDERD_CHANGE_CREATED || ev->type == ORDERD_CHANGE_STATUS ||
-           ev->type == ORDERD_CHANGE_IDEM_KEY;
+           ev->type == ORDERD_CHANGE_IDEM_KEY || ev->type == ORDERD_CHANGE_AMENDED;
 }
 
 /* A key lives in its user's shard, which is also the shard of the order it names. */
 static shard_t *shard_of_event(orderd_store_t *store, const orderd_change_t *ev)
 {
-    uint64_t id = ev->type == ORDERD_CHANGE_CREATED     ? ev->u.created.order->id
-                  : ev->type == ORDERD_CHANGE_IDEM_KEY ? ev->u.idem.entry->order_id
-                                                       : ev->u.status_changed.order_id;
-    return &store->shards[orderd_store_shard_of_id(store, id)];
+    return &store->shards[orderd_store_shard_of_id(store, change_order_id(ev))];
 }
 
 int orderd_store_apply(orderd_store_t *store, const orderd_change_t *ev)
@@ -415,12 +499,11 @@ int orderd_store_replay(orderd_store_t *store, const orderd_change_t *ev)
         return ret;
     }
     pthread_mutex_lock(&s->mu);
-    uint64_t id = ev->type == ORDERD_CHANGE_CREATED ? ev->u.created.order->id : ev->u.status_changed.order_id;
-    const orderd_order_t *have = orderd_shard_find(s, id);
-    uint32_t version = ev->type == ORDERD_CHANGE_CREATED ? ev->u.created.order->version : ev->u.status_changed.version;
+    const orderd_order_t *have = orderd_shard_find(s, change_order_id(ev));
+    uint32_t version = change_version(ev);
     if (have != NULL && have->version >= version)
         ret = ORDERD_STORE_OK; /* already in the table (a snapshot taken while it was in flight) */
-    else if (ev->type == ORDERD_CHANGE_STATUS && (have == NULL || have->version + 1 != version))
+    else if (ev->type != ORDERD_CHANGE_CREATED && (have == NULL || have->version + 1 != version))
         ret = ORDERD_STORE_EINVAL; /* a gap: the journal misses a change of this order */
     else
         ret = apply_locked(store, s, ev);
@@ -539,38 +622,32 @@ int orderd_shard_owned_by(const orderd_order_t *o, orderd_str_t user_id)
 
 /* --- the audit trail and keys, as snapshots save and load them --- */
 
-size_t orderd_store_order_history(const orderd_order_t *o, orderd_audit_entry_t out[ORDERD_HISTORY_MAX])
+void orderd_store_order_audit(const orderd_order_t *o, const unsigned char **data, size_t *len)
 {
-    const history_t *h = history_of(o);
-    size_t n = 0;
-    for (uint32_t v = 2; v <= o->version && v - 2 < ORDERD_HISTORY_MAX; ++v)
-        if (h->at_ms[v - 2] != 0) /* 0: not known (an order loaded from a snapshot without history) */
-            out[n++] = (orderd_audit_entry_t){v, h->status[v - 2], h->actor[v - 2], h->at_ms[v - 2]};
-    return n;
+    orderd_audit_bytes(o, data, len);
+}
+
+int orderd_store_restore_audit(orderd_store_t *store, uint64_t id, const unsigned char *data, size_t len)
+{
+    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
+    pthread_mutex_lock(&s->mu);
+    orderd_order_t *o = orderd_shard_find(s, id);
+    int ret = o != NULL ? orderd_audit_load(o, data, len) : ORDERD_STORE_EINVAL;
+    pthread_mutex_unlock(&s->mu);
+    return ret;
 }
 
 int orderd_store_restore_history(orderd_store_t *store, uint64_t id, const orderd_audit_entry_t *events, size_t n)
 {
-    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
-    int ret = ORDERD_STORE_EINVAL;
-    pthread_mutex_lock(&s->mu);
-    orderd_order_t *o = orderd_shard_find(s, id);
-    if (o != NULL) {
-        history_t *h = history_of(o);
-        ret = ORDERD_STORE_OK;
-        for (size_t i = 0; i < n; ++i) {
-            uint32_t v = events[i].version;
-            if (v < 2 || v - 2 >= ORDERD_HISTORY_MAX || v > o->version || events[i].status >= ORDERD_STATUS_COUNT) {
-                ret = ORDERD_STORE_EINVAL;
-                break;
-            }
-            h->at_ms[v - 2] = events[i].at_ms;
-            h->status[v - 2] = events[i].status;
-            h->actor[v - 2] = events[i].actor;
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    return ret;
+    orderd_audit_raw_t raw[ORDERD_HISTORY_MAX];
+    if (n > ORDERD_HISTORY_MAX)
+        return ORDERD_STORE_EINVAL;
+    for (size_t i = 0; i < n; ++i)
+        raw[i] = (orderd_audit_raw_t){.at_ms = events[i].at_ms,
+                                      .version = events[i].version,
+                                      .status = events[i].status,
+                                      .actor = events[i].actor};
+    return orderd_store_restore_audit(store, id, (const unsigned char *)raw, n * sizeof(raw[0]));
 }
 
 void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms)

@@ -32,17 +32,50 @@ int orderd_store_get(orderd_store_t *store, orderd_str_t user_id, uint64_t id, c
     return ret;
 }
 
+typedef struct trail_ctx {
+    const orderd_alloc_t *a;
+    orderd_audit_entry_t *v;
+    size_t n;
+} trail_ctx_t;
+
+static int count_entry(void *ctx, const orderd_audit_entry_t *e)
+{
+    (void)e;
+    ++((trail_ctx_t *)ctx)->n;
+    return 0;
+}
+
+/* Copies an entry and its detail out (the buffer is the table's). */
+static int copy_entry(void *ctx, const orderd_audit_entry_t *e)
+{
+    trail_ctx_t *t = ctx;
+    orderd_audit_entry_t *out = &t->v[t->n++];
+    *out = *e;
+    if (e->detail_len != 0) {
+        unsigned char *d = orderd_alloc(t->a, e->detail_len);
+        memcpy(d, e->detail, e->detail_len);
+        out->detail = d;
+    }
+    return 0;
+}
+
 int orderd_store_audit_trail(orderd_store_t *store, orderd_str_t user_id, uint64_t id, const orderd_alloc_t *a,
-                        orderd_order_t **out, orderd_audit_entry_t events[ORDERD_HISTORY_MAX + 1], size_t *n_events)
+                             orderd_order_t **out, orderd_audit_entry_t **events, size_t *n_events)
 {
     shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
     int ret = ORDERD_STORE_ENOTFOUND;
     pthread_mutex_lock(&s->mu);
     orderd_order_t *o = orderd_shard_find(s, id);
     if (o != NULL && orderd_shard_owned_by(o, user_id)) {
+        trail_ctx_t t = {a, NULL, 0};
         *out = orderd_shard_copy_out(o, a);
-        events[0] = (orderd_audit_entry_t){1, ORDERD_STATUS_PENDING, ORDERD_ACTOR_USER, o->created_ms};
-        *n_events = 1 + orderd_store_order_history(o, events + 1);
+        (void)orderd_audit_each(o, count_entry, &t);
+        t.v = orderd_alloc(a, (t.n + 1) * sizeof(*t.v));
+        t.v[0] = (orderd_audit_entry_t){.version = 1, .status = ORDERD_STATUS_PENDING, .actor = ORDERD_ACTOR_USER, .at_ms = o->created_ms};
+        t.n = 1;
+        (void)orderd_audit_each(o, copy_entry, &t);
+        *events = t.v;
+        *n_events = t.n;
         ret = ORDERD_STORE_OK;
     }
     pthread_mutex_unlock(&s->mu);

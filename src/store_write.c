@@ -14,21 +14,40 @@
 
 #include "internal/store_shard.h"
 
-/* The order as the answer that made version `v` showed it: the blob's other
- * fields never change, and the history holds each version's status and time. */
+/* Who keeps the operator's Idempotency-Keys: a name no X-User-Id can be. */
+static const orderd_str_t operator_keys = ORDERD_STR("!operator");
+
+typedef struct patch_ctx {
+    uint32_t v;
+    int only_status; /* every change after version v was a status change */
+} patch_ctx_t;
+
+static int after_v(void *ctx, const orderd_audit_entry_t *e)
+{
+    patch_ctx_t *p = ctx;
+    if (e->version > p->v && e->kind != 0)
+        p->only_status = 0;
+    return 0;
+}
+
+/* The order as the answer that made version `v` showed it. A status change
+ * changes nothing but status, version and time, so the order after later
+ * status changes is patched back from the trail. After a later operation
+ * the blob itself moved on: the answer is the order as it is now. */
 static orderd_order_t *copy_at_version(const orderd_order_t *o, uint32_t v, const orderd_alloc_t *a)
 {
     orderd_order_t *c = orderd_shard_copy_out(o, a);
-    if (v >= 1 && v < o->version) {
-        const history_t *h = history_of(o);
-        c->version = v;
-        if (v == 1) {
-            c->status = ORDERD_STATUS_PENDING;
-            c->updated_ms = o->created_ms;
-        } else if (v - 2 < ORDERD_HISTORY_MAX) {
-            c->status = h->status[v - 2];
-            c->updated_ms = h->at_ms[v - 2];
-        }
+    patch_ctx_t p = {v, 1};
+    orderd_audit_entry_t e;
+    if (v < 1 || v >= o->version || (orderd_audit_each(o, after_v, &p), !p.only_status))
+        return c;
+    c->version = v;
+    if (v == 1) {
+        c->status = ORDERD_STATUS_PENDING;
+        c->updated_ms = o->created_ms;
+    } else if (orderd_audit_find(o, v, &e)) {
+        c->status = e.status;
+        c->updated_ms = e.at_ms;
     }
     return c;
 }
@@ -144,6 +163,75 @@ done:
     return ret;
 }
 
+static orderd_actor_t actor_of(orderd_str_t user_id)
+{
+    return user_id.base == NULL ? ORDERD_ACTOR_OPERATOR : ORDERD_ACTOR_USER;
+}
+
+/*
+ * Runs operation `op` on `o` under the shard lock (the order's owner, the
+ * limits' token, the key's look-up and If-Match are the caller's): see
+ * orderd_store_amend. `key_owner` keeps `key` (NULL: no key).
+ */
+static int amend_locked(orderd_store_t *store, shard_t *s, orderd_order_t *o, orderd_str_t key_owner,
+                        const orderd_idem_key_t *key, orderd_actor_t actor, const orderd_op_t *op, int64_t now_ms,
+                        int dry_run, uint64_t mem, const orderd_alloc_t *a, orderd_order_t **out,
+                        orderd_op_result_t *res, void *waiter, uint16_t http_status)
+{
+    const orderd_idem_entry_t *made = NULL;
+    idem_buf_t buf;
+    int ret;
+    uint64_t id = o->id;
+    orderd_op_outcome_t oc = orderd_op_apply(o, op, actor, now_ms, a, res);
+    if (oc != ORDERD_OP_OK && oc != ORDERD_OP_NOOP) {
+        *out = orderd_shard_copy_out(o, a);
+        return ORDERD_STORE_ECONFLICT;
+    }
+    if (dry_run) {
+        *out = oc == ORDERD_OP_OK ? res->after : orderd_shard_copy_out(o, a);
+        return ORDERD_STORE_OK;
+    }
+    /* past the memory limit a customer's change, or key, would be stored: refused */
+    if (actor == ORDERD_ACTOR_USER && (oc == ORDERD_OP_OK || key != NULL) &&
+        (ret = orderd_shard_check_memory(store, s, mem)) != ORDERD_STORE_OK) {
+        *out = orderd_shard_copy_out(o, a);
+        return ret;
+    }
+    uint32_t version = oc == ORDERD_OP_OK ? o->version + 1 : o->version;
+    if (key != NULL &&
+        (ret = idem_record(store, s, key_owner, key, id, version, http_status, now_ms, &buf, &made)) != ORDERD_STORE_OK) {
+        *out = orderd_shard_copy_out(o, a);
+        return ret;
+    }
+    if (oc == ORDERD_OP_NOOP) {
+        *out = orderd_shard_copy_out(o, a);
+        if ((ret = orderd_shard_barrier(store, s, waiter)) != ORDERD_STORE_OK)
+            idem_unrecord(s, made);
+        return ret;
+    }
+    const orderd_order_t *after = res->after;
+    /* undo puts `before` back: a copy, since the table frees its blob when it swaps */
+    orderd_change_t ev = {.type = ORDERD_CHANGE_AMENDED,
+                          .u.amended = {.op = (uint8_t)op->type,
+                                        .actor = (uint8_t)actor,
+                                        .status = after->status,
+                                        .prev_status = o->status,
+                                        .version = after->version,
+                                        .order_id = id,
+                                        .at_ms = after->updated_ms,
+                                        .after = after,
+                                        .before = orderd_shard_copy_out(o, a),
+                                        .detail = res->detail,
+                                        .detail_len = res->detail_len}};
+    if ((ret = orderd_shard_apply_live(store, s, &ev, waiter)) != ORDERD_STORE_OK) {
+        idem_unrecord(s, made);
+        *out = orderd_shard_copy_out(orderd_shard_find(s, id), a);
+        return ret;
+    }
+    *out = orderd_shard_copy_out(orderd_shard_find(s, id), a);
+    return ORDERD_STORE_OK;
+}
+
 static int version_matches(const orderd_precondition_t *pre, uint32_t version)
 {
     if (pre == NULL || !pre->active || pre->any)
@@ -187,7 +275,24 @@ int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_
         ret = ORDERD_STORE_EPRECONDITION;
         goto copy;
     }
+    /* the one-step status endpoint on orders with shipments: ship what is
+     * open in one shipment, deliver every shipment */
+    orderd_op_t redirect = {0};
+    if (to == ORDERD_STATUS_SHIPPED &&
+        (o->status == ORDERD_STATUS_PARTIALLY_SHIPPED || (o->status == ORDERD_STATUS_PROCESSING)))
+        redirect.type = ORDERD_OP_SHIP;
+    else if (to == ORDERD_STATUS_DELIVERED && o->status == ORDERD_STATUS_SHIPPED && orderd_order_ext(o) != NULL &&
+             orderd_order_ext(o)->n_shipments != 0)
+        redirect.type = ORDERD_OP_DELIVER; /* target 0: every shipment */
+    if (redirect.type != 0) {
+        orderd_op_result_t res;
+        ret = amend_locked(store, s, o, (orderd_str_t){NULL, 0}, NULL, actor_of(user_id), &redirect, now_ms, 0, 0, a,
+                           out, &res, waiter, 200);
+        goto done;
+    }
     orderd_transition_t tr = orderd_status_transition((orderd_status_t)o->status, to);
+    if (to == ORDERD_STATUS_CANCELLED && !customer && o->status == ORDERD_STATUS_PROCESSING)
+        tr = ORDERD_TRANSITION_APPLY; /* the operator may cancel what is not shipped yet */
     /* past the memory limit, a change or a key would be stored: refused; a repeat without a key stores nothing */
     if (customer && (tr == ORDERD_TRANSITION_APPLY || (tr == ORDERD_TRANSITION_NOOP && key != NULL)) &&
         (ret = orderd_shard_check_memory(store, s, mem)) != ORDERD_STORE_OK)
@@ -226,6 +331,49 @@ int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_
         idem_unrecord(s, made);
 copy:
     *out = orderd_shard_copy_out(o, a);
+done:
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+int orderd_store_amend(orderd_store_t *store, orderd_str_t user_id, uint64_t id, const orderd_op_t *op, int64_t now_ms,
+                       int dry_run, const orderd_precondition_t *pre, const orderd_idem_key_t *key,
+                       const orderd_alloc_t *a, orderd_order_t **out, orderd_op_result_t *res, void *waiter)
+{
+    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
+    int ret = ORDERD_STORE_ENOTFOUND, customer = user_id.base != NULL;
+    orderd_str_t owner = customer ? user_id : operator_keys;
+    uint64_t mem = customer && !dry_run ? orderd_store_memory_in_use(store) : 0;
+    memset(res, 0, sizeof(*res));
+    if (dry_run)
+        key = NULL; /* a preview keeps nothing */
+    pthread_mutex_lock(&s->mu);
+    orderd_order_t *o = orderd_shard_find(s, id);
+    if (o == NULL || !orderd_shard_owned_by(o, user_id))
+        goto done;
+    if (customer && !dry_run && store->limits.rate.per != 0 &&
+        (ret = orderd_shard_take_token(store, s, orderd_shard_user(s, orderd_shard_user_hash(user_id), user_id))) !=
+            ORDERD_STORE_OK)
+        goto done;
+    if (key != NULL) {
+        const orderd_idem_entry_t *hit;
+        const orderd_order_t *have;
+        if ((ret = idem_lookup(store, s, owner, key, now_ms, &hit, &have)) != 0) {
+            *out = copy_at_version(have, hit->version, a);
+            if (ret == ORDERD_STORE_REPLAYED)
+                ret = idem_replay(store, s, waiter);
+            goto done;
+        }
+    }
+    if (!version_matches(pre, o->version)) {
+        ret = ORDERD_STORE_EPRECONDITION;
+        *out = orderd_shard_copy_out(o, a);
+        goto done;
+    }
+    ret = amend_locked(store, s, o, owner, key, actor_of(user_id), op, now_ms, dry_run, mem, a, out, res, waiter,
+                       op->type == ORDERD_OP_SHIP || op->type == ORDERD_OP_RETURN_REQUEST || op->type == ORDERD_OP_REFUND
+                           ? 201
+                           : 200);
 done:
     pthread_mutex_unlock(&s->mu);
     return ret;

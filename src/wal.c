@@ -84,18 +84,14 @@ static int hook_append(void *ctx, unsigned shard, const orderd_change_t *ev, voi
 {
     orderd_wal_t *w = ctx;
     orderd_wal_buf_t *b = &w->slots[shard].active;
-    unsigned char status_payload[ORDERD_STATUS_PAYLOAD_SIZE];
-    const void *payload;
-    uint32_t len;
-
     if (refusing(w))
         return -1;
-    uint8_t type = orderd_change_payload(ev, status_payload, &payload, &len);
-    if (buf_reserve(b, ORDERD_RECORD_HEADER_SIZE + len) != 0)
+    uint32_t len = orderd_change_payload_size(ev);
+    if (len > ORDERD_RECORD_MAX_PAYLOAD || buf_reserve(b, ORDERD_RECORD_HEADER_SIZE + len) != 0)
         return -1;
     /* sequence number and CRC are stamped by the writer, once, in batch order */
+    uint8_t type = orderd_change_encode(ev, b->buf + b->len + ORDERD_RECORD_HEADER_SIZE);
     orderd_record_header_init(b->buf + b->len, type, len);
-    memcpy(b->buf + b->len + ORDERD_RECORD_HEADER_SIZE, payload, len);
     b->len += ORDERD_RECORD_HEADER_SIZE + len;
     if (waiter != NULL)
         b->waiters[b->nw++] = waiter;

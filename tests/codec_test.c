@@ -1212,7 +1212,8 @@ static void check_encoded_order(yajl_val root, const orderd_order_t *o)
 {
     static const char *const keys[] = {"id",       "user_id",          "status",         "items",
                                        "currency", "total",            "shipping_address", "payment_method",
-                                       "created_at", "updated_at",     "version"};
+                                       "created_at", "updated_at",     "version",        "shipments",
+                                       "returns",    "refunds",        "refunded_total", "refunded_total_minor"};
     expect_keys(root, keys, sizeof(keys) / sizeof(keys[0]));
 
     char id[ORDERD_ID_LEN];
@@ -1242,8 +1243,13 @@ static void check_encoded_order(yajl_val root, const orderd_order_t *o)
     assert_int_equal(items->u.array.len, o->n_items);
     for (size_t i = 0; i < o->n_items; i++) {
         yajl_val it = items->u.array.values[i];
-        static const char *const ikeys[] = {"product_id", "quantity", "price"};
-        expect_keys(it, ikeys, 3);
+        static const char *const ikeys[] = {"product_id",         "quantity",         "price",           "line_id",
+                                            "cancelled_quantity", "shipped_quantity", "returned_quantity"};
+        expect_keys(it, ikeys, 7);
+        char line_id[16];
+        snprintf(line_id, sizeof(line_id), "l%zu", i + 1); /* an order as created: its lines in item order */
+        expect_json_string(member(it, "line_id"), line_id, strlen(line_id), "line_id");
+        expect_json_int(member(it, "cancelled_quantity"), 0, "cancelled_quantity");
         orderd_str_t p = orderd_order_product(o, i);
         expect_json_string(member(it, "product_id"), p.base, p.len, "product_id");
         expect_json_int(member(it, "quantity"), o->items[i].quantity, "quantity");

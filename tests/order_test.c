@@ -20,7 +20,7 @@
 static const char *const STATUS_NAMES[ORDERD_STATUS_COUNT] = {
     [ORDERD_STATUS_PENDING] = "pending",     [ORDERD_STATUS_PROCESSING] = "processing",
     [ORDERD_STATUS_SHIPPED] = "shipped",     [ORDERD_STATUS_DELIVERED] = "delivered",
-    [ORDERD_STATUS_CANCELLED] = "cancelled",
+    [ORDERD_STATUS_CANCELLED] = "cancelled", [ORDERD_STATUS_PARTIALLY_SHIPPED] = "partially_shipped",
 };
 
 static const char CROCKFORD[] = "0123456789abcdefghjkmnpqrstvwxyz";

@@ -373,9 +373,9 @@ static void test_keys_and_history_replayed(void **state)
         st = replay_ok(dir, &rep);
         if (with_snapshot)
             assert_true(rep.snapshot_seq > 0);
-        orderd_audit_entry_t ev[ORDERD_HISTORY_MAX + 1];
+        orderd_audit_entry_t *ev;
         size_t n;
-        assert_int_equal(orderd_store_audit_trail(st, S("idem-user"), id, &a, &out, ev, &n), ORDERD_STORE_OK);
+        assert_int_equal(orderd_store_audit_trail(st, S("idem-user"), id, &a, &out, &ev, &n), ORDERD_STORE_OK);
         assert_int_equal(n, 2);
         assert_true(ev[1].status == ORDERD_STATUS_PROCESSING && ev[1].actor == ORDERD_ACTOR_OPERATOR);
         o = make_order("idem-user", orderd_now_ms(), 1);

@@ -19,6 +19,7 @@ typedef enum {
     ORDERD_CHANGE_CREATED = 1,
     ORDERD_CHANGE_STATUS = 2,
     ORDERD_CHANGE_IDEM_KEY = 3, /* an idempotency key was used (see idempotency.h) */
+    ORDERD_CHANGE_AMENDED = 4,  /* an operation after checkout (order_ops.h): the order as it is after it */
 } orderd_change_type_t;
 
 /** Who made a change. */
@@ -46,6 +47,19 @@ typedef struct orderd_change {
         struct {
             const orderd_idem_entry_t *entry; /* the store copies it */
         } idem;
+        struct {
+            uint8_t op;          /* orderd_op_type_t (order_ops.h), which is also the journal record's type */
+            uint8_t actor;       /* orderd_actor_t */
+            uint8_t status;      /* after the change */
+            uint8_t prev_status; /* before it */
+            uint32_t version;    /* after the change: before's + 1 */
+            uint64_t order_id;
+            int64_t at_ms;
+            const orderd_order_t *after;  /* the whole order after it; the store copies it */
+            const orderd_order_t *before; /* the whole order before it: what an undo puts back */
+            const unsigned char *detail;  /* what changed (orderd_detail_next); the store copies it */
+            uint32_t detail_len;
+        } amended;
     } u;
 } orderd_change_t;
 
@@ -65,15 +79,43 @@ typedef struct orderd_store_journal {
     void *ctx;
 } orderd_store_journal_t;
 
-/** One entry of an order's audit trail: its creation or a status change. */
+/**
+ * One entry of an order's audit trail: its creation, a status change, or an
+ * operation with what it changed. Positional initialisers give a creation or
+ * status change ({version, status, actor, at_ms}).
+ */
 typedef struct orderd_audit_entry {
     uint32_t version; /* the order's version once the change was applied: 1 is the creation */
     uint8_t status;   /* orderd_status_t after the change */
     uint8_t actor;    /* orderd_actor_t */
     int64_t at_ms;
+    uint8_t kind;     /* 0: the creation or a status change; else the operation (orderd_op_type_t) */
+    const unsigned char *detail; /* what the operation changed (orderd_detail_next); NULL for kind 0 */
+    uint32_t detail_len;
 } orderd_audit_entry_t;
 
-/** Most status changes an order can go through (pending -> processing -> shipped -> delivered). */
+/**
+ * An audit entry as the table keeps it, one after another in one buffer per
+ * order, and as a snapshot's SNAPSHOT_AUDIT record holds them: this header,
+ * then detail_len bytes of detail padded with zeros to a multiple of 8.
+ */
+typedef struct orderd_audit_raw {
+    int64_t at_ms;
+    uint32_t version;
+    uint32_t detail_len;
+    uint8_t kind;
+    uint8_t status;
+    uint8_t actor;
+    uint8_t _reserved[5];
+} orderd_audit_raw_t;
+
+/** Bytes one raw entry takes with its detail. */
+static inline size_t orderd_audit_raw_size(uint32_t detail_len)
+{
+    return sizeof(orderd_audit_raw_t) + (((size_t)detail_len + 7) & ~(size_t)7);
+}
+
+/** Most status changes in a snapshot's SNAPSHOT_HISTORY record (the format before SNAPSHOT_AUDIT). */
 #define ORDERD_HISTORY_MAX 3
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "orderd/common.h"
 #include "orderd/order.h"
+#include "orderd/order_ops.h"
 #include "orderd/store.h"
 
 /**
@@ -29,10 +30,6 @@
  */
 #define ORDERD_CODEC_MAX_DEPTH 32
 
-typedef struct orderd_field_error {
-    const char *field;   /* "items[0].quantity" */
-    const char *message; /* "must be an integer from 1 to 1000000" */
-} orderd_field_error_t;
 
 typedef enum {
     ORDERD_DECODE_OK = 0,
@@ -69,8 +66,26 @@ __attribute__((warn_unused_result)) int orderd_codec_decode_status(const char *b
                                                                    const orderd_alloc_t *a, orderd_status_t *status,
                                                                    orderd_decode_report_t *report);
 
+/**
+ * Decodes the body of an operation after checkout (codec_ops.c) into *op:
+ * EDIT {"operations": [...]}, CANCEL_LINES {"lines"} (no lines: a whole
+ * cancel, op->n_lines 0), SHIP {"lines"?, "carrier", "tracking_number",
+ * "tracking_url"}, RETURN_REQUEST {"lines", "reason"?}, REFUND {"lines"} or
+ * {"amount"}. Results as for orderd_codec_decode_create; strings and arrays
+ * from `a`. What depends on the order is left to orderd_op_apply.
+ */
+__attribute__((warn_unused_result)) int orderd_codec_decode_op(const char *body, size_t len, orderd_op_type_t type,
+                                                               const orderd_alloc_t *a, orderd_op_t *op,
+                                                               orderd_decode_report_t *report);
+
+/** Parses a line id ("l1" to "l65535"); 0 and *line_no, or -1. */
+int orderd_codec_line_id_parse(orderd_str_t s, uint16_t *line_no);
+
 /** The order as JSON (see docs/openapi.yaml, schema Order); memory from `a`. */
 orderd_str_t orderd_codec_encode_order(const orderd_order_t *o, const orderd_alloc_t *a);
+
+/** The order as JSON with "preview": true: what a dry run would make; memory from `a`. */
+orderd_str_t orderd_codec_encode_preview(const orderd_order_t *o, const orderd_alloc_t *a);
 
 /** A page of orders: {"orders":[...],"limit","offset","total"}; memory from `a`. */
 orderd_str_t orderd_codec_encode_page(orderd_order_t *const *orders, size_t n, unsigned limit, size_t offset,

@@ -27,6 +27,12 @@ static inline void *orderd_alloc(const orderd_alloc_t *a, size_t size)
     return a->alloc(a->ctx, size);
 }
 
+/** One broken field of a request, for a 422's "errors" list. */
+typedef struct orderd_field_error {
+    const char *field;   /* "items[0].quantity" */
+    const char *message; /* "must be an integer from 1 to 1000000" */
+} orderd_field_error_t;
+
 #define ORDERD_STR(lit) ((orderd_str_t){(lit), sizeof(lit) - 1})
 
 #endif

@@ -53,6 +53,8 @@ typedef struct orderd_app {
     /* --http2-max-resets: streams an HTTP/2 connection may reset before their
      * answer within ORDERD_HTTP2_RESET_WINDOW_MS (src/http/rapid_reset.h); 0: no limit */
     unsigned http2_max_resets;
+    /* --return-window: how long after delivery a customer may ask for a return */
+    int64_t return_window_ms;
     /* --user-auth jwt: the main thread's reference to the current keys; NULL
      * with --user-auth header (X-User-Id is believed as sent). Workers never
      * read it after orderd_http_thread_init, where each takes a reference of

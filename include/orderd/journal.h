@@ -31,15 +31,30 @@ typedef struct orderd_store orderd_store_t;
 #define ORDERD_RECORD_MAX_PAYLOAD (1u << 20)
 /** Payload bytes of a status-change record. */
 #define ORDERD_STATUS_PAYLOAD_SIZE 32
+/** Bytes of an operation record's head, before its detail and orders. */
+#define ORDERD_AMENDED_HEAD_SIZE 40
 
 typedef enum {
     ORDERD_REC_ORDER_CREATED = 1,  /* payload: the order blob (orderd_order_t) */
     ORDERD_REC_STATUS_CHANGED = 2, /* payload: ORDERD_STATUS_PAYLOAD_SIZE bytes, see journal.md */
     ORDERD_REC_IDEM_KEY = 3,       /* payload: an idempotency key entry (orderd_idem_entry_t) */
+    /* the operations after checkout (order_ops.h, one type each, the same
+     * numbers as orderd_op_type_t): payload ORDERD_AMENDED_HEAD_SIZE bytes of
+     * head, the detail, the order after and the order before, see journal.md */
+    ORDERD_REC_EDITED = 4,
+    ORDERD_REC_LINES_CANCELLED = 5,
+    ORDERD_REC_SHIPMENT_CREATED = 6,
+    ORDERD_REC_SHIPMENT_DELIVERED = 7,
+    ORDERD_REC_RETURN_REQUESTED = 8,
+    ORDERD_REC_RETURN_APPROVED = 9,
+    ORDERD_REC_RETURN_REJECTED = 10,
+    ORDERD_REC_RETURN_RECEIVED = 11,
+    ORDERD_REC_REFUNDED = 12,
     ORDERD_REC_SNAPSHOT_ORDER = 16, /* snapshots: an order as it stands (blob) */
     ORDERD_REC_SNAPSHOT_END = 17,   /* snapshots: u64 number of orders; last record */
     ORDERD_REC_SNAPSHOT_HISTORY = 18, /* snapshots: the status changes of the order just before */
     ORDERD_REC_SNAPSHOT_IDEM = 19,    /* snapshots: an unexpired idempotency key (as type 3) */
+    ORDERD_REC_SNAPSHOT_AUDIT = 20,   /* snapshots: the audit trail of the order just before (u64 id, raw entries) */
 } orderd_record_type_t;
 
 typedef struct orderd_record {
@@ -133,12 +148,16 @@ void orderd_file_header_encode(unsigned char out[ORDERD_FILE_HEADER_SIZE], const
 __attribute__((warn_unused_result)) int orderd_file_header_decode(const unsigned char *p, size_t avail,
                                                                   const char magic[8], uint64_t *seq);
 
+/** Payload bytes of the record for a change. */
+uint32_t orderd_change_payload_size(const orderd_change_t *ev);
+
 /**
- * The record type and payload for a change. A created change's payload is the
- * order blob itself (no copy); a status change is encoded into `buf`.
+ * Writes the payload of the record for a change into dst
+ * (orderd_change_payload_size bytes) and returns the record's type: a
+ * created change's payload is the order blob, a key's its entry, an
+ * operation's its head, detail and both orders (journal.md).
  */
-uint8_t orderd_change_payload(const orderd_change_t *ev, unsigned char buf[ORDERD_STATUS_PAYLOAD_SIZE],
-                             const void **payload, uint32_t *len);
+uint8_t orderd_change_encode(const orderd_change_t *ev, unsigned char *dst);
 
 /**
  * The change a journal record holds. The order blob is checked with
@@ -159,6 +178,14 @@ uint32_t orderd_history_payload(uint64_t id, const orderd_audit_entry_t *events,
 __attribute__((warn_unused_result)) int orderd_history_from_record(const orderd_record_t *rec, uint64_t *id,
                                                                    orderd_audit_entry_t events[ORDERD_HISTORY_MAX],
                                                                    size_t *n);
+
+/**
+ * Reads a SNAPSHOT_AUDIT record: the order's id and its raw audit entries
+ * (change.h's orderd_audit_raw_t; checked when the store loads them).
+ * Returns 0, or -1 when it is not one.
+ */
+__attribute__((warn_unused_result)) int orderd_audit_from_record(const orderd_record_t *rec, uint64_t *id,
+                                                                 const unsigned char **data, size_t *len);
 
 /** Payload bytes of a SNAPSHOT_END record: u64 number of SNAPSHOT_ORDER records before it. */
 #define ORDERD_SNAPSHOT_END_PAYLOAD_SIZE 8

@@ -18,6 +18,12 @@ typedef enum {
     ORDERD_MONEY_ERANGE = -4,     /* does not fit in int64_t minor units */
 } orderd_money_err_t;
 
+/** The largest amount in minor units: 15 significant digits, exact as an IEEE double (I-JSON). */
+#define ORDERD_MONEY_MAX_MINOR 999999999999999LL
+
+/** The ISO 4217 minor unit of a currency code (0 to 4), or -1 for a code orders cannot be paid in. */
+int orderd_currency_minor_units(const char code[3]);
+
 /** Longest text orderd_money_format writes, NUL included. */
 #define ORDERD_MONEY_FMT_MAX 24
 

@@ -17,8 +17,10 @@
  * Where each part lives:
  *   src/store.c        the shards, their maps, the apply/undo step, replay,
  *                      and walking a shard for snapshots
- *   src/store_write.c  create and status change (with If-Match and
- *                      Idempotency-Key): the live changes
+ *   src/store_write.c  create, status change and the operations after
+ *                      checkout (with If-Match and Idempotency-Key): the
+ *                      live changes
+ *   src/store_audit.c  each order's audit trail buffer
  *   src/store_read.c   get, the audit trail, a user's pages, the operator's
  *                      queue, counts
  */
@@ -29,6 +31,7 @@
 #include "orderd/common.h"
 #include "orderd/idempotency.h"
 #include "orderd/order.h"
+#include "orderd/order_ops.h"
 #include "orderd/quota.h"
 
 /** Low bits of an order id that hold its owner's shard hash. */
@@ -172,9 +175,10 @@ __attribute__((warn_unused_result)) int orderd_store_replay(orderd_store_t *stor
 __attribute__((warn_unused_result)) int orderd_store_undo(orderd_store_t *store, const orderd_change_t *ev);
 
 /**
- * Puts back the status changes of order `id` read from a snapshot (the order
- * is already in the table). Returns OK, or EINVAL for an unknown order or an
- * entry that does not fit its version.
+ * Puts back the status changes of order `id` read from an older snapshot's
+ * SNAPSHOT_HISTORY record (at most ORDERD_HISTORY_MAX; the order is already
+ * in the table). Returns OK, or EINVAL for an unknown order or an entry that
+ * does not fit its version.
  */
 __attribute__((warn_unused_result)) int orderd_store_restore_history(orderd_store_t *store, uint64_t id,
                                                                      const orderd_audit_entry_t *events, size_t n);
@@ -193,11 +197,22 @@ void orderd_store_each(orderd_store_t *store, unsigned shard, void (*fn)(void *c
                        void *ctx);
 
 /**
- * The status changes of an order as the table holds it, for snapshots: only
- * valid on an order passed to an orderd_store_each callback. Writes up to
- * ORDERD_HISTORY_MAX entries (oldest first) and returns their number.
+ * The audit trail of an order past its creation as the table holds it, for
+ * snapshots: raw entries (change.h's orderd_audit_raw_t, each with its
+ * detail), *len 0 when the order never changed. Only valid on an order passed
+ * to an orderd_store_each callback, while it runs.
  */
-size_t orderd_store_order_history(const orderd_order_t *o, orderd_audit_entry_t out[ORDERD_HISTORY_MAX]);
+void orderd_store_order_audit(const orderd_order_t *o, const unsigned char **data, size_t *len);
+
+/**
+ * Puts back the audit trail of order `id` read from a snapshot's
+ * SNAPSHOT_AUDIT record (the order is already in the table); a long trail
+ * comes in several records, each appended after the one before. Returns OK,
+ * EINVAL for an unknown order or entries that are not well-formed for it
+ * (versions rising past what the trail holds), ENOMEM.
+ */
+__attribute__((warn_unused_result)) int orderd_store_restore_audit(orderd_store_t *store, uint64_t id,
+                                                                   const unsigned char *data, size_t len);
 
 /**
  * Calls fn(ctx, entry) for every unexpired idempotency key of shard `shard`
@@ -299,6 +314,30 @@ __attribute__((warn_unused_result)) int orderd_store_set_status(orderd_store_t *
                                                                 const orderd_idem_key_t *key, const orderd_alloc_t *a,
                                                                 orderd_order_t **out, void *waiter);
 
+/**
+ * An operation after checkout (order_ops.h) on order `id` of `user_id` (a
+ * NULL base: the operator, any user's order) at `now_ms`, under the shard
+ * lock: If-Match `pre`, then the Idempotency-Key `key` (the operator's keys
+ * are kept under the order's shard with no user), then orderd_op_apply.
+ *
+ * `res` gets orderd_op_apply's result: on OK *out is a copy of the order
+ * after the change, which is applied through orderd_shard_apply_live (one
+ * AMENDED change: a journal record of the operation's type) with `waiter`;
+ * with `dry_run` nothing is applied, journaled or kept, and *out is the order
+ * as it would be. NOOP (nothing to do) waits on a barrier and returns OK
+ * with *out the order as it stands; CONFLICT, INVALID and NO_TARGET return
+ * ECONFLICT with *out the order as it stands and res saying why. EPRECONDITION,
+ * REPLAYED, EKEYMISMATCH, ENOTFOUND, EUNAVAILABLE, ENOMEM and the customer's
+ * limits (a token, and the memory limit for what would be stored) as for
+ * orderd_store_set_status.
+ */
+__attribute__((warn_unused_result)) int orderd_store_amend(orderd_store_t *store, orderd_str_t user_id, uint64_t id,
+                                                           const orderd_op_t *op, int64_t now_ms, int dry_run,
+                                                           const orderd_precondition_t *pre,
+                                                           const orderd_idem_key_t *key, const orderd_alloc_t *a,
+                                                           orderd_order_t **out, orderd_op_result_t *res,
+                                                           void *waiter);
+
 /* --- reads (src/store_read.c) --- */
 
 /** A page of orders; orders are copies owned by the caller's allocator. */
@@ -334,14 +373,13 @@ __attribute__((warn_unused_result)) int orderd_store_get(orderd_store_t *store, 
 
 /**
  * Copies order `id` of `user_id` (a NULL base: any user's, for the operator)
- * with its audit trail: events[0] is the creation, then one entry per status
- * change, oldest first; *n_events is 1 to ORDERD_HISTORY_MAX + 1. Returns OK or
- * ENOTFOUND as for get.
+ * with its whole audit trail into memory from `a`: (*events)[0] is the
+ * creation, then one entry per change, oldest first, each operation's with
+ * its detail. Returns OK or ENOTFOUND as for get.
  */
 __attribute__((warn_unused_result)) int orderd_store_audit_trail(orderd_store_t *store, orderd_str_t user_id, uint64_t id,
                                                             const orderd_alloc_t *a, orderd_order_t **out,
-                                                            orderd_audit_entry_t events[ORDERD_HISTORY_MAX + 1],
-                                                            size_t *n_events);
+                                                            orderd_audit_entry_t **events, size_t *n_events);
 
 /**
  * A page of `user_id`'s orders, newest first, as `req` says; page->offset is

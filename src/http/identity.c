@@ -160,6 +160,13 @@ int orderd_http_operator_check(h2o_req_t *req, orderd_app_t *app)
     return 0;
 }
 
+int orderd_http_operator_is(h2o_req_t *req, orderd_app_t *app)
+{
+    orderd_str_t token;
+    return orderd_http_bearer_get(&req->headers, &token) == 0 && app->operator_token_len != 0 &&
+           equal_constant_time(token.base, token.len, app->operator_token, app->operator_token_len);
+}
+
 static int is_json_content_type(h2o_req_t *req)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);

@@ -53,6 +53,13 @@ int orderd_http_bearer_get(const h2o_headers_t *headers, orderd_str_t *token);
 int orderd_http_operator_check(h2o_req_t *req, orderd_app_t *app);
 
 /**
+ * Whether the request carries the operator's bearer token (compared in
+ * constant time). Sends nothing: for routes open to a customer and to the
+ * operator, where anything else is a customer's request.
+ */
+int orderd_http_operator_is(h2o_req_t *req, orderd_app_t *app);
+
+/**
  * The body's size and type: at most app->max_body bytes (else 413, and the
  * connection is not reused), and application/json when there is one (else
  * 415). Returns 0 when the request may go on, -1 when the error has been sent.

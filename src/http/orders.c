@@ -11,6 +11,7 @@
 #include "durable.h"
 #include "idem_key.h"
 #include "identity.h"
+#include "operations.h"
 #include "orders.h"
 #include "query.h"
 #include "respond.h"
@@ -73,6 +74,9 @@ static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
     orderd_ticket_t *ticket;
     orderd_idem_key_t *key;
     uint64_t id;
+    int partial;
+    if (req->entity.len != 0 && (partial = orderd_http_op_cancel_lines(req, app, user, id_text)) != -1)
+        return partial; /* some lines only */
     if (orderd_http_idem_key(req, (orderd_str_t){req->path_normalized.base, req->path_normalized.len}, &key) != 0)
         return 0;
     if (orderd_ticket_begin_change(req, app, id_text, &id, &pre, &ticket) != 0)
@@ -81,9 +85,9 @@ static int cancel(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
                                       &order, ticket);
     if (ret == ORDERD_STORE_ECONFLICT) {
         orderd_ticket_drop(ticket);
-        return orderd_http_problem(req, ORDERD_PROBLEM_CONFLICT, NULL, 0,
-                                   "order %.*s is %s; only a pending order can be cancelled", (int)id_text.len,
-                                   id_text.base, orderd_status_name((orderd_status_t)order->status));
+        return orderd_http_problem(req, ORDERD_PROBLEM_CONFLICT, NULL, 0, "order %.*s is %s; only a %s order can be cancelled",
+                                   (int)id_text.len, id_text.base, orderd_status_name((orderd_status_t)order->status),
+                                   user.base == NULL ? "pending or processing" : "pending");
     }
     if (orderd_store_err_is_limit(ret)) {
         orderd_ticket_drop(ticket);
@@ -109,11 +113,11 @@ static int events(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
 {
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_order_t *order;
-    orderd_audit_entry_t ev[ORDERD_HISTORY_MAX + 1];
+    orderd_audit_entry_t *ev;
     size_t n;
     uint64_t id;
     if (orderd_id_parse(id_text.base, id_text.len, &id) != 0 ||
-        orderd_store_audit_trail(app->store, user, id, &a, &order, ev, &n) != ORDERD_STORE_OK)
+        orderd_store_audit_trail(app->store, user, id, &a, &order, &ev, &n) != ORDERD_STORE_OK)
         return orderd_http_order_not_found(req, id_text);
     return orderd_http_send_json(req, 200, orderd_codec_encode_audit_trail(order, ev, n, &a));
 }
@@ -123,9 +127,12 @@ static int events(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
 /* `user`: the X-User-Id on a user's route, empty on the operator's; `id`: the
  * order id as the path gave it, empty on a route without one. */
 typedef int (*route_handler_t)(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id);
+/* An operation after checkout (operations.h): `sub` is the path's shipment or return id ("*" in the suffix). */
+typedef int (*route_op_t)(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id, orderd_str_t sub);
 
 typedef enum { AT_BASE, AT_ORDER } route_at_t;          /* the suffix follows /api/orders, or /api/orders/{id} */
-typedef enum { AS_USER, AS_OPERATOR } route_identity_t; /* X-User-Id, or the operator's bearer token */
+/* X-User-Id, the operator's bearer token, or either (the operator's token when it is sent, else a customer) */
+typedef enum { AS_USER, AS_OPERATOR, AS_EITHER } route_identity_t;
 
 typedef struct route {
     route_at_t at;
@@ -133,21 +140,44 @@ typedef struct route {
     const char *allow; /* the methods, as a 405's Allow header says them */
     route_identity_t identity;
     route_handler_t get, post; /* NULL: 405; get also serves HEAD */
+    route_op_t op;             /* the POST of an operation after checkout (post is NULL) */
 } route_t;
 
 /* The routes at the base come first: "/create" is a path, not an order id. */
 static const route_t routes[] = {
-    {AT_BASE, {H2O_STRLIT("")}, "GET, HEAD, POST", AS_USER, list, create},
-    {AT_BASE, {H2O_STRLIT("/create")}, "POST", AS_USER, NULL, create},
-    {AT_ORDER, {H2O_STRLIT("")}, "GET, HEAD", AS_USER, get, NULL},
-    {AT_ORDER, {H2O_STRLIT("/cancel")}, "POST", AS_USER, NULL, cancel},
-    {AT_ORDER, {H2O_STRLIT("/status")}, "POST", AS_OPERATOR, NULL, orderd_http_admin_set_status},
-    {AT_ORDER, {H2O_STRLIT("/events")}, "GET, HEAD", AS_USER, events, NULL},
+    {AT_BASE, {H2O_STRLIT("")}, "GET, HEAD, POST", AS_USER, list, create, NULL},
+    {AT_BASE, {H2O_STRLIT("/create")}, "POST", AS_USER, NULL, create, NULL},
+    {AT_ORDER, {H2O_STRLIT("")}, "GET, HEAD", AS_USER, get, NULL, NULL},
+    {AT_ORDER, {H2O_STRLIT("/cancel")}, "POST", AS_EITHER, NULL, cancel, NULL},
+    {AT_ORDER, {H2O_STRLIT("/status")}, "POST", AS_OPERATOR, NULL, orderd_http_admin_set_status, NULL},
+    {AT_ORDER, {H2O_STRLIT("/events")}, "GET, HEAD", AS_USER, events, NULL, NULL},
+    {AT_ORDER, {H2O_STRLIT("/edit")}, "POST", AS_USER, NULL, NULL, orderd_http_op_edit},
+    {AT_ORDER, {H2O_STRLIT("/shipments")}, "POST", AS_OPERATOR, NULL, NULL, orderd_http_op_ship},
+    {AT_ORDER, {H2O_STRLIT("/shipments/*/delivered")}, "POST", AS_OPERATOR, NULL, NULL, orderd_http_op_deliver},
+    {AT_ORDER, {H2O_STRLIT("/returns")}, "POST", AS_USER, NULL, NULL, orderd_http_op_return},
+    {AT_ORDER, {H2O_STRLIT("/returns/*/approve")}, "POST", AS_OPERATOR, NULL, NULL, orderd_http_op_settle_return},
+    {AT_ORDER, {H2O_STRLIT("/returns/*/reject")}, "POST", AS_OPERATOR, NULL, NULL, orderd_http_op_settle_return},
+    {AT_ORDER, {H2O_STRLIT("/returns/*/received")}, "POST", AS_OPERATOR, NULL, NULL, orderd_http_op_settle_return},
+    {AT_ORDER, {H2O_STRLIT("/refunds")}, "POST", AS_OPERATOR, NULL, NULL, orderd_http_op_refund},
 };
+
+/* Whether `s` (n bytes) is `pattern`, where a "*" stands for one non-empty
+ * path segment, which goes into *sub. */
+static int suffix_is(const char *s, size_t n, h2o_iovec_t pattern, orderd_str_t *sub)
+{
+    const char *star = memchr(pattern.base, '*', pattern.len);
+    if (star == NULL)
+        return h2o_memis(s, n, pattern.base, pattern.len);
+    size_t head = (size_t)(star - pattern.base), tail = pattern.len - head - 1;
+    if (n < head + tail + 1 || memcmp(s, pattern.base, head) != 0 || memcmp(s + n - tail, star + 1, tail) != 0)
+        return 0;
+    *sub = (orderd_str_t){s + head, n - head - tail};
+    return memchr(sub->base, '/', sub->len) == NULL;
+}
 
 /* The route of `p` (n bytes: the path after /api/orders), with *id set on a
  * route at an order; NULL when no route has that path. */
-static const route_t *find_route(const char *p, size_t n, orderd_str_t *id)
+static const route_t *find_route(const char *p, size_t n, orderd_str_t *id, orderd_str_t *sub)
 {
     const route_t *r = routes, *end = routes + sizeof(routes) / sizeof(routes[0]);
     for (; r < end && r->at == AT_BASE; ++r)
@@ -161,7 +191,7 @@ static const route_t *find_route(const char *p, size_t n, orderd_str_t *id)
     if (id->len == 0)
         return NULL;
     for (; r < end; ++r)
-        if (h2o_memis(rest, (size_t)(stop - rest), r->suffix.base, r->suffix.len))
+        if (suffix_is(rest, (size_t)(stop - rest), r->suffix, sub))
             return r;
     return NULL;
 }
@@ -171,20 +201,22 @@ static const route_t *find_route(const char *p, size_t n, orderd_str_t *id)
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     orderd_app_t *app = ((orderd_handler_t *)_self)->app;
-    orderd_str_t user = {NULL, 0}, id = {NULL, 0};
+    orderd_str_t user = {NULL, 0}, id = {NULL, 0}, sub = {NULL, 0};
     const route_t *r = find_route(req->path_normalized.base + sizeof(base_path) - 1,
-                                  req->path_normalized.len - (sizeof(base_path) - 1), &id);
+                                  req->path_normalized.len - (sizeof(base_path) - 1), &id, &sub);
     if (r == NULL)
         return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "there is no resource at this path");
-    route_handler_t handler = orderd_http_method_is(req, "GET")    ? r->get
-                              : orderd_http_method_is(req, "POST") ? r->post
-                                                                   : NULL;
-    if (handler == NULL)
+    int is_post = orderd_http_method_is(req, "POST");
+    route_handler_t handler = orderd_http_method_is(req, "GET") ? r->get : is_post ? r->post : NULL;
+    if (handler == NULL && !(is_post && r->op != NULL))
         return orderd_http_method_not_allowed(req, r->allow);
-    if ((r->identity == AS_USER ? orderd_http_user_check(req, &user) : orderd_http_operator_check(req, app)) != 0 ||
+    route_identity_t as = r->identity;
+    if (as == AS_EITHER)
+        as = orderd_http_operator_is(req, app) ? AS_OPERATOR : AS_USER;
+    if ((as == AS_USER ? orderd_http_user_check(req, &user) : orderd_http_operator_check(req, app)) != 0 ||
         orderd_http_body_check(req, app) != 0)
         return 0;
-    return handler(req, app, user, id);
+    return handler != NULL ? handler(req, app, user, id) : r->op(req, app, user, id, sub);
 }
 
 void orderd_http_orders_register(h2o_hostconf_t *host, orderd_app_t *app)

@@ -58,20 +58,59 @@ struct orderd_store {
 /* Indexes of shard_t.refused. */
 enum { REFUSED_RATE, REFUSED_PER_USER, REFUSED_ORDERS, REFUSED_MEMORY };
 
-/* An order's status changes, kept right after its blob in the table's copy
- * (not in the blob: the blob is the journal's create payload). Entry i is the
- * change that made version i + 2; entries past version - 2 mean nothing. */
-typedef struct history {
-    int64_t at_ms[ORDERD_HISTORY_MAX];
-    uint8_t status[ORDERD_HISTORY_MAX];
-    uint8_t actor[ORDERD_HISTORY_MAX];
-    uint8_t _pad[8 - (2 * ORDERD_HISTORY_MAX) % 8];
-} history_t;
+/* An order's audit trail past its creation, kept behind a pointer right
+ * after its blob in the table's copy (not in the blob: the blob is the
+ * journal's create payload). NULL until the first change. `data` holds `n`
+ * orderd_audit_raw_t entries with their details (change.h), oldest first. */
+typedef struct audit {
+    uint32_t n, len, cap;
+    uint32_t _reserved;
+    unsigned char data[];
+} audit_t;
 
-static inline history_t *history_of(const orderd_order_t *o)
+/* Bytes the table allocates for an order of `size` blob bytes. */
+#define ORDERD_SLOT_SIZE(size) ((size) + sizeof(audit_t *))
+
+static inline audit_t **audit_slot(const orderd_order_t *o)
 {
-    return (history_t *)((char *)o + o->size);
+    return (audit_t **)((char *)o + o->size);
 }
+
+/* --- defined in store_audit.c: an order's audit buffer; the caller holds
+ * the shard's lock. Only the reserve fails, so a change reserves first. --- */
+
+/** Makes room for one more entry with `detail_len` bytes of detail: 0, or -1 out of memory. */
+int orderd_audit_reserve(orderd_order_t *o, uint32_t detail_len);
+
+/** Appends an entry (room reserved). */
+void orderd_audit_push(orderd_order_t *o, const orderd_audit_entry_t *e);
+
+/** Drops the newest entry when it made `version` (an undone change). */
+void orderd_audit_pop(orderd_order_t *o, uint32_t version);
+
+/** Frees the buffer (the order is going away or handing its buffer to its new blob). */
+void orderd_audit_free(orderd_order_t *o);
+
+/**
+ * Calls fn(ctx, entry) for each entry past the creation, oldest first (the
+ * entry's detail points into the buffer); stops when fn returns non-zero and
+ * returns that, else 0.
+ */
+int orderd_audit_each(const orderd_order_t *o, int (*fn)(void *ctx, const orderd_audit_entry_t *e), void *ctx);
+
+/** The entry that made `version` into *out: 1, or 0 when there is none. */
+int orderd_audit_find(const orderd_order_t *o, uint32_t version, orderd_audit_entry_t *out);
+
+/** The raw entries (change.h's orderd_audit_raw_t layout), for snapshots; *len 0 when none. */
+void orderd_audit_bytes(const orderd_order_t *o, const unsigned char **data, size_t *len);
+
+/**
+ * Appends `len` bytes of raw entries read from a snapshot to the buffer:
+ * ORDERD_STORE_OK, EINVAL when they are not well-formed entries (versions
+ * rising, at most the order's, kinds and statuses known, details that read)
+ * or ENOMEM; on failure the buffer is as it was.
+ */
+int orderd_audit_load(orderd_order_t *o, const unsigned char *data, size_t len);
 
 /* --- defined in store.c; the caller holds the shard's lock --- */
 

@@ -236,13 +236,24 @@ static void check_order(void *ctx, const orderd_order_t *o)
 {
     walk_t *w = ctx;
     FUZZ_CHECK(orderd_order_check(o, o->size) == 0);
-    orderd_audit_entry_t events[ORDERD_HISTORY_MAX];
-    size_t n = orderd_store_order_history(o, events);
-    FUZZ_CHECK(n <= ORDERD_HISTORY_MAX);
-    for (size_t i = 0; i < n; ++i)
-        FUZZ_CHECK(events[i].version >= 2 && events[i].version <= o->version &&
-                   (i == 0 || events[i].version > events[i - 1].version) && events[i].status < ORDERD_STATUS_COUNT);
+    /* the trail as the table holds it: versions rising, each entry within the order's */
+    const unsigned char *data;
+    size_t len, n = 0;
+    orderd_store_order_audit(o, &data, &len);
     orderd_alloc_t a = fuzz_arena_allocator(&w->ar);
+    orderd_audit_entry_t *events = orderd_alloc(&a, (len / sizeof(orderd_audit_raw_t) + 1) * sizeof(*events));
+    for (size_t off = 0; off < len; ++n) {
+        orderd_audit_raw_t r;
+        FUZZ_CHECK(len - off >= sizeof(r));
+        memcpy(&r, data + off, sizeof(r));
+        FUZZ_CHECK(r.version >= 2 && r.version <= o->version && (n == 0 || r.version > events[n - 1].version) &&
+                   r.status < ORDERD_STATUS_COUNT);
+        events[n] = (orderd_audit_entry_t){.version = r.version, .status = r.status, .actor = r.actor,
+                                           .at_ms = r.at_ms, .kind = r.kind,
+                                           .detail = r.detail_len != 0 ? data + off + sizeof(r) : NULL,
+                                           .detail_len = r.detail_len};
+        off += orderd_audit_raw_size(r.detail_len);
+    }
     FUZZ_CHECK(orderd_codec_encode_order(o, &a).len > 0);
     FUZZ_CHECK(orderd_codec_encode_audit_trail(o, events, n, &a).len > 0);
     ++w->orders;

@@ -32,14 +32,15 @@ static int inside(const void *p, size_t n, const unsigned char *buf, size_t len)
 
 static void check_change(const orderd_record_t *rec, const orderd_change_t *ev)
 {
-    unsigned char buf[ORDERD_STATUS_PAYLOAD_SIZE];
-    const void *payload;
-    uint32_t len;
-    uint8_t type = orderd_change_payload(ev, buf, &payload, &len);
+    uint32_t len = orderd_change_payload_size(ev);
+    unsigned char *buf = malloc(len + 1);
+    FUZZ_CHECK(buf != NULL);
+    uint8_t type = orderd_change_encode(ev, buf);
+    const unsigned char *payload = buf;
     switch (ev->type) {
     case ORDERD_CHANGE_CREATED: {
         const orderd_order_t *o = ev->u.created.order;
-        FUZZ_CHECK(type == ORDERD_REC_ORDER_CREATED && payload == rec->payload && len == rec->len);
+        FUZZ_CHECK(type == ORDERD_REC_ORDER_CREATED && len == rec->len && memcmp(payload, rec->payload, len) == 0);
         FUZZ_CHECK(inside(orderd_order_user(o).base, o->user_len, rec->payload, rec->len));
         FUZZ_CHECK(inside(orderd_order_address(o).base, o->address_len, rec->payload, rec->len));
         FUZZ_CHECK(inside(orderd_order_payment(o).base, o->payment_len, rec->payload, rec->len));
@@ -55,7 +56,7 @@ static void check_change(const orderd_record_t *rec, const orderd_change_t *ev)
     }
     case ORDERD_CHANGE_IDEM_KEY: {
         const orderd_idem_entry_t *e = ev->u.idem.entry;
-        FUZZ_CHECK(type == ORDERD_REC_IDEM_KEY && payload == rec->payload && len == rec->len);
+        FUZZ_CHECK(type == ORDERD_REC_IDEM_KEY && len == rec->len && memcmp(payload, rec->payload, len) == 0);
         orderd_str_t user = orderd_idem_entry_user(e), key = orderd_idem_entry_key(e);
         FUZZ_CHECK(inside(user.base, user.len, rec->payload, rec->len) &&
                    inside(key.base, key.len, rec->payload, rec->len));
@@ -70,9 +71,33 @@ static void check_change(const orderd_record_t *rec, const orderd_change_t *ev)
         FUZZ_CHECK(ev->u.status_changed.status < ORDERD_STATUS_COUNT &&
                    ev->u.status_changed.prev_status < ORDERD_STATUS_COUNT);
         break;
+    case ORDERD_CHANGE_AMENDED: {
+        /* the same bytes but for the reserved ones (23, 36 to 39) and the detail's padding */
+        size_t orders_at = len - ev->u.amended.after->size - ev->u.amended.before->size;
+        FUZZ_CHECK(type == rec->type && len == rec->len && memcmp(payload, rec->payload, 23) == 0 &&
+                   memcmp(payload + 24, rec->payload + 24, 12) == 0 &&
+                   memcmp(payload + orders_at, rec->payload + orders_at, len - orders_at) == 0 &&
+                   memcmp(payload + ORDERD_AMENDED_HEAD_SIZE, rec->payload + ORDERD_AMENDED_HEAD_SIZE,
+                          ev->u.amended.detail_len) == 0);
+        fuzz_arena_t ar = {0};
+        orderd_alloc_t a = fuzz_arena_allocator(&ar);
+        orderd_audit_entry_t e = {.version = ev->u.amended.version,
+                                  .status = ev->u.amended.status,
+                                  .actor = ev->u.amended.actor,
+                                  .kind = ev->u.amended.op,
+                                  .detail = ev->u.amended.detail,
+                                  .detail_len = ev->u.amended.detail_len};
+        orderd_str_t json = orderd_codec_encode_order(ev->u.amended.after, &a);
+        FUZZ_CHECK(json.len > 0 && touch(json.base, json.len) > 0);
+        json = orderd_codec_encode_audit_trail(ev->u.amended.after, &e, 1, &a);
+        FUZZ_CHECK(json.len > 0 && touch(json.base, json.len) > 0);
+        fuzz_arena_free(&ar);
+        break;
+    }
     default:
         FUZZ_CHECK(!"a change of no known type");
     }
+    free(buf);
 }
 
 static void check_payload(uint8_t type, const unsigned char *payload, size_t len)

@@ -47,11 +47,13 @@ decimal.getcontext().prec = 100
 # --------------------------------------------------------------------------
 
 ORDER_KEYS = {"id", "user_id", "status", "items", "currency", "total", "shipping_address",
-              "payment_method", "created_at", "updated_at", "version"}
-ITEM_KEYS = {"product_id", "quantity", "price"}
+              "payment_method", "created_at", "updated_at", "version",
+              "shipments", "returns", "refunds", "refunded_total", "refunded_total_minor"}
+ITEM_KEYS = {"product_id", "quantity", "price", "line_id", "cancelled_quantity", "shipped_quantity",
+             "returned_quantity"}
 ID_RE = re.compile(r"^[0-9a-hjkmnp-tv-z]{13}$")  # lower-case Crockford base32, 13 chars
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-STATUSES = ("pending", "processing", "shipped", "delivered", "cancelled")
+STATUSES = ("pending", "processing", "shipped", "delivered", "cancelled", "partially_shipped")
 UNKNOWN_ID = "0000000000000"  # well-formed, never issued (ids carry a creation time)
 OMIT = object()
 
@@ -127,6 +129,7 @@ def check_order(doc, *, user, status="pending", version=1, items=None, currency=
     for i, it in enumerate(doc["items"]):
         ensure(isinstance(it, dict), f"items[{i}] is not an object: {it!r}")
         ensure_eq(set(it), ITEM_KEYS, f"items[{i}] keys")
+        ensure_eq(it["line_id"], f"l{i + 1}", f"items[{i}].line_id (an order as created)")
         ensure(isinstance(it["product_id"], str), f"items[{i}].product_id: {it['product_id']!r}")
         ensure(type(it["quantity"]) is int, f"items[{i}].quantity is not an integer: {it['quantity']!r}")
         ensure(is_money(it["price"]),
