@@ -365,6 +365,26 @@ static void test_operator_and_idempotency_flags(void **state)
     }
     r = parse("--operator-token-file", "", NULL);
     expect_usage(r, "--operator-token-file");
+    /* --return-window: whole days, 30 unless given */
+    r = parse("--data-dir", "d", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.return_window_days, 30);
+    run_free(r);
+    static const struct {
+        const char *arg;
+        unsigned days;
+    } windows[] = {{"0", 0}, {"14", 14}, {"3650", 3650}};
+    for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+        r = parse("--return-window", windows[i].arg, NULL);
+        expect_run(r);
+        assert_int_equal(r->cfg.return_window_days, windows[i].days);
+        run_free(r);
+    }
+    static const char *const bad_windows[] = {"", "-1", "3651", "30d", "1.5", "x"};
+    for (size_t i = 0; i < sizeof(bad_windows) / sizeof(bad_windows[0]); i++) {
+        r = parse("--return-window", bad_windows[i], NULL);
+        expect_usage(r, "--return-window"); /* frees r */
+    }
 }
 
 static void test_access_log_flag(void **state)
@@ -692,7 +712,7 @@ static void clear_env(void)
     static const char *const vars[] = {"ORDERD_LISTEN",         "ORDERD_TLS_CERT",   "ORDERD_TLS_KEY",
                                        "ORDERD_HTTP2",          "ORDERD_THREADS",    "ORDERD_DATA_DIR",
                                        "ORDERD_MAX_BODY",       "ORDERD_FSYNC",      "ORDERD_SNAPSHOT_BYTES",
-                                       "ORDERD_OPERATOR_TOKEN_FILE", "ORDERD_IDEMPOTENCY_TTL", "ORDERD_ACCESS_LOG",
+                                       "ORDERD_OPERATOR_TOKEN_FILE", "ORDERD_IDEMPOTENCY_TTL", "ORDERD_RETURN_WINDOW", "ORDERD_ACCESS_LOG",
                                        "ORDERD_TRUSTED_PROXY",  "ORDERD_CORS_ORIGIN", "ORDERD_COMPRESS",
                                        "ORDERD_LOG_FORMAT", "ORDERD_MAX_CONNECTIONS", "ORDERD_HEADER_TIMEOUT",
                                        "ORDERD_BODY_TIMEOUT", "ORDERD_IDLE_TIMEOUT", "ORDERD_RATE_LIMIT_PER_USER",
@@ -920,7 +940,7 @@ static void test_help_lists_defaults_and_variables(void **state)
 {
     static const char *const flags[] = {"listen",      "tls-cert",       "tls-key",         "http2",
                                         "threads",     "data-dir",       "max-body",        "fsync",
-                                        "snapshot-bytes", "operator-token-file", "idempotency-ttl", "access-log",
+                                        "snapshot-bytes", "operator-token-file", "idempotency-ttl", "return-window", "access-log",
                                         "trusted-proxy", "cors-origin",  "compress",        "log-format",
                                         "max-connections", "header-timeout", "body-timeout", "idle-timeout",
                                         "rate-limit-per-user", "rate-limit-burst", "max-orders-per-user",

@@ -18,8 +18,10 @@
 #include "../src/internal/crc32c.h"
 #include "orderd/journal.h"
 #include "orderd/order.h"
+#include "orderd/order_ops.h"
 #include "orderd/store.h"
 #include "fixture.h"
+#include "test_util.h"
 
 /* ------------------------------------------------------------------ */
 /* 1. framing                                                           */
@@ -451,6 +453,70 @@ static void test_history_payload_codec(void **state)
     assert_int_equal(orderd_history_from_record(&rec, &id, out, &n), -1);
 }
 
+/* An operation's record: head, detail, the order after and before; every
+ * piece checked on the way back. */
+static void test_amended_record_codec(void **state)
+{
+    (void)state;
+    orderd_order_t *before = make_order("amy", T0_MS, 3);
+    before->id = 0x0abcdef012345ULL << 12;
+    orderd_edit_step_t step = {.kind = ORDERD_EDIT_SET_ADDRESS, .address = S("9 New Rd")};
+    orderd_op_t op = {.type = ORDERD_OP_EDIT, .steps = &step, .n_steps = 1};
+    orderd_op_result_t res;
+    test_arena_t ar = {0};
+    orderd_alloc_t a = test_arena_allocator(&ar);
+    assert_int_equal(orderd_op_apply(before, &op, ORDERD_ACTOR_USER, T0_MS + 9, &a, &res), ORDERD_OP_OK);
+    orderd_change_t ev = {.type = ORDERD_CHANGE_AMENDED,
+                          .u.amended = {.op = ORDERD_OP_EDIT, .actor = ORDERD_ACTOR_USER, .status = res.after->status,
+                                        .prev_status = before->status, .version = 2, .order_id = before->id,
+                                        .at_ms = T0_MS + 9, .after = res.after, .before = before,
+                                        .detail = res.detail, .detail_len = res.detail_len}},
+                   back;
+    uint32_t len = orderd_change_payload_size(&ev);
+    assert_int_equal(len, ORDERD_AMENDED_HEAD_SIZE + ((res.detail_len + 7) & ~7u) + res.after->size + before->size);
+    unsigned char *p = aligned_alloc(8, len);
+    assert_int_equal(orderd_change_encode(&ev, p), ORDERD_REC_EDITED);
+    assert_int_equal(orderd_le64_get(p), before->id); /* the order id first, little-endian */
+    assert_int_equal(orderd_le32_get(p + 16), 2);
+    orderd_record_t rec = {.type = ORDERD_REC_EDITED, .payload = p, .len = len};
+    assert_int_equal(orderd_change_from_record(&rec, &back), 0);
+    assert_int_equal(back.type, ORDERD_CHANGE_AMENDED);
+    assert_true(back.u.amended.op == ORDERD_OP_EDIT && back.u.amended.version == 2 &&
+                back.u.amended.order_id == before->id && back.u.amended.at_ms == T0_MS + 9 &&
+                back.u.amended.detail_len == res.detail_len);
+    assert_memory_equal(back.u.amended.after, res.after, res.after->size);
+    assert_memory_equal(back.u.amended.before, before, before->size);
+    assert_memory_equal(back.u.amended.detail, res.detail, res.detail_len);
+    /* each kind of damage is refused */
+    struct {
+        size_t at;
+        unsigned char value;
+    } damage[] = {{0, 0x77},  /* an id the orders do not have */
+                  {16, 9},    /* a version the after order does not have */
+                  {20, 4},    /* a status the after order does not have */
+                  {20, 99},   /* no status */
+                  {22, 7},    /* no actor */
+                  {24, 0xff}, /* a detail length that does not add up */
+                  {28, 0x01}, /* an after length that is not the after's size */
+                  {ORDERD_AMENDED_HEAD_SIZE, 0}}; /* a detail entry of no kind */
+    for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); ++i) {
+        unsigned char keep = p[damage[i].at];
+        p[damage[i].at] = damage[i].value;
+        if (orderd_change_from_record(&rec, &back) == 0)
+            fail_msg("damage %zu (byte %zu = %u) accepted", i, damage[i].at, damage[i].value);
+        p[damage[i].at] = keep;
+    }
+    rec.len = len - 8;
+    assert_int_equal(orderd_change_from_record(&rec, &back), -1);
+    rec.len = len;
+    rec.type = ORDERD_REC_REFUNDED; /* the type is the operation: another type decodes as that one */
+    assert_int_equal(orderd_change_from_record(&rec, &back), 0);
+    assert_int_equal(back.u.amended.op, ORDERD_OP_REFUND);
+    free(p);
+    free(before);
+    test_arena_reset(&ar);
+}
+
 static void test_idem_record_codec(void **state)
 {
     (void)state;
@@ -508,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_event_codec_status),
         cmocka_unit_test(test_history_payload_codec),
         cmocka_unit_test(test_idem_record_codec),
+        cmocka_unit_test(test_amended_record_codec),
         cmocka_unit_test(test_snapshot_end_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
