@@ -58,13 +58,16 @@ int orderd_http_admin_set_status(h2o_req_t *req, orderd_app_t *app, orderd_str_t
         ret = ORDERD_STORE_ECONFLICT;
     if (ret == ORDERD_STORE_ECONFLICT) {
         orderd_status_t now = (orderd_status_t)order->status;
+        orderd_status_t next = now == ORDERD_STATUS_PENDING    ? ORDERD_STATUS_PROCESSING
+                               : now == ORDERD_STATUS_SHIPPED  ? ORDERD_STATUS_DELIVERED
+                               : now == ORDERD_STATUS_PROCESSING || now == ORDERD_STATUS_PARTIALLY_SHIPPED
+                                   ? ORDERD_STATUS_SHIPPED
+                                   : ORDERD_STATUS_COUNT; /* delivered, cancelled: no further */
         orderd_ticket_drop(ticket);
-        return orderd_http_problem(
-            req, ORDERD_PROBLEM_CONFLICT, NULL, 0, "order %.*s is %s; %s%s", (int)id_text.len, id_text.base,
-            orderd_status_name(now),
-            now < ORDERD_STATUS_DELIVERED && now != ORDERD_STATUS_CANCELLED ? "it can only move on to "
-                                                                            : "it cannot change any more",
-            now < ORDERD_STATUS_DELIVERED && now != ORDERD_STATUS_CANCELLED ? orderd_status_name(now + 1) : "");
+        return orderd_http_problem(req, ORDERD_PROBLEM_CONFLICT, NULL, 0, "order %.*s is %s; %s%s", (int)id_text.len,
+                                   id_text.base, orderd_status_name(now),
+                                   next != ORDERD_STATUS_COUNT ? "it can only move on to " : "it cannot change any more",
+                                   next != ORDERD_STATUS_COUNT ? orderd_status_name(next) : "");
     }
     return orderd_ticket_answer(req, app, ticket, ret, order, id_text);
 }
