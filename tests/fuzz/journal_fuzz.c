@@ -12,9 +12,9 @@
  * CRC and the file's next sequence number, so the decoders behind the
  * framing are reached. The control byte: bits 0-1 the file (snapshot, first
  * segment, second segment); bits 2-4 the record type (1, 2, 3, 16, 17, 18,
- * 19, or the payload's first byte); bits 5-6 how it is written (framed;
- * unframed bytes; framed after a skipped sequence number; framed with a
- * broken CRC); bit 7 zeros after it. A SNAPSHOT_END with no payload gets the
+ * 19, or any: the payload's first byte, the rest the payload); bits 5-6
+ * how it is written (framed; unframed bytes; framed after a skipped sequence
+ * number; framed with a broken CRC); bit 7 zeros after it. A SNAPSHOT_END with no payload gets the
  * count of orders before it. Raw (first byte >= 0x80): bytes 1-2 the length
  * of a snapshot file (bit 0 set) taken as it is, the rest a segment as it is.
  *
@@ -168,6 +168,10 @@ static void build_structured(const uint8_t *data, size_t size)
         }
         unsigned kind = (ctl >> 2) & 7;
         uint8_t type = kind < 7 ? types[kind] : len > 0 ? payload[0] : 0;
+        if (kind == 7 && len > 0) { /* any type: the payload's first byte, then the payload */
+            ++payload;
+            --len;
+        }
         unsigned char end[ORDERD_SNAPSHOT_END_PAYLOAD_SIZE];
         if (type == ORDERD_REC_SNAPSHOT_END && len == 0) {
             len = orderd_snapshot_end_payload(f->orders, end);

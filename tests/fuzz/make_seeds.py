@@ -78,6 +78,26 @@ TEXT = {
         "too-deep.json": "[" * 40,
         "empty": "",
     },
+    # the operations after checkout: the first byte picks the operation
+    # (% 5: edit, cancel, ship, return, refund) and the order's state
+    # (/ 5 % 4: pending, processing, delivered, cancelled)
+    "ops": {
+        "edit-pending.json": "\x00" + '{"operations":[{"op":"add_item","product_id":"p","quantity":2,"price":1.5},'
+                             '{"op":"set_quantity","line_id":"l1","quantity":5},{"remove_item":{"line_id":"l2"}},'
+                             '{"type":"set_shipping_address","shipping_address":"9 Rd"}]}',
+        "edit-broken.json": "\x00" + '{"operations":[{"op":"add_item","quantity":0,"price":-1},{"op":"x"},7,'
+                            '{"op":"remove_item","line_id":"l0"}]}',
+        "cancel-lines.json": "\x01" + '{"lines":[{"line_id":"l1","quantity":2},{"line_id":"l2"}]}',
+        "cancel-processing.json": "\x06" + '{"lines":[{"line_id":"l1"}]}',
+        "ship.json": "\x07" + '{"lines":[{"line_id":"l1","quantity":1}],"carrier":"UPS","tracking_number":"1Z",'
+                     '"tracking_url":"https://t.example/1Z"}',
+        "ship-all.json": "\x07" + '{"carrier":null}',
+        "return.json": "\x0d" + '{"lines":[{"line_id":"l1","quantity":1}],"reason":"too small"}',
+        "refund-amount.json": "\x0e" + '{"amount":12.5}',
+        "refund-lines.json": "\x0e" + '{"lines":[{"line_id":"l2","quantity":1}]}',
+        "refund-both.json": "\x0e" + '{"lines":[],"amount":1}',
+        "too-deep.json": "\x00" + "[" * 40,
+    },
     "status": {
         "processing.json": '{"status":"processing"}',
         "shipped-more.json": '{"note":"x","status":"shipped","y":[1,{"status":"z"}]}',
@@ -185,8 +205,15 @@ def records(path):
 KINDS = {1: 0, 2: 1, 3: 2, 16: 3, 17: 4, 18: 5, 19: 6}
 
 
+def chunk(file_index, t, p):
+    """One record for journal_fuzz: a kind of KINDS, else kind 7 with the type as the payload's first byte."""
+    if t in KINDS:
+        return bytes([file_index | KINDS[t] << 2]) + struct.pack("<H", len(p)) + p
+    return bytes([file_index | 7 << 2]) + struct.pack("<H", len(p) + 1) + bytes([t]) + p
+
+
 def chunks(file_index, recs):
-    return b"".join(bytes([file_index | KINDS[t] << 2]) + struct.pack("<H", len(p)) + p for t, _s, p in recs)
+    return b"".join(chunk(file_index, t, p) for t, _s, p in recs)
 
 
 def run_server(orderd, data_dir, snapshot, orders):
