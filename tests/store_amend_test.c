@@ -138,6 +138,21 @@ static void test_operations_survive_replay_and_snapshots(void **state)
     }
     seg_free(&s);
 
+    /* `orderd journal dump` names each operation and what it changed */
+    captured_t c;
+    run_tool(&c, "dump", dir);
+    static const char *const events[] = {"\"event\":\"edited\"", "\"event\":\"lines_cancelled\"",
+                                         "\"event\":\"shipment_created\"", "\"event\":\"shipment_delivered\"",
+                                         "\"event\":\"return_requested\"", "\"event\":\"return_approved\"",
+                                         "\"event\":\"return_received\"", "\"event\":\"refunded\"",
+                                         "{\"kind\":\"add_item\",\"ref\":5,\"quantity\":2,\"amount_minor\":125,\"text\":\"extra\"}",
+                                         "{\"kind\":\"cancel_line\",\"ref\":1,\"quantity\":1,\"amount_minor\":0}",
+                                         "\"actor\":\"operator\""};
+    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); ++i)
+        if (strstr(c.out, events[i]) == NULL)
+            fail_msg("journal dump lacks %s: %s", events[i], c.out);
+    captured_free(&c);
+
     /* replay: the same table and the same trail */
     orderd_replay_report_t rep;
     orderd_store_t *back = replay_ok(dir, &rep);
