@@ -18,7 +18,12 @@
 static const char *const route_names[] = {
     "/api/orders",        "/api/orders/create",      "/api/orders/{id}",  "/api/orders/{id}/cancel",
     "/api/orders/{id}/status", "/api/orders/{id}/events", "/api/admin/orders", "/healthz",
-    "/readyz",            "/metrics",                "other",
+    "/readyz",            "/metrics",
+    /* 10..: the operations after checkout */
+    "/api/orders/{id}/edit", "/api/orders/{id}/shipments", "/api/orders/{id}/shipments/{shipment_id}/delivered",
+    "/api/orders/{id}/returns", "/api/orders/{id}/returns/{return_id}/approve",
+    "/api/orders/{id}/returns/{return_id}/reject", "/api/orders/{id}/returns/{return_id}/received",
+    "/api/orders/{id}/refunds", "other",
 };
 #define N_ROUTES (sizeof(route_names) / sizeof(route_names[0]))
 #define ROUTE_OTHER (N_ROUTES - 1)
@@ -63,6 +68,30 @@ orderd_http_metrics_t *orderd_http_metrics_new(void)
 /* ORDERD_METRICS=0 (cmake -DORDERD_METRICS=OFF) compiles the counting filter
  * out, for bench/metrics.sh to measure what it costs. */
 #if ORDERD_METRICS
+/* "/edit", "/shipments", "/shipments/{s}/delivered", ... after an order's id */
+static size_t route_of_operation(const char *p, size_t n)
+{
+    static const struct {
+        const char *head, *tail; /* a sub-resource id comes between them (tail NULL: none) */
+        size_t route;
+    } ops[] = {{"/edit", NULL, 10},          {"/shipments", NULL, 11},        {"/shipments/", "/delivered", 12},
+               {"/returns", NULL, 13},       {"/returns/", "/approve", 14},   {"/returns/", "/reject", 15},
+               {"/returns/", "/received", 16}, {"/refunds", NULL, 17}};
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); ++i) {
+        size_t h = strlen(ops[i].head);
+        if (ops[i].tail == NULL) {
+            if (h2o_memis(p, n, ops[i].head, h))
+                return ops[i].route;
+            continue;
+        }
+        size_t t = strlen(ops[i].tail);
+        if (n > h + t && memcmp(p, ops[i].head, h) == 0 && memcmp(p + n - t, ops[i].tail, t) == 0 &&
+            memchr(p + h, '/', n - h - t) == NULL)
+            return ops[i].route;
+    }
+    return ROUTE_OTHER;
+}
+
 static size_t route_of(h2o_iovec_t p)
 {
     static const char api[] = "/api/orders";
@@ -94,7 +123,7 @@ static size_t route_of(h2o_iovec_t p)
         return 4;
     if (h2o_memis(slash, tail, H2O_STRLIT("/events")))
         return 5;
-    return ROUTE_OTHER;
+    return route_of_operation(slash, tail);
 }
 
 static size_t status_index(int status)

@@ -159,6 +159,11 @@ def test_metrics_after_traffic(binary, promtool):
             ids.append(r.json()["id"])
         expect(c.get("alice", ids[0]), 200)
         expect(c.cancel("alice", ids[1]), 200)
+        # an operation after checkout: its own route label, the sub-resource's too
+        expect(c.request("POST", f"/api/orders/{ids[2]}/edit", "alice",
+                         {"operations": [{"op": "set_quantity", "line_id": "l1", "quantity": 2}]}), 200)
+        expect(c.request("POST", f"/api/orders/{ids[2]}/returns/r9/approve", None, None,
+                         {"Authorization": "Bearer nope"}), 403)
         expect(c.request("GET", "/nowhere"), 404)
         expect(c.request("POST", "/metrics"), 405)
         base = srv.base_url
@@ -178,6 +183,8 @@ def test_metrics_after_traffic(binary, promtool):
             'orderd_http_requests_total{route="/api/orders",code="201"}': 3,
             'orderd_http_requests_total{route="/api/orders/{id}",code="200"}': 2,
             'orderd_http_requests_total{route="/api/orders/{id}/cancel",code="200"}': 1,
+            'orderd_http_requests_total{route="/api/orders/{id}/edit",code="200"}': 1,
+            'orderd_http_requests_total{route="/api/orders/{id}/returns/{return_id}/approve",code="403"}': 1,
             'orderd_http_requests_total{route="other",code="404"}': 1,
             'orderd_http_requests_total{route="/metrics",code="405"}': 1,
             'orderd_http_requests_total{route="/api/orders",code="200"}': 1,
@@ -188,7 +195,7 @@ def test_metrics_after_traffic(binary, promtool):
             'orderd_orders{status="cancelled"}': 1,
             'orderd_orders{status="shipped"}': 0,
             'orderd_idempotency_keys': 1,
-            'orderd_journal_records_total': 5,  # 3 creates, 1 key, 1 cancel
+            'orderd_journal_records_total': 6,  # 3 creates, 1 key, 1 cancel, 1 edit
             'orderd_journal_segments_created_total': 1,
             'orderd_journal_write_failures_total': 0,
             'orderd_snapshots_written_total': 0,
