@@ -120,12 +120,14 @@ static int events(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
 
 /* --- routing --- */
 
-/* `user`: the X-User-Id on a user's route, empty on the operator's; `id`: the
- * order id as the path gave it, empty on a route without one. */
+/* `user`: the X-User-Id on a user's route, empty (a NULL base) on the
+ * operator's; `id`: the order id as the path gave it, empty on a route
+ * without one. */
 typedef int (*route_handler_t)(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id);
 
 typedef enum { AT_BASE, AT_ORDER } route_at_t;          /* the suffix follows /api/orders, or /api/orders/{id} */
-typedef enum { AS_USER, AS_OPERATOR } route_identity_t; /* X-User-Id, or the operator's bearer token */
+/* X-User-Id; the operator's bearer token; either, the token winning when both are sent (the operator reads any order) */
+typedef enum { AS_USER, AS_OPERATOR, AS_USER_OR_OPERATOR } route_identity_t;
 
 typedef struct route {
     route_at_t at;
@@ -139,10 +141,10 @@ typedef struct route {
 static const route_t routes[] = {
     {AT_BASE, {H2O_STRLIT("")}, "GET, HEAD, POST", AS_USER, list, create},
     {AT_BASE, {H2O_STRLIT("/create")}, "POST", AS_USER, NULL, create},
-    {AT_ORDER, {H2O_STRLIT("")}, "GET, HEAD", AS_USER, get, NULL},
+    {AT_ORDER, {H2O_STRLIT("")}, "GET, HEAD", AS_USER_OR_OPERATOR, get, NULL},
     {AT_ORDER, {H2O_STRLIT("/cancel")}, "POST", AS_USER, NULL, cancel},
     {AT_ORDER, {H2O_STRLIT("/status")}, "POST", AS_OPERATOR, NULL, orderd_http_admin_set_status},
-    {AT_ORDER, {H2O_STRLIT("/events")}, "GET, HEAD", AS_USER, events, NULL},
+    {AT_ORDER, {H2O_STRLIT("/events")}, "GET, HEAD", AS_USER_OR_OPERATOR, events, NULL},
 };
 
 /* The route of `p` (n bytes: the path after /api/orders), with *id set on a
@@ -181,7 +183,9 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
                                                                    : NULL;
     if (handler == NULL)
         return orderd_http_method_not_allowed(req, r->allow);
-    if ((r->identity == AS_USER ? orderd_http_user_check(req, &user) : orderd_http_operator_check(req, app)) != 0 ||
+    int as_operator = r->identity == AS_OPERATOR ||
+                      (r->identity == AS_USER_OR_OPERATOR && orderd_http_operator_is(req, app));
+    if ((as_operator ? orderd_http_operator_check(req, app) : orderd_http_user_check(req, &user)) != 0 ||
         orderd_http_body_check(req, app) != 0)
         return 0;
     return handler(req, app, user, id);
