@@ -249,8 +249,12 @@ static int reserve_ids(uint64_t **ids, size_t *cap, size_t need)
 int orderd_store_queue(orderd_store_t *store, const orderd_page_req_t *req, const orderd_alloc_t *a,
                        orderd_store_page_t *page)
 {
-    if (req->user_id.base != NULL) /* one user: that user's index, in its one shard */
-        return user_page(store, req->user_id, 0, req, a, page);
+    if (req->user_id.base != NULL) { /* one user: that user's index, in its one shard */
+        int ret = user_page(store, req->user_id, 0, req, a, page);
+        if (req->mode == ORDERD_PAGE_OFFSET) /* also for a user with no orders, as every queue page says */
+            page->offset = req->offset;
+        return ret;
+    }
     size_t limit = req->limit;
     /* each shard gives the first ids of its own run; the page is the first of all of them */
     size_t per_shard = limit + (req->mode == ORDERD_PAGE_OFFSET ? req->offset : 0), cap = 0, n = 0, before = 0;
