@@ -19,7 +19,6 @@ exits non-zero on any failure.  The harness is orderd_harness.py.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import hmac
@@ -35,27 +34,12 @@ from urllib.parse import parse_qs, quote, urlsplit
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import orderd_harness  # noqa: E402
-from openapi_check import OpenAPIChecker  # noqa: E402
-from orderd_harness import (  # noqa: E402
-    ALL_PROTOCOLS, Client, Runner, Server, SubChecks, TempDir, ensure, ensure_eq, expect,
-    require_executable, run_registered, start_servers,
-)
+from orderd_harness import Client, Server, SubChecks, Suite, ensure, ensure_eq, expect  # noqa: E402
 
 LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="(next|prev)"')
 FILTERS = ("user_id", "product_id", "created_after", "created_before")
 
-PROTOCOL_TESTS, GLOBAL_TESTS = [], []
-
-
-def per_protocol(fn):
-    PROTOCOL_TESTS.append(fn)
-    return fn
-
-
-def once(fn):
-    GLOBAL_TESTS.append(fn)
-    return fn
+suite = Suite(__doc__)
 
 
 class Ctx:
@@ -144,7 +128,7 @@ def walk(c, token, first, want_filters):
 # GET /api/orders/{id} and /events with the operator's token
 # --------------------------------------------------------------------------
 
-@per_protocol
+@suite.per_protocol
 def test_operator_reads_any_order(ctx, proto):
     c = ctx.client(proto)
     alice, bob = ctx.name("alice", proto), ctx.name("bob", proto)
@@ -172,7 +156,7 @@ def test_operator_reads_any_order(ctx, proto):
               "events read by the operator")
 
 
-@per_protocol
+@suite.per_protocol
 def test_who_is_asking(ctx, proto):
     """Both sent: a right token wins. No token or a wrong one: the request is
     the user's, exactly as before (404 for another's order, 401 without a
@@ -211,7 +195,7 @@ def test_who_is_asking(ctx, proto):
 # GET /api/admin/orders filters
 # --------------------------------------------------------------------------
 
-@per_protocol
+@suite.per_protocol
 def test_filter_by_user(ctx, proto):
     c = ctx.client(proto)
     users = [ctx.name("fu", proto) for _ in range(3)]
@@ -232,7 +216,7 @@ def test_filter_by_user(ctx, proto):
     ensure_eq((page["orders"], page["total"], page["offset"]), ([], 0, 3), "a user with no orders")
 
 
-@per_protocol
+@suite.per_protocol
 def test_filter_by_product(ctx, proto):
     c = ctx.client(proto)
     user = ctx.name("fp", proto)
@@ -261,7 +245,7 @@ def rfc3339(t, offset_minutes=0):
     return s.replace("+00:00", "Z") if offset_minutes == 0 else s
 
 
-@per_protocol
+@suite.per_protocol
 def test_filter_by_creation_time(ctx, proto):
     c = ctx.client(proto)
     user = ctx.name("ft", proto)
@@ -309,7 +293,7 @@ def test_filter_by_creation_time(ctx, proto):
     sub.done()
 
 
-@per_protocol
+@suite.per_protocol
 def test_filtered_pages_and_links(ctx, proto):
     """Every filter at once, walked by offset and by cursor through the Link
     header: the same orders, the same total on each page, links that carry
@@ -347,7 +331,7 @@ def test_filtered_pages_and_links(ctx, proto):
     ensure_eq((len(ids(expect(r, 200))), r.header("link")), (len(want) + 1, None), "a single page has no links")
 
 
-@per_protocol
+@suite.per_protocol
 def test_bad_filters(ctx, proto):
     c = ctx.client(proto)
     sub = SubChecks()
@@ -382,7 +366,7 @@ def test_bad_filters(ctx, proto):
     sub.done()
 
 
-@per_protocol
+@suite.per_protocol
 def test_status_filter_takes_every_status(ctx, proto):
     """The statuses a list takes are order.h's: the 400 names them, and each
     one it names is accepted, on both lists, alone and with the filters."""
@@ -415,7 +399,7 @@ def hs256(secret, sub):
     return signing + "." + b64url(hmac.new(secret, signing.encode(), hashlib.sha256).digest())
 
 
-@once
+@suite.once
 def test_jwt_users_and_the_operator(ctx):
     secret = b"a shared secret of more than 32 bytes, for the operator test"
     path = os.path.join(ctx.workdir, "jwt-secret")
@@ -445,34 +429,5 @@ def test_jwt_users_and_the_operator(ctx):
         srv.kill9()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--orderd", required=True)
-    ap.add_argument("-k", dest="pattern", default="")
-    ap.add_argument("-p", "--protocol", action="append", choices=ALL_PROTOCOLS)
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args()
-    binary = os.path.abspath(args.orderd)
-    runner = Runner(verbose=args.verbose)
-    orderd_harness.CONTRACT = OpenAPIChecker()
-    if not require_executable(runner, binary):
-        return runner.finish()
-    t0 = time.monotonic()
-    with TempDir("orderd-op-") as workdir:
-        server = Server(binary, workdir=workdir, name="orderd")
-        try:
-            if not start_servers(runner, server):
-                return runner.finish()
-            ctx = Ctx(binary, workdir, server)
-            run_registered(runner, ctx, PROTOCOL_TESTS, GLOBAL_TESTS, args.protocol or list(ALL_PROTOCOLS),
-                           args.pattern)
-            runner.run("server_sigterm_exit_0", lambda: ensure_eq(server.terminate(5.0), 0, "exit status"))
-        finally:
-            server.kill9()
-    print(f"\n{orderd_harness.CONTRACT.checked} response bodies checked against docs/openapi.yaml")
-    print(f"suite took {time.monotonic() - t0:.1f} s")
-    return runner.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(suite.main(Ctx, "orderd-op-"))
