@@ -11,7 +11,6 @@
 
 #include <cmocka.h>
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -120,11 +119,11 @@ static void check_queue(world_t *w, const orderd_alloc_t *a, const orderd_page_r
         assert_true(page.orders[i]->id == pass[from + i]);
 }
 
-static orderd_str_t product_name(int p, char buf[8])
+static orderd_str_t product_name(int p, char buf[16])
 {
     if (p < 0)
         return (orderd_str_t){NULL, 0};
-    snprintf(buf, 8, "p%d", p);
+    snprintf(buf, 16, "p%d", p);
     return S(buf);
 }
 
@@ -147,7 +146,7 @@ static void test_filters_one_by_one(void **state)
 {
     orderd_alloc_t a = test_alloc(state);
     world_t *w = new_world(8);
-    char user[16], buf[8];
+    char user[16], buf[16];
     for (int i = 0; i < 12; ++i) {
         snprintf(user, sizeof(user), "u%d", i % 3);
         add(w, &a, user, T0_MS + 10 * i, 1u << (i % 4) | (i % 5 == 0 ? 1u << 5 : 0));
@@ -215,7 +214,7 @@ static void test_filters_against_reference(void **state)
     test_arena_t *ar = *state;
     world_t *w = new_world(8);
     unsigned seed = 13;
-    char user[16], ubuf[16], pbuf[8];
+    char user[16], ubuf[16], pbuf[16];
     for (int i = 0; i < 300; ++i) {
         snprintf(user, sizeof(user), "user-%d", rand_r(&seed) % 24);
         /* few distinct times, so bounds land on orders' own times */
@@ -263,6 +262,7 @@ typedef struct lock_case {
     orderd_store_t *st;
     orderd_page_req_t req;
     int finished_while_held; /* the queue returned while the test held another shard's lock */
+    pthread_t thread;        /* joined by while_held when it finished, else by the test */
     size_t total;
 } lock_case_t;
 
@@ -283,21 +283,16 @@ static void *run_queue(void *arg)
 static void while_held(void *ctx, unsigned shard)
 {
     lock_case_t *c = ctx;
-    pthread_t t;
     struct timespec until;
-    assert_int_equal(pthread_create(&t, NULL, run_queue, c), 0);
+    assert_int_equal(pthread_create(&c->thread, NULL, run_queue, c), 0);
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_nsec += 300 * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec += 1;
         until.tv_nsec -= 1000000000L;
     }
-    int rc = pthread_timedjoin_np(t, NULL, &until);
-    c->finished_while_held = rc == 0;
-    if (rc == ETIMEDOUT) {
-        /* it waits for this lock: let it go, then collect the thread */
-        pthread_detach(t);
-    }
+    /* ETIMEDOUT: it waits for this lock, and the test joins it once the lock is let go */
+    c->finished_while_held = pthread_timedjoin_np(c->thread, NULL, &until) == 0;
 }
 
 static void test_user_filter_locks_one_shard(void **state)
@@ -309,17 +304,15 @@ static void test_user_filter_locks_one_shard(void **state)
     unsigned mine = orderd_store_shard_of_user(w->st, S("alice")), other = (mine + 1) % 8;
     lock_case_t c = {.st = w->st, .req = {.limit = 10, .user_id = S("alice"), .product_id = S("p1")}};
     orderd_store_with_shard(w->st, other, while_held, &c);
+    if (!c.finished_while_held)
+        pthread_join(c.thread, NULL); /* it waited for that lock: the failure below */
     assert_true(c.finished_while_held);
     assert_int_equal(c.total, 1);
     /* the control: every user's queue does wait for that shard */
     lock_case_t every = {.st = w->st, .req = {.limit = 10}};
     orderd_store_with_shard(w->st, other, while_held, &every);
     assert_false(every.finished_while_held);
-    /* it finishes once the lock is free; wait for it before the store goes */
-    for (int i = 0; i < 500 && every.total != 2; ++i) {
-        struct timespec ms = {0, 10 * 1000000L};
-        nanosleep(&ms, NULL);
-    }
+    assert_int_equal(pthread_join(every.thread, NULL), 0); /* it finishes once the lock is free */
     assert_int_equal(every.total, 2);
     free_world(w);
 }
