@@ -7,7 +7,9 @@
  * Pages walk the per-status id indexes (ids grow with creation time), by
  * offset or from a cursor id. A cursor page costs O(limit) per index: it
  * starts at the cursor's place, found by binary search, so it stays put
- * while new orders arrive.
+ * while new orders arrive. The operator's filters that no index knows
+ * (product, creation time) first gather the ids that pass into one vector,
+ * which the page then walks like an index.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -162,26 +164,97 @@ static size_t walk(const orderd_idvec_t **v, size_t k, int desc, const orderd_pa
     }
 }
 
-int orderd_store_list(orderd_store_t *store, orderd_str_t user_id, const orderd_page_req_t *req,
-                      const orderd_alloc_t *a, orderd_store_page_t *page)
+/* Whether `o` passes the filters of `req` other than status (its shard's lock held). */
+static int passes(const orderd_order_t *o, const orderd_page_req_t *req)
+{
+    if (req->created_after_ms != 0 && o->created_ms <= req->created_after_ms)
+        return 0;
+    if (req->created_before_ms != 0 && o->created_ms >= req->created_before_ms)
+        return 0;
+    if (req->product_id.base == NULL)
+        return 1;
+    for (size_t i = 0; i < o->n_items; ++i) {
+        orderd_str_t p = orderd_order_product(o, i);
+        if (p.len == req->product_id.len && memcmp(p.base, req->product_id.base, p.len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The ids one shard's part of a page comes from: the chosen status indexes
+ * (a user's or the shard's), or, when `req` filters on more than status,
+ * one vector of the ids that pass, on the heap (no index knows products or
+ * creation times, so each order is looked at).
+ */
+typedef struct selection {
+    const orderd_idvec_t *v[ORDERD_STATUS_COUNT];
+    size_t k;
+    size_t total;          /* the ids that pass */
+    orderd_idvec_t passed; /* passed.ids: NULL, or the heap's (free it) */
+} selection_t;
+
+/* Selects from `by_status` of shard `s` (its lock held) as `req` says.
+ * Returns 0, or -1 out of memory (nothing to free). */
+static int select_ids(shard_t *s, orderd_idvec_t *by_status, const orderd_page_req_t *req, selection_t *sel)
+{
+    sel->total = 0;
+    sel->passed = (orderd_idvec_t){0};
+    sel->k = pick(by_status, effective_mask(req->status_mask), sel->v, &sel->total);
+    if (req->product_id.base == NULL && req->created_after_ms == 0 && req->created_before_ms == 0)
+        return 0;
+    uint64_t *ids = orderd_malloc((sel->total > 0 ? sel->total : 1) * sizeof(*ids));
+    if (ids == NULL)
+        return -1;
+    size_t pos[ORDERD_STATUS_COUNT] = {0}, kept = 0;
+    size_t n = orderd_idvec_merge(sel->v, sel->k, pos, 0, 0, sel->total, ids);
+    for (size_t i = 0; i < n; ++i)
+        if (passes(orderd_shard_find(s, ids[i]), req))
+            ids[kept++] = ids[i];
+    sel->passed.ids = ids;
+    sel->passed.n = kept;
+    sel->v[0] = &sel->passed;
+    sel->k = 1;
+    sel->total = kept;
+    return 0;
+}
+
+/* A page of one user's orders, newest first when `desc`, under the lock of
+ * the user's one shard. Returns OK, or ENOMEM (*page holds no orders). */
+static int user_page(orderd_store_t *store, orderd_str_t user_id, int desc, const orderd_page_req_t *req,
+                     const orderd_alloc_t *a, orderd_store_page_t *page)
 {
     uint64_t hash = orderd_shard_user_hash(user_id);
     shard_t *s = &store->shards[hash & (store->nshards - 1)];
     size_t limit = req->limit;
+    int ret = ORDERD_STORE_OK;
     uint64_t *ids = orderd_alloc(a, (limit > 0 ? limit : 1) * sizeof(*ids));
     *page = (orderd_store_page_t){orderd_alloc(a, (limit > 0 ? limit : 1) * sizeof(orderd_order_t *)), 0, 0, 0};
 
     pthread_mutex_lock(&s->mu);
     user_t *u = orderd_shard_user(s, hash, user_id);
-    if (u != NULL) {
-        const orderd_idvec_t *v[ORDERD_STATUS_COUNT];
-        size_t k = pick(u->by_status, effective_mask(req->status_mask), v, &page->total);
-        size_t n = walk(v, k, 1, req, limit, ids, &page->offset);
+    selection_t sel;
+    if (u != NULL && select_ids(s, u->by_status, req, &sel) != 0) {
+        ret = ORDERD_STORE_ENOMEM;
+    } else if (u != NULL) {
+        size_t n = walk(sel.v, sel.k, desc, req, limit, ids, &page->offset);
+        page->total = sel.total;
         for (size_t i = 0; i < n; ++i)
             page->orders[page->n++] = orderd_shard_copy_out(orderd_shard_find(s, ids[i]), a);
+        free(sel.passed.ids);
     }
     pthread_mutex_unlock(&s->mu);
-    return ORDERD_STORE_OK;
+    return ret;
+}
+
+int orderd_store_list(orderd_store_t *store, orderd_str_t user_id, const orderd_page_req_t *req,
+                      const orderd_alloc_t *a, orderd_store_page_t *page)
+{
+    /* a user's own list filters by status only (its header says so): it never scans, never fails */
+    orderd_page_req_t r = *req;
+    r.product_id = (orderd_str_t){NULL, 0};
+    r.created_after_ms = r.created_before_ms = 0;
+    return user_page(store, user_id, 1, &r, a, page);
 }
 
 static int cmp_id(const void *x, const void *y)
@@ -190,42 +263,59 @@ static int cmp_id(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+/* Room for `need` ids in *ids (the heap). Returns 0, or -1 out of memory (*ids unchanged). */
+static int reserve_ids(uint64_t **ids, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap == 0 ? 256 : *cap;
+    while (ncap < need)
+        ncap *= 2;
+    uint64_t *more = orderd_realloc(*ids, ncap * sizeof(**ids));
+    if (more == NULL)
+        return -1;
+    *ids = more;
+    *cap = ncap;
+    return 0;
+}
+
 int orderd_store_queue(orderd_store_t *store, const orderd_page_req_t *req, const orderd_alloc_t *a,
                        orderd_store_page_t *page)
 {
-    unsigned mask = effective_mask(req->status_mask);
+    if (req->user_id.base != NULL) { /* one user: that user's index, in its one shard */
+        int ret = user_page(store, req->user_id, 0, req, a, page);
+        if (req->mode == ORDERD_PAGE_OFFSET) /* also for a user with no orders, as every queue page says */
+            page->offset = req->offset;
+        return ret;
+    }
     size_t limit = req->limit;
     /* each shard gives the first ids of its own run; the page is the first of all of them */
     size_t per_shard = limit + (req->mode == ORDERD_PAGE_OFFSET ? req->offset : 0), cap = 0, n = 0, before = 0;
     uint64_t *ids = NULL;
+    orderd_page_req_t shard_req = *req;
+    if (req->mode == ORDERD_PAGE_OFFSET)
+        shard_req.offset = 0;
     *page = (orderd_store_page_t){orderd_alloc(a, (limit > 0 ? limit : 1) * sizeof(orderd_order_t *)), 0, 0, 0};
 
     for (unsigned i = 0; i < store->nshards; ++i) {
         shard_t *s = &store->shards[i];
+        selection_t sel;
+        size_t ahead = 0;
         pthread_mutex_lock(&s->mu);
-        const orderd_idvec_t *v[ORDERD_STATUS_COUNT];
-        size_t total = 0, k = pick(s->by_status, mask, v, &total), got, ahead = 0;
-        size_t want = per_shard < total ? per_shard : total;
-        if (n + want > cap) {
-            size_t ncap = cap == 0 ? 256 : cap;
-            while (ncap < n + want)
-                ncap *= 2;
-            uint64_t *more = orderd_realloc(ids, ncap * sizeof(*ids));
-            if (more == NULL) {
-                pthread_mutex_unlock(&s->mu);
-                free(ids);
-                return ORDERD_STORE_ENOMEM;
-            }
-            ids = more;
-            cap = ncap;
+        if (select_ids(s, s->by_status, req, &sel) != 0) {
+            pthread_mutex_unlock(&s->mu);
+            goto nomem;
         }
-        orderd_page_req_t shard_req = *req;
-        if (req->mode == ORDERD_PAGE_OFFSET)
-            shard_req.offset = 0;
-        got = walk(v, k, 0, &shard_req, want, ids + n, &ahead);
+        size_t want = per_shard < sel.total ? per_shard : sel.total;
+        if (reserve_ids(&ids, &cap, n + want) != 0) {
+            pthread_mutex_unlock(&s->mu);
+            free(sel.passed.ids);
+            goto nomem;
+        }
+        n += walk(sel.v, sel.k, 0, &shard_req, want, ids + n, &ahead);
         pthread_mutex_unlock(&s->mu);
-        n += got;
-        page->total += total;
+        free(sel.passed.ids);
+        page->total += sel.total;
         before += ahead;
     }
     if (n > 0)
@@ -254,6 +344,10 @@ int orderd_store_queue(orderd_store_t *store, const orderd_page_req_t *req, cons
     }
     free(ids);
     return ORDERD_STORE_OK;
+nomem:
+    free(ids);
+    page->total = 0;
+    return ORDERD_STORE_ENOMEM;
 }
 
 /* --- counts --- */

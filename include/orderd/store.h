@@ -355,12 +355,22 @@ typedef enum {
     ORDERD_PAGE_BEFORE, /* the orders that precede `cursor`, the nearest ones */
 } orderd_page_mode_t;
 
+/*
+ * Which orders a page lists and where it starts. Zero in a filter field
+ * means no filter, so `(orderd_page_req_t){.limit = 10}` lists every order.
+ * orderd_store_queue honours every field; orderd_store_list takes its user
+ * as an argument and ignores user_id, product_id and the created bounds.
+ */
 typedef struct orderd_page_req {
     orderd_page_mode_t mode;
     size_t offset; /* ORDERD_PAGE_OFFSET */
     uint64_t cursor;
     size_t limit;
     unsigned status_mask; /* bit (1 << status) for each status to keep; 0: every status */
+    orderd_str_t user_id;    /* only this user's orders; a NULL base: every user's */
+    orderd_str_t product_id; /* only orders with a line of this product (bytes compared); a NULL base: any */
+    int64_t created_after_ms;  /* only orders created strictly later than this (Unix ms); 0: no bound */
+    int64_t created_before_ms; /* only orders created strictly earlier than this (Unix ms); 0: no bound */
 } orderd_page_req_t;
 
 /**
@@ -393,9 +403,19 @@ __attribute__((warn_unused_result)) int orderd_store_list(orderd_store_t *store,
 
 /**
  * A page of every user's orders, oldest first (the operator's fulfilment
- * queue), as `req` says. Takes each shard's lock in turn; orders are copied
- * as they stand when copied (a status may have moved on meanwhile). Returns
- * OK, or ENOMEM (nothing changed; *page holds no orders).
+ * queue), as `req` says: the status list, and the filters of
+ * orderd_page_req_t combined (an order must pass each one given);
+ * page->total counts the orders that pass them all.
+ *
+ * With req->user_id, only that user's shard is read, through the user's
+ * own index (an unknown user: an empty page, total 0). Otherwise each
+ * shard's lock is taken in turn. With product_id or a created bound, each
+ * shard read (or the user) has every order of the chosen statuses looked at
+ * under its lock, to count the total; without them the cost is that of the
+ * status indexes alone. An order is tested as it stood when its shard was
+ * read and copied as it stands when copied (a status may have moved on
+ * meanwhile). Returns OK, or ENOMEM (nothing changed; *page holds no
+ * orders).
  */
 __attribute__((warn_unused_result)) int orderd_store_queue(orderd_store_t *store, const orderd_page_req_t *req,
                                                            const orderd_alloc_t *a, orderd_store_page_t *page);

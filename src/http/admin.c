@@ -1,6 +1,7 @@
 /*
  * The operator's endpoints: GET /api/admin/orders, every user's orders
- * oldest first (a fulfilment worker's queue, e.g. ?status=pending), and
+ * oldest first (a fulfilment worker's queue, e.g. ?status=pending; or one
+ * user's, one product's, a creation time range), and
  * POST /api/orders/{id}/status, which the orders routing table sends here.
  */
 #include "orderd/codec.h"
@@ -24,7 +25,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     if (orderd_http_operator_check(req, app) != 0)
         return 0;
     orderd_list_query_t q;
-    if (orderd_http_list_query(req, &q) != 0)
+    if (orderd_http_queue_query(req, &q) != 0)
         return 0;
     orderd_alloc_t a = orderd_http_alloc(req);
     orderd_store_page_t page;

@@ -7,8 +7,7 @@
 
 #include "orderd/jwt.h"
 
-/* A user id, from X-User-Id or a token's claim: 1 to 64 bytes of [A-Za-z0-9._:@-]. */
-static int valid_user(const char *s, size_t len)
+int orderd_http_user_id_valid(const char *s, size_t len)
 {
     if (len < 1 || len > ORDERD_USER_ID_MAX)
         return 0;
@@ -27,7 +26,7 @@ int orderd_http_user_get(const h2o_headers_t *headers, orderd_str_t *user)
     if (i == -1 || h2o_find_header_by_str(headers, H2O_STRLIT("x-user-id"), i) != -1)
         return -1;
     h2o_iovec_t v = headers->entries[i].value;
-    if (!valid_user(v.base, v.len))
+    if (!orderd_http_user_id_valid(v.base, v.len))
         return -1;
     *user = (orderd_str_t){v.base, v.len};
     return 0;
@@ -74,7 +73,7 @@ static int get_jwt_user(h2o_req_t *req, orderd_http_thread_t *t, orderd_str_t *u
         orderd_http_unavailable(req, ORDERD_STORE_ENOMEM);
         return -1;
     }
-    if (r == ORDERD_JWT_OK && !valid_user(id, len))
+    if (r == ORDERD_JWT_OK && !orderd_http_user_id_valid(id, len))
         r = ORDERD_JWT_NO_USER;
     if (r != ORDERD_JWT_OK)
         return unauthorized(req, "Bearer realm=\"orderd\", error=\"invalid_token\"", orderd_jwt_result_text(r));
@@ -146,6 +145,13 @@ static int equal_constant_time(const char *a, size_t alen, const char *b, size_t
     return diff == 0;
 }
 
+int orderd_http_operator_is(const h2o_req_t *req, const orderd_app_t *app)
+{
+    orderd_str_t token;
+    return app->operator_token_len > 0 && orderd_http_bearer_get(&req->headers, &token) == 0 &&
+           equal_constant_time(token.base, token.len, app->operator_token, app->operator_token_len);
+}
+
 int orderd_http_operator_check(h2o_req_t *req, orderd_app_t *app)
 {
     orderd_str_t token;
@@ -158,13 +164,6 @@ int orderd_http_operator_check(h2o_req_t *req, orderd_app_t *app)
         return -1;
     }
     return 0;
-}
-
-int orderd_http_operator_is(h2o_req_t *req, orderd_app_t *app)
-{
-    orderd_str_t token;
-    return orderd_http_bearer_get(&req->headers, &token) == 0 && app->operator_token_len != 0 &&
-           equal_constant_time(token.base, token.len, app->operator_token, app->operator_token_len);
 }
 
 static int is_json_content_type(h2o_req_t *req)

@@ -12,6 +12,12 @@
 #include "orderd/http.h"
 
 /**
+ * Whether [s, s+len) is a user id: 1 to ORDERD_USER_ID_MAX bytes of
+ * [A-Za-z0-9._:@-], as X-User-Id and a token's user claim must be.
+ */
+int orderd_http_user_id_valid(const char *s, size_t len);
+
+/**
  * X-User-Id from `headers`, sent exactly once, 1 to 64 bytes of
  * [A-Za-z0-9._:@-]. Returns 0 with *user pointing into the header's value,
  * else -1 (absent, repeated or malformed). Sends nothing.
@@ -53,11 +59,12 @@ int orderd_http_bearer_get(const h2o_headers_t *headers, orderd_str_t *token);
 int orderd_http_operator_check(h2o_req_t *req, orderd_app_t *app);
 
 /**
- * Whether the request carries the operator's bearer token (compared in
- * constant time). Sends nothing: for routes open to a customer and to the
- * operator, where anything else is a customer's request.
+ * Whether the request carries the operator's Authorization: Bearer token
+ * (sent once, compared in constant time; never with no operator token
+ * configured). Sends nothing: on the routes a user or the operator may
+ * call, a request without the right token is the user's.
  */
-int orderd_http_operator_is(h2o_req_t *req, orderd_app_t *app);
+int orderd_http_operator_is(const h2o_req_t *req, const orderd_app_t *app);
 
 /**
  * The body's size and type: at most app->max_body bytes (else 413, and the

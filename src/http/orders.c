@@ -124,15 +124,16 @@ static int events(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_s
 
 /* --- routing --- */
 
-/* `user`: the X-User-Id on a user's route, empty on the operator's; `id`: the
- * order id as the path gave it, empty on a route without one. */
+/* `user`: the X-User-Id on a user's route, empty (a NULL base) on the
+ * operator's; `id`: the order id as the path gave it, empty on a route
+ * without one. */
 typedef int (*route_handler_t)(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id);
 /* An operation after checkout (operations.h): `sub` is the path's shipment or return id ("*" in the suffix). */
 typedef int (*route_op_t)(h2o_req_t *req, orderd_app_t *app, orderd_str_t user, orderd_str_t id, orderd_str_t sub);
 
 typedef enum { AT_BASE, AT_ORDER } route_at_t;          /* the suffix follows /api/orders, or /api/orders/{id} */
-/* X-User-Id, the operator's bearer token, or either (the operator's token when it is sent, else a customer) */
-typedef enum { AS_USER, AS_OPERATOR, AS_EITHER } route_identity_t;
+/* X-User-Id; the operator's bearer token; either, the token winning when both are sent (the operator reads any order) */
+typedef enum { AS_USER, AS_OPERATOR, AS_USER_OR_OPERATOR } route_identity_t;
 
 typedef struct route {
     route_at_t at;
@@ -147,10 +148,10 @@ typedef struct route {
 static const route_t routes[] = {
     {AT_BASE, {H2O_STRLIT("")}, "GET, HEAD, POST", AS_USER, list, create, NULL},
     {AT_BASE, {H2O_STRLIT("/create")}, "POST", AS_USER, NULL, create, NULL},
-    {AT_ORDER, {H2O_STRLIT("")}, "GET, HEAD", AS_USER, get, NULL, NULL},
-    {AT_ORDER, {H2O_STRLIT("/cancel")}, "POST", AS_EITHER, NULL, cancel, NULL},
+    {AT_ORDER, {H2O_STRLIT("")}, "GET, HEAD", AS_USER_OR_OPERATOR, get, NULL, NULL},
+    {AT_ORDER, {H2O_STRLIT("/cancel")}, "POST", AS_USER_OR_OPERATOR, NULL, cancel, NULL},
     {AT_ORDER, {H2O_STRLIT("/status")}, "POST", AS_OPERATOR, NULL, orderd_http_admin_set_status, NULL},
-    {AT_ORDER, {H2O_STRLIT("/events")}, "GET, HEAD", AS_USER, events, NULL, NULL},
+    {AT_ORDER, {H2O_STRLIT("/events")}, "GET, HEAD", AS_USER_OR_OPERATOR, events, NULL, NULL},
     {AT_ORDER, {H2O_STRLIT("/edit")}, "POST", AS_USER, NULL, NULL, orderd_http_op_edit},
     {AT_ORDER, {H2O_STRLIT("/shipments")}, "POST", AS_OPERATOR, NULL, NULL, orderd_http_op_ship},
     {AT_ORDER, {H2O_STRLIT("/shipments/*/delivered")}, "POST", AS_OPERATOR, NULL, NULL, orderd_http_op_deliver},
@@ -210,10 +211,9 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     route_handler_t handler = orderd_http_method_is(req, "GET") ? r->get : is_post ? r->post : NULL;
     if (handler == NULL && !(is_post && r->op != NULL))
         return orderd_http_method_not_allowed(req, r->allow);
-    route_identity_t as = r->identity;
-    if (as == AS_EITHER)
-        as = orderd_http_operator_is(req, app) ? AS_OPERATOR : AS_USER;
-    if ((as == AS_USER ? orderd_http_user_check(req, &user) : orderd_http_operator_check(req, app)) != 0 ||
+    int as_operator = r->identity == AS_OPERATOR ||
+                      (r->identity == AS_USER_OR_OPERATOR && orderd_http_operator_is(req, app));
+    if ((as_operator ? orderd_http_operator_check(req, app) : orderd_http_user_check(req, &user)) != 0 ||
         orderd_http_body_check(req, app) != 0)
         return 0;
     return handler != NULL ? handler(req, app, user, id) : r->op(req, app, user, id, sub);

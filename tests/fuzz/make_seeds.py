@@ -122,6 +122,10 @@ TEXT = {
         "repeated": "limit=1&limit=2",
         "combined": f"offset=1&after={OID}",
         "empty": "",
+        "operator-filters": "user_id=alice%40shop&product_id=sku%201%2F%C3%A9&status=pending&limit=3&offset=2",
+        "operator-times": f"created_after=2026-12-01T11:00:00.1234+01:00&created_before=2026-12-02T00:00:00Z"
+                          f"&after={OID}",
+        "operator-bad-time": "created_before=2026-02-30T00:00:00Z",
     },
 }
 

@@ -11,6 +11,8 @@ checkout_test.py, durability_test.py, fault_test.py, stress_test.py):
   - Server: the real binary on 127.0.0.1:0 with a data directory, its
     stderr drained, started, stopped (SIGTERM, kill -9) and restarted;
   - raw-socket helpers, run_threads, TempDir;
+  - Suite: a suite's tests (@suite.per_protocol, @suite.once) and the
+    main() that runs them against one Server (operator_test.py);
   - Runner: one line per test, a skip reads `SKIP name: reason` and is never
     counted as passed, the last line is exactly `N passed, N failed, N
     skipped`; the exit status is 1 on any failure, 77 (ctest's skip code)
@@ -964,3 +966,54 @@ def suite_start(doc, sanitized=False):
     binary = os.path.abspath(args.orderd)
     return args, runner, binary if require_executable(runner, binary) else None
 
+
+
+class Suite:
+    """A suite's tests and its main(): functions decorated @suite.per_protocol
+    run as fn(ctx, proto) once per protocol, @suite.once ones as fn(ctx);
+    main() parses --orderd, -k, -p and -v, checks every response body
+    against docs/openapi.yaml, starts one Server in a TempDir, builds the
+    context with make_ctx(binary, workdir, server), runs the tests and a
+    clean SIGTERM exit, and returns the exit status."""
+
+    def __init__(self, doc):
+        self.doc = doc
+        self.protocol_tests, self.global_tests = [], []
+
+    def per_protocol(self, fn):
+        self.protocol_tests.append(fn)
+        return fn
+
+    def once(self, fn):
+        self.global_tests.append(fn)
+        return fn
+
+    def main(self, make_ctx, tmp_prefix):
+        global CONTRACT
+        from openapi_check import OpenAPIChecker  # the contract checker sits next to this file
+
+        ap = argparse.ArgumentParser(description=self.doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+        ap.add_argument("--orderd", required=True)
+        ap.add_argument("-k", dest="pattern", default="")
+        ap.add_argument("-p", "--protocol", action="append", choices=ALL_PROTOCOLS)
+        ap.add_argument("-v", "--verbose", action="store_true")
+        args = ap.parse_args()
+        binary = os.path.abspath(args.orderd)
+        runner = Runner(verbose=args.verbose)
+        CONTRACT = OpenAPIChecker()
+        if not require_executable(runner, binary):
+            return runner.finish()
+        t0 = time.monotonic()
+        with TempDir(tmp_prefix) as workdir:
+            server = Server(binary, workdir=workdir, name="orderd")
+            try:
+                if not start_servers(runner, server):
+                    return runner.finish()
+                run_registered(runner, make_ctx(binary, workdir, server), self.protocol_tests, self.global_tests,
+                               args.protocol or list(ALL_PROTOCOLS), args.pattern)
+                runner.run("server_sigterm_exit_0", lambda: ensure_eq(server.terminate(5.0), 0, "exit status"))
+            finally:
+                server.kill9()
+        print(f"\n{CONTRACT.checked} response bodies checked against docs/openapi.yaml")
+        print(f"suite took {time.monotonic() - t0:.1f} s")
+        return runner.finish()
