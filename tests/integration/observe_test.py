@@ -208,7 +208,7 @@ def test_metrics_after_traffic(binary, promtool):
         ensure(m['orderd_http_open_connections{protocol="h1"}'] >= 1, "the scrape's own connection is not counted")
         ensure(m["orderd_journal_fdatasync_duration_seconds_count"] >= 1, "no fdatasync counted with --fsync always")
         ensure_eq(m["orderd_journal_commit_records_count"], m["orderd_journal_commits_total"], "commits counted twice")
-        ensure_eq(m["orderd_journal_commit_records_sum"], 5, "records over all group commits")
+        ensure_eq(m["orderd_journal_commit_records_sum"], 6, "records over all group commits")
         ensure(m["orderd_journal_written_bytes_total"] > 0, "no journal bytes counted")
         ensure(m["orderd_replay_duration_seconds"] >= 0, "replay duration missing")
         return f"({len(m)} samples, promtool ok)"

@@ -185,10 +185,14 @@ def test_who_is_asking(ctx, proto):
     # the 401 says what it said before: it asks for X-User-Id
     doc = expect(c.request("GET", f"/api/orders/{oid}", headers=wrong), 401)
     ensure("X-User-Id" in doc["detail"], f"the 401 names X-User-Id: {doc}")
-    # the token opens reads only: changes of a user's order still need the user
-    expect(c.request("POST", f"/api/orders/{oid}/cancel", headers=op(ctx.token)), 401)
+    # the token is no user: a user's list still needs X-User-Id
     expect(c.request("GET", "/api/orders", headers=op(ctx.token)), 401)
     ensure_eq(expect(c.request("GET", f"/api/orders/{oid}", user=alice), 200)["status"], "pending", "unchanged")
+    # the operator may cancel any user's order (pending or processing), recorded as the operator's
+    ensure_eq(expect(c.request("POST", f"/api/orders/{oid}/cancel", headers=op(ctx.token)), 200)["status"],
+              "cancelled", "the operator's cancel")
+    trail = expect(c.request("GET", f"/api/orders/{oid}/events", user=alice), 200)["events"]
+    ensure_eq((trail[-1]["type"], trail[-1]["actor"]), ("status_changed", "operator"), "the cancel's actor")
 
 
 # --------------------------------------------------------------------------
