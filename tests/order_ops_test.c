@@ -23,8 +23,8 @@ static orderd_order_t *order_of(const orderd_alloc_t *a, const int64_t (*lines)[
     orderd_item_draft_t *items = orderd_alloc(a, n * sizeof(*items));
     int64_t total = 0;
     for (size_t i = 0; i < n; ++i) {
-        char *p = orderd_alloc(a, 16);
-        snprintf(p, 16, "sku-%zu", i);
+        char *p = orderd_alloc(a, 32);
+        snprintf(p, 32, "sku-%zu", i);
         items[i] = (orderd_item_draft_t){S(p), (uint32_t)lines[i][1], lines[i][0]};
         total += lines[i][0] * lines[i][1];
     }
