@@ -4,6 +4,7 @@
 
 #include "internal/yajl_alloc.h"
 #include "orderd/codec.h"
+#include "orderd/currency.h"
 #include "orderd/money.h"
 
 #define KEY(g, lit) yajl_gen_string((g), (const unsigned char *)(lit), sizeof(lit) - 1)
@@ -74,10 +75,11 @@ static void gen_uint(yajl_gen g, unsigned long long v)
     yajl_gen_number(g, p, (size_t)(buf + sizeof(buf) - p));
 }
 
-static void gen_money(yajl_gen g, int64_t minor)
+/* `digits`: the currency's minor unit, so JPY 10 is 10 and KWD 1.234 is 1.234 */
+static void gen_money(yajl_gen g, int64_t minor, unsigned digits)
 {
     char buf[ORDERD_MONEY_FMT_MAX];
-    size_t n = orderd_money_format(minor, buf);
+    size_t n = orderd_money_format(minor, digits, buf);
     yajl_gen_number(g, buf, n);
 }
 
@@ -92,6 +94,9 @@ static void gen_order(yajl_gen g, const orderd_order_t *o)
 {
     char id[ORDERD_ID_LEN];
     orderd_id_format(o->id, id);
+    /* the decoder let in only known currencies; 2 keeps an unknown one readable */
+    int cd = orderd_currency_minor_units(o->currency);
+    unsigned digits = cd < 0 ? 2u : (unsigned)cd;
     yajl_gen_map_open(g);
     KEY(g, "id");
     yajl_gen_string(g, (const unsigned char *)id, sizeof(id));
@@ -108,14 +113,19 @@ static void gen_order(yajl_gen g, const orderd_order_t *o)
         KEY(g, "quantity");
         gen_uint(g, o->items[i].quantity);
         KEY(g, "price");
-        gen_money(g, o->items[i].price);
+        gen_money(g, o->items[i].price, digits);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
     KEY(g, "currency");
     yajl_gen_string(g, (const unsigned char *)o->currency, 3);
     KEY(g, "total");
-    gen_money(g, o->total);
+    gen_money(g, o->total, digits);
+    KEY(g, "total_minor");
+    if (o->total >= 0)
+        gen_uint(g, (unsigned long long)o->total);
+    else
+        yajl_gen_integer(g, o->total);
     KEY(g, "shipping_address");
     gen_str(g, orderd_order_address(o));
     KEY(g, "payment_method");

@@ -21,6 +21,18 @@ typedef enum {
 /** Longest text orderd_money_format writes, NUL included. */
 #define ORDERD_MONEY_FMT_MAX 24
 
+/** Most fraction digits an amount has: ISO 4217's largest minor unit (CLF, UYW). */
+#define ORDERD_MONEY_MAX_DIGITS 4
+
+/**
+ * The largest amount orderd accepts or returns, in minor units: 15 digits.
+ * Any decimal of at most 15 significant digits survives a round trip through
+ * an IEEE 754 double, so every JSON client (JavaScript, Python's json.loads)
+ * reads a price or total exactly as written (RFC 7493, I-JSON). A price and an
+ * order total above it are refused.
+ */
+#define ORDERD_MONEY_MAX_MINOR 999999999999999LL
+
 /**
  * Parses the JSON number text [text, text+len) (e.g. "10.99", "1.5e1", "2E-0")
  * as a non-negative amount with at most `frac_digits` fraction digits and
@@ -32,10 +44,12 @@ __attribute__((warn_unused_result)) int orderd_money_parse(const char *text, siz
                                                            int64_t *out);
 
 /**
- * Writes `minor` (minor units, two fraction digits) as a JSON number with both
- * digits ("41.97", "10.50", "0.00") into buf, NUL-terminated; returns the
- * length without the NUL.
+ * Writes `minor` minor units with exactly `digits` fraction digits (a
+ * currency's ISO 4217 minor unit, 0 to ORDERD_MONEY_MAX_DIGITS; larger counts
+ * write ORDERD_MONEY_MAX_DIGITS) as a JSON number into buf, NUL-terminated:
+ * 1050 is "1050" with 0 digits (no point), "10.50" with 2, "1.050" with 3,
+ * "0.1050" with 4. Returns the length without the NUL. Cannot fail.
  */
-size_t orderd_money_format(int64_t minor, char buf[ORDERD_MONEY_FMT_MAX]);
+size_t orderd_money_format(int64_t minor, unsigned digits, char buf[ORDERD_MONEY_FMT_MAX]);
 
 #endif
