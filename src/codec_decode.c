@@ -29,7 +29,7 @@ typedef struct dec {
     /* Each kept item's price as written: the currency may come after the
      * items, and its minor unit decides what a price may be (finish_root). */
     orderd_str_t *price_text;
-    int currency_bad; /* the currency was named and refused: prices are checked as USD */
+    int currency_bad;          /* the currency was named and refused: prices are checked as USD's */
     int bad_items;             /* some item failed: no total */
     int items_reported;        /* "items" itself was the wrong type: already named */
     orderd_order_draft_t *draft;
