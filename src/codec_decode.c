@@ -6,6 +6,7 @@
 #include "internal/utf8.h"
 #include "internal/yajl_alloc.h"
 #include "orderd/codec.h"
+#include "orderd/currency.h"
 #include "orderd/money.h"
 
 enum { F_NONE, F_ITEMS, F_ADDRESS, F_PAYMENT, F_CURRENCY, F_UNKNOWN };
@@ -26,6 +27,10 @@ typedef struct dec {
     int top_key, item_key;
     unsigned seen_top, seen_item;
     size_t n_items, cap_items; /* items seen; only the first ORDERD_ITEMS_MAX are kept */
+    /* Each kept item's price as written: the currency may come after the
+     * items, and its minor unit decides what a price may be (finish_root). */
+    orderd_str_t *price_text;
+    int currency_bad;          /* the currency was named and refused: prices are checked as USD's */
     int bad_items;             /* some item failed: no total */
     int items_reported;        /* "items" itself was the wrong type: already named */
     orderd_order_draft_t *draft;
@@ -57,10 +62,9 @@ static void add_error(dec_t *d, const char *field, const char *message)
     push(d, &d->top, field, message);
 }
 
-static void item_error(dec_t *d, const char *name, const char *message)
+static void item_error_at(dec_t *d, size_t idx, const char *name, const char *message)
 {
     char buf[64];
-    size_t idx = d->n_items - 1;
     d->bad_items = 1;
     /* past the cap only the count goes on: naming the field first took ~70
      * bytes of request memory for each 3-byte "{}," of a 1 MiB body */
@@ -73,6 +77,11 @@ static void item_error(dec_t *d, const char *name, const char *message)
     char *field = orderd_alloc(d->a, (size_t)n + 1);
     memcpy(field, buf, (size_t)n + 1);
     push(d, &d->items, field, message);
+}
+
+static void item_error(dec_t *d, const char *name, const char *message)
+{
+    item_error_at(d, d->n_items - 1, name, message);
 }
 
 static const char *const top_names[] = {NULL, "items", "shipping_address", "payment_method", "currency"};
@@ -98,12 +107,17 @@ static void new_item(dec_t *d)
     if (d->n_items > d->cap_items) {
         size_t ncap = d->cap_items == 0 ? 4 : d->cap_items * 2;
         orderd_item_draft_t *n = orderd_alloc(d->a, ncap * sizeof(*n));
-        if (d->cap_items != 0)
+        orderd_str_t *t = orderd_alloc(d->a, ncap * sizeof(*t));
+        if (d->cap_items != 0) {
             memcpy(n, d->draft->items, (d->n_items - 1) * sizeof(*n));
+            memcpy(t, d->price_text, (d->n_items - 1) * sizeof(*t));
+        }
         d->draft->items = n;
+        d->price_text = t;
         d->cap_items = ncap;
     }
     d->draft->items[d->n_items - 1] = (orderd_item_draft_t){{NULL, 0}, 0, 0};
+    d->price_text[d->n_items - 1] = (orderd_str_t){NULL, 0};
 }
 
 static orderd_item_draft_t *cur_item(dec_t *d)
@@ -167,6 +181,60 @@ static void finish_item(dec_t *d)
             item_error(d, item_names[k], "is required");
 }
 
+static const char *pool_cstr(dec_t *d, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = orderd_alloc(d->a, n);
+    memcpy(c, s, n);
+    return c;
+}
+
+/* The rule a price breaks in this order's currency. Two-digit currencies,
+ * USD among them, keep the message clients have always had. */
+static const char *price_rule(dec_t *d, int digits)
+{
+    char buf[ORDERD_MONEY_RULE_MAX];
+    if (digits == 2)
+        return item_rules[I_PRICE];
+    orderd_money_rule((unsigned)digits, d->draft->currency, buf);
+    return pool_cstr(d, buf);
+}
+
+/* The largest amount in this currency, and why (I-JSON). `what` starts it. */
+static const char *limit_rule(dec_t *d, int digits, const char *what)
+{
+    char max[ORDERD_MONEY_FMT_MAX], buf[160];
+    (void)orderd_money_format(ORDERD_MONEY_MAX_MINOR, (unsigned)digits, max);
+    snprintf(buf, sizeof(buf), "%s at most %s %.3s: 15 significant digits, so that every JSON client reads it exactly",
+             what, max, d->draft->currency);
+    return pool_cstr(d, buf);
+}
+
+/* Each kept price against the currency's minor unit and the 15-digit limit. */
+static void check_prices(dec_t *d, int digits)
+{
+    const char *rule = NULL, *limit = NULL;
+    size_t kept = d->n_items < ORDERD_ITEMS_MAX ? d->n_items : ORDERD_ITEMS_MAX;
+    for (size_t i = 0; i < kept; ++i) {
+        orderd_str_t t = d->price_text[i];
+        int64_t p;
+        if (t.base == NULL) /* missing or the wrong type: already named */
+            continue;
+        int rc = orderd_money_parse(t.base, t.len, (unsigned)digits, &p);
+        if (rc == ORDERD_MONEY_ERANGE || (rc == ORDERD_MONEY_OK && p > ORDERD_MONEY_MAX_MINOR)) {
+            if (limit == NULL)
+                limit = limit_rule(d, digits, "must be");
+            item_error_at(d, i, item_names[I_PRICE], limit);
+        } else if (rc != ORDERD_MONEY_OK) {
+            if (rule == NULL)
+                rule = price_rule(d, digits);
+            item_error_at(d, i, item_names[I_PRICE], rule);
+        } else {
+            d->draft->items[i].price = p;
+        }
+    }
+}
+
 static void finish_root(dec_t *d)
 {
     orderd_order_draft_t *dr = d->draft;
@@ -175,6 +243,11 @@ static void finish_root(dec_t *d)
             add_error(d, top_names[k], "is required");
     if (!(d->seen_top & (1u << F_ITEMS)) || d->items_reported)
         return;
+    /* a refused currency left the default in the draft: USD's two digits */
+    int digits = orderd_currency_minor_units(dr->currency);
+    if (digits < 0 || d->currency_bad)
+        digits = 2;
+    check_prices(d, digits);
     if (d->n_items == 0 || d->n_items > ORDERD_ITEMS_MAX) {
         add_error(d, "items", top_rules[F_ITEMS]);
         return;
@@ -186,8 +259,8 @@ static void finish_root(dec_t *d)
     for (size_t i = 0; i < dr->n_items; ++i) {
         int64_t line;
         if (__builtin_mul_overflow(dr->items[i].price, (int64_t)dr->items[i].quantity, &line) ||
-            __builtin_add_overflow(total, line, &total)) {
-            add_error(d, "items", "the order total exceeds the largest supported amount");
+            __builtin_add_overflow(total, line, &total) || total > ORDERD_MONEY_MAX_MINOR) {
+            add_error(d, "items", limit_rule(d, digits, "the order total must be"));
             return;
         }
     }
@@ -288,6 +361,18 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
         case F_CURRENCY:
             if (len != 3 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' || s[2] < 'A' || s[2] > 'Z')
                 return wrong_value(d), 1;
+            switch (orderd_currency_lookup((const char *)s)) {
+            case ORDERD_CURRENCY_UNKNOWN:
+                d->currency_bad = 1;
+                add_error(d, "currency", "is not an ISO 4217 currency code");
+                return 1;
+            case ORDERD_CURRENCY_NOT_PAYABLE:
+                d->currency_bad = 1;
+                add_error(d, "currency",
+                          "is not a currency orders can be paid in (an ISO 4217 code of a fund, a precious metal "
+                          "or for testing, with no minor unit)");
+                return 1;
+            }
             memcpy(dr->currency, s, 3);
             return 1;
         case F_UNKNOWN:
@@ -322,11 +407,9 @@ static int on_number(void *ctx, const char *s, size_t len)
         return 1;
     }
     if (d->depth == 3 && d->item_key == I_PRICE) {
-        int64_t p;
-        if (orderd_money_parse(s, len, 2, &p) != ORDERD_MONEY_OK)
-            return wrong_value(d), 1;
+        /* checked in finish_root, once the currency is known */
         if (cur_item(d) != NULL)
-            cur_item(d)->price = p;
+            d->price_text[d->n_items - 1] = pool_copy(d, (const unsigned char *)s, len);
         return 1;
     }
     if ((d->depth == 1 && d->top_key == F_UNKNOWN) || (d->depth == 3 && d->item_key == I_UNKNOWN))

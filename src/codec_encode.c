@@ -75,10 +75,11 @@ static void gen_uint(yajl_gen g, unsigned long long v)
     yajl_gen_number(g, p, (size_t)(buf + sizeof(buf) - p));
 }
 
-static void gen_money(yajl_gen g, int64_t minor)
+/* `digits`: the currency's minor unit, so JPY 10 is 10 and KWD 1.234 is 1.234 */
+static void gen_money(yajl_gen g, int64_t minor, unsigned digits)
 {
     char buf[ORDERD_MONEY_FMT_MAX];
-    size_t n = orderd_money_format(minor, buf);
+    size_t n = orderd_money_format(minor, digits, buf);
     yajl_gen_number(g, buf, n);
 }
 
@@ -92,8 +93,7 @@ static void gen_time(yajl_gen g, int64_t ms)
 /* An amount of order `o`'s currency. */
 static void gen_amount(yajl_gen g, const orderd_order_t *o, int64_t minor)
 {
-    (void)o;
-    gen_money(g, minor);
+    gen_money(g, minor, orderd_order_digits(o));
 }
 
 static void gen_time_or_null(yajl_gen g, int64_t ms)
@@ -232,6 +232,7 @@ static void gen_order(yajl_gen g, const orderd_order_t *o, int preview)
 {
     char id[ORDERD_ID_LEN];
     orderd_id_format(o->id, id);
+    unsigned digits = orderd_order_digits(o);
     yajl_gen_map_open(g);
     KEY(g, "id");
     yajl_gen_string(g, (const unsigned char *)id, sizeof(id));
@@ -248,7 +249,7 @@ static void gen_order(yajl_gen g, const orderd_order_t *o, int preview)
         KEY(g, "quantity");
         gen_uint(g, o->items[i].quantity);
         KEY(g, "price");
-        gen_money(g, o->items[i].price);
+        gen_money(g, o->items[i].price, digits);
         orderd_line_t line;
         orderd_order_line(o, i, &line);
         KEY(g, "line_id");
@@ -265,7 +266,12 @@ static void gen_order(yajl_gen g, const orderd_order_t *o, int preview)
     KEY(g, "currency");
     yajl_gen_string(g, (const unsigned char *)o->currency, 3);
     KEY(g, "total");
-    gen_money(g, o->total);
+    gen_money(g, o->total, digits);
+    KEY(g, "total_minor");
+    if (o->total >= 0)
+        gen_uint(g, (unsigned long long)o->total);
+    else
+        yajl_gen_integer(g, o->total);
     KEY(g, "shipping_address");
     gen_str(g, orderd_order_address(o));
     KEY(g, "payment_method");

@@ -1,5 +1,6 @@
 #include "orderd/money.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /*
@@ -105,30 +106,39 @@ int orderd_money_parse(const char *text, size_t len, unsigned frac_digits, int64
     return ORDERD_MONEY_OK;
 }
 
-size_t orderd_money_format(int64_t minor, char buf[ORDERD_MONEY_FMT_MAX])
+size_t orderd_money_format(int64_t minor, unsigned digits, char buf[ORDERD_MONEY_FMT_MAX])
 {
     char tmp[ORDERD_MONEY_FMT_MAX];
     size_t n = 0, len = 0;
     uint64_t v = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
 
-    /* digits in reverse, at least three so there is a "0.0x" */
+    if (digits > ORDERD_MONEY_MAX_DIGITS)
+        digits = ORDERD_MONEY_MAX_DIGITS;
+    /* digits in reverse, at least digits + 1 so there is a "0.0x" */
     do {
         tmp[n++] = (char)('0' + v % 10);
         v /= 10;
-    } while (v != 0 || n < 3);
+    } while (v != 0 || n < digits + 1);
     if (minor < 0)
         buf[len++] = '-';
-    while (n > 2)
+    while (n > digits)
         buf[len++] = tmp[--n];
-    buf[len++] = '.';
-    buf[len++] = tmp[1];
-    buf[len++] = tmp[0];
+    if (digits != 0) {
+        buf[len++] = '.';
+        while (n > 0)
+            buf[len++] = tmp[--n];
+    }
     buf[len] = '\0';
     return len;
 }
 
-int orderd_currency_minor_units(const char code[3])
+void orderd_money_rule(unsigned digits, const char currency[3], char buf[ORDERD_MONEY_RULE_MAX])
 {
-    (void)code;
-    return 2;
+    if (digits == 2)
+        snprintf(buf, ORDERD_MONEY_RULE_MAX, "must be a number >= 0 with at most 2 decimal places");
+    else if (digits == 0)
+        snprintf(buf, ORDERD_MONEY_RULE_MAX, "must be a number >= 0 with no decimal places for %.3s", currency);
+    else
+        snprintf(buf, ORDERD_MONEY_RULE_MAX, "must be a number >= 0 with at most %u decimal places for %.3s", digits,
+                 currency);
 }

@@ -1,5 +1,7 @@
 #include "orderd/order.h"
 
+#include "orderd/currency.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -70,6 +72,7 @@ void orderd_order_build(orderd_order_t *dst, uint64_t id, orderd_str_t user_id, 
     dst->payment_len = (uint8_t)draft->payment_method.len;
     dst->status = ORDERD_STATUS_PENDING;
     memcpy(dst->currency, draft->currency, 3);
+    dst->money_scale = ORDERD_MONEY_SCALE_CURRENCY;
 
     char *s = strings_of(dst), *p = s;
     memcpy(p, user_id.base, user_id.len);
@@ -89,6 +92,12 @@ void orderd_order_build(orderd_order_t *dst, uint64_t id, orderd_str_t user_id, 
     }
     /* padding bytes are zero so identical orders are identical bytes */
     memset(p, 0, (size_t)((char *)dst + size - p));
+}
+
+unsigned orderd_order_digits(const orderd_order_t *o)
+{
+    int d = o->money_scale == ORDERD_MONEY_SCALE_CURRENCY ? orderd_currency_minor_units(o->currency) : 2;
+    return d < 0 ? 2u : (unsigned)d;
 }
 
 orderd_str_t orderd_order_user(const orderd_order_t *o)
@@ -115,7 +124,8 @@ int orderd_order_check(const orderd_order_t *o, size_t size)
 {
     if (size < sizeof(*o) || o->size != size || o->status >= ORDERD_STATUS_COUNT || o->n_items == 0 ||
         o->n_items > ORDERD_ITEMS_MAX || o->user_len == 0 || o->user_len > ORDERD_USER_ID_MAX ||
-        o->address_len > ORDERD_ADDRESS_MAX || o->payment_len > ORDERD_PAYMENT_MAX || o->version == 0)
+        o->address_len > ORDERD_ADDRESS_MAX || o->payment_len > ORDERD_PAYMENT_MAX || o->version == 0 ||
+        o->money_scale > ORDERD_MONEY_SCALE_CURRENCY)
         return -1;
     size_t strings_at = sizeof(*o) + (size_t)o->n_items * sizeof(orderd_item_t);
     if (strings_at > size)

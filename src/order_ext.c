@@ -242,7 +242,7 @@ orderd_order_t *orderd_order_pack(const orderd_order_doc_t *doc, const orderd_al
     orderd_order_t *o = orderd_alloc(a, size);
     memset(o, 0, size);
     *o = doc->head;
-    memset(o->_reserved, 0, sizeof(o->_reserved));
+    o->_reserved = 0;
     o->size = (uint32_t)size;
     o->n_items = (uint16_t)doc->n_lines;
     o->user_len = (uint8_t)doc->user_id.len;

@@ -203,9 +203,7 @@ static int64_t total_of(const orderd_order_doc_t *d)
 
 static void money_text(const op_ctx_t *c, int64_t minor, char buf[ORDERD_MONEY_FMT_MAX])
 {
-    /* the two-digit form until every caller writes the currency's digits */
-    (void)c;
-    orderd_money_format(minor, buf);
+    orderd_money_format(minor, c->digits, buf);
 }
 
 /* Reads an amount in the order's currency: 0 and *out, or -1 with the error named. */
@@ -217,9 +215,11 @@ static int parse_amount(op_ctx_t *c, orderd_str_t text, const char *list, size_t
     if (rc == ORDERD_MONEY_OK || rc == ORDERD_MONEY_ERANGE)
         field_error(c, list, i, member, "must fit in 15 significant digits (at most %lld minor units)",
                     ORDERD_MONEY_MAX_MINOR);
-    else
-        field_error(c, list, i, member, "must be a number >= 0 with at most %u decimal places for %.3s", c->digits,
-                    c->o->currency);
+    else {
+        char rule[ORDERD_MONEY_RULE_MAX];
+        orderd_money_rule(c->digits, c->o->currency, rule);
+        field_error(c, list, i, member, "%s", rule);
+    }
     return -1;
 }
 
@@ -646,8 +646,7 @@ orderd_op_outcome_t orderd_op_apply(const orderd_order_t *o, const orderd_op_t *
                                     int64_t now_ms, const orderd_alloc_t *a, orderd_op_result_t *res)
 {
     memset(res, 0, sizeof(*res));
-    int digits = orderd_currency_minor_units(o->currency);
-    op_ctx_t c = {.o = o, .a = a, .digits = digits < 0 ? 2u : (unsigned)digits, .res = res,
+    op_ctx_t c = {.o = o, .a = a, .digits = orderd_order_digits(o), .res = res,
                   .at_ms = now_ms > o->updated_ms ? now_ms : o->updated_ms};
     orderd_id_format(o->id, c.id);
     c.id[ORDERD_ID_LEN] = '\0';

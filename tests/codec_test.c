@@ -17,6 +17,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "orderd/codec.h"
+#include "orderd/currency.h"
 #include "orderd/money.h"
 #include "orderd/order.h"
 #include "fixture.h"
@@ -808,6 +809,8 @@ static void test_decode_price(void **state)
     static const char *const bad[] = {
         "10.999", "-1", "-0.01", "'10.99'", "1e-3", "0.001", "1e400", "92233720368547758.08",
         "100000000000000000000", "null", "true", "[1]", "{}",
+        /* past 15 significant digits (ORDERD_MONEY_MAX_MINOR cents) */
+        "92233720368547758.07", "10000000000000", "99999999999999.99", "1e13",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char item[128];
@@ -825,7 +828,7 @@ static void test_decode_price(void **state)
     } good[] = {
         {"10.99", 1099}, {"10.990", 1099}, {"1.5e1", 1500}, {"1E2", 10000}, {"15e-1", 150}, {"0", 0},
         {"0.00", 0},     {"-0", 0},        {"7", 700},      {"0.1", 10},    {"1234e-2", 1234},
-        {"92233720368547758.07", INT64_MAX},
+        {"9999999999999.99", ORDERD_MONEY_MAX_MINOR}, {"99999999999.9999e2", ORDERD_MONEY_MAX_MINOR},
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         char item[128];
@@ -1041,40 +1044,164 @@ static void test_decode_unknown_members_ignored(void **state)
     assert_memory_equal(x.d.currency, "USD", 3);
 }
 
+/* INVALID with exactly one error: `field`, saying `message`. */
+static void expect_only_x(const dec_t *x, const char *field, const char *message, int line)
+{
+    if (x->rc != ORDERD_DECODE_INVALID || x->r.n_errors != 1 || strcmp(x->r.errors[0].field, field) != 0 ||
+        strcmp(x->r.errors[0].message, message) != 0) {
+        dump_report(x);
+        fail_msg("line %d: want one %s error \"%s\"", line, field, message);
+    }
+}
+
+#define EXPECT_ONLY(x, field, message) expect_only_x(&(x), (field), (message), __LINE__)
+
 static void test_decode_total(void **state)
 {
-    dec_t x = decode_q(state, "{'items':[{'product_id':'a','quantity':1,'price':92233720368547758.07}],"
+    dec_t x = decode_q(state, "{'items':[{'product_id':'a','quantity':1,'price':9999999999999.99}],"
                               "'shipping_address':'a','payment_method':'c'}");
-    EXPECT_OK(x, "total exactly INT64_MAX");
-    assert_true(x.d.total == INT64_MAX);
+    EXPECT_OK(x, "total exactly 15 digits");
+    assert_true(x.d.total == ORDERD_MONEY_MAX_MINOR);
 
-    x = decode_q(state, "{'items':[{'product_id':'a','quantity':1,'price':92233720368547758.07},"
+    x = decode_q(state, "{'items':[{'product_id':'a','quantity':1,'price':9999999999999.99},"
                         "{'product_id':'b','quantity':1,'price':0.01}],'shipping_address':'a','payment_method':'c'}");
-    EXPECT_FIELDS(x, "sum overflows by one cent", "items");
+    EXPECT_ONLY(x, "items", "the order total must be at most 9999999999999.99 USD: 15 significant digits, so that "
+                            "every JSON client reads it exactly");
 
-    x = decode_q(state, "{'items':[{'product_id':'a','quantity':2,'price':46116860184273879.04}],"
+    x = decode_q(state, "{'items':[{'product_id':'a','quantity':2,'price':5000000000000}],"
                         "'shipping_address':'a','payment_method':'c'}");
-    EXPECT_FIELDS(x, "2 x 2^62 cents overflows", "items");
+    EXPECT_FIELDS(x, "2 x 5e14 cents is 16 digits", "items");
 
-    x = decode_q(state, "{'items':[{'product_id':'a','quantity':2,'price':46116860184273879.03}],"
+    x = decode_q(state, "{'items':[{'product_id':'a','quantity':3,'price':3333333333333.33}],"
                         "'shipping_address':'a','payment_method':'c'}");
-    EXPECT_OK(x, "2 x (2^62 - 1) cents fits");
-    assert_true(x.d.total == INT64_C(9223372036854775806));
+    EXPECT_OK(x, "3 x 333333333333333 cents fits");
+    assert_true(x.d.total == INT64_C(999999999999999));
 
-    x = decode_q(state, "{'items':[{'product_id':'a','quantity':1000000,'price':10000000000000}],"
+    x = decode_q(state, "{'items':[{'product_id':'a','quantity':1000000,'price':9999999999999}],"
                         "'shipping_address':'a','payment_method':'c'}");
-    EXPECT_FIELDS(x, "1e6 x 1e15 cents overflows", "items");
+    EXPECT_FIELDS(x, "1e6 x 1e15 cents overflows int64", "items");
 
-    /* many items each fine (1e6 x 1e12 cents = 1e18), the sum not: 1000 x 1e18 */
-    char *b = body_with_items(1000, "{'product_id':'p%zu','quantity':1000000,'price':10000000000}");
+    /* many items each fine (1e6 x 1e10 cents = 1e16), the sum not: 1000 x 1e16 */
+    char *b = body_with_items(1000, "{'product_id':'p%zu','quantity':1000000,'price':100000000}");
     x = decode_s(state, b);
     free(b);
     EXPECT_FIELDS(x, "1000 big items", "items");
 
     /* an overflowing total does not hide other errors */
-    x = decode_q(state, "{'items':[{'product_id':'a','quantity':1000000,'price':10000000000000}],"
+    x = decode_q(state, "{'items':[{'product_id':'a','quantity':1000000,'price':10000000000}],"
                         "'shipping_address':'','payment_method':'c'}");
     EXPECT_FIELDS(x, "overflow and an empty address", "items", "shipping_address");
+}
+
+/* A body of one item at `price` and the member `currency` after the items. */
+static dec_t decode_priced(void **state, const char *price, const char *currency)
+{
+    char item[128], rest[64];
+    snprintf(item, sizeof(item), "'product_id':'p','quantity':1,'price':%s", price);
+    snprintf(rest, sizeof(rest), ",'currency':'%s'", currency);
+    char *b = body_with_item(item, rest);
+    dec_t x = decode_s(state, b);
+    free(b);
+    return x;
+}
+
+static void expect_price_ok(void **state, const char *price, const char *cur, int64_t want, int line)
+{
+    dec_t x = decode_priced(state, price, cur);
+    if (x.rc != ORDERD_DECODE_OK || x.d.items[0].price != want || x.d.total != want) {
+        dump_report(&x);
+        fail_msg("line %d: %s %s: want OK with %" PRId64 " minor units", line, price, cur, want);
+    }
+    assert_memory_equal(x.d.currency, cur, 3);
+}
+
+static void expect_price_bad(void **state, const char *price, const char *cur, const char *message, int line)
+{
+    dec_t x = decode_priced(state, price, cur);
+    expect_only_x(&x, "items[0].price", message, line);
+}
+
+#define PRICE_OK(p, cur, want) expect_price_ok(state, (p), (cur), (want), __LINE__)
+#define PRICE_BAD(p, cur, msg) expect_price_bad(state, (p), (cur), (msg), __LINE__)
+
+/* Each currency's ISO 4217 minor unit decides a price's decimals, wherever
+ * the currency is in the body. */
+static void test_decode_currency_minor_units(void **state)
+{
+    PRICE_OK("10", "JPY", 10);
+    PRICE_OK("10.0", "JPY", 10);
+    PRICE_OK("1e3", "JPY", 1000);
+    PRICE_OK("999999999999999", "JPY", ORDERD_MONEY_MAX_MINOR);
+    PRICE_BAD("10.5", "JPY", "must be a number >= 0 with no decimal places for JPY");
+    PRICE_BAD("-1", "JPY", "must be a number >= 0 with no decimal places for JPY");
+    PRICE_OK("1.234", "KWD", 1234);
+    PRICE_OK("1.5", "KWD", 1500);
+    PRICE_BAD("1.2345", "KWD", "must be a number >= 0 with at most 3 decimal places for KWD");
+    PRICE_OK("1.2345", "CLF", 12345);
+    PRICE_BAD("1.23456", "CLF", "must be a number >= 0 with at most 4 decimal places for CLF");
+    PRICE_OK("10.5", "EUR", 1050);
+    /* two-digit currencies keep the message clients know */
+    PRICE_BAD("10.999", "USD", "must be a number >= 0 with at most 2 decimal places");
+    PRICE_BAD("10.999", "EUR", "must be a number >= 0 with at most 2 decimal places");
+    PRICE_BAD("-0.01", "USD", "must be a number >= 0 with at most 2 decimal places");
+    /* 15 significant digits in every minor unit */
+    PRICE_BAD("1000000000000000", "JPY",
+              "must be at most 999999999999999 JPY: 15 significant digits, so that every JSON client reads it exactly");
+    PRICE_OK("999999999999.999", "KWD", ORDERD_MONEY_MAX_MINOR);
+    PRICE_BAD("1000000000000", "KWD",
+              "must be at most 999999999999.999 KWD: 15 significant digits, so that every JSON client reads it exactly");
+    PRICE_OK("99999999999.9999", "CLF", ORDERD_MONEY_MAX_MINOR);
+    PRICE_BAD("100000000000", "CLF",
+              "must be at most 99999999999.9999 CLF: 15 significant digits, so that every JSON client reads it exactly");
+    PRICE_BAD("99999999999999.99", "USD",
+              "must be at most 9999999999999.99 USD: 15 significant digits, so that every JSON client reads it exactly");
+    PRICE_BAD("1e400", "USD",
+              "must be at most 9999999999999.99 USD: 15 significant digits, so that every JSON client reads it exactly");
+
+    /* the currency before the items, and absent (USD) */
+    dec_t x = decode_q(state, "{'currency':'JPY','items':[{'product_id':'p','quantity':2,'price':500}],"
+                              "'shipping_address':'a','payment_method':'c'}");
+    EXPECT_OK(x, "JPY first");
+    assert_true(x.d.total == 1000);
+    x = decode_q(state, "{'currency':'JPY','items':[{'product_id':'p','quantity':2,'price':0.5}],"
+                        "'shipping_address':'a','payment_method':'c'}");
+    EXPECT_FIELDS(x, "JPY first, 0.5", "items[0].price");
+    x = decode_q(state, "{'items':[{'product_id':'p','quantity':2,'price':0.5}],'shipping_address':'a',"
+                        "'payment_method':'c'}");
+    EXPECT_OK(x, "no currency: USD");
+    assert_memory_equal(x.d.currency, "USD", 3);
+    assert_true(x.d.total == 100);
+    /* the total in the currency's units: 1000 x 1e12 yen is past 15 digits */
+    x = decode_q(state, "{'items':[{'product_id':'p','quantity':1000,'price':1000000000000}],"
+                        "'shipping_address':'a','payment_method':'c','currency':'JPY'}");
+    EXPECT_ONLY(x, "items", "the order total must be at most 999999999999999 JPY: 15 significant digits, so that "
+                            "every JSON client reads it exactly");
+    /* several prices, each in the item it belongs to */
+    x = decode_q(state, "{'items':[{'product_id':'p','quantity':1,'price':1.5},{'product_id':'q','quantity':1,"
+                        "'price':2},{'product_id':'r','quantity':0,'price':2.25}],'shipping_address':'a',"
+                        "'payment_method':'c','currency':'JPY'}");
+    EXPECT_FIELDS(x, "JPY items", "items[0].price", "items[2].price", "items[2].quantity");
+}
+
+static void test_decode_currency_codes(void **state)
+{
+    static const char *const unknown[] = {"XYZ", "AAA", "ABC", "DEM"};
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        dec_t x = decode_priced(state, "1", unknown[i]);
+        EXPECT_FIELDS(x, unknown[i], "currency");
+        assert_string_equal(x.r.errors[0].message, "is not an ISO 4217 currency code");
+    }
+    static const char *const refused[] = {"XAU", "XAG", "XPT", "XPD", "XDR", "XTS", "XXX", "XBA", "XSU", "XUA"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        dec_t x = decode_priced(state, "1", refused[i]);
+        EXPECT_FIELDS(x, refused[i], "currency");
+        assert_non_null(strstr(x.r.errors[0].message, "not a currency orders can be paid in"));
+    }
+    /* an unusable currency: prices are still checked, as USD */
+    dec_t x = decode_priced(state, "10.999", "XYZ");
+    EXPECT_FIELDS(x, "XYZ and 10.999", "currency", "items[0].price");
+    x = decode_priced(state, "10.99", "XAU");
+    EXPECT_FIELDS(x, "XAU and 10.99", "currency");
 }
 
 /* decisions.md: "one entry per broken field ... At most 1000 entries." */
@@ -1202,18 +1329,27 @@ static void expect_json_int(yajl_val v, long long want, const char *what)
     expect_json_number_text(v, txt, what);
 }
 
-static void money_text(int64_t v, char *buf, size_t cap)
+/* An amount as the order's currency writes it: printf, not orderd_money_format */
+static void money_text(int64_t v, const char cur[3], char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%" PRId64 ".%02d", v / 100, (int)(v % 100));
+    static const int64_t pow10[] = {1, 10, 100, 1000, 10000};
+    int d = orderd_currency_minor_units(cur);
+    if (d < 0)
+        d = 2;
+    if (d == 0)
+        snprintf(buf, cap, "%" PRId64, v);
+    else
+        snprintf(buf, cap, "%" PRId64 ".%0*d", v / pow10[d], d, (int)(v % pow10[d]));
 }
 
 /* Checks the whole encoded order against the blob, member by member. */
 static void check_encoded_order(yajl_val root, const orderd_order_t *o)
 {
-    static const char *const keys[] = {"id",       "user_id",          "status",         "items",
-                                       "currency", "total",            "shipping_address", "payment_method",
-                                       "created_at", "updated_at",     "version",        "shipments",
-                                       "returns",    "refunds",        "refunded_total", "refunded_total_minor"};
+    static const char *const keys[] = {"id",          "user_id",          "status",         "items",
+                                       "currency",    "total",            "total_minor",    "shipping_address",
+                                       "payment_method", "created_at",    "updated_at",     "version",
+                                       "shipments",   "returns",          "refunds",        "refunded_total",
+                                       "refunded_total_minor"};
     expect_keys(root, keys, sizeof(keys) / sizeof(keys[0]));
 
     char id[ORDERD_ID_LEN];
@@ -1225,8 +1361,9 @@ static void check_encoded_order(yajl_val root, const orderd_order_t *o)
     expect_json_string(member(root, "status"), st, strlen(st), "status");
     expect_json_string(member(root, "currency"), o->currency, 3, "currency");
     char m[64];
-    money_text(o->total, m, sizeof(m));
+    money_text(o->total, o->currency, m, sizeof(m));
     expect_json_number_text(member(root, "total"), m, "total");
+    expect_json_int(member(root, "total_minor"), o->total, "total_minor");
     orderd_str_t s = orderd_order_address(o);
     expect_json_string(member(root, "shipping_address"), s.base, s.len, "shipping_address");
     s = orderd_order_payment(o);
@@ -1253,7 +1390,7 @@ static void check_encoded_order(yajl_val root, const orderd_order_t *o)
         orderd_str_t p = orderd_order_product(o, i);
         expect_json_string(member(it, "product_id"), p.base, p.len, "product_id");
         expect_json_int(member(it, "quantity"), o->items[i].quantity, "quantity");
-        money_text(o->items[i].price, m, sizeof(m));
+        money_text(o->items[i].price, o->currency, m, sizeof(m));
         expect_json_number_text(member(it, "price"), m, "price");
     }
 }
@@ -1274,7 +1411,46 @@ static void test_encode_seed_order(void **state)
     expect_json_int(member(root, "version"), 1, "version");
     yajl_val it1 = member(root, "items")->u.array.values[1];
     expect_json_number_text(member(it1, "price"), "19.99", "price");
+    expect_json_int(member(root, "total_minor"), 4197, "total_minor");
+    /* total_minor comes right after total */
+    size_t at = 0;
+    while (at < root->u.object.len && strcmp(root->u.object.keys[at], "total") != 0)
+        at++;
+    assert_true(at + 1 < root->u.object.len);
+    assert_string_equal(root->u.object.keys[at + 1], "total_minor");
     yajl_tree_free(root);
+}
+
+/* Prices and totals with exactly the currency's ISO 4217 digits. */
+static void test_encode_currency_digits(void **state)
+{
+    static const struct {
+        const char cur[4];
+        int64_t price;
+        uint32_t qty;
+        const char *price_text, *total_text;
+    } cases[] = {
+        {"JPY", 10, 3, "10", "30"},          {"JPY", 0, 1, "0", "0"},
+        {"USD", 1050, 2, "10.50", "21.00"},  {"KWD", 1234, 2, "1.234", "2.468"},
+        {"KWD", 5, 1, "0.005", "0.005"},     {"CLF", 12345, 1, "1.2345", "1.2345"},
+        {"CLF", ORDERD_MONEY_MAX_MINOR, 1, "99999999999.9999", "99999999999.9999"},
+        {"XYZ", 1050, 1, "10.50", "10.50"}, /* never let in; still readable */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        orderd_alloc_t a = test_alloc(state);
+        orderd_item_draft_t items[] = {{ORDERD_STR("a"), cases[i].qty, cases[i].price}};
+        int64_t total = cases[i].price * cases[i].qty;
+        orderd_order_draft_t d = {items, 1, ORDERD_STR("x"), ORDERD_STR("y"), {0}, total};
+        memcpy(d.currency, cases[i].cur, 3);
+        orderd_order_t *o = order_from_draft(&a, 7, ORDERD_STR("u"), &d, 0);
+        yajl_val root = parse_json(orderd_codec_encode_order(o, &a));
+        check_encoded_order(root, o);
+        expect_json_number_text(member(member(root, "items")->u.array.values[0], "price"), cases[i].price_text,
+                                cases[i].cur);
+        expect_json_number_text(member(root, "total"), cases[i].total_text, cases[i].cur);
+        expect_json_int(member(root, "total_minor"), total, cases[i].cur);
+        yajl_tree_free(root);
+    }
 }
 
 static void test_encode_money_forms(void **state)
@@ -1404,10 +1580,19 @@ static void test_decode_encode_round_trip(void **state)
             d.items[i].price = (int64_t)(test_rng_next(&r) % 1000000000ULL) >> test_rng_below(&r, 30);
             d.total += d.items[i].price * d.items[i].quantity;
         }
+        /* within 15 digits, or the decoder refuses it */
+        while (d.total > ORDERD_MONEY_MAX_MINOR) {
+            d.total = 0;
+            for (size_t i = 0; i < d.n_items; i++) {
+                d.items[i].price >>= 8;
+                d.total += d.items[i].price * d.items[i].quantity;
+            }
+        }
         d.shipping_address = rand_utf8(&r, &a, ORDERD_ADDRESS_MAX);
         d.payment_method = rand_utf8(&r, &a, ORDERD_PAYMENT_MAX);
-        for (int k = 0; k < 3; k++)
-            d.currency[k] = (char)('A' + test_rng_below(&r, 26));
+        /* every minor unit: 0, 2, 3, 4 */
+        static const char *const curs[] = {"USD", "EUR", "JPY", "KRW", "KWD", "BHD", "CLF", "UYW", "GBP"};
+        memcpy(d.currency, curs[test_rng_below(&r, sizeof(curs) / sizeof(curs[0]))], 3);
         orderd_str_t user = rand_utf8(&r, &a, ORDERD_USER_ID_MAX);
         uint64_t id = test_rng_next(&r);
         orderd_order_t *o = order_from_draft(&a, id, user, &d, (int64_t)(test_rng_next(&r) % 4102444800000ULL));
@@ -1579,11 +1764,14 @@ int main(void)
         TEST_ARENA_TEST(test_decode_duplicate_members),
         TEST_ARENA_TEST(test_decode_unknown_members_ignored),
         TEST_ARENA_TEST(test_decode_total),
+        TEST_ARENA_TEST(test_decode_currency_minor_units),
+        TEST_ARENA_TEST(test_decode_currency_codes),
         cmocka_unit_test(test_error_cap_constant),
         TEST_ARENA_TEST(test_decode_error_cap),
         TEST_ARENA_TEST(test_decode_report_messages),
         TEST_ARENA_TEST(test_encode_seed_order),
         TEST_ARENA_TEST(test_encode_money_forms),
+        TEST_ARENA_TEST(test_encode_currency_digits),
         TEST_ARENA_TEST(test_encode_escaping),
         TEST_ARENA_TEST(test_decode_encode_round_trip),
         TEST_ARENA_TEST(test_encode_page),

@@ -294,34 +294,98 @@ static void test_parse_other_fraction_digits(void **state)
     check_err("0.05", 1, ORDERD_MONEY_EPRECISION, __LINE__);
 }
 
-static void check_format(int64_t v, const char *want)
+static void check_format_d(int64_t v, unsigned digits, const char *want, int line)
 {
     char buf[ORDERD_MONEY_FMT_MAX];
     memset(buf, 'X', sizeof(buf));
-    size_t n = orderd_money_format(v, buf);
-    assert_string_equal(buf, want);
-    assert_int_equal(n, strlen(want));
+    size_t n = orderd_money_format(v, digits, buf);
+    if (strcmp(buf, want) != 0 || n != strlen(want))
+        fail_msg("line %d: format(%" PRId64 ", %u) = \"%s\" (len %zu), want \"%s\"", line, v, digits, buf, n, want);
 }
+
+#define FMT(v, digits, want) check_format_d((v), (digits), (want), __LINE__)
 
 static void test_format_known(void **state)
 {
-    check_format(4197, "41.97");
-    check_format(1050, "10.50");
-    check_format(0, "0.00");
-    check_format(5, "0.05");
-    check_format(10, "0.10");
-    check_format(99, "0.99");
-    check_format(100, "1.00");
-    check_format(2000, "20.00");
-    check_format(1099, "10.99");
-    check_format(INT64_MAX, "92233720368547758.07");
-    check_format(INT64_MAX - 7, "92233720368547758.00");
+    FMT(4197, 2, "41.97");
+    FMT(1050, 2, "10.50");
+    FMT(0, 2, "0.00");
+    FMT(5, 2, "0.05");
+    FMT(10, 2, "0.10");
+    FMT(99, 2, "0.99");
+    FMT(100, 2, "1.00");
+    FMT(2000, 2, "20.00");
+    FMT(1099, 2, "10.99");
+    FMT(INT64_MAX, 2, "92233720368547758.07");
+    FMT(INT64_MAX - 7, 2, "92233720368547758.00");
 }
 
-/* The reference: integer part and two-digit remainder printed with printf. */
-static void ref_format(int64_t v, char *buf, size_t cap)
+/* Every minor unit of ISO 4217: 0 has no point at all, 3 and 4 pad with zeros. */
+static void test_format_every_minor_unit(void **state)
 {
-    snprintf(buf, cap, "%" PRId64 ".%02d", v / 100, (int)(v % 100));
+    FMT(10, 0, "10");
+    FMT(0, 0, "0");
+    FMT(1050, 0, "1050");
+    FMT(ORDERD_MONEY_MAX_MINOR, 0, "999999999999999");
+    FMT(1234, 3, "1.234");
+    FMT(5, 3, "0.005");
+    FMT(0, 3, "0.000");
+    FMT(1050, 3, "1.050");
+    FMT(ORDERD_MONEY_MAX_MINOR, 3, "999999999999.999");
+    FMT(12345, 4, "1.2345");
+    FMT(1, 4, "0.0001");
+    FMT(0, 4, "0.0000");
+    FMT(ORDERD_MONEY_MAX_MINOR, 4, "99999999999.9999");
+    FMT(INT64_MAX, 4, "922337203685477.5807");
+    FMT(INT64_MIN, 4, "-922337203685477.5808");
+    FMT(INT64_MIN, 0, "-9223372036854775808");
+    FMT(-5, 2, "-0.05");
+    FMT(ORDERD_MONEY_MAX_MINOR, 2, "9999999999999.99");
+    /* past ISO 4217's largest minor unit: four digits */
+    FMT(12345, 5, "1.2345");
+    FMT(12345, 1000, "1.2345");
+}
+
+/* 15 digits: the limit survives a double, the next amount would not always
+ * (2^53 is 9007199254740992, 16 digits). */
+static void test_max_minor_is_15_digits(void **state)
+{
+    assert_true(ORDERD_MONEY_MAX_MINOR == 999999999999999LL);
+    assert_true((double)ORDERD_MONEY_MAX_MINOR == 999999999999999.0);
+    assert_true((int64_t)(double)ORDERD_MONEY_MAX_MINOR == ORDERD_MONEY_MAX_MINOR);
+    assert_true(ORDERD_MONEY_MAX_MINOR < (1LL << 53));
+    char buf[ORDERD_MONEY_FMT_MAX], back[64];
+    /* the example, 16 digits: a client parsing it as a double reads another cent */
+    snprintf(back, sizeof(back), "%.2f", strtod("99999999999999.99", NULL));
+    assert_string_equal(back, "99999999999999.98");
+    for (unsigned d = 0; d <= ORDERD_MONEY_MAX_DIGITS; ++d) {
+        size_t n = orderd_money_format(ORDERD_MONEY_MAX_MINOR, d, buf);
+        assert_int_equal(n, 15 + (d ? 1 : 0));
+        snprintf(back, sizeof(back), "%.*f", (int)d, strtod(buf, NULL));
+        assert_string_equal(back, buf);
+    }
+    /* and every amount up to it, in every minor unit (what RFC 7493 promises) */
+    test_rng_t rng = {0x7493};
+    for (int i = 0; i < 100000; i++) {
+        int64_t v = (int64_t)(test_rng_next(&rng) % (uint64_t)(ORDERD_MONEY_MAX_MINOR + 1));
+        if (i < 16)
+            v = ORDERD_MONEY_MAX_MINOR - i;
+        unsigned d = (unsigned)(test_rng_next(&rng) % (ORDERD_MONEY_MAX_DIGITS + 1));
+        (void)orderd_money_format(v, d, buf);
+        snprintf(back, sizeof(back), "%.*f", (int)d, strtod(buf, NULL));
+        if (strcmp(back, buf) != 0)
+            fail_msg("%s read as a double is %s", buf, back);
+    }
+}
+
+/* The reference: integer part and `digits`-digit remainder printed with printf. */
+static void ref_format(int64_t v, unsigned digits, char *buf, size_t cap)
+{
+    static const int64_t pow10[] = {1, 10, 100, 1000, 10000};
+    if (digits == 0)
+        snprintf(buf, cap, "%" PRId64, v);
+    else
+        snprintf(buf, cap, "%" PRId64 ".%0*d", v / pow10[digits], (int)digits, (int)(v % pow10[digits]));
 }
 
 static void test_format_matches_reference_and_round_trips(void **state)
@@ -332,17 +396,18 @@ static void test_format_matches_reference_and_round_trips(void **state)
         uint64_t r = test_rng_next(&rng);
         /* spread over all magnitudes: keep a random number of low bits */
         unsigned bits = (unsigned)(test_rng_next(&rng) % 64);
+        unsigned digits = (unsigned)(test_rng_next(&rng) % (ORDERD_MONEY_MAX_DIGITS + 1));
         int64_t v = (int64_t)((r & INT64_MAX) >> (63 - bits));
         if (i < 1000)
             v = i; /* every small value */
-        size_t n = orderd_money_format(v, buf);
-        ref_format(v, ref, sizeof(ref));
+        size_t n = orderd_money_format(v, digits, buf);
+        ref_format(v, digits, ref, sizeof(ref));
         if (strcmp(buf, ref) != 0 || n != strlen(ref))
-            fail_msg("format(%" PRId64 ") = \"%s\" (len %zu), want \"%s\"", v, buf, n, ref);
+            fail_msg("format(%" PRId64 ", %u) = \"%s\" (len %zu), want \"%s\"", v, digits, buf, n, ref);
         int64_t back = SENTINEL;
-        int rc = orderd_money_parse(buf, n, 2, &back);
+        int rc = orderd_money_parse(buf, n, digits, &back);
         if (rc != ORDERD_MONEY_OK || back != v)
-            fail_msg("parse(format(%" PRId64 ")) = rc %d value %" PRId64, v, rc, back);
+            fail_msg("parse(format(%" PRId64 ", %u)) = rc %d value %" PRId64, v, digits, rc, back);
     }
 }
 
@@ -363,6 +428,8 @@ int main(void)
         cmocka_unit_test(test_parse_zero_fraction_digits),
         cmocka_unit_test(test_parse_other_fraction_digits),
         cmocka_unit_test(test_format_known),
+        cmocka_unit_test(test_format_every_minor_unit),
+        cmocka_unit_test(test_max_minor_is_15_digits),
         cmocka_unit_test(test_format_matches_reference_and_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -560,6 +560,37 @@ static void test_totals_stay_exact(void **state)
     }
 }
 
+/* Amounts count the currency's minor unit; an order from before that (its
+ * money_scale 0) keeps counting hundredths, as it was acknowledged. */
+static void test_amounts_in_the_orders_digits(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    static const int64_t lines[][2] = {{1050, 1}};
+    orderd_order_t *o = order_of(&a, lines, 1);
+    memcpy(o->currency, "JPY", 3);
+    assert_int_equal(orderd_order_digits(o), 0);
+    orderd_edit_step_t step = {.kind = ORDERD_EDIT_ADD_ITEM, .quantity = 1, .product_id = S("p"), .price = S("1.5")};
+    orderd_op_t edit = {.type = ORDERD_OP_EDIT, .steps = &step, .n_steps = 1};
+    orderd_op_result_t res;
+    run(o, &edit, ORDERD_ACTOR_USER, T0_MS, &a, ORDERD_OP_INVALID, &res);
+    assert_string_equal(res.errors[0].field, "operations[0].price");
+    assert_non_null(strstr(res.errors[0].message, "no decimal places for JPY"));
+    step.price = S("15");
+    assert_int_equal(run(o, &edit, ORDERD_ACTOR_USER, T0_MS, &a, ORDERD_OP_OK, NULL)->items[1].price, 15);
+    /* the same order as a legacy blob: 1050 is 10.50 yen, and 1.5 is 150 */
+    o->money_scale = ORDERD_MONEY_SCALE_LEGACY;
+    assert_int_equal(orderd_order_digits(o), 2);
+    step.price = S("1.5");
+    orderd_order_t *legacy = run(o, &edit, ORDERD_ACTOR_USER, T0_MS, &a, ORDERD_OP_OK, NULL);
+    assert_int_equal(legacy->items[1].price, 150);
+    assert_int_equal(legacy->money_scale, ORDERD_MONEY_SCALE_LEGACY); /* it stays what it was */
+    memcpy(o->currency, "KWD", 3);
+    o->money_scale = ORDERD_MONEY_SCALE_CURRENCY;
+    assert_int_equal(orderd_order_digits(o), 3);
+    o->money_scale = 2; /* no such scale */
+    assert_int_equal(orderd_order_check(o, o->size), -1);
+}
+
 static void test_detail_reader(void **state)
 {
     (void)state;
@@ -593,7 +624,7 @@ int main(void)
         TEST_ARENA_TEST(test_cancel_lines),      TEST_ARENA_TEST(test_shipments),
         TEST_ARENA_TEST(test_returns),           TEST_ARENA_TEST(test_refunds),
         TEST_ARENA_TEST(test_refunds_never_exceed_what_was_paid), TEST_ARENA_TEST(test_totals_stay_exact),
-        cmocka_unit_test(test_detail_reader),
+        TEST_ARENA_TEST(test_amounts_in_the_orders_digits), cmocka_unit_test(test_detail_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

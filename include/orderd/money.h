@@ -18,14 +18,32 @@ typedef enum {
     ORDERD_MONEY_ERANGE = -4,     /* does not fit in int64_t minor units */
 } orderd_money_err_t;
 
-/** The largest amount in minor units: 15 significant digits, exact as an IEEE double (I-JSON). */
-#define ORDERD_MONEY_MAX_MINOR 999999999999999LL
+/** Longest text orderd_money_rule writes, NUL included. */
+#define ORDERD_MONEY_RULE_MAX 96
 
-/** The ISO 4217 minor unit of a currency code (0 to 4), or -1 for a code orders cannot be paid in. */
-int orderd_currency_minor_units(const char code[3]);
+/**
+ * The rule a price breaks when it is not an amount of a currency with
+ * `digits` fraction digits, as a 422 says it: "must be a number >= 0 with at
+ * most 2 decimal places" (every two-digit currency: the message clients have
+ * always had), "... with no decimal places for JPY", "... with at most 3
+ * decimal places for KWD". Writes it into buf, NUL-terminated.
+ */
+void orderd_money_rule(unsigned digits, const char currency[3], char buf[ORDERD_MONEY_RULE_MAX]);
 
 /** Longest text orderd_money_format writes, NUL included. */
 #define ORDERD_MONEY_FMT_MAX 24
+
+/** Most fraction digits an amount has: ISO 4217's largest minor unit (CLF, UYW). */
+#define ORDERD_MONEY_MAX_DIGITS 4
+
+/**
+ * The largest amount orderd accepts or returns, in minor units: 15 digits.
+ * Any decimal of at most 15 significant digits survives a round trip through
+ * an IEEE 754 double, so every JSON client (JavaScript, Python's json.loads)
+ * reads a price or total exactly as written (RFC 7493, I-JSON). A price and an
+ * order total above it are refused.
+ */
+#define ORDERD_MONEY_MAX_MINOR 999999999999999LL
 
 /**
  * Parses the JSON number text [text, text+len) (e.g. "10.99", "1.5e1", "2E-0")
@@ -38,10 +56,12 @@ __attribute__((warn_unused_result)) int orderd_money_parse(const char *text, siz
                                                            int64_t *out);
 
 /**
- * Writes `minor` (minor units, two fraction digits) as a JSON number with both
- * digits ("41.97", "10.50", "0.00") into buf, NUL-terminated; returns the
- * length without the NUL.
+ * Writes `minor` minor units with exactly `digits` fraction digits (a
+ * currency's ISO 4217 minor unit, 0 to ORDERD_MONEY_MAX_DIGITS; larger counts
+ * write ORDERD_MONEY_MAX_DIGITS) as a JSON number into buf, NUL-terminated:
+ * 1050 is "1050" with 0 digits (no point), "10.50" with 2, "1.050" with 3,
+ * "0.1050" with 4. Returns the length without the NUL. Cannot fail.
  */
-size_t orderd_money_format(int64_t minor, char buf[ORDERD_MONEY_FMT_MAX]);
+size_t orderd_money_format(int64_t minor, unsigned digits, char buf[ORDERD_MONEY_FMT_MAX]);
 
 #endif

@@ -44,6 +44,14 @@ typedef enum {
     ORDERD_TRANSITION_CONFLICT,  /* not allowed from the current status */
 } orderd_transition_t;
 
+/*
+ * What an order's amounts count. Orders created before amounts followed each
+ * currency's ISO 4217 minor unit counted hundredths in every currency; they
+ * keep the amounts they were acknowledged with (JPY 10.50 stays 10.50).
+ */
+#define ORDERD_MONEY_SCALE_LEGACY 0   /* hundredths, whatever the currency */
+#define ORDERD_MONEY_SCALE_CURRENCY 1 /* the currency's minor unit (currency.h) */
+
 typedef struct orderd_item {
     int64_t price;       /* minor units */
     uint32_t quantity;
@@ -65,7 +73,8 @@ typedef struct orderd_order {
     uint8_t payment_len;
     uint8_t status;     /* orderd_status_t */
     char currency[3];
-    uint8_t _reserved[2];
+    uint8_t money_scale; /* ORDERD_MONEY_SCALE_*: what the amounts count */
+    uint8_t _reserved;
     uint32_t ext_off;   /* 0: no extension (every order as created); else where it starts */
     orderd_item_t items[];
     /* then: user_id, shipping_address, payment_method, product ids;
@@ -112,6 +121,9 @@ size_t orderd_order_size(const orderd_order_draft_t *draft, size_t user_len);
  */
 void orderd_order_build(orderd_order_t *dst, uint64_t id, orderd_str_t user_id, const orderd_order_draft_t *draft,
                         int64_t now_ms);
+
+/** Fraction digits of the order's amounts: its currency's minor unit, or 2 for a legacy order (or an unknown code). */
+unsigned orderd_order_digits(const orderd_order_t *o);
 
 /** The order's strings; valid as long as the blob is. */
 orderd_str_t orderd_order_user(const orderd_order_t *o);

@@ -7,6 +7,8 @@
  * order.
  */
 #include "fuzz.h"
+#include "orderd/currency.h"
+#include "orderd/money.h"
 
 /* What a 1 MiB body may take (tests/codec_test.c holds the same to 2 x + 256 KiB) */
 #define MEMORY_BOUND(len) (4 * (len) + 256 * 1024)
@@ -23,17 +25,18 @@ static void check_draft(const orderd_order_draft_t *d)
     FUZZ_CHECK(d->payment_method.len >= 1 && d->payment_method.len <= ORDERD_PAYMENT_MAX);
     for (int i = 0; i < 3; ++i)
         FUZZ_CHECK(d->currency[i] >= 'A' && d->currency[i] <= 'Z');
+    FUZZ_CHECK(orderd_currency_minor_units(d->currency) >= 0); /* a payable ISO 4217 code */
     int64_t total = 0;
     for (size_t i = 0; i < d->n_items; ++i) {
         const orderd_item_draft_t *it = &d->items[i];
         FUZZ_CHECK(it->product_id.len >= 1 && it->product_id.len <= ORDERD_PRODUCT_ID_MAX);
         FUZZ_CHECK(it->quantity >= 1 && it->quantity <= ORDERD_QUANTITY_MAX);
-        FUZZ_CHECK(it->price >= 0);
+        FUZZ_CHECK(it->price >= 0 && it->price <= ORDERD_MONEY_MAX_MINOR);
         int64_t line;
         FUZZ_CHECK(!__builtin_mul_overflow(it->price, (int64_t)it->quantity, &line));
         FUZZ_CHECK(!__builtin_add_overflow(total, line, &total));
     }
-    FUZZ_CHECK(total == d->total);
+    FUZZ_CHECK(total == d->total && total <= ORDERD_MONEY_MAX_MINOR); /* 15 digits: exact as a double */
 }
 
 static void check_same(const orderd_order_draft_t *a, const orderd_order_draft_t *b)
