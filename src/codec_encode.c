@@ -455,9 +455,9 @@ orderd_str_t orderd_codec_encode_audit_trail(const orderd_order_t *o, const orde
         KEY(g, "seq");
         gen_uint(g, events[i].version);
         KEY(g, "type");
-        gen_cstr(g, events[i].kind != 0      ? orderd_op_name(events[i].kind)
-                    : events[i].version == 1 ? "created"
-                                             : "status_changed");
+        /* what the one-step status endpoint did is the status change it was asked as */
+        int op = events[i].kind != 0 && !(events[i].flags & ORDERD_AMENDED_VIA_STATUS);
+        gen_cstr(g, op ? orderd_op_name(events[i].kind) : events[i].version == 1 ? "created" : "status_changed");
         KEY(g, "status");
         gen_cstr(g, orderd_status_name((orderd_status_t)events[i].status));
         KEY(g, "at");
@@ -467,7 +467,7 @@ orderd_str_t orderd_codec_encode_audit_trail(const orderd_order_t *o, const orde
             gen_cstr(g, "operator");
         else
             gen_str(g, (orderd_str_t){actor, 5 + user.len});
-        if (events[i].kind != 0)
+        if (op)
             gen_changes(g, o, &events[i]);
         yajl_gen_map_close(g);
     }

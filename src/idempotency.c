@@ -40,6 +40,18 @@ void orderd_idem_entry_build(orderd_idem_entry_t *dst, orderd_str_t user, orderd
     memcpy(dst->text + user.len, key.base, key.len);
 }
 
+void orderd_idem_entry_set_answer(orderd_idem_entry_t *e, const orderd_order_t *answer)
+{
+    memcpy((char *)e + e->size, answer, answer->size); /* blobs are multiples of 8: so is the entry */
+    e->size += answer->size;
+    e->answer_len = answer->size;
+}
+
+const orderd_order_t *orderd_idem_entry_answer(const orderd_idem_entry_t *e)
+{
+    return e->answer_len == 0 ? NULL : (const orderd_order_t *)((const char *)e + e->size - e->answer_len);
+}
+
 orderd_str_t orderd_idem_entry_user(const orderd_idem_entry_t *e)
 {
     return (orderd_str_t){e->text, e->user_len};
@@ -53,8 +65,12 @@ orderd_str_t orderd_idem_entry_key(const orderd_idem_entry_t *e)
 int orderd_idem_entry_check(const orderd_idem_entry_t *e, size_t size)
 {
     if (size < sizeof(*e) || e->size != size || e->user_len == 0 || e->user_len > ORDERD_USER_ID_MAX ||
-        e->key_len == 0 || orderd_idem_entry_size(e->user_len, e->key_len) != size ||
+        e->key_len == 0 || e->answer_len > size || orderd_idem_entry_size(e->user_len, e->key_len) != size - e->answer_len ||
         (e->status != 200 && e->status != 201) || e->version == 0)
+        return -1;
+    const orderd_order_t *answer = orderd_idem_entry_answer(e);
+    if (answer != NULL && (orderd_order_check(answer, e->answer_len) != 0 || answer->id != e->order_id ||
+                           answer->version != e->version))
         return -1;
     return 0;
 }

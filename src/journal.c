@@ -111,7 +111,7 @@ uint32_t orderd_change_payload_size(const orderd_change_t *ev)
 /* Status payload: u64 order id, i64 at, i64 previous updated_at, u32 version,
  * u8 status, u8 previous status, u8 actor, u8 reserved.
  * Amended payload (journal.md): u64 order id, i64 at, u32 version, u8
- * status, u8 previous status, u8 actor, u8 reserved, u32 detail length, u32
+ * status, u8 previous status, u8 actor, u8 flags, u32 detail length, u32
  * after length, u32 before length, u32 reserved; the detail padded to 8;
  * the order after; the order before. */
 uint8_t orderd_change_encode(const orderd_change_t *ev, unsigned char *dst)
@@ -132,7 +132,7 @@ uint8_t orderd_change_encode(const orderd_change_t *ev, unsigned char *dst)
         dst[20] = m->status;
         dst[21] = m->prev_status;
         dst[22] = m->actor;
-        dst[23] = 0;
+        dst[23] = m->flags;
         orderd_le32_put(dst + 24, m->detail_len);
         orderd_le32_put(dst + 28, m->after->size);
         orderd_le32_put(dst + 32, m->before->size);
@@ -170,7 +170,7 @@ static int amended_from_record(const orderd_record_t *rec, orderd_change_t *ev)
     size_t dpad = ALIGN8(dlen);
     if (dlen > rec->len || alen > rec->len || blen > rec->len ||
         (uint64_t)ORDERD_AMENDED_HEAD_SIZE + dpad + alen + blen != rec->len || (alen & 7) != 0 || p[20] >= ORDERD_STATUS_COUNT ||
-        p[21] >= ORDERD_STATUS_COUNT || p[22] > ORDERD_ACTOR_OPERATOR)
+        p[21] >= ORDERD_STATUS_COUNT || p[22] > ORDERD_ACTOR_OPERATOR || p[23] > ORDERD_AMENDED_VIA_STATUS)
         return -1;
     const unsigned char *detail = p + ORDERD_AMENDED_HEAD_SIZE;
     const orderd_order_t *after = (const void *)(detail + dpad), *before = (const void *)(detail + dpad + alen);
@@ -185,6 +185,7 @@ static int amended_from_record(const orderd_record_t *rec, orderd_change_t *ev)
                                           .actor = p[22],
                                           .status = p[20],
                                           .prev_status = p[21],
+                                          .flags = p[23],
                                           .version = version,
                                           .order_id = id,
                                           .at_ms = (int64_t)orderd_le64_get(p + 8),

@@ -46,6 +46,8 @@ static void dump_amended(FILE *out, const orderd_change_t *ev)
             orderd_op_name(m->op), id, orderd_status_name((orderd_status_t)m->status),
             orderd_status_name((orderd_status_t)m->prev_status), m->version, m->at_ms,
             m->actor == ORDERD_ACTOR_OPERATOR ? "operator" : "user", m->after->total);
+    if (m->flags & ORDERD_AMENDED_VIA_STATUS)
+        fputs(",\"via\":\"status\"", out);
     orderd_detail_entry_t e;
     size_t off = 0;
     for (int first = 1; orderd_detail_next(m->detail, m->detail_len, &off, &e) == 1; first = 0) {

@@ -291,6 +291,24 @@ static orderd_part_t *parts_new(op_ctx_t *c, size_t n)
 
 /* --- the operations --- */
 
+/* A change of quantities may not take a line, or the order, below what was refunded of it. */
+static void check_refunds_covered(op_ctx_t *c, const char *list)
+{
+    const orderd_order_doc_t *d = &c->doc;
+    char text[ORDERD_MONEY_FMT_MAX];
+    for (size_t i = 0; i < d->n_lines; ++i)
+        if (paid(&d->lines[i]) < d->lines[i].x.refunded) {
+            money_text(c, d->lines[i].x.refunded, text);
+            field_error(c, list, SIZE_MAX, NULL, "%s had %s refunded: what is paid for it cannot drop below that",
+                        line_name(c, d->lines[i].x.line_no), text);
+            return;
+        }
+    if (total_of(d) < d->ext.refunded_total) {
+        money_text(c, d->ext.refunded_total, text);
+        field_error(c, list, SIZE_MAX, NULL, "the order had %s refunded: its total cannot drop below that", text);
+    }
+}
+
 static orderd_op_outcome_t edit(op_ctx_t *c, const orderd_op_t *op)
 {
     orderd_order_doc_t *d = &c->doc;
@@ -355,6 +373,8 @@ static orderd_op_outcome_t edit(op_ctx_t *c, const orderd_op_t *op)
         field_error(c, "operations", SIZE_MAX, NULL,
                     "the order total would not fit in 15 significant digits (at most %lld minor units)",
                     ORDERD_MONEY_MAX_MINOR);
+    else
+        check_refunds_covered(c, "operations");
     return c->n_errors != 0 ? ORDERD_OP_INVALID : ORDERD_OP_OK;
 }
 
@@ -376,6 +396,9 @@ static orderd_op_outcome_t cancel_lines(op_ctx_t *c, const orderd_op_t *op, orde
     }
     for (size_t i = 0; i < d->n_lines; ++i)
         any_open |= room_open(&d->lines[i]) != 0;
+    check_refunds_covered(c, "lines");
+    if (c->n_errors != 0)
+        return ORDERD_OP_INVALID;
     d->head.total = total_of(d); /* smaller than before: it fits */
     if (!any_open)
         d->head.status = ORDERD_STATUS_CANCELLED;
@@ -483,7 +506,10 @@ static orderd_op_outcome_t return_request(op_ctx_t *c, const orderd_op_t *op)
     if (c->o->status != ORDERD_STATUS_DELIVERED)
         return say(c, ORDERD_OP_CONFLICT, "order %s is %s; only a delivered order can be returned", c->id,
                    status_of(c));
+    /* an order delivered by a status change before shipments existed: its
+     * delivery is its last change, kept from the first return on */
     int64_t since = d->ext.delivered_ms != 0 ? d->ext.delivered_ms : c->o->updated_ms;
+    d->ext.delivered_ms = since;
     if (c->at_ms - since > op->return_window_ms) {
         char closed[ORDERD_TIME_FMT_MAX];
         orderd_time_format(since + op->return_window_ms, closed);
@@ -561,14 +587,13 @@ static orderd_op_outcome_t return_settle(op_ctx_t *c, const orderd_op_t *op)
     if (d->n_refunds >= ORDERD_SUBRECORDS_MAX)
         return say(c, ORDERD_OP_CONFLICT, "order %s has %d refunds, the most an order may have", c->id,
                    ORDERD_SUBRECORDS_MAX);
-    orderd_doc_refund_t *f = refund_new(c, r->n_parts, op->target);
-    int64_t order_left = d->head.total - d->ext.refunded_total;
+    int64_t order_left = d->head.total - d->ext.refunded_total, sum = 0;
+    int64_t *amounts = orderd_alloc(c->a, (r->n_parts + 1) * sizeof(*amounts));
     for (size_t i = 0; i < r->n_parts; ++i) {
         long at = find_line(d, r->parts[i].line_no);
-        if (at < 0)
-            continue;
-        orderd_doc_line_t *l = &d->lines[at];
-        int64_t amount = l->price * (int64_t)r->parts[i].quantity, left = paid(l) - l->x.refunded;
+        orderd_doc_line_t *l = at >= 0 ? &d->lines[at] : NULL;
+        int64_t amount = l != NULL ? l->price * (int64_t)r->parts[i].quantity : 0,
+                left = l != NULL ? paid(l) - l->x.refunded : 0;
         if (amount > left)
             amount = left;
         if (amount > order_left)
@@ -576,7 +601,16 @@ static orderd_op_outcome_t return_settle(op_ctx_t *c, const orderd_op_t *op)
         if (amount < 0)
             amount = 0;
         order_left -= amount;
-        refund_line(c, f, l, r->parts[i].quantity, amount);
+        sum += amount;
+        amounts[i] = amount;
+    }
+    if (sum == 0) /* all of it was paid back already (a refund by amount): nothing more to refund */
+        return ORDERD_OP_OK;
+    orderd_doc_refund_t *f = refund_new(c, r->n_parts, op->target);
+    for (size_t i = 0; i < r->n_parts; ++i) {
+        long at = find_line(d, r->parts[i].line_no);
+        if (at >= 0)
+            refund_line(c, f, &d->lines[at], r->parts[i].quantity, amounts[i]);
     }
     r->h.refund_no = (uint16_t)d->n_refunds;
     detail_put(c, ORDERD_DETAIL_REFUND, (uint16_t)d->n_refunds, 0, f->h.amount, (orderd_str_t){NULL, 0});

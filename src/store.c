@@ -289,7 +289,8 @@ static int swap_locked(shard_t *s, const orderd_order_t *in, const orderd_change
                                                         .at_ms = ev->u.amended.at_ms,
                                                         .kind = ev->u.amended.op,
                                                         .detail = ev->u.amended.detail,
-                                                        .detail_len = ev->u.amended.detail_len});
+                                                        .detail_len = ev->u.amended.detail_len,
+                                                        .flags = ev->u.amended.flags});
     if (in->status != o->status)
         move_status(u, s, o->id, o->status, in->status);
     *ids_slot(s, o->id) = copy;

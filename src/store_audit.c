@@ -40,7 +40,8 @@ void orderd_audit_push(orderd_order_t *o, const orderd_audit_entry_t *e)
                             .detail_len = e->detail_len,
                             .kind = e->kind,
                             .status = e->status,
-                            .actor = e->actor};
+                            .actor = e->actor,
+                            .flags = e->flags};
     unsigned char *p = a->data + a->len;
     size_t size = orderd_audit_raw_size(e->detail_len);
     memcpy(p, &r, sizeof(r));
@@ -63,7 +64,8 @@ static orderd_audit_entry_t entry_at(const audit_t *a, size_t off, size_t *size)
                                   .at_ms = r.at_ms,
                                   .kind = r.kind,
                                   .detail = r.detail_len != 0 ? a->data + off + sizeof(r) : NULL,
-                                  .detail_len = r.detail_len};
+                                  .detail_len = r.detail_len,
+                                  .flags = r.flags};
 }
 
 void orderd_audit_pop(orderd_order_t *o, uint32_t version)
@@ -149,7 +151,7 @@ int orderd_audit_load(orderd_order_t *o, const unsigned char *data, size_t len)
         if (r.detail_len > len || len - off < size || r.version <= last || r.version > o->version ||
             r.status >= ORDERD_STATUS_COUNT || r.actor > ORDERD_ACTOR_OPERATOR ||
             (r.kind != 0 && (r.kind < ORDERD_OP_EDIT || r.kind > ORDERD_OP_LAST)) ||
-            (r.kind == 0) != (r.detail_len == 0) ||
+            (r.kind == 0) != (r.detail_len == 0) || r.flags > ORDERD_AMENDED_VIA_STATUS ||
             (r.detail_len != 0 && !orderd_detail_check(data + off + sizeof(r), r.detail_len)))
             return ORDERD_STORE_EINVAL;
         last = r.version;

@@ -101,6 +101,29 @@ static int idem_record(orderd_store_t *store, shard_t *s, orderd_str_t user, con
     return ret;
 }
 
+/* As idem_record, for an operation after checkout: the entry keeps the
+ * answer's order whole, in memory from `a` (the table and the journal copy it). */
+static int idem_record_answer(orderd_store_t *store, shard_t *s, orderd_str_t user, const orderd_idem_key_t *key,
+                              const orderd_order_t *answer, uint16_t status, int64_t now_ms, const orderd_alloc_t *a,
+                              const orderd_idem_entry_t **made)
+{
+    orderd_idem_entry_t *e = orderd_alloc(a, orderd_idem_entry_size(user.len, key->key.len) + answer->size);
+    orderd_idem_entry_build(e, user, key->key, answer->id, answer->version, status, key->fingerprint, now_ms);
+    orderd_idem_entry_set_answer(e, answer);
+    orderd_change_t ev = {.type = ORDERD_CHANGE_IDEM_KEY, .u.idem.entry = e};
+    int ret = orderd_shard_apply_live(store, s, &ev, NULL);
+    if (ret == ORDERD_STORE_OK)
+        *made = e;
+    return ret;
+}
+
+/* The first answer of a key seen again: the order it kept, or the order rebuilt at its version. */
+static orderd_order_t *first_answer(const orderd_idem_entry_t *hit, const orderd_order_t *have, const orderd_alloc_t *a)
+{
+    const orderd_order_t *kept = orderd_idem_entry_answer(hit);
+    return kept != NULL ? orderd_shard_copy_out(kept, a) : copy_at_version(have, hit->version, a);
+}
+
 /* Takes back a key journaled for a change that was then refused. */
 static void idem_unrecord(shard_t *s, const orderd_idem_entry_t *e)
 {
@@ -128,7 +151,7 @@ int orderd_store_create(orderd_store_t *store, orderd_order_t *order, const orde
         const orderd_idem_entry_t *hit;
         const orderd_order_t *have;
         if ((ret = idem_lookup(store, s, uid, key, order->created_ms, &hit, &have)) != 0) {
-            *out = copy_at_version(have, hit->version, a);
+            *out = first_answer(hit, have, a);
             *status = hit->status;
             if (ret == ORDERD_STORE_REPLAYED)
                 ret = idem_replay(store, s, waiter);
@@ -176,10 +199,9 @@ static orderd_actor_t actor_of(orderd_str_t user_id)
 static int amend_locked(orderd_store_t *store, shard_t *s, orderd_order_t *o, orderd_str_t key_owner,
                         const orderd_idem_key_t *key, orderd_actor_t actor, const orderd_op_t *op, int64_t now_ms,
                         int dry_run, uint64_t mem, const orderd_alloc_t *a, orderd_order_t **out,
-                        orderd_op_result_t *res, void *waiter, uint16_t http_status)
+                        orderd_op_result_t *res, void *waiter, uint16_t http_status, uint8_t flags)
 {
     const orderd_idem_entry_t *made = NULL;
-    idem_buf_t buf;
     int ret;
     uint64_t id = o->id;
     orderd_op_outcome_t oc = orderd_op_apply(o, op, actor, now_ms, a, res);
@@ -197,11 +219,14 @@ static int amend_locked(orderd_store_t *store, shard_t *s, orderd_order_t *o, or
         *out = orderd_shard_copy_out(o, a);
         return ret;
     }
-    uint32_t version = oc == ORDERD_OP_OK ? o->version + 1 : o->version;
-    if (key != NULL &&
-        (ret = idem_record(store, s, key_owner, key, id, version, http_status, now_ms, &buf, &made)) != ORDERD_STORE_OK) {
-        *out = orderd_shard_copy_out(o, a);
-        return ret;
+    if (key != NULL) {
+        /* the answer is the order after the operation, or as it stands for a repeat */
+        ret = idem_record_answer(store, s, key_owner, key, oc == ORDERD_OP_OK ? res->after : orderd_shard_copy_out(o, a),
+                                 oc == ORDERD_OP_OK ? http_status : 200, now_ms, a, &made);
+        if (ret != ORDERD_STORE_OK) {
+            *out = orderd_shard_copy_out(o, a);
+            return ret;
+        }
     }
     if (oc == ORDERD_OP_NOOP) {
         *out = orderd_shard_copy_out(o, a);
@@ -216,6 +241,7 @@ static int amend_locked(orderd_store_t *store, shard_t *s, orderd_order_t *o, or
                                         .actor = (uint8_t)actor,
                                         .status = after->status,
                                         .prev_status = o->status,
+                                        .flags = flags,
                                         .version = after->version,
                                         .order_id = id,
                                         .at_ms = after->updated_ms,
@@ -265,7 +291,7 @@ int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_
         const orderd_idem_entry_t *hit;
         const orderd_order_t *have;
         if ((ret = idem_lookup(store, s, user_id, key, now_ms, &hit, &have)) != 0) {
-            *out = copy_at_version(have, hit->version, a);
+            *out = first_answer(hit, have, a);
             if (ret == ORDERD_STORE_REPLAYED)
                 ret = idem_replay(store, s, waiter);
             goto done;
@@ -287,7 +313,7 @@ int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_
     if (redirect.type != 0) {
         orderd_op_result_t res;
         ret = amend_locked(store, s, o, (orderd_str_t){NULL, 0}, NULL, actor_of(user_id), &redirect, now_ms, 0, 0, a,
-                           out, &res, waiter, 200);
+                           out, &res, waiter, 200, ORDERD_AMENDED_VIA_STATUS);
         goto done;
     }
     orderd_transition_t tr = orderd_status_transition((orderd_status_t)o->status, to);
@@ -359,7 +385,7 @@ int orderd_store_amend(orderd_store_t *store, orderd_str_t user_id, uint64_t id,
         const orderd_idem_entry_t *hit;
         const orderd_order_t *have;
         if ((ret = idem_lookup(store, s, owner, key, now_ms, &hit, &have)) != 0) {
-            *out = copy_at_version(have, hit->version, a);
+            *out = first_answer(hit, have, a);
             if (ret == ORDERD_STORE_REPLAYED)
                 ret = idem_replay(store, s, waiter);
             goto done;
@@ -373,7 +399,8 @@ int orderd_store_amend(orderd_store_t *store, orderd_str_t user_id, uint64_t id,
     ret = amend_locked(store, s, o, owner, key, actor_of(user_id), op, now_ms, dry_run, mem, a, out, res, waiter,
                        op->type == ORDERD_OP_SHIP || op->type == ORDERD_OP_RETURN_REQUEST || op->type == ORDERD_OP_REFUND
                            ? 201
-                           : 200);
+                           : 200,
+                       0);
 done:
     pthread_mutex_unlock(&s->mu);
     return ret;

@@ -460,6 +460,22 @@ static void test_refunds(void **state)
     assert_int_equal(line_at(q, 1).refunded, 300);
     run(q, &f, ORDERD_ACTOR_OPERATOR, T0_MS, &a, ORDERD_OP_INVALID, &res); /* l2 is paid back in full */
     assert_string_equal(res.errors[0].field, "lines[0].quantity");
+
+    /* a pending order refunded in part: neither a cancel nor an edit may take it below what was refunded */
+    static const int64_t lines[][2] = {{500, 2}};
+    orderd_order_t *p2 = order_of(&a, lines, 1);
+    f = (orderd_op_t){.type = ORDERD_OP_REFUND, .amount = S("6")};
+    orderd_order_t *r2 = run(p2, &f, ORDERD_ACTOR_OPERATOR, T0_MS, &a, ORDERD_OP_OK, NULL);
+    orderd_op_t c = {.type = ORDERD_OP_CANCEL_LINES, .lines = lq(&a, 1, 1, 1), .n_lines = 1};
+    run(r2, &c, ORDERD_ACTOR_USER, T0_MS, &a, ORDERD_OP_INVALID, &res);
+    assert_string_equal(res.errors[0].field, "lines");
+    assert_non_null(strstr(res.errors[0].message, "6.00 refunded"));
+    orderd_edit_step_t less = {.kind = ORDERD_EDIT_SET_QUANTITY, .line_no = 1, .quantity = 1};
+    orderd_op_t e = {.type = ORDERD_OP_EDIT, .steps = &less, .n_steps = 1};
+    run(r2, &e, ORDERD_ACTOR_USER, T0_MS, &a, ORDERD_OP_INVALID, &res);
+    assert_string_equal(res.errors[0].field, "operations");
+    less.quantity = 3; /* more is fine */
+    run(r2, &e, ORDERD_ACTOR_USER, T0_MS, &a, ORDERD_OP_OK, NULL);
 }
 
 /* Random refunds, by line and by amount: what is refunded never passes what

@@ -22,6 +22,10 @@ typedef enum {
     ORDERD_CHANGE_AMENDED = 4,  /* an operation after checkout (order_ops.h): the order as it is after it */
 } orderd_change_type_t;
 
+/** An operation the one-step status endpoint made (a shipment of everything, every delivery): the audit trail
+ * shows it as the status change it was asked as. */
+#define ORDERD_AMENDED_VIA_STATUS 1
+
 /** Who made a change. */
 typedef enum {
     ORDERD_ACTOR_USER = 0,
@@ -52,6 +56,7 @@ typedef struct orderd_change {
             uint8_t actor;       /* orderd_actor_t */
             uint8_t status;      /* after the change */
             uint8_t prev_status; /* before it */
+            uint8_t flags;       /* ORDERD_AMENDED_* */
             uint32_t version;    /* after the change: before's + 1 */
             uint64_t order_id;
             int64_t at_ms;
@@ -92,6 +97,7 @@ typedef struct orderd_audit_entry {
     uint8_t kind;     /* 0: the creation or a status change; else the operation (orderd_op_type_t) */
     const unsigned char *detail; /* what the operation changed (orderd_detail_next); NULL for kind 0 */
     uint32_t detail_len;
+    uint8_t flags;    /* ORDERD_AMENDED_* of the operation */
 } orderd_audit_entry_t;
 
 /**
@@ -106,7 +112,8 @@ typedef struct orderd_audit_raw {
     uint8_t kind;
     uint8_t status;
     uint8_t actor;
-    uint8_t _reserved[5];
+    uint8_t flags;
+    uint8_t _reserved[4];
 } orderd_audit_raw_t;
 
 /** Bytes one raw entry takes with its detail. */

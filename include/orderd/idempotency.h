@@ -18,6 +18,8 @@
 
 #include "orderd/common.h"
 
+struct orderd_order; /* order.h */
+
 /** Longest key: 1 to 255 printable ASCII bytes. */
 #define ORDERD_IDEM_KEY_MAX 255
 /** Bytes of a request fingerprint (the first half of a SHA-256). */
@@ -33,9 +35,9 @@ typedef struct orderd_idem_entry {
     uint8_t user_len;    /* 1 to 64 */
     uint8_t key_len;     /* 1 to 255 */
     uint32_t size;       /* bytes of the whole entry, a multiple of 8 */
-    uint32_t _reserved;  /* 0 */
+    uint32_t answer_len; /* 0, or the bytes of the order the answer showed, after the text */
     unsigned char fingerprint[ORDERD_IDEM_FP_LEN];
-    char text[];         /* user id, then key; zero padding to `size` */
+    char text[];         /* user id, then key; zero padding to a multiple of 8; then the answer's order, if kept */
 } orderd_idem_entry_t;
 
 /** Bytes an entry for a user id and a key of these lengths takes. */
@@ -45,6 +47,18 @@ size_t orderd_idem_entry_size(size_t user_len, size_t key_len);
 void orderd_idem_entry_build(orderd_idem_entry_t *dst, orderd_str_t user, orderd_str_t key, uint64_t order_id,
                              uint32_t version, uint16_t status, const unsigned char fp[ORDERD_IDEM_FP_LEN],
                              int64_t created_ms);
+
+/**
+ * Appends `answer`, the order as the answer showed it, to an entry just
+ * built in a buffer of orderd_idem_entry_size() + answer->size bytes: an
+ * operation after checkout keeps its answer whole, since later operations
+ * change more of the order than its status (keys of creates and status
+ * changes keep none: their answers are rebuilt from the audit trail).
+ */
+void orderd_idem_entry_set_answer(orderd_idem_entry_t *e, const struct orderd_order *answer);
+
+/** The order an entry's answer showed, when the entry keeps it; else NULL. */
+const struct orderd_order *orderd_idem_entry_answer(const orderd_idem_entry_t *e);
 
 orderd_str_t orderd_idem_entry_user(const orderd_idem_entry_t *e);
 orderd_str_t orderd_idem_entry_key(const orderd_idem_entry_t *e);
