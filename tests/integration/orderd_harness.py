@@ -1,5 +1,6 @@
 """The one test harness of the orderd integration suites (api_test.py,
-checkout_test.py, durability_test.py, fault_test.py, stress_test.py):
+checkout_test.py, operations_test.py, operations_model_test.py,
+durability_test.py, fault_test.py, stress_test.py):
 
   - failures and skips: TestFailure, SkipTest, ensure, ensure_eq, SubChecks;
   - two HTTP clients: Client drives the curl command line over HTTP/1.1, h2c
@@ -15,6 +16,8 @@ checkout_test.py, durability_test.py, fault_test.py, stress_test.py):
     counted as passed, the last line is exactly `N passed, N failed, N
     skipped`; the exit status is 1 on any failure, 77 (ctest's skip code)
     when no test passed and none failed, else 0.
+  - Registry and run_suite: a suite's tests and its main() on one shared
+    server (checkout_test.py, operations_test.py, operations_model_test.py).
 
 Python 3.11 standard library only."""
 
