@@ -296,6 +296,30 @@ def test_refund_never_exceeds_what_was_paid(ctx):
     return f"60 orders, {acc} refunds accepted, {ref} refused, as the model said"
 
 
+@once
+def test_concurrent_refunds_never_exceed_the_total(ctx):
+    user, h = ctx.user("rfrace"), ctx.server.http()
+    auth = {"Authorization": f"Bearer {ctx.token}"}
+    conns = [Http(ctx.server.port) for _ in range(8)]
+    try:
+        for rnd in range(10):
+            oid = raw_post(h, "/api/orders", user, order_body([("a", 3, "1.00"), ("b", 1, "7.00")])).json()["id"]
+            # by amount (3.00 each: 3 fit in 10.00) and by lines (l2 can be refunded once) at once
+            bodies = [{"amount": 3} if i % 2 == 0 else {"lines": [{"line_id": "l2"}]} for i in range(8)]
+            got = run_threads(8, lambda i: conns[i].request("POST", f"/api/orders/{oid}/refunds", None, bodies[i],
+                                                            dict(auth)))
+            ensure(all(r.status in (201, 422) for r in got), f"round {rnd}: {got}")
+            doc = h.get(user, oid).json()
+            ok = [bodies[i] for i, r in enumerate(got) if r.status == 201]
+            want = sum(300 if "amount" in b else 700 for b in ok)
+            ensure_eq((doc["refunded_total_minor"], len(doc["refunds"])), (want, len(ok)), f"round {rnd}: {ok}")
+            ensure(want <= 1000, f"round {rnd}: refunded {want} of 1000")
+            ensure(sum(1 for b in ok if "lines" in b) <= 1, f"round {rnd}: l2 refunded twice: {ok}")
+    finally:
+        for c in conns + [h]:
+            c.close()
+
+
 # --------------------------------------------------------------------------
 # Durability and the return window
 # --------------------------------------------------------------------------
