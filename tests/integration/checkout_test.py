@@ -15,7 +15,6 @@ exits non-zero on any failure.  The harness is orderd_harness.py.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -27,11 +26,9 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import orderd_harness  # noqa: E402
 from openapi_check import OpenAPIChecker  # noqa: E402
 from orderd_harness import (  # noqa: E402
-    ALL_PROTOCOLS, Client, Runner, Server, SubChecks, TempDir, ensure, ensure_eq, expect, require_executable,
-    run_registered, run_threads, start_servers,
+    ALL_PROTOCOLS, Client, Registry, Server, SubChecks, ensure, ensure_eq, expect, run_suite, run_threads,
 )
 
 BODY = json.dumps({"items": [{"product_id": "sku-1", "quantity": 2, "price": 10.99}],
@@ -513,32 +510,9 @@ def test_operator_token_file(ctx):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--orderd", required=True)
-    ap.add_argument("-k", dest="pattern", default="")
-    ap.add_argument("-p", "--protocol", action="append", choices=ALL_PROTOCOLS)
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args()
-    binary = os.path.abspath(args.orderd)
-    runner = Runner(verbose=args.verbose)
-    orderd_harness.CONTRACT = OpenAPIChecker()
-    if not require_executable(runner, binary):
-        return runner.finish()
-    t0 = time.monotonic()
-    with TempDir("orderd-co-") as workdir:
-        server = Server(binary, workdir=workdir, name="orderd")
-        try:
-            if not start_servers(runner, server):
-                return runner.finish()
-            ctx = Ctx(binary, workdir, server)
-            run_registered(runner, ctx, PROTOCOL_TESTS, GLOBAL_TESTS, args.protocol or list(ALL_PROTOCOLS),
-                           args.pattern)
-            runner.run("server_sigterm_exit_0", lambda: ensure_eq(server.terminate(5.0), 0, "exit status"))
-        finally:
-            server.kill9()
-    print(f"\n{orderd_harness.CONTRACT.checked} response bodies checked against docs/openapi.yaml")
-    print(f"suite took {time.monotonic() - t0:.1f} s")
-    return runner.finish()
+    suite = Registry()
+    suite.protocol_tests, suite.global_tests = PROTOCOL_TESTS, GLOBAL_TESTS
+    return run_suite(__doc__, suite, ALL_PROTOCOLS, Ctx, OpenAPIChecker(), prefix="orderd-co-")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The one test harness of the orderd integration suites (api_test.py,
-checkout_test.py, durability_test.py, fault_test.py, stress_test.py):
+checkout_test.py, operations_test.py, operations_model_test.py,
+durability_test.py, fault_test.py, stress_test.py):
 
   - failures and skips: TestFailure, SkipTest, ensure, ensure_eq, SubChecks;
   - two HTTP clients: Client drives the curl command line over HTTP/1.1, h2c
@@ -1017,3 +1018,62 @@ class Suite:
         print(f"\n{CONTRACT.checked} response bodies checked against docs/openapi.yaml")
         print(f"suite took {time.monotonic() - t0:.1f} s")
         return runner.finish()
+
+
+class Registry:
+    """A suite's tests: `per_protocol` ones run once per protocol (fn(ctx,
+    proto)), `once` ones a single time (fn(ctx)); run() runs them through
+    run_registered."""
+
+    def __init__(self):
+        self.protocol_tests, self.global_tests = [], []
+
+    def per_protocol(self, fn):
+        self.protocol_tests.append(fn)
+        return fn
+
+    def once(self, fn):
+        self.global_tests.append(fn)
+        return fn
+
+    def run(self, runner, ctx, protocols, pattern):
+        run_registered(runner, ctx, self.protocol_tests, self.global_tests, protocols, pattern)
+
+
+def run_suite(doc, registry, protocols, make_ctx, contract=None, prefix="orderd-suite-"):
+    """The main() of a suite on one shared server: parses --orderd, -k
+    SUBSTRING, -p PROTOCOL (repeatable, among `protocols`) and -v; starts the
+    server in a TempDir, runs the registry with make_ctx(binary, workdir,
+    server), checks that SIGTERM exits 0, prints the contract's count and the
+    time. contract: an OpenAPIChecker installed as CONTRACT (its note(), when
+    it has one, is a SKIP line naming the checks it could not make). Returns
+    the exit status."""
+    global CONTRACT
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--orderd", required=True)
+    ap.add_argument("-k", dest="pattern", default="")
+    ap.add_argument("-p", "--protocol", action="append", choices=protocols)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    binary = os.path.abspath(args.orderd)
+    runner = Runner(verbose=args.verbose)
+    CONTRACT = contract
+    if not require_executable(runner, binary):
+        return runner.finish()
+    t0 = time.monotonic()
+    with TempDir(prefix) as workdir:
+        server = Server(binary, workdir=workdir, name="orderd")
+        try:
+            if not start_servers(runner, server):
+                return runner.finish()
+            registry.run(runner, make_ctx(binary, workdir, server), args.protocol or list(protocols), args.pattern)
+            runner.run("server_sigterm_exit_0", lambda: ensure_eq(server.terminate(5.0), 0, "exit status"))
+        finally:
+            server.kill9()
+    if contract is not None:
+        note = getattr(contract, "note", lambda: None)()
+        if note:
+            runner.skip("openapi_schema_checks", f"docs/openapi.yaml cannot check these yet: {note}")
+        print(f"\n{contract.checked} response bodies checked against docs/openapi.yaml")
+    print(f"suite took {time.monotonic() - t0:.1f} s")
+    return runner.finish()
