@@ -460,27 +460,16 @@ int orderd_codec_decode_create(const char *body, size_t len, const orderd_alloc_
         return ORDERD_DECODE_SYNTAX;
     }
     dec_t d = {.a = a, .draft = draft};
-    yajl_alloc_funcs funcs;
-    orderd_yajl_alloc_funcs(&funcs, a);
-    yajl_handle h = yajl_alloc(&callbacks, &funcs, &d);
-    yajl_status st = yajl_parse(h, (const unsigned char *)body, len);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
-    if (st != yajl_status_ok && d.too_deep) {
+    const char *yajl_error;
+    int failed = orderd_yajl_parse(&callbacks, &d, body, len, a, &yajl_error);
+    if (failed && d.too_deep) {
         report->syntax = "arrays and objects nest too deeply";
         return ORDERD_DECODE_TOO_DEEP;
     }
-    if (st != yajl_status_ok) {
-        if (d.syntax == NULL) {
-            /* yajl's message, first line only ("parse error: trailing garbage") */
-            char *msg = (char *)yajl_get_error(h, 0, (const unsigned char *)body, len);
-            msg[strcspn(msg, "\r\n")] = '\0';
-            d.syntax = msg;
-        }
-        report->syntax = d.syntax;
+    if (failed) {
+        report->syntax = d.syntax != NULL ? d.syntax : yajl_error;
         return ORDERD_DECODE_SYNTAX;
     }
-    /* the pool owns yajl's memory: nothing to free */
     if (d.top.total + d.items.total != 0) {
         size_t room = ORDERD_CODEC_MAX_ERRORS - d.top.n, n_items = d.items.total <= room ? d.items.n : room - 1;
         orderd_field_error_t *all = orderd_alloc(a, ORDERD_CODEC_MAX_ERRORS * sizeof(*all));

@@ -120,23 +120,16 @@ int orderd_codec_decode_status(const char *body, size_t len, const orderd_alloc_
         return ORDERD_DECODE_SYNTAX;
     }
     status_dec_t d = {0};
-    yajl_alloc_funcs funcs;
-    orderd_yajl_alloc_funcs(&funcs, a);
-    yajl_handle h = yajl_alloc(&callbacks, &funcs, &d);
-    yajl_status st = yajl_parse(h, (const unsigned char *)body, len);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
-    if (st != yajl_status_ok && d.too_deep) {
+    const char *yajl_error;
+    int failed = orderd_yajl_parse(&callbacks, &d, body, len, a, &yajl_error);
+    if (failed && d.too_deep) {
         report->syntax = "arrays and objects nest too deeply";
         return ORDERD_DECODE_TOO_DEEP;
     }
-    if (st != yajl_status_ok) {
-        char *msg = (char *)yajl_get_error(h, 0, (const unsigned char *)body, len);
-        msg[strcspn(msg, "\r\n")] = '\0';
-        report->syntax = msg;
+    if (failed) {
+        report->syntax = yajl_error;
         return ORDERD_DECODE_SYNTAX;
     }
-    /* the pool owns yajl's memory: nothing to free */
     orderd_field_error_t *err = orderd_alloc(a, sizeof(*err));
     report->errors = err;
     report->n_errors = 1;

@@ -159,21 +159,12 @@ int orderd_jt_parse(const char *body, size_t len, const orderd_alloc_t *a, order
         *why = "the request body is empty";
         return ORDERD_JT_SYNTAX;
     }
-    yajl_alloc_funcs funcs;
-    orderd_yajl_alloc_funcs(&funcs, a);
-    yajl_handle h = yajl_alloc(&callbacks, &funcs, &b);
-    yajl_status st = yajl_parse(h, (const unsigned char *)body, len);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
-    if (st != yajl_status_ok && b.too_deep)
+    const char *yajl_error;
+    int failed = orderd_yajl_parse(&callbacks, &b, body, len, a, &yajl_error);
+    if (failed && b.too_deep)
         return ORDERD_JT_TOO_DEEP;
-    if (st != yajl_status_ok) {
-        if (b.why == NULL) {
-            char *msg = (char *)yajl_get_error(h, 0, (const unsigned char *)body, len);
-            msg[strcspn(msg, "\r\n")] = '\0';
-            b.why = msg;
-        }
-        *why = b.why;
+    if (failed) {
+        *why = b.why != NULL ? b.why : yajl_error;
         return ORDERD_JT_SYNTAX;
     }
     *root = b.root;

@@ -56,3 +56,20 @@ void orderd_yajl_alloc_funcs(yajl_alloc_funcs *funcs, const orderd_alloc_t *a)
     funcs->free = pool_free;
     funcs->ctx = (void *)a;
 }
+
+int orderd_yajl_parse(const yajl_callbacks *callbacks, void *ctx, const char *body, size_t len,
+                      const orderd_alloc_t *a, const char **error)
+{
+    yajl_alloc_funcs funcs;
+    orderd_yajl_alloc_funcs(&funcs, a);
+    yajl_handle h = yajl_alloc(callbacks, &funcs, ctx);
+    yajl_status st = yajl_parse(h, (const unsigned char *)body, len);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
+    if (st == yajl_status_ok)
+        return 0;
+    char *msg = (char *)yajl_get_error(h, 0, (const unsigned char *)body, len);
+    msg[strcspn(msg, "\r\n")] = '\0';
+    *error = msg;
+    return -1;
+}

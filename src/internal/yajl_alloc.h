@@ -5,6 +5,7 @@
  * one by one; the request's pool releases it all at once. */
 
 #include <yajl/yajl_common.h>
+#include <yajl/yajl_parse.h>
 
 #include "orderd/common.h"
 
@@ -15,5 +16,15 @@
  * number of reallocs take at most 4 S bytes (plus 16 bytes a block).
  */
 void orderd_yajl_alloc_funcs(yajl_alloc_funcs *funcs, const orderd_alloc_t *a);
+
+/**
+ * Parses [body, body+len) with `callbacks` and `ctx` in memory from `a` (the
+ * pool owns yajl's memory: nothing to free). Returns 0 when yajl read it all,
+ * else -1 with *error the first line of yajl's message ("parse error:
+ * trailing garbage"), also in memory from `a`. A callback that stopped the
+ * parse says why through its own ctx.
+ */
+int orderd_yajl_parse(const yajl_callbacks *callbacks, void *ctx, const char *body, size_t len,
+                      const orderd_alloc_t *a, const char **error);
 
 #endif

@@ -969,57 +969,6 @@ def suite_start(doc, sanitized=False):
 
 
 
-class Suite:
-    """A suite's tests and its main(): functions decorated @suite.per_protocol
-    run as fn(ctx, proto) once per protocol, @suite.once ones as fn(ctx);
-    main() parses --orderd, -k, -p and -v, checks every response body
-    against docs/openapi.yaml, starts one Server in a TempDir, builds the
-    context with make_ctx(binary, workdir, server), runs the tests and a
-    clean SIGTERM exit, and returns the exit status."""
-
-    def __init__(self, doc):
-        self.doc = doc
-        self.protocol_tests, self.global_tests = [], []
-
-    def per_protocol(self, fn):
-        self.protocol_tests.append(fn)
-        return fn
-
-    def once(self, fn):
-        self.global_tests.append(fn)
-        return fn
-
-    def main(self, make_ctx, tmp_prefix):
-        global CONTRACT
-        from openapi_check import OpenAPIChecker  # the contract checker sits next to this file
-
-        ap = argparse.ArgumentParser(description=self.doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-        ap.add_argument("--orderd", required=True)
-        ap.add_argument("-k", dest="pattern", default="")
-        ap.add_argument("-p", "--protocol", action="append", choices=ALL_PROTOCOLS)
-        ap.add_argument("-v", "--verbose", action="store_true")
-        args = ap.parse_args()
-        binary = os.path.abspath(args.orderd)
-        runner = Runner(verbose=args.verbose)
-        CONTRACT = OpenAPIChecker()
-        if not require_executable(runner, binary):
-            return runner.finish()
-        t0 = time.monotonic()
-        with TempDir(tmp_prefix) as workdir:
-            server = Server(binary, workdir=workdir, name="orderd")
-            try:
-                if not start_servers(runner, server):
-                    return runner.finish()
-                run_registered(runner, make_ctx(binary, workdir, server), self.protocol_tests, self.global_tests,
-                               args.protocol or list(ALL_PROTOCOLS), args.pattern)
-                runner.run("server_sigterm_exit_0", lambda: ensure_eq(server.terminate(5.0), 0, "exit status"))
-            finally:
-                server.kill9()
-        print(f"\n{CONTRACT.checked} response bodies checked against docs/openapi.yaml")
-        print(f"suite took {time.monotonic() - t0:.1f} s")
-        return runner.finish()
-
-
 class Registry:
     """A suite's tests: `per_protocol` ones run once per protocol (fn(ctx,
     proto)), `once` ones a single time (fn(ctx)); run() runs them through
@@ -1077,3 +1026,17 @@ def run_suite(doc, registry, protocols, make_ctx, contract=None, prefix="orderd-
         print(f"\n{contract.checked} response bodies checked against docs/openapi.yaml")
     print(f"suite took {time.monotonic() - t0:.1f} s")
     return runner.finish()
+
+
+class Suite(Registry):
+    """A Registry with its main(): run_suite over every protocol, every
+    response body checked against docs/openapi.yaml (operator_test.py)."""
+
+    def __init__(self, doc):
+        super().__init__()
+        self.doc = doc
+
+    def main(self, make_ctx, tmp_prefix):
+        from openapi_check import OpenAPIChecker  # the contract checker sits next to this file
+
+        return run_suite(self.doc, self, list(ALL_PROTOCOLS), make_ctx, OpenAPIChecker(), tmp_prefix)
