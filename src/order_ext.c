@@ -130,7 +130,14 @@ void orderd_order_unpack(const orderd_order_t *o, const orderd_alloc_t *a, order
 {
     const char *strings = (const char *)&o->items[o->n_items];
     memset(doc, 0, sizeof(*doc));
-    doc->head = *o;
+    doc->head = (orderd_doc_head_t){.id = o->id,
+                                    .total = o->total,
+                                    .created_ms = o->created_ms,
+                                    .updated_ms = o->updated_ms,
+                                    .version = o->version,
+                                    .status = o->status,
+                                    .money_scale = o->money_scale};
+    memcpy(doc->head.currency, o->currency, 3);
     doc->user_id = (orderd_str_t){strings, o->user_len};
     doc->shipping_address = (orderd_str_t){strings + o->user_len, o->address_len};
     doc->payment_method = (orderd_str_t){strings + o->user_len + o->address_len, o->payment_len};
@@ -241,8 +248,14 @@ orderd_order_t *orderd_order_pack(const orderd_order_doc_t *doc, const orderd_al
         return NULL;
     orderd_order_t *o = orderd_alloc(a, size);
     memset(o, 0, size);
-    *o = doc->head;
-    o->_reserved = 0;
+    o->id = doc->head.id;
+    o->total = doc->head.total;
+    o->created_ms = doc->head.created_ms;
+    o->updated_ms = doc->head.updated_ms;
+    o->version = doc->head.version;
+    o->status = doc->head.status;
+    o->money_scale = doc->head.money_scale;
+    memcpy(o->currency, doc->head.currency, 3);
     o->size = (uint32_t)size;
     o->n_items = (uint16_t)doc->n_lines;
     o->user_len = (uint8_t)doc->user_id.len;

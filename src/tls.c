@@ -11,7 +11,7 @@
 /* ALPN lists in the server's order of preference. h2o's h2o_alpn_protocols
  * has h2 (and its drafts) before http/1.1; without HTTP/2 only http/1.1 may
  * be chosen, and a client that offers only h2 gets no ALPN answer. */
-static const h2o_iovec_t alpn_http1_only[] = {{H2O_STRLIT("http/1.1")}, {NULL}};
+static const h2o_iovec_t alpn_http1_only[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
 
 typedef struct swap_message {
     h2o_multithread_message_t super;

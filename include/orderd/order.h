@@ -274,8 +274,17 @@ typedef struct orderd_doc_refund {
     size_t n_parts;
 } orderd_doc_refund_t;
 
+/** The order's own fields (the blob's counts and offsets are pack's). */
+typedef struct orderd_doc_head {
+    uint64_t id;
+    int64_t total, created_ms, updated_ms;
+    uint32_t version;
+    uint8_t status, money_scale;
+    char currency[3];
+} orderd_doc_head_t;
+
 typedef struct orderd_order_doc {
-    orderd_order_t head; /* id, total, times, version, status, currency (its counts and offsets are pack's) */
+    orderd_doc_head_t head;
     orderd_str_t user_id, shipping_address, payment_method;
     orderd_doc_line_t *lines;
     size_t n_lines, cap_lines;
