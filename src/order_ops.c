@@ -97,7 +97,8 @@ int orderd_detail_next(const unsigned char *p, size_t len, size_t *off, orderd_d
     raw_entry_t r;
     memcpy(&r, p + *off, sizeof(r));
     size_t text = ALIGN8((size_t)r.text_len);
-    if (r.kind == 0 || r.kind > ORDERD_DETAIL_LAST || r.text_len > len || len - *off - ORDERD_DETAIL_ENTRY_SIZE < text)
+    if (r.kind == 0 || r.kind > ORDERD_DETAIL_LAST || r.text_len > len || len - *off - ORDERD_DETAIL_ENTRY_SIZE < text ||
+        (r.kind == ORDERD_DETAIL_RETURN && r.quantity >= ORDERD_RETURN_STATUS_COUNT)) /* a return's status */
         return -1;
     *e = (orderd_detail_entry_t){.kind = r.kind,
                                  .ref = r.ref,

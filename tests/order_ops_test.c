@@ -626,6 +626,12 @@ static void test_detail_reader(void **state)
     assert_false(orderd_detail_check(buf, 39));
     assert_true(orderd_detail_check(buf, 40));
     assert_false(orderd_detail_check(buf, 23)); /* cut inside an entry */
+    memset(buf, 0, sizeof(buf));
+    buf[0] = ORDERD_DETAIL_RETURN;
+    buf[4] = ORDERD_RETURN_RECEIVED; /* a return's status: known */
+    assert_true(orderd_detail_check(buf, 24));
+    buf[4] = ORDERD_RETURN_STATUS_COUNT; /* not a status (the audit trail would name none: the record fuzzer's find) */
+    assert_false(orderd_detail_check(buf, 24));
     assert_string_equal(orderd_op_name(ORDERD_OP_REFUND), "refunded");
     assert_null(orderd_op_name(ORDERD_OP_LAST + 1));
     assert_string_equal(orderd_detail_kind_name(ORDERD_DETAIL_TOTAL), "total");
