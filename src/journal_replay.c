@@ -258,6 +258,15 @@ int orderd_journal_replay(const char *dir, orderd_store_t *store, orderd_replay_
             }
             sc.valid_end = keep;
         }
+        if (sc.next_seq <= rep->snapshot_seq) {
+            /* the last segment, ending before the snapshot (a covered segment
+             * copied back by hand): appending to it would leave a gap in its
+             * numbers that the next start-up cuts as a torn tail, acknowledged
+             * changes with it. The writer starts a segment of its own. */
+            orderd_log(ORDERD_LOG_WARN, "journal %s ends at record %" PRIu64 ", before snapshot %" PRIu64
+                       ": left as it is, a new segment follows the snapshot", path, sc.next_seq - 1, rep->snapshot_seq);
+            continue;
+        }
         if (sc.next_seq > next)
             next = sc.next_seq;
         rep->segment_bytes += sc.valid_end;
