@@ -1,5 +1,6 @@
 #include "orderd/config.h"
 #include "orderd/accept.h"
+#include "orderd/store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -227,6 +228,11 @@ static int set_return_window(parse_state_t *p, const char *name, const char *v)
     return 0;
 }
 
+static int set_node_id(parse_state_t *p, const char *name, const char *v)
+{
+    return set_count(p, name, v, 0, ORDERD_ID_NODE_MAX, &p->cfg->node_id);
+}
+
 static int set_access_log(parse_state_t *p, const char *name, const char *v)
 {
     if (*v == '\0')
@@ -319,6 +325,10 @@ static const flag_t flags[] = {
      set_idempotency_ttl},
     {"return-window", "DAYS", "30",
      "how many days after delivery a customer may ask to return an order (0 to 3650)", 0, set_return_window},
+    {"node-id", "N", "0",
+     "this node's number (0 to 15), part of every new order id: give each node behind\n"
+     "one load balancer its own, so that ids stay unique across them",
+     0, set_node_id},
     {"access-log", "FILE|-", "off",
      "one line per request (combined log format, then request id, protocol, seconds\n"
      "taken) appended to FILE, or to standard output with -; reopened on SIGHUP",

@@ -49,8 +49,8 @@ const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t
         orderd_text_put(&t, " operator-token-file=%s", cfg->operator_token_file);
     else
         orderd_text_put(&t, " operator-token-file=%s/operator-token", cfg->data_dir);
-    orderd_text_put(&t, " idempotency-ttl=%llds return-window=%ud access-log=%s",
-                    (long long)(cfg->idempotency_ttl_ms / 1000), cfg->return_window_days,
+    orderd_text_put(&t, " idempotency-ttl=%llds return-window=%ud node-id=%u access-log=%s",
+                    (long long)(cfg->idempotency_ttl_ms / 1000), cfg->return_window_days, cfg->node_id,
                     cfg->access_log != NULL ? cfg->access_log : "off");
     for (unsigned i = 0; i < cfg->ntrusted_proxies; ++i) {
         char cidr[ORDERD_CIDR_TEXT_MAX];

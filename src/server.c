@@ -504,6 +504,10 @@ int orderd_server_run(const orderd_config_t *cfg)
     s.app.http2_max_resets = cfg->http2_max_resets;
     s.app.return_window_ms = (int64_t)cfg->return_window_days * 86400 * 1000;
     orderd_store_set_idem_ttl(s.app.store, cfg->idempotency_ttl_ms); /* before replay: it skips expired keys */
+    if (orderd_store_set_node_id(s.app.store, cfg->node_id) != 0) { /* config.c holds it to the range */
+        orderd_log(ORDERD_LOG_ERROR, "--node-id %u: out of range", cfg->node_id);
+        return 1;
+    }
     orderd_store_set_limits(s.app.store, &(orderd_store_limits_t){.rate = cfg->rate_limit,
                                                                   .max_orders_per_user = cfg->max_orders_per_user,
                                                                   .max_orders = cfg->max_orders,

@@ -16,11 +16,17 @@
 #include "internal/store_shard.h"
 
 /* Ids are (sequence << ORDERD_ID_SHARD_BITS) | (user hash & shard bits). The
- * sequence starts from milliseconds since 2025-01-01 times 1024, so it keeps
- * growing across restarts even before the journal restores the last one, and
- * 52 bits last past the year 2160. */
+ * sequence is (ms << 10) | (node << 6) | counter: milliseconds since
+ * 2025-01-01, then the node id (--node-id) in the top ORDERD_ID_NODE_BITS of
+ * the 10 per-millisecond bits, then a 6-bit counter. So the sequence keeps
+ * growing across restarts even before the journal restores the last one,
+ * two nodes never make the same id, and 52 bits last past the year 2160. More
+ * than 64 ids in one millisecond carry into the next millisecond's slot
+ * (still monotonic: the clock catches up). */
 #define ID_EPOCH_MS 1735689600000LL
 #define ID_SEQ_PER_MS_SHIFT 10
+#define ID_COUNTER_BITS (ID_SEQ_PER_MS_SHIFT - ORDERD_ID_NODE_BITS)
+#define ID_COUNTER_MASK ((1ull << ID_COUNTER_BITS) - 1)
 #define ID_SHARD_MASK ((uint64_t)ORDERD_STORE_MAX_SHARDS - 1)
 
 /* --- hashing --- */
@@ -210,18 +216,43 @@ void orderd_store_free(orderd_store_t *store)
     free(store);
 }
 
+/* The next sequence after `last` that carries `node`: the counter steps, and
+ * past its last value the millisecond does. */
+static uint64_t seq_after(uint64_t last, unsigned node)
+{
+    uint64_t ms = last >> ID_SEQ_PER_MS_SHIFT, counter = last & ID_COUNTER_MASK;
+    if (((last >> ID_COUNTER_BITS) & (ORDERD_ID_NODE_MAX)) != node)
+        counter = ID_COUNTER_MASK; /* an id of another node (replayed): start past its millisecond */
+    if (counter == ID_COUNTER_MASK) {
+        ms++;
+        counter = 0;
+    } else {
+        counter++;
+    }
+    return (ms << ID_SEQ_PER_MS_SHIFT) | ((uint64_t)node << ID_COUNTER_BITS) | counter;
+}
+
 uint64_t orderd_store_next_id(orderd_store_t *store, orderd_str_t user_id)
 {
-    uint64_t floor = (uint64_t)(orderd_now_ms() - ID_EPOCH_MS) << ID_SEQ_PER_MS_SHIFT;
+    unsigned node = store->node_id;
+    uint64_t floor = ((uint64_t)(orderd_now_ms() - ID_EPOCH_MS) << ID_SEQ_PER_MS_SHIFT) | ((uint64_t)node << ID_COUNTER_BITS);
     uint64_t last = atomic_load_explicit(&store->last_seq, memory_order_relaxed), next;
     do {
-        next = last + 1 > floor ? last + 1 : floor;
+        next = seq_after(last, node);
+        if (next < floor)
+            next = floor;
     } while (!atomic_compare_exchange_weak_explicit(&store->last_seq, &last, next, memory_order_relaxed,
                                                     memory_order_relaxed));
     return (next << ORDERD_ID_SHARD_BITS) | (orderd_shard_user_hash(user_id) & ID_SHARD_MASK);
 }
 
-/* Replay hands us ids made by earlier runs: never hand them out again. */
+uint64_t orderd_id_node(uint64_t id)
+{
+    return (id >> (ORDERD_ID_SHARD_BITS + ID_COUNTER_BITS)) & ORDERD_ID_NODE_MAX;
+}
+
+/* Replay hands us ids made by earlier runs (of any node id): never hand them
+ * out again. next_id steps past the largest, keeping its own node bits. */
 static void seq_observe(orderd_store_t *store, uint64_t id)
 {
     uint64_t seq = id >> ORDERD_ID_SHARD_BITS, last = atomic_load_explicit(&store->last_seq, memory_order_relaxed);
@@ -654,6 +685,14 @@ int orderd_store_restore_history(orderd_store_t *store, uint64_t id, const order
 void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms)
 {
     store->idem_ttl_ms = ttl_ms;
+}
+
+int orderd_store_set_node_id(orderd_store_t *store, unsigned node_id)
+{
+    if (node_id > ORDERD_ID_NODE_MAX)
+        return ORDERD_STORE_EINVAL;
+    store->node_id = node_id;
+    return 0;
 }
 
 void orderd_store_each_idem(orderd_store_t *store, unsigned shard,

@@ -387,6 +387,49 @@ static void test_operator_and_idempotency_flags(void **state)
     }
 }
 
+static void clear_env(void);
+
+/* --node-id: 0 unless given, 0 to ORDERD_ID_NODE_MAX, from the flag or ORDERD_NODE_ID */
+static void test_node_id_flag(void **state)
+{
+    clear_env();
+    run_t *r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.node_id, 0);
+    run_free(r);
+    static const struct {
+        const char *arg;
+        unsigned id;
+    } good[] = {{"0", 0}, {"3", 3}, {"15", 15}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        r = parse("--node-id", good[i].arg, NULL);
+        expect_run(r);
+        assert_int_equal(r->cfg.node_id, good[i].id);
+        char out[ORDERD_CONFIG_DESCRIBE_MAX], want[32];
+        snprintf(want, sizeof(want), " node-id=%u ", good[i].id);
+        assert_non_null(strstr(orderd_config_describe(&r->cfg, out, sizeof(out)), want));
+        run_free(r);
+    }
+    static const char *const bad[] = {"", "-1", "16", "255", "1.5", "x", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = parse("--node-id", bad[i], NULL);
+        expect_usage(r, "--node-id"); /* frees r */
+    }
+    setenv("ORDERD_NODE_ID", "7", 1);
+    r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.node_id, 7);
+    run_free(r);
+    r = parse("--node-id", "2", NULL); /* the flag wins */
+    expect_run(r);
+    assert_int_equal(r->cfg.node_id, 2);
+    run_free(r);
+    setenv("ORDERD_NODE_ID", "16", 1);
+    r = parse(NULL);
+    expect_usage(r, "ORDERD_NODE_ID");
+    clear_env();
+}
+
 static void test_access_log_flag(void **state)
 {
     run_t *r = parse(NULL);
@@ -712,7 +755,7 @@ static void clear_env(void)
     static const char *const vars[] = {"ORDERD_LISTEN",         "ORDERD_TLS_CERT",   "ORDERD_TLS_KEY",
                                        "ORDERD_HTTP2",          "ORDERD_THREADS",    "ORDERD_DATA_DIR",
                                        "ORDERD_MAX_BODY",       "ORDERD_FSYNC",      "ORDERD_SNAPSHOT_BYTES",
-                                       "ORDERD_OPERATOR_TOKEN_FILE", "ORDERD_IDEMPOTENCY_TTL", "ORDERD_RETURN_WINDOW", "ORDERD_ACCESS_LOG",
+                                       "ORDERD_OPERATOR_TOKEN_FILE", "ORDERD_IDEMPOTENCY_TTL", "ORDERD_RETURN_WINDOW", "ORDERD_NODE_ID", "ORDERD_ACCESS_LOG",
                                        "ORDERD_TRUSTED_PROXY",  "ORDERD_CORS_ORIGIN", "ORDERD_COMPRESS",
                                        "ORDERD_LOG_FORMAT", "ORDERD_MAX_CONNECTIONS", "ORDERD_HEADER_TIMEOUT",
                                        "ORDERD_BODY_TIMEOUT", "ORDERD_IDLE_TIMEOUT", "ORDERD_RATE_LIMIT_PER_USER",
@@ -940,7 +983,7 @@ static void test_help_lists_defaults_and_variables(void **state)
 {
     static const char *const flags[] = {"listen",      "tls-cert",       "tls-key",         "http2",
                                         "threads",     "data-dir",       "max-body",        "fsync",
-                                        "snapshot-bytes", "operator-token-file", "idempotency-ttl", "return-window", "access-log",
+                                        "snapshot-bytes", "operator-token-file", "idempotency-ttl", "return-window", "node-id", "access-log",
                                         "trusted-proxy", "cors-origin",  "compress",        "log-format",
                                         "max-connections", "header-timeout", "body-timeout", "idle-timeout",
                                         "rate-limit-per-user", "rate-limit-burst", "max-orders-per-user",
@@ -1022,6 +1065,7 @@ int main(void)
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_repeatable),
         cmocka_unit_test(test_operator_and_idempotency_flags),
+        cmocka_unit_test(test_node_id_flag),
         cmocka_unit_test(test_access_log_flag),
         cmocka_unit_test(test_listeners_and_bound_flags),
         cmocka_unit_test(test_bad_bound_flags),

@@ -249,6 +249,115 @@ static void test_ids(void **state)
     orderd_store_free(st);
 }
 
+/* ---- node ids ---- */
+
+#define NODE_THREADS 8
+#define NODE_IDS_PER_THREAD 20000
+
+typedef struct {
+    orderd_store_t *st;
+    uint64_t *ids; /* NODE_IDS_PER_THREAD, in the order this thread got them */
+} node_worker_t;
+
+static void *node_worker_main(void *arg)
+{
+    node_worker_t *w = arg;
+    for (int i = 0; i < NODE_IDS_PER_THREAD; i++)
+        w->ids[i] = orderd_store_next_id(w->st, S("nora"));
+    return NULL;
+}
+
+/* Ids from NODE_THREADS threads of one store of node `node`, sorted: each
+ * carries the node, each thread's increase, none repeats. */
+static uint64_t *node_ids_from_threads(unsigned node)
+{
+    orderd_store_t *st = orderd_store_new(64);
+    assert_non_null(st);
+    assert_int_equal(orderd_store_set_node_id(st, node), 0);
+    size_t n = (size_t)NODE_THREADS * NODE_IDS_PER_THREAD;
+    uint64_t *all = calloc(n, sizeof(*all));
+    assert_non_null(all);
+    pthread_t th[NODE_THREADS];
+    node_worker_t ws[NODE_THREADS];
+    for (int t = 0; t < NODE_THREADS; t++) {
+        ws[t] = (node_worker_t){.st = st, .ids = all + (size_t)t * NODE_IDS_PER_THREAD};
+        assert_int_equal(pthread_create(&th[t], NULL, node_worker_main, &ws[t]), 0);
+    }
+    for (int t = 0; t < NODE_THREADS; t++)
+        pthread_join(th[t], NULL);
+    for (int t = 0; t < NODE_THREADS; t++)
+        for (int i = 1; i < NODE_IDS_PER_THREAD; i++)
+            if (ws[t].ids[i] <= ws[t].ids[i - 1])
+                fail_msg("thread %d: id %d (%" PRIx64 ") not above the one before", t, i, ws[t].ids[i]);
+    qsort(all, n, sizeof(*all), cmp_u64);
+    for (size_t i = 0; i < n; i++) {
+        if (orderd_id_node(all[i]) != node)
+            fail_msg("id %" PRIx64 " carries node %" PRIu64 ", want %u", all[i], orderd_id_node(all[i]), node);
+        if (i > 0 && all[i] == all[i - 1])
+            fail_msg("id %" PRIx64 " handed out twice", all[i]);
+        assert_int_equal(orderd_store_shard_of_id(st, all[i]), orderd_store_shard_of_user(st, S("nora")));
+    }
+    orderd_store_free(st);
+    return all;
+}
+
+static void test_node_ids(void **state)
+{
+    orderd_store_t *st = orderd_store_new(64);
+    assert_non_null(st);
+    assert_int_equal(orderd_id_node(orderd_store_next_id(st, S("nora"))), 0); /* the default */
+    assert_int_equal(orderd_store_set_node_id(st, ORDERD_ID_NODE_MAX + 1), ORDERD_STORE_EINVAL);
+    assert_int_equal(orderd_id_node(orderd_store_next_id(st, S("nora"))), 0); /* unchanged */
+    assert_int_equal(orderd_store_set_node_id(st, ORDERD_ID_NODE_MAX), 0);
+    assert_int_equal(orderd_id_node(orderd_store_next_id(st, S("nora"))), ORDERD_ID_NODE_MAX);
+    orderd_store_free(st);
+
+    /* 160000 ids, far more than 64 a millisecond: the counter carries into
+     * later milliseconds and the node bits stay */
+    uint64_t *three = node_ids_from_threads(3), *five = node_ids_from_threads(5);
+    size_t n = (size_t)NODE_THREADS * NODE_IDS_PER_THREAD, i = 0, j = 0;
+    while (i < n && j < n) { /* two nodes, the same user, the same time: no id in common */
+        if (three[i] == five[j])
+            fail_msg("nodes 3 and 5 both made id %" PRIx64, three[i]);
+        if (three[i] < five[j])
+            i++;
+        else
+            j++;
+    }
+    free(three);
+    free(five);
+}
+
+/* Replay brings ids of earlier runs, made with another node id, or ahead of
+ * the clock: later ids are above them and keep this store's node. */
+static void test_node_ids_after_replay(void **state)
+{
+    orderd_alloc_t a = test_alloc(state);
+    orderd_store_t *old = orderd_store_new(64), *st = orderd_store_new(64);
+    assert_non_null(old);
+    assert_non_null(st);
+    assert_int_equal(orderd_store_set_node_id(old, 9), 0);
+    assert_int_equal(orderd_store_set_node_id(st, 2), 0);
+    uint64_t ahead = 0;
+    for (int i = 0; i < 5000; i++) /* runs ahead of the clock: 64 a millisecond */
+        ahead = orderd_store_next_id(old, S("olga"));
+    assert_int_equal(orderd_id_node(ahead), 9);
+    orderd_order_t *o = build_order_id(&a, ahead, S("olga"), 1000, 1);
+    orderd_change_t ev = {.type = ORDERD_CHANGE_CREATED};
+    ev.u.created.order = o;
+    assert_int_equal(orderd_store_apply(st, &ev), ORDERD_STORE_OK);
+    uint64_t prev = ahead;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t id = orderd_store_next_id(st, S("olga"));
+        if (id <= prev)
+            fail_msg("id %" PRIx64 " not above %" PRIx64, id, prev);
+        assert_int_equal(orderd_id_node(id), 2);
+        prev = id;
+    }
+    orderd_store_free(old);
+    orderd_store_free(st);
+}
+
 /* ---- lists ---- */
 
 /* Pages through user's orders with `mask`, `step` at a time; checks every page's
@@ -1740,6 +1849,8 @@ int main(void)
         TEST_ARENA_TEST(test_create_get_and_isolation),
         TEST_ARENA_TEST(test_create_ignores_given_id),
         cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_node_ids),
+        TEST_ARENA_TEST(test_node_ids_after_replay),
         cmocka_unit_test(test_idvec_against_reference),
         cmocka_unit_test_setup_teardown(test_each_in_id_order, test_arena_setup, test_arena_teardown),
         TEST_ARENA_TEST(test_list_newest_first_paging),

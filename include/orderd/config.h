@@ -53,6 +53,7 @@ typedef struct orderd_config {
     const char *operator_token_file; /* NULL: <data-dir>/operator-token, made at first start */
     int64_t idempotency_ttl_ms;      /* how long Idempotency-Key answers are kept */
     unsigned return_window_days;     /* --return-window: days after delivery a return may be asked for */
+    unsigned node_id;                /* --node-id: 0 to ORDERD_ID_NODE_MAX (orderd/store.h), in every new id */
     const char *access_log;          /* --access-log: a file, "-" for standard output; NULL: off */
     orderd_cidr_t trusted_proxies[ORDERD_MAX_TRUSTED_PROXIES]; /* --trusted-proxy, in order */
     unsigned ntrusted_proxies;

@@ -38,6 +38,10 @@
 #define ORDERD_ID_SHARD_BITS 12
 /** Most shards a store may have (the id carries ORDERD_ID_SHARD_BITS). */
 #define ORDERD_STORE_MAX_SHARDS (1u << ORDERD_ID_SHARD_BITS)
+/** Bits of an order id's per-millisecond sequence that hold the node id (--node-id). */
+#define ORDERD_ID_NODE_BITS 4
+/** Largest node id (--node-id 0 to ORDERD_ID_NODE_MAX). */
+#define ORDERD_ID_NODE_MAX ((1u << ORDERD_ID_NODE_BITS) - 1)
 
 typedef struct orderd_store orderd_store_t;
 
@@ -83,6 +87,14 @@ void orderd_store_set_journal(orderd_store_t *store, const orderd_store_journal_
 
 /** Sets how long idempotency keys are kept (default ORDERD_IDEM_TTL_DEFAULT_MS). */
 void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms);
+
+/**
+ * Sets the node id (0 to ORDERD_ID_NODE_MAX, default 0) that every later new
+ * order id carries, so that nodes behind one load balancer never make the
+ * same id. Call before serving requests. Returns ORDERD_STORE_EINVAL, and
+ * changes nothing, past ORDERD_ID_NODE_MAX.
+ */
+int orderd_store_set_node_id(orderd_store_t *store, unsigned node_id) __attribute__((warn_unused_result));
 
 /* --- limits (src/store_limits.c keeps and checks them, for src/store_write.c) --- */
 
@@ -232,11 +244,15 @@ unsigned orderd_store_shard_of_id(const orderd_store_t *store, uint64_t id);
 
 /**
  * A new order id for `user_id`: unique, never reused, increasing with time,
- * with the user's shard hash in its low bits. Thread-safe, lock-free.
+ * with the store's node id (orderd_id_node) and the user's shard hash in its
+ * low bits. Thread-safe, lock-free.
  * orderd_store_create calls it under the shard lock, so a user's orders enter
  * the table in id order.
  */
 uint64_t orderd_store_next_id(orderd_store_t *store, orderd_str_t user_id);
+
+/** The node id (orderd_store_set_node_id) an order id was made with. */
+uint64_t orderd_id_node(uint64_t id);
 
 /* --- live changes (src/store_write.c) --- */
 

@@ -46,6 +46,7 @@ struct orderd_store {
     unsigned nshards;
     _Atomic uint64_t last_seq;
     int64_t idem_ttl_ms;
+    unsigned node_id; /* --node-id: in every new order id */
     orderd_store_journal_t journal; /* append == NULL: no journal */
     orderd_store_limits_t limits;   /* all zero: none */
     /* orders in the table: live creates count theirs in before applying

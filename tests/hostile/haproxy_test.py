@@ -61,6 +61,13 @@ def replace_line(lines, old, new):
         lines[hits[0]] = indent + new
 
 
+def drop_root_lines(lines):
+    """Takes out the chroot/user/group lines when not root (they need it)."""
+    if os.geteuid() != 0 or not os.path.isdir("/var/lib/haproxy"):
+        for ln in ("chroot /var/lib/haproxy", "user haproxy", "group haproxy"):
+            replace_line(lines, ln, None)
+
+
 def deploy_config(workdir, plain, tls, pem, orderd_port):
     """docs/deploy/haproxy.cfg with the test's ports and certificate; the path of the copy."""
     with open(CONFIG) as f:
@@ -69,22 +76,76 @@ def deploy_config(workdir, plain, tls, pem, orderd_port):
                  f"bind 127.0.0.1:{tls} ssl crt {pem} alpn h2,http/1.1")
     replace_line(lines, "bind :80", f"bind 127.0.0.1:{plain}")
     replace_line(lines, "server orderd1 127.0.0.1:8080 maxconn 200", f"server orderd1 127.0.0.1:{orderd_port} maxconn 200")
-    if os.geteuid() != 0 or not os.path.isdir("/var/lib/haproxy"):
-        for ln in ("chroot /var/lib/haproxy", "user haproxy", "group haproxy"):
-            replace_line(lines, ln, None)
+    for n in (2, 3):  # one node here (tests/cluster runs three)
+        replace_line(lines, f"server orderd{n} 127.0.0.1:{8079 + n} maxconn 200", None)
+    drop_root_lines(lines)
     path = os.path.join(workdir, "haproxy.cfg")
     with open(path, "w") as f:
         f.write("\n".join(lines))
     return path
 
 
+def find_haproxy():
+    """The haproxy binary's path; None when it is not installed."""
+    return shutil.which("haproxy") or next(
+        (p for p in ("/usr/sbin/haproxy", "/sbin/haproxy") if os.access(p, os.X_OK)), None)
+
+
+class HAProxy:
+    """Debian's haproxy in the foreground (-db) on a config file, its output in workdir/haproxy.log."""
+
+    def __init__(self, binary, workdir):
+        self.binary, self.workdir = binary, workdir
+        self.proc = None
+
+    def start(self, config, port):
+        """haproxy -c on `config`, then runs it and waits (15 s at most) for a
+        200 from /readyz through its cleartext front end on `port`; returns
+        haproxy -c's output. Raises TestFailure when any step fails."""
+        check = subprocess.run([self.binary, "-c", "-f", config], capture_output=True, text=True)
+        ensure(check.returncode == 0, f"haproxy -c: exit {check.returncode}: {check.stdout}{check.stderr}")
+        self.log_path = os.path.join(self.workdir, "haproxy.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([self.binary, "-db", "-f", config], stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while True:
+            ensure(self.proc.poll() is None, f"haproxy exited {self.proc.returncode}: {self.log_tail()}")
+            try:
+                if Http(port, timeout=2).request("GET", "/readyz").status == 200:
+                    break
+            except OSError:
+                pass
+            ensure(time.monotonic() < deadline, f"no 200 from /readyz through haproxy in 15 s: {self.log_tail()}")
+            time.sleep(0.1)
+        return check.stdout.strip()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read()[-2000:].decode(errors="replace")
+
+    def stop(self):
+        if self.running():
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self.log.close()
+
+
 class Ctx:
     def __init__(self, workdir, binary, sanitized):
         self.workdir, self.sanitized = workdir, sanitized
-        self.haproxy = shutil.which("haproxy") or next(
-            (p for p in ("/usr/sbin/haproxy", "/sbin/haproxy") if os.access(p, os.X_OK)), None)
+        self.haproxy = find_haproxy()
         self.orderd = Server(binary, workdir=workdir, threads=2, args=["--http2", "off", "--trusted-proxy", "127.0.0.1"])
-        self.proc = None
+        self.proc = None  # the HAProxy, once started
         self.figures = []
 
     def start(self):
@@ -98,46 +159,25 @@ class Ctx:
         with open(pem, "w") as out, open(cert) as c, open(key) as k:
             out.write(c.read() + k.read())
         self.config = deploy_config(self.workdir, self.plain, self.tls, pem, self.orderd.port)
-        check = subprocess.run([self.haproxy, "-c", "-f", self.config], capture_output=True, text=True)
-        ensure(check.returncode == 0, f"haproxy -c: exit {check.returncode}: {check.stdout}{check.stderr}")
-        self.log_path = os.path.join(self.workdir, "haproxy.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([self.haproxy, "-db", "-f", self.config], stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while True:
-            ensure(self.proc.poll() is None, f"haproxy exited {self.proc.returncode}: {self.log_tail()}")
-            try:
-                if Http(self.plain, timeout=2).request("GET", "/readyz").status == 200:
-                    break
-            except OSError:
-                pass
-            ensure(time.monotonic() < deadline, f"no 200 from /readyz through haproxy in 15 s: {self.log_tail()}")
-            time.sleep(0.1)
-        return check.stdout.strip()
+        proxy = HAProxy(self.haproxy, self.workdir)
+        try:
+            return proxy.start(self.config, self.plain)
+        finally:
+            self.proc = proxy
 
     def log_tail(self):
-        self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read()[-2000:].decode(errors="replace")
+        return self.proc.log_tail()
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
         if self.proc is not None:
-            self.log.close()
+            self.proc.stop()
         self.orderd.kill9()
 
 
 def need_haproxy(ctx):
     if ctx.haproxy is None:
         raise SkipTest("haproxy is not installed (.ci/deps installs Debian's haproxy)")
-    if ctx.proc is None:
+    if ctx.proc is None or ctx.proc.proc is None:
         raise SkipTest("haproxy did not start (see config_valid_and_started)")
 
 
@@ -244,7 +284,7 @@ def test_rapid_reset_through(ctx):
         healthy.join(10)
     t0, t1 = attack_span(attackers)
     ensure(ctx.orderd.alive(), f"orderd is gone: {ctx.orderd.tail()}")
-    ensure(ctx.proc.poll() is None, f"haproxy is gone: {ctx.log_tail()}")
+    ensure(ctx.proc.running(), f"haproxy is gone: {ctx.log_tail()}")
     errors = [a.error for a in attackers if a.error is not None]
     ensure(not errors, f"attackers: {errors}")
     conns = [c for a in attackers for c in a.conns]
