@@ -9,10 +9,11 @@ orderd on loopback (--node-id 0, 1, 2, each its own data directory,
 Checked: the acceptance flow through HAProxy (create, get, list, edit,
 cancel) over HTTP/1.1 and h2c; each user's orders live on exactly one node,
 asked directly, and their ids carry that node's --node-id; after kill -9 of
-one node only its users get errors (HAProxy's 503, then, once its checks
-mark the node down, 404 from the node their requests move to) while the
-others are served, creates included; restarted on its data directory,
-every change acknowledged before the kill is there, on that node only.
+one node only its users get errors (503: HAProxy keeps them on their node,
+it never moves them to another, whose checks in backend orderd_health say
+down) while the others are served, creates included; restarted on its data
+directory, every change acknowledged before the kill is there, on that node
+only, and no order of its users was made anywhere else meanwhile.
 
     python3 tests/cluster/cluster_test.py --orderd build/orderd [--sanitized]
 
@@ -65,6 +66,7 @@ def cluster_config(workdir, front, ports):
     for n, port in enumerate(ports, 1):
         replace_line(lines, f"server orderd{n} 127.0.0.1:{8079 + n} maxconn 200",
                      f"server orderd{n} 127.0.0.1:{port} maxconn 200")
+        replace_line(lines, f"server orderd{n} 127.0.0.1:{8079 + n}", f"server orderd{n} 127.0.0.1:{port}")  # health
     drop_root_lines(lines)
     path = os.path.join(workdir, "haproxy.cfg")
     with open(path, "w") as f:
@@ -222,13 +224,17 @@ def served_while_down(ctx, phase):
             oid = next(o for o, v in ctx.acked.items() if v[0] == user)
             r = http.get(user, oid)
             if ctx.home[user] == KILLED:
-                ensure(r.status != 200, f"{phase}: {user} of the killed node got 200 for {oid}")
+                ensure_eq(r.status, 503, f"{phase}: {user} of the killed node, order {oid}")
                 errors[r.status] = errors.get(r.status, 0) + 1
             else:
                 ensure_eq(expect(r, 200)["id"], oid, f"{phase}: {user}'s order")
         for user in [u for u in ctx.users if ctx.home[u] != KILLED][:6]:
             body, _ = new_order(ctx.rng, "down")
             ctx.ack(user, expect(http.create(user, body), 201))
+        # a create of the killed node's user lands nowhere: no other node takes the user
+        user = next(u for u in ctx.users if ctx.home[u] == KILLED)
+        body, _ = new_order(ctx.rng, "lost")
+        ensure_eq(http.create(user, body).status, 503, f"{phase}: a create of {user}, whose node is down")
     finally:
         http.close()
     return errors

@@ -76,8 +76,10 @@ def deploy_config(workdir, plain, tls, pem, orderd_port):
                  f"bind 127.0.0.1:{tls} ssl crt {pem} alpn h2,http/1.1")
     replace_line(lines, "bind :80", f"bind 127.0.0.1:{plain}")
     replace_line(lines, "server orderd1 127.0.0.1:8080 maxconn 200", f"server orderd1 127.0.0.1:{orderd_port} maxconn 200")
+    replace_line(lines, "server orderd1 127.0.0.1:8080", f"server orderd1 127.0.0.1:{orderd_port}")  # its health
     for n in (2, 3):  # one node here (tests/cluster runs three)
         replace_line(lines, f"server orderd{n} 127.0.0.1:{8079 + n} maxconn 200", None)
+        replace_line(lines, f"server orderd{n} 127.0.0.1:{8079 + n}", None)
     drop_root_lines(lines)
     path = os.path.join(workdir, "haproxy.cfg")
     with open(path, "w") as f:
