@@ -15,61 +15,12 @@
 #include "internal/mem.h"
 #include "internal/store_shard.h"
 
-/* Ids are (sequence << ORDERD_ID_SHARD_BITS) | (user hash & shard bits). The
- * sequence is (ms << 10) | (node << 6) | counter: milliseconds since
- * 2025-01-01, then the node id (--node-id) in the top ORDERD_ID_NODE_BITS of
- * the 10 per-millisecond bits, then a 6-bit counter. So the sequence keeps
- * growing across restarts even before the journal restores the last one,
- * two nodes never make the same id, and 52 bits last past the year 2160. More
- * than 64 ids in one millisecond carry into the next millisecond's slot
- * (still monotonic: the clock catches up). */
-#define ID_EPOCH_MS 1735689600000LL
-#define ID_SEQ_PER_MS_SHIFT 10
-#define ID_COUNTER_BITS (ID_SEQ_PER_MS_SHIFT - ORDERD_ID_NODE_BITS)
-#define ID_COUNTER_MASK ((1ull << ID_COUNTER_BITS) - 1)
-#define ID_SHARD_MASK ((uint64_t)ORDERD_STORE_MAX_SHARDS - 1)
-
-/* --- hashing --- */
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-/* FNV-1a, then a finaliser. It must stay the same across versions: order ids
- * carry its low bits. X-User-Id values come from the trusted gateway in front
- * of orderd, so an unkeyed hash is acceptable here. */
-uint64_t orderd_shard_user_hash(orderd_str_t user)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < user.len; ++i) {
-        h ^= (unsigned char)user.base[i];
-        h *= 0x100000001b3ULL;
-    }
-    return mix64(h);
-}
-
-unsigned orderd_store_shard_of_user(const orderd_store_t *store, orderd_str_t user_id)
-{
-    return (unsigned)(orderd_shard_user_hash(user_id) & (store->nshards - 1));
-}
-
-unsigned orderd_store_shard_of_id(const orderd_store_t *store, uint64_t id)
-{
-    return (unsigned)(id & (store->nshards - 1));
-}
-
 /* --- id map --- */
 
 static orderd_order_t **ids_slot(shard_t *s, uint64_t id)
 {
     size_t mask = s->ids_cap - 1;
-    for (size_t i = mix64(id) & mask;; i = (i + 1) & mask)
+    for (size_t i = orderd_shard_mix64(id) & mask;; i = (i + 1) & mask)
         if (s->ids[i] == NULL || s->ids[i]->id == id)
             return &s->ids[i];
 }
@@ -88,7 +39,7 @@ static void ids_remove(shard_t *s, uint64_t id)
         return;
     size_t hole = (size_t)(slot - s->ids);
     for (size_t i = (hole + 1) & mask; s->ids[i] != NULL; i = (i + 1) & mask) {
-        size_t home = mix64(s->ids[i]->id) & mask;
+        size_t home = orderd_shard_mix64(s->ids[i]->id) & mask;
         /* move entry i into the hole unless its home lies cyclically in (hole, i] */
         if (((i - home) & mask) >= ((i - hole) & mask)) {
             s->ids[hole] = s->ids[i];
@@ -216,51 +167,6 @@ void orderd_store_free(orderd_store_t *store)
     free(store);
 }
 
-/* The next sequence after `last` that carries `node`: the counter steps, and
- * past its last value the millisecond does. */
-static uint64_t seq_after(uint64_t last, unsigned node)
-{
-    uint64_t ms = last >> ID_SEQ_PER_MS_SHIFT, counter = last & ID_COUNTER_MASK;
-    if (((last >> ID_COUNTER_BITS) & (ORDERD_ID_NODE_MAX)) != node)
-        counter = ID_COUNTER_MASK; /* an id of another node (replayed): start past its millisecond */
-    if (counter == ID_COUNTER_MASK) {
-        ms++;
-        counter = 0;
-    } else {
-        counter++;
-    }
-    return (ms << ID_SEQ_PER_MS_SHIFT) | ((uint64_t)node << ID_COUNTER_BITS) | counter;
-}
-
-uint64_t orderd_store_next_id(orderd_store_t *store, orderd_str_t user_id)
-{
-    unsigned node = store->node_id;
-    uint64_t floor = ((uint64_t)(orderd_now_ms() - ID_EPOCH_MS) << ID_SEQ_PER_MS_SHIFT) | ((uint64_t)node << ID_COUNTER_BITS);
-    uint64_t last = atomic_load_explicit(&store->last_seq, memory_order_relaxed), next;
-    do {
-        next = seq_after(last, node);
-        if (next < floor)
-            next = floor;
-    } while (!atomic_compare_exchange_weak_explicit(&store->last_seq, &last, next, memory_order_relaxed,
-                                                    memory_order_relaxed));
-    return (next << ORDERD_ID_SHARD_BITS) | (orderd_shard_user_hash(user_id) & ID_SHARD_MASK);
-}
-
-uint64_t orderd_id_node(uint64_t id)
-{
-    return (id >> (ORDERD_ID_SHARD_BITS + ID_COUNTER_BITS)) & ORDERD_ID_NODE_MAX;
-}
-
-/* Replay hands us ids made by earlier runs (of any node id): never hand them
- * out again. next_id steps past the largest, keeping its own node bits. */
-static void seq_observe(orderd_store_t *store, uint64_t id)
-{
-    uint64_t seq = id >> ORDERD_ID_SHARD_BITS, last = atomic_load_explicit(&store->last_seq, memory_order_relaxed);
-    while (last < seq &&
-           !atomic_compare_exchange_weak_explicit(&store->last_seq, &last, seq, memory_order_relaxed, memory_order_relaxed))
-        ;
-}
-
 static int user_orders_reserve(user_t *u)
 {
     if (u->n_orders < u->cap_orders)
@@ -304,9 +210,8 @@ static int swap_locked(shard_t *s, const orderd_order_t *in, const orderd_change
     if (u == NULL)
         return ORDERD_STORE_EINVAL;
     if ((!undo && orderd_audit_reserve(o, ev->u.amended.detail_len) != 0) ||
-        (in->status != o->status &&
-         (orderd_idvec_reserve(&u->by_status[in->status], 1) != 0 ||
-          orderd_idvec_reserve(&s->by_status[in->status], 1) != 0)) ||
+        (in->status != o->status && (orderd_idvec_reserve(&u->by_status[in->status], 1) != 0 ||
+                                     orderd_idvec_reserve(&s->by_status[in->status], 1) != 0)) ||
         (copy = orderd_malloc(ORDERD_SLOT_SIZE(in->size))) == NULL)
         return ORDERD_STORE_ENOMEM;
     memcpy(copy, in, in->size);
@@ -369,7 +274,7 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_change_t
         ++u->n_orders;
         orderd_idvec_insert(&u->by_status[copy->status], copy->id);
         orderd_idvec_insert(&s->by_status[copy->status], copy->id);
-        seq_observe(store, copy->id);
+        orderd_shard_seq_observe(store, copy->id);
         return ORDERD_STORE_OK;
     }
     case ORDERD_CHANGE_STATUS: {
@@ -390,7 +295,9 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_change_t
         o->status = to;
         o->version = ev->u.status_changed.version;
         o->updated_ms = ev->u.status_changed.at_ms;
-        orderd_audit_push(o, &(orderd_audit_entry_t){.version = o->version, .status = to, .actor = ev->u.status_changed.actor, .at_ms = o->updated_ms});
+        orderd_audit_push(
+            o, &(orderd_audit_entry_t){
+                   .version = o->version, .status = to, .actor = ev->u.status_changed.actor, .at_ms = o->updated_ms});
         return ORDERD_STORE_OK;
     }
     case ORDERD_CHANGE_AMENDED:
@@ -578,45 +485,6 @@ unsigned orderd_store_shards(const orderd_store_t *store)
     return store->nshards;
 }
 
-typedef struct id_ptr {
-    uint64_t id;
-    orderd_order_t *o;
-} id_ptr_t;
-
-static int cmp_id_ptr(const void *a, const void *b)
-{
-    uint64_t x = ((const id_ptr_t *)a)->id, y = ((const id_ptr_t *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
-/* In id order: a snapshot written this way loads with appends only into
- * the sorted per-user and per-shard id vectors. In the table's hash order,
- * every load was an insert at a random place, quadratic in the size of each
- * vector (start-up took minutes with 20k orders a user). The sort is of
- * (id, pointer) pairs, so it reads no order while the shard is locked. */
-void orderd_store_each(orderd_store_t *store, unsigned shard, void (*fn)(void *ctx, const orderd_order_t *o),
-                       void *ctx)
-{
-    shard_t *s = &store->shards[shard];
-    pthread_mutex_lock(&s->mu);
-    id_ptr_t *v = s->ids_n > 0 ? orderd_malloc(s->ids_n * sizeof(*v)) : NULL;
-    if (v != NULL) {
-        size_t n = 0;
-        for (size_t i = 0; i < s->ids_cap; ++i)
-            if (s->ids[i] != NULL)
-                v[n++] = (id_ptr_t){s->ids[i]->id, s->ids[i]};
-        qsort(v, n, sizeof(*v), cmp_id_ptr);
-        for (size_t i = 0; i < n; ++i)
-            fn(ctx, v[i].o);
-        free(v);
-    } else {
-        for (size_t i = 0; i < s->ids_cap; ++i) /* out of memory: any order will do */
-            if (s->ids[i] != NULL)
-                fn(ctx, s->ids[i]);
-    }
-    pthread_mutex_unlock(&s->mu);
-}
-
 /* --- for store_write.c and store_read.c, under the shard's lock --- */
 
 int orderd_shard_apply_live(orderd_store_t *store, shard_t *s, const orderd_change_t *ev, void *waiter)
@@ -652,54 +520,7 @@ int orderd_shard_owned_by(const orderd_order_t *o, orderd_str_t user_id)
            (o->user_len == user_id.len && memcmp(orderd_order_user(o).base, user_id.base, user_id.len) == 0);
 }
 
-/* --- the audit trail and keys, as snapshots save and load them --- */
-
-void orderd_store_order_audit(const orderd_order_t *o, const unsigned char **data, size_t *len)
-{
-    orderd_audit_bytes(o, data, len);
-}
-
-int orderd_store_restore_audit(orderd_store_t *store, uint64_t id, const unsigned char *data, size_t len)
-{
-    shard_t *s = &store->shards[orderd_store_shard_of_id(store, id)];
-    pthread_mutex_lock(&s->mu);
-    orderd_order_t *o = orderd_shard_find(s, id);
-    int ret = o != NULL ? orderd_audit_load(o, data, len) : ORDERD_STORE_EINVAL;
-    pthread_mutex_unlock(&s->mu);
-    return ret;
-}
-
-int orderd_store_restore_history(orderd_store_t *store, uint64_t id, const orderd_audit_entry_t *events, size_t n)
-{
-    orderd_audit_raw_t raw[ORDERD_HISTORY_MAX];
-    if (n > ORDERD_HISTORY_MAX)
-        return ORDERD_STORE_EINVAL;
-    for (size_t i = 0; i < n; ++i)
-        raw[i] = (orderd_audit_raw_t){.at_ms = events[i].at_ms,
-                                      .version = events[i].version,
-                                      .status = events[i].status,
-                                      .actor = events[i].actor};
-    return orderd_store_restore_audit(store, id, (const unsigned char *)raw, n * sizeof(raw[0]));
-}
-
 void orderd_store_set_idem_ttl(orderd_store_t *store, int64_t ttl_ms)
 {
     store->idem_ttl_ms = ttl_ms;
-}
-
-int orderd_store_set_node_id(orderd_store_t *store, unsigned node_id)
-{
-    if (node_id > ORDERD_ID_NODE_MAX)
-        return ORDERD_STORE_EINVAL;
-    store->node_id = node_id;
-    return 0;
-}
-
-void orderd_store_each_idem(orderd_store_t *store, unsigned shard,
-                            void (*fn)(void *ctx, const orderd_idem_entry_t *e), void *ctx)
-{
-    shard_t *s = &store->shards[shard];
-    pthread_mutex_lock(&s->mu);
-    orderd_idem_each(&s->idem, orderd_now_ms() - store->idem_ttl_ms, fn, ctx);
-    pthread_mutex_unlock(&s->mu);
 }

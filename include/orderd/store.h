@@ -21,6 +21,9 @@
  *                      checkout (with If-Match and Idempotency-Key): the
  *                      live changes
  *   src/store_audit.c  each order's audit trail buffer
+ *   src/store_ids.c    order ids (with the node's bits) and the user hash
+ *   src/store_snapshot.c  what snapshots read and load: every order of a
+ *                      shard in id order, audit trails, keys
  *   src/store_read.c   get, the audit trail, a user's pages, the operator's
  *                      queue, counts
  */

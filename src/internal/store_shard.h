@@ -113,10 +113,19 @@ void orderd_audit_bytes(const orderd_order_t *o, const unsigned char **data, siz
  */
 int orderd_audit_load(orderd_order_t *o, const unsigned char *data, size_t len);
 
-/* --- defined in store.c; the caller holds the shard's lock --- */
+/* --- defined in store_ids.c --- */
 
 /** The user hash that picks a user's shard and fills an order id's low bits. */
 uint64_t orderd_shard_user_hash(orderd_str_t user);
+
+/** A 64-bit finaliser (the hash maps' probe start). */
+uint64_t orderd_shard_mix64(uint64_t x);
+
+/** Takes note of an id replay or a snapshot handed back, so orderd_store_next_id never gives it out again. */
+void orderd_shard_seq_observe(orderd_store_t *store, uint64_t id);
+
+/* --- defined in store.c; the caller holds the shard's lock --- */
+
 
 /** The order with id `id`, or NULL. */
 orderd_order_t *orderd_shard_find(shard_t *s, uint64_t id);
