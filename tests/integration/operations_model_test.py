@@ -32,8 +32,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from orderd_harness import (  # noqa: E402
     Client, Http, Registry, Server, SubChecks, TestFailure, ensure, ensure_eq, expect, run_suite, run_threads,
 )
+from openapi_check import OpenAPIChecker  # noqa: E402  every body against docs/openapi.yaml
 from ops_common import (  # noqa: E402
-    OPERATIONS, STD_ITEMS, Ctx, Ops, TolerantContract, conflict, m, op_request, order_body, raw_post, read_token,
+    OPERATIONS, STD_ITEMS, Ctx, Ops, conflict, m, op_request, order_body, raw_post, read_token,
 )
 
 PROTOCOLS = ("http1.1", "h2c")
@@ -444,4 +445,4 @@ def test_return_window(ctx):
 
 
 if __name__ == "__main__":
-    sys.exit(run_suite(__doc__, SUITE, PROTOCOLS, Ctx, TolerantContract(), prefix="orderd-opsm-"))
+    sys.exit(run_suite(__doc__, SUITE, PROTOCOLS, Ctx, OpenAPIChecker(), prefix="orderd-opsm-"))

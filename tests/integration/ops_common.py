@@ -1,6 +1,5 @@
 """What the suites of the operations after checkout (operations_test.py,
-operations_model_test.py) share: the contract checker that knows what
-docs/openapi.yaml does not describe yet, the suite context, a customer's
+operations_model_test.py) share: the suite context, a customer's
 and the operator's requests (Ops), exact money, the checks of a 409 and a
 422, and every operation once (OPERATIONS).  Python 3.11 standard library
 and the harness only."""
@@ -12,50 +11,7 @@ import os
 import threading
 from decimal import Decimal
 
-from openapi_check import OpenAPIChecker
 from orderd_harness import Client, ensure, ensure_eq, expect
-
-# --------------------------------------------------------------------------
-# The contract, where docs/openapi.yaml already describes it
-# --------------------------------------------------------------------------
-
-class TolerantContract(OpenAPIChecker):
-    """OpenAPIChecker that skips (and counts) the checks docs/openapi.yaml
-    cannot make yet: a path it does not describe, a status it does not list,
-    and, while the spec predates issue 13 (its order statuses lack
-    partially_shipped), order bodies that carry the new members.  Once the
-    spec describes the operations, every mismatch is a failure."""
-
-    def __init__(self):
-        super().__init__()
-        statuses = self.spec.get("components", {}).get("schemas", {}).get("Status", {}).get("enum", [])
-        self.current = "partially_shipped" in statuses
-        self.skipped = {}  # reason -> count
-
-    def _skip(self, reason):
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
-
-    def check(self, method, path, status, content_type, body):
-        try:
-            resp = self.response_spec(method, path, status)
-        except AssertionError:
-            self._skip(f"no {status} listed for {method} {path.split('?')[0].rsplit('/', 1)[-1]}")
-            return
-        if resp is None and status < 400:
-            self._skip(f"no schema for {method} .../{path.split('?')[0].split('/')[-1]}")
-            return
-        try:
-            super().check(method, path, status, content_type, body)
-        except AssertionError:
-            if self.current:
-                raise
-            self._skip("schema predates issue 13 (no partially_shipped status)")
-
-    def note(self):
-        if not self.skipped:
-            return None
-        return "; ".join(f"{n} x {reason}" for reason, n in sorted(self.skipped.items()))
-
 
 # --------------------------------------------------------------------------
 # Helpers
