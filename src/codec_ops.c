@@ -98,6 +98,17 @@ int orderd_codec_line_id_parse(orderd_str_t s, uint16_t *line_no)
     return 0;
 }
 
+/* A JSON number that is an amount in some currency: not negative, any decimals
+ * (the order's currency decides how many, in order_ops.c). */
+static int amount_shape_ok(const orderd_jt_t *v)
+{
+    int64_t ignored;
+    if (v->type != JT_NUMBER)
+        return 0;
+    int rc = orderd_money_parse(v->text.base, v->text.len, ORDERD_MONEY_MAX_DIGITS, &ignored);
+    return rc != ORDERD_MONEY_ESYNTAX && rc != ORDERD_MONEY_ENEGATIVE;
+}
+
 static const char quantity_rule[] = "must be an integer from 1 to 1000000";
 static const char line_id_rule[] = "must be a line id of this order, like l1";
 
@@ -152,7 +163,8 @@ static int step_kind(const orderd_jt_t *s, const orderd_jt_t **fields)
     }
     if (s->n == 1 && s->items[0]->type == JT_OBJECT)
         for (int i = 1; i <= 4; ++i)
-            if (strlen(step_names[i]) == s->keys[0].len && memcmp(step_names[i], s->keys[0].base, s->keys[0].len) == 0) {
+            if (strlen(step_names[i]) == s->keys[0].len &&
+                memcmp(step_names[i], s->keys[0].base, s->keys[0].len) == 0) {
                 *fields = s->items[0];
                 return i;
             }
@@ -197,11 +209,9 @@ static void step_of(errs_t *e, const orderd_jt_t *s, size_t i, orderd_edit_step_
             err(e, "must be a string of 1 to 64 bytes", "operations[%zu].product_id", i);
         else
             out->product_id = p->text;
-        int64_t v;
         if (price == NULL)
             err(e, "is required", "operations[%zu].price", i);
-        else if (price->type != JT_NUMBER || orderd_money_parse(price->text.base, price->text.len, 4, &v) == ORDERD_MONEY_ESYNTAX ||
-                 orderd_money_parse(price->text.base, price->text.len, 4, &v) == ORDERD_MONEY_ENEGATIVE)
+        else if (!amount_shape_ok(price))
             err(e, "must be a number >= 0", "operations[%zu].price", i);
         else
             out->price = price->text; /* its decimals are checked in the order's currency */
@@ -291,13 +301,11 @@ int orderd_codec_decode_op(const char *body, size_t len, orderd_op_type_t type, 
         }
         if (type == ORDERD_OP_REFUND) {
             const orderd_jt_t *amount = member(&e, root, "amount", "");
-            int has_lines = lines != NULL && lines->type != JT_NULL, has_amount = amount != NULL && amount->type != JT_NULL;
-            int64_t v;
+            int has_lines = lines != NULL && lines->type != JT_NULL,
+                has_amount = amount != NULL && amount->type != JT_NULL;
             if (has_lines == has_amount)
                 err(&e, "a refund names either lines or an amount", has_amount ? "amount" : "lines");
-            else if (has_amount && (amount->type != JT_NUMBER ||
-                                    orderd_money_parse(amount->text.base, amount->text.len, 4, &v) == ORDERD_MONEY_ESYNTAX ||
-                                    orderd_money_parse(amount->text.base, amount->text.len, 4, &v) == ORDERD_MONEY_ENEGATIVE))
+            else if (has_amount && !amount_shape_ok(amount))
                 err(&e, "must be a number > 0", "amount");
             else if (has_amount)
                 op->amount = amount->text;

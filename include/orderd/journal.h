@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "orderd/change.h"
+#include "orderd/order_ops.h"
 
 /* Replay fills a table (store.h); the format needs only its name. */
 typedef struct orderd_store orderd_store_t;
@@ -41,15 +42,15 @@ typedef enum {
     /* the operations after checkout (order_ops.h, one type each, the same
      * numbers as orderd_op_type_t): payload ORDERD_AMENDED_HEAD_SIZE bytes of
      * head, the detail, the order after and the order before, see journal.md */
-    ORDERD_REC_EDITED = 4,
-    ORDERD_REC_LINES_CANCELLED = 5,
-    ORDERD_REC_SHIPMENT_CREATED = 6,
-    ORDERD_REC_SHIPMENT_DELIVERED = 7,
-    ORDERD_REC_RETURN_REQUESTED = 8,
-    ORDERD_REC_RETURN_APPROVED = 9,
-    ORDERD_REC_RETURN_REJECTED = 10,
-    ORDERD_REC_RETURN_RECEIVED = 11,
-    ORDERD_REC_REFUNDED = 12,
+    ORDERD_REC_EDITED = ORDERD_OP_EDIT, /* 4 */
+    ORDERD_REC_LINES_CANCELLED = ORDERD_OP_CANCEL_LINES,
+    ORDERD_REC_SHIPMENT_CREATED = ORDERD_OP_SHIP,
+    ORDERD_REC_SHIPMENT_DELIVERED = ORDERD_OP_DELIVER,
+    ORDERD_REC_RETURN_REQUESTED = ORDERD_OP_RETURN_REQUEST,
+    ORDERD_REC_RETURN_APPROVED = ORDERD_OP_RETURN_APPROVE,
+    ORDERD_REC_RETURN_REJECTED = ORDERD_OP_RETURN_REJECT,
+    ORDERD_REC_RETURN_RECEIVED = ORDERD_OP_RETURN_RECEIVE,
+    ORDERD_REC_REFUNDED = ORDERD_OP_REFUND, /* 12 */
     ORDERD_REC_SNAPSHOT_ORDER = 16, /* snapshots: an order as it stands (blob) */
     ORDERD_REC_SNAPSHOT_END = 17,   /* snapshots: u64 number of orders; last record */
     ORDERD_REC_SNAPSHOT_HISTORY = 18, /* snapshots: the status changes of the order just before */

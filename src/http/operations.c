@@ -58,7 +58,15 @@ static uint16_t sub_number(orderd_str_t sub, char prefix)
     return v <= UINT16_MAX ? (uint16_t)v : 0;
 }
 
-/* The store's answer to an operation. `status` is the answer's on success (201 for a new shipment, return or refund). */
+/* 404 for a shipment or return the path names that cannot exist (not "s<n>" / "r<n>"). */
+static int no_such_part(h2o_req_t *req, orderd_str_t id, orderd_str_t sub, const char *what)
+{
+    return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "order %.*s has no %s %.*s", (int)id.len,
+                               id.base, what, (int)(sub.len > 16 ? 16 : sub.len), sub.base);
+}
+
+/* The store's answer to an operation. `status` is the answer's on success (201 for a new shipment, return or refund).
+ */
 static int answer(h2o_req_t *req, orderd_app_t *app, orderd_ticket_t *ticket, int ret, const orderd_op_result_t *res,
                   orderd_order_t *order, orderd_str_t user, orderd_str_t id_text, int status, int dry_run)
 {
@@ -166,8 +174,7 @@ int orderd_http_op_deliver(h2o_req_t *req, orderd_app_t *app, orderd_str_t user,
 {
     orderd_op_t op = {.type = ORDERD_OP_DELIVER, .target = sub_number(sub, 's')};
     if (op.target == 0)
-        return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "order %.*s has no shipment %.*s",
-                                   (int)id.len, id.base, (int)(sub.len > 16 ? 16 : sub.len), sub.base);
+        return no_such_part(req, id, sub, "shipment");
     return run(req, app, user, id, &op, 0, 0, 200);
 }
 
@@ -191,8 +198,7 @@ int orderd_http_op_settle_return(h2o_req_t *req, orderd_app_t *app, orderd_str_t
     else
         op.type = ORDERD_OP_RETURN_RECEIVE;
     if (op.target == 0)
-        return orderd_http_problem(req, ORDERD_PROBLEM_NOT_FOUND, NULL, 0, "order %.*s has no return %.*s",
-                                   (int)id.len, id.base, (int)(sub.len > 16 ? 16 : sub.len), sub.base);
+        return no_such_part(req, id, sub, "return");
     return run(req, app, user, id, &op, 0, 0, 200);
 }
 

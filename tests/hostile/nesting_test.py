@@ -237,6 +237,15 @@ def test_create_alias_and_status_change(ctx):
                                                               ("/api/orders/create", BRACKETS, None)])
 
 
+def test_operation_bodies(ctx):
+    """The third decoder: the operations after checkout read their bodies into
+    a tree (src/internal/json_tree.c), which must stop as early: an edit's and
+    a refund's body."""
+    op = {"Authorization": f"Bearer {ctx.token}"}
+    return phase(ctx, "1 MiB of [ and of {\"a\":, edit + refund", [(f"/api/orders/{ctx.oid}/edit", BRACKETS, None),
+                                                                   (f"/api/orders/{ctx.oid}/refunds", OBJECTS, op)])
+
+
 def test_h2c(ctx):
     """Over HTTP/2 (curl, h2c prior knowledge): the same 400."""
     c = Client(ctx.server.base_url, "h2c", ctx.workdir)
@@ -293,7 +302,7 @@ def main():
             ctx.healthy.start()
             ctx.memory.start()
             for fn in (test_baseline, test_one_bracket_body, test_two_bracket_bodies_at_once,
-                       test_two_object_bodies_at_once, test_create_alias_and_status_change, test_h2c,
+                       test_two_object_bodies_at_once, test_create_alias_and_status_change, test_operation_bodies, test_h2c,
                        test_nothing_created):
                 runner.run(fn.__name__[5:], fn, ctx)
             ctx.healthy.halt.set()
