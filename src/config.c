@@ -329,6 +329,21 @@ static const flag_t flags[] = {
      "this node's number (0 to 15), part of every new order id: give each node behind\n"
      "one load balancer its own, so that ids stay unique across them",
      0, set_node_id},
+    {"feed-retention", "DURATION|BYTES|0", "1GiB",
+     "journal kept for GET /api/admin/events after a snapshot covers it: for a time\n"
+     "(24h, 7d) or up to a size (512MiB, 1GiB); older events are 410 Gone",
+     0, orderd_config_set_feed_retention},
+    {"webhook", "URL", "none",
+     "POST every event to this http(s) URL, signed (orderd-signature), in order,\n"
+     "retried until it answers 2xx; repeatable (up to 8)",
+     1, orderd_config_set_webhook},
+    {"webhook-secret-file", "FILE", "DATA-DIR/webhook-secret, made (mode 0600) at first start",
+     "the webhooks' HMAC-SHA256 signing secret: the first line of FILE", 0, orderd_config_set_webhook_secret_file},
+    {"webhook-max-age", "DURATION", "24h",
+     "how long an event is retried before it is given up (1s to 30d)", 0, orderd_config_set_webhook_max_age},
+    {"webhook-timeout", "DURATION", "10s",
+     "longest wait for a webhook's answer (100ms to 5m); past it the delivery is retried", 0,
+     orderd_config_set_webhook_timeout},
     {"access-log", "FILE|-", "off",
      "one line per request (combined log format, then request id, protocol, seconds\n"
      "taken) appended to FILE, or to standard output with -; reopened on SIGHUP",
@@ -528,6 +543,9 @@ int orderd_config_parse(orderd_config_t *cfg, int argc, char **argv, FILE *out, 
                              .snapshot_bytes = 64ull << 20,
                              .idempotency_ttl_ms = 24LL * 3600 * 1000,
                              .return_window_days = 30,
+                             .feed_retention = {.bytes = ORDERD_FEED_RETENTION_DEFAULT_BYTES},
+                             .webhook_max_age_ms = 24LL * 3600 * 1000,
+                             .webhook_timeout_ms = 10000,
                              .compress = 1,
                              .jwt = {.user_claim = "sub", .leeway_s = 30}};
     parse_state_t p = {.cfg = cfg,

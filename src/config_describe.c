@@ -52,6 +52,19 @@ const char *orderd_config_describe(const orderd_config_t *cfg, char *out, size_t
     orderd_text_put(&t, " idempotency-ttl=%llds return-window=%ud node-id=%u access-log=%s",
                     (long long)(cfg->idempotency_ttl_ms / 1000), cfg->return_window_days, cfg->node_id,
                     cfg->access_log != NULL ? cfg->access_log : "off");
+    char retention[32];
+    orderd_text_put(&t, " feed-retention=%s",
+                    orderd_feed_retention_format(&cfg->feed_retention, retention, sizeof(retention)));
+    for (unsigned i = 0; i < cfg->nwebhooks; ++i)
+        orderd_text_put(&t, " webhook=%s", cfg->webhooks[i]);
+    if (cfg->nwebhooks > 0) {
+        if (cfg->webhook_secret_file != NULL)
+            orderd_text_put(&t, " webhook-secret-file=%s", cfg->webhook_secret_file);
+        else
+            orderd_text_put(&t, " webhook-secret-file=%s/webhook-secret", cfg->data_dir);
+        orderd_text_put(&t, " webhook-max-age=%llds webhook-timeout=%lldms", (long long)(cfg->webhook_max_age_ms / 1000),
+                        (long long)cfg->webhook_timeout_ms);
+    }
     for (unsigned i = 0; i < cfg->ntrusted_proxies; ++i) {
         char cidr[ORDERD_CIDR_TEXT_MAX];
         orderd_text_put(&t, " trusted-proxy=%s", orderd_cidr_format(&cfg->trusted_proxies[i], cidr, sizeof(cidr)));

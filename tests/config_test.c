@@ -389,6 +389,83 @@ static void test_operator_and_idempotency_flags(void **state)
 
 static void clear_env(void);
 
+/* --feed-retention (a duration, a size or 0; 1 GiB by default) and the --webhook flags */
+static void test_feed_and_webhook_flags(void **state)
+{
+    (void)state;
+    clear_env();
+    run_t *r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.feed_retention.bytes, 1ull << 30);
+    assert_int_equal(r->cfg.feed_retention.ms, 0);
+    assert_int_equal(r->cfg.nwebhooks, 0);
+    assert_null(r->cfg.webhook_secret_file);
+    assert_int_equal(r->cfg.webhook_max_age_ms, 24LL * 3600 * 1000);
+    assert_int_equal(r->cfg.webhook_timeout_ms, 10000);
+    char out[ORDERD_CONFIG_DESCRIBE_MAX];
+    assert_non_null(strstr(orderd_config_describe(&r->cfg, out, sizeof(out)), " feed-retention=1GiB "));
+    assert_null(strstr(out, "webhook"));
+    run_free(r);
+    static const struct {
+        const char *arg;
+        int64_t ms;
+        uint64_t bytes;
+        const char *shown;
+    } good[] = {{"24h", 86400000, 0, "1d"},      {"7d", 7 * 86400000LL, 0, "7d"}, {"90m", 5400000, 0, "90m"},
+                {"3600s", 3600000, 0, "1h"},      {"0", 0, 0, "0"},                {"512MiB", 0, 512ull << 20, "512MiB"},
+                {"1GiB", 0, 1ull << 30, "1GiB"}, {"2G", 0, 2ull << 30, "2GiB"},   {"100MB", 0, 100000000, "100000000B"},
+                {"4096B", 0, 4096, "4KiB"},       {"10K", 0, 10240, "10KiB"}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        r = parse("--feed-retention", good[i].arg, NULL);
+        expect_run(r);
+        assert_int_equal(r->cfg.feed_retention.ms, good[i].ms);
+        assert_int_equal(r->cfg.feed_retention.bytes, good[i].bytes);
+        char want[64];
+        snprintf(want, sizeof(want), " feed-retention=%s ", good[i].shown);
+        assert_non_null(strstr(orderd_config_describe(&r->cfg, out, sizeof(out)), want));
+        run_free(r);
+    }
+    static const char *const bad[] = {"", "-1", "1x", "h", "1.5h", "24 h", "MiB", "0s", "0B", "99999999999999999999d"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_usage(parse("--feed-retention", bad[i], NULL), "--feed-retention");
+
+    r = parse("--webhook", "http://127.0.0.1:9000/hooks", "--webhook", "https://hooks.example/orderd",
+              "--webhook-secret-file", "/etc/orderd/hook-secret", "--webhook-max-age", "2h", "--webhook-timeout",
+              "500ms", NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.nwebhooks, 2);
+    assert_string_equal(r->cfg.webhooks[0], "http://127.0.0.1:9000/hooks");
+    assert_string_equal(r->cfg.webhooks[1], "https://hooks.example/orderd");
+    assert_string_equal(r->cfg.webhook_secret_file, "/etc/orderd/hook-secret");
+    assert_int_equal(r->cfg.webhook_max_age_ms, 7200000);
+    assert_int_equal(r->cfg.webhook_timeout_ms, 500);
+    orderd_config_describe(&r->cfg, out, sizeof(out));
+    assert_non_null(strstr(out, " webhook=http://127.0.0.1:9000/hooks webhook=https://hooks.example/orderd "));
+    assert_non_null(strstr(out, " webhook-secret-file=/etc/orderd/hook-secret webhook-max-age=7200s webhook-timeout=500ms"));
+    run_free(r);
+    static const char *const bad_urls[] = {"", "ftp://x/y", "http://", "http:///path", "http://a b/", "hooks.example",
+                                           "http://a/\x01"};
+    for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++)
+        expect_usage(parse("--webhook", bad_urls[i], NULL), "--webhook");
+    expect_usage(parse("--webhook", "http://a/", "--webhook", "http://a/", NULL), "--webhook");
+    static const char *const bad_ages[] = {"0", "500ms", "31d", "x"};
+    for (size_t i = 0; i < sizeof(bad_ages) / sizeof(bad_ages[0]); i++)
+        expect_usage(parse("--webhook-max-age", bad_ages[i], NULL), "--webhook-max-age");
+    static const char *const bad_timeouts[] = {"0", "50ms", "6m", "x"};
+    for (size_t i = 0; i < sizeof(bad_timeouts) / sizeof(bad_timeouts[0]); i++)
+        expect_usage(parse("--webhook-timeout", bad_timeouts[i], NULL), "--webhook-timeout");
+    expect_usage(parse("--webhook-secret-file", "", NULL), "--webhook-secret-file");
+    setenv("ORDERD_WEBHOOK", "http://a.example/h,http://b.example/h", 1);
+    setenv("ORDERD_FEED_RETENTION", "7d", 1);
+    r = parse(NULL);
+    expect_run(r);
+    assert_int_equal(r->cfg.nwebhooks, 2);
+    assert_string_equal(r->cfg.webhooks[1], "http://b.example/h");
+    assert_int_equal(r->cfg.feed_retention.ms, 7 * 86400000LL);
+    run_free(r);
+    clear_env();
+}
+
 /* --node-id: 0 unless given, 0 to ORDERD_ID_NODE_MAX, from the flag or ORDERD_NODE_ID */
 static void test_node_id_flag(void **state)
 {
@@ -755,7 +832,8 @@ static void clear_env(void)
     static const char *const vars[] = {"ORDERD_LISTEN",         "ORDERD_TLS_CERT",   "ORDERD_TLS_KEY",
                                        "ORDERD_HTTP2",          "ORDERD_THREADS",    "ORDERD_DATA_DIR",
                                        "ORDERD_MAX_BODY",       "ORDERD_FSYNC",      "ORDERD_SNAPSHOT_BYTES",
-                                       "ORDERD_OPERATOR_TOKEN_FILE", "ORDERD_IDEMPOTENCY_TTL", "ORDERD_RETURN_WINDOW", "ORDERD_NODE_ID", "ORDERD_ACCESS_LOG",
+                                       "ORDERD_OPERATOR_TOKEN_FILE", "ORDERD_IDEMPOTENCY_TTL", "ORDERD_RETURN_WINDOW", "ORDERD_NODE_ID", "ORDERD_FEED_RETENTION", "ORDERD_WEBHOOK",
+                                       "ORDERD_WEBHOOK_SECRET_FILE", "ORDERD_WEBHOOK_MAX_AGE", "ORDERD_WEBHOOK_TIMEOUT", "ORDERD_ACCESS_LOG",
                                        "ORDERD_TRUSTED_PROXY",  "ORDERD_CORS_ORIGIN", "ORDERD_COMPRESS",
                                        "ORDERD_LOG_FORMAT", "ORDERD_MAX_CONNECTIONS", "ORDERD_HEADER_TIMEOUT",
                                        "ORDERD_BODY_TIMEOUT", "ORDERD_IDLE_TIMEOUT", "ORDERD_RATE_LIMIT_PER_USER",
@@ -983,7 +1061,8 @@ static void test_help_lists_defaults_and_variables(void **state)
 {
     static const char *const flags[] = {"listen",      "tls-cert",       "tls-key",         "http2",
                                         "threads",     "data-dir",       "max-body",        "fsync",
-                                        "snapshot-bytes", "operator-token-file", "idempotency-ttl", "return-window", "node-id", "access-log",
+                                        "snapshot-bytes", "operator-token-file", "idempotency-ttl", "return-window", "node-id", "feed-retention",
+                                        "webhook", "webhook-secret-file", "webhook-max-age", "webhook-timeout", "access-log",
                                         "trusted-proxy", "cors-origin",  "compress",        "log-format",
                                         "max-connections", "header-timeout", "body-timeout", "idle-timeout",
                                         "rate-limit-per-user", "rate-limit-burst", "max-orders-per-user",
@@ -1066,6 +1145,7 @@ int main(void)
         cmocka_unit_test(test_repeatable),
         cmocka_unit_test(test_operator_and_idempotency_flags),
         cmocka_unit_test(test_node_id_flag),
+        cmocka_unit_test(test_feed_and_webhook_flags),
         cmocka_unit_test(test_access_log_flag),
         cmocka_unit_test(test_listeners_and_bound_flags),
         cmocka_unit_test(test_bad_bound_flags),

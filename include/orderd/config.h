@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "orderd/cidr.h"
+#include "orderd/feed.h"
 #include "orderd/quota.h"
 #include "orderd/jwt.h"
 #include "orderd/wal.h"
@@ -15,6 +16,10 @@
 /* At most this many --trusted-proxy, and this many --cors-origin. */
 #define ORDERD_MAX_TRUSTED_PROXIES 32
 #define ORDERD_MAX_CORS_ORIGINS 32
+/** Most --webhook endpoints. */
+#define ORDERD_MAX_WEBHOOKS 8
+/** Longest --webhook URL. */
+#define ORDERD_WEBHOOK_URL_MAX 2048
 
 /* At most this many --listen. */
 #define ORDERD_MAX_LISTENERS 8
@@ -54,6 +59,12 @@ typedef struct orderd_config {
     int64_t idempotency_ttl_ms;      /* how long Idempotency-Key answers are kept */
     unsigned return_window_days;     /* --return-window: days after delivery a return may be asked for */
     unsigned node_id;                /* --node-id: 0 to ORDERD_ID_NODE_MAX (orderd/store.h), in every new id */
+    orderd_feed_retention_t feed_retention;    /* --feed-retention: covered journal kept for the feed */
+    const char *webhooks[ORDERD_MAX_WEBHOOKS]; /* --webhook URLs, into argv, in order */
+    unsigned nwebhooks;
+    const char *webhook_secret_file; /* NULL: <data-dir>/webhook-secret, made at first start */
+    int64_t webhook_max_age_ms;      /* --webhook-max-age: an event is retried this long */
+    int64_t webhook_timeout_ms;      /* --webhook-timeout: one delivery's longest wait */
     const char *access_log;          /* --access-log: a file, "-" for standard output; NULL: off */
     orderd_cidr_t trusted_proxies[ORDERD_MAX_TRUSTED_PROXIES]; /* --trusted-proxy, in order */
     unsigned ntrusted_proxies;

@@ -51,6 +51,12 @@ int orderd_config_set_jwt_issuer(parse_state_t *p, const char *name, const char 
 int orderd_config_set_jwt_audience(parse_state_t *p, const char *name, const char *v);
 int orderd_config_set_jwt_user_claim(parse_state_t *p, const char *name, const char *v);
 int orderd_config_set_jwt_leeway(parse_state_t *p, const char *name, const char *v);
+/* src/config_feed.c: --feed-retention and the --webhook flags */
+int orderd_config_set_feed_retention(parse_state_t *p, const char *name, const char *v);
+int orderd_config_set_webhook(parse_state_t *p, const char *name, const char *v);
+int orderd_config_set_webhook_secret_file(parse_state_t *p, const char *name, const char *v);
+int orderd_config_set_webhook_max_age(parse_state_t *p, const char *name, const char *v);
+int orderd_config_set_webhook_timeout(parse_state_t *p, const char *name, const char *v);
 
 /** A whole decimal number in [min, max] into *out; -1 when `s` is not one. */
 int orderd_config_parse_ull(const char *s, unsigned long long min, unsigned long long max, unsigned long long *out);

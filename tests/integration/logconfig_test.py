@@ -31,7 +31,8 @@ TOKEN = "s3cret-operator-token-for-the-log-test"
 JSON_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 FLAGS = ["listen", "tls-cert", "tls-key", "http2", "threads", "data-dir", "max-body", "max-connections",
          "header-timeout", "body-timeout", "idle-timeout", "fsync", "snapshot-bytes", "operator-token-file",
-         "idempotency-ttl", "return-window", "node-id", "access-log", "trusted-proxy", "cors-origin", "compress", "log-format",
+         "idempotency-ttl", "return-window", "node-id", "feed-retention", "webhook", "webhook-secret-file",
+         "webhook-max-age", "webhook-timeout", "access-log", "trusted-proxy", "cors-origin", "compress", "log-format",
          "rate-limit-per-user", "rate-limit-burst", "max-orders-per-user", "max-orders", "memory-limit",
          "http2-max-streams", "http2-max-resets", "user-auth", "jwt-key-file", "jwt-secret-file", "jwt-issuer",
          "jwt-audience", "jwt-user-claim", "jwt-leeway"]
