@@ -455,7 +455,7 @@ int orderd_feed_read(orderd_feed_t *f, uint64_t after, unsigned limit, orderd_fe
             break;
         }
         res->oldest_seq = f->nsegs > 0 ? f->segs[0].first : durable + 1;
-        if (after + 1 < res->oldest_seq) {
+        if (res->oldest_seq > 0 && after < res->oldest_seq - 1) {
             pthread_mutex_unlock(&f->mu);
             ret = ORDERD_FEED_GONE;
             break;

@@ -220,6 +220,10 @@ static void test_only_durable_records(void **state)
     assert_int_equal(orderd_feed_read(f, 12, 100, collect_event, g, &res), ORDERD_FEED_OK);
     assert_int_equal(res.events, 0);
     assert_int_equal(res.last_seq, 12);
+    /* the largest sequence there is: nothing after it, and no wrap to 410 */
+    assert_int_equal(orderd_feed_read(f, UINT64_MAX, 100, collect_event, g, &res), ORDERD_FEED_OK);
+    assert_int_equal(res.events, 0);
+    assert_int_equal(res.last_seq, UINT64_MAX);
     orderd_feed_durable(f, 20);
     orderd_feed_durable(f, 15); /* never goes back */
     assert_int_equal(orderd_feed_durable_seq(f), 20);
