@@ -8,6 +8,7 @@
 #include <h2o.h>
 
 #include "orderd/cidr.h"
+#include "orderd/feed.h"
 #include "orderd/jwt.h"
 #include "orderd/store.h"
 #include "orderd/wal.h"
@@ -61,6 +62,9 @@ typedef struct orderd_app {
      * its own; a SIGHUP reload replaces it on the main thread and hands the
      * new keys to each worker with orderd_http_jwt_send. */
     orderd_jwt_verifier_t *jwt;
+    /* the event feed (GET /api/admin/events); created before the workers
+     * start, so orderd_http_thread_init may watch it. NULL: no journal */
+    orderd_feed_t *feed;
 } orderd_app_t;
 
 /**
@@ -85,6 +89,9 @@ typedef struct orderd_http_thread {
     orderd_jwt_verifier_t *jwt;
     orderd_jwt_cache_t *jwt_cache; /* the tokens this thread verified lately; NULL: none */
     h2o_multithread_receiver_t jwt_swap;
+    /* GET /api/admin/events: the thread's parked polls and open streams,
+     * and the feed watcher that wakes them (src/http/events.c) */
+    struct orderd_http_events_thread *events;
 } orderd_http_thread_t;
 
 /**
