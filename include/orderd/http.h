@@ -66,9 +66,6 @@ typedef struct orderd_app {
      * its own; a SIGHUP reload replaces it on the main thread and hands the
      * new keys to each worker with orderd_http_jwt_send. */
     orderd_jwt_verifier_t *jwt;
-    /* the event feed (GET /api/admin/events); created before the workers
-     * start, so orderd_http_thread_init may watch it. NULL: no journal */
-    orderd_feed_t *feed;
 } orderd_app_t;
 
 /**
