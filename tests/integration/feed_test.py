@@ -107,7 +107,7 @@ class Feed:
 
     def head(self):
         """The durable sequence now (where a new consumer starts)."""
-        return self.page("limit=1&after=18446744073709551615")["durable_seq"]
+        return self.page("limit=1")["durable_seq"]
 
 
 def check_event(ev, node=None):
@@ -194,7 +194,7 @@ class SSE:
                 else:
                     k, _, v = ln.partition(":")
                     frame[k] = v[1:] if v.startswith(" ") else v
-        except (OSError, ValueError, http.client.HTTPException):
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
             pass
         self.q.put(None)  # the end of the stream
 
@@ -355,13 +355,15 @@ def test_long_poll_latency(ctx):
         t_201 = time.monotonic()
         th.join(12)
         ensure("t" in out, "the poll was not answered")
+        # the poll and the 201 both follow the same fdatasync, on their own
+        # threads and connections: either may reach its client first
         ensure(out["t"] > t_sent, "the poll answered before the change was sent")
         doc = exact(out["r"].body)
         ensure(len(doc["events"]) >= 1 and doc["events"][0]["order_id"] == created["id"],
                f"the poll's page has the new order first: {doc['events'][:1]}")
         ensure_eq(doc["events"][0]["order"], o.get(created["id"]), "the polled order vs. GET")
         lat.append(out["t"] - t_201)
-    worst = max(lat)
+    worst = max(abs(x) for x in lat)
     ensure(worst < 0.050, f"poll answered {worst * 1000:.1f} ms after the 201 (at most 50 ms): {lat}")
     # nothing comes: the empty page once the wait is over
     after = f.head()
@@ -370,7 +372,7 @@ def test_long_poll_latency(ctx):
     took = time.monotonic() - t0
     ensure(0.9 <= took <= 1.6, f"wait=1 with nothing new answered after {took:.2f} s")
     ensure_eq((doc["events"], doc["next_after"]), ([], after), "the empty page")
-    return "latency after the 201: " + ", ".join(f"{x * 1000:.1f}" for x in lat) + " ms"
+    return "poll answer minus the 201: " + ", ".join(f"{x * 1000:+.1f}" for x in lat) + " ms"
 
 
 def sse_resume(ctx, proto):
@@ -505,11 +507,18 @@ def test_gone_past_retention(ctx):
         ensure_eq(s.status, 410, "a stream asked to resume past retention")
         ensure_eq(json.loads(s.body_first)["oldest_seq"], oldest, "the stream's 410 names oldest_seq")
         ensure(s.headers.get("content-type") == "application/problem+json", "a problem, not a stream")
-        page = f.page("after=0")
-        ensure(page["events"] and page["events"][0]["seq"] >= oldest, "after=0 starts at the oldest kept")
-        ensure_eq(page["oldest_seq"], oldest, "oldest_seq on the page")
-        page = f.page(f"after={oldest - 1}")
-        ensure(page["events"], f"after=oldest_seq-1 ({oldest - 1}) is kept")
+        # from the start is gone too: a new consumer reads the orders, then follows from durable_seq
+        doc = check_problem(f.get("after=0"), 410)
+        ensure_eq((doc["oldest_seq"], doc["after"]), (oldest, 0), "after=0 once records 1.. are not all kept")
+        for _ in range(3):  # a snapshot right then may remove the new order's segment too: try again
+            created = o.create()
+            oldest = check_problem(f.get("after=1"), 410)["oldest_seq"]
+            page = f.page(f"after={oldest - 1}")
+            ensure_eq(page["oldest_seq"], oldest, "oldest_seq on the page")
+            if page["events"]:
+                break
+        ensure(page["events"] and page["events"][0]["seq"] >= oldest, f"after=oldest_seq-1 ({oldest - 1}) is kept")
+        ensure_eq(page["events"][-1]["order_id"], created["id"], "the newest order is the last kept event")
         return f"oldest kept {oldest}"
     finally:
         srv.kill9()
@@ -524,12 +533,18 @@ def test_kill9_consumer(ctx):
     srv_box = {"srv": None}
     servers = []
 
+    def up():
+        """The server now, or None (after a short sleep) while it is down."""
+        srv = srv_box["srv"]
+        if srv is None or srv.port is None:
+            time.sleep(0.02)
+            return None
+        return srv
+
     def consumer():
         last = 0
         while not state["stop"]:
-            srv = srv_box["srv"]
-            if srv is None or srv.port is None:
-                time.sleep(0.02)
+            if (srv := up()) is None:
                 continue
             try:
                 f = Feed(srv, timeout=5)
@@ -552,9 +567,7 @@ def test_kill9_consumer(ctx):
         rng = random.Random(w)
         n = 0
         while not state["stop"]:
-            srv = srv_box["srv"]
-            if srv is None or srv.port is None:
-                time.sleep(0.02)
+            if (srv := up()) is None:
                 continue
             h = srv.http(timeout=5)
             tag = f"w{w}-{n}"
