@@ -423,6 +423,42 @@ def test_metrics_route(ctx):
     ensure(r.status == 200 and 'route="/api/admin/events"' in r.body.decode(), "/metrics counts the route")
 
 
+def test_clients_leave(ctx):
+    """Polls and streams whose clients go first: the server drops them and goes on."""
+    f = Feed(ctx.server)
+    o = ctx.ops("leave")
+    after = f.head()
+    socks = []
+    for _ in range(3):  # HTTP/1.1 polls closed while parked
+        sk = socket.create_connection(("127.0.0.1", ctx.server.port))
+        sk.sendall(f"GET {EVENTS}?after={after}&wait=20 HTTP/1.1\r\nHost: x\r\n"
+                   f"Authorization: Bearer {f.token}\r\n\r\n".encode())
+        socks.append(sk)
+    curls = [subprocess.Popen(["curl", "-q", "-sS", "-N", "--http2-prior-knowledge", "-o", os.devnull,
+                               "-H", f"Authorization: Bearer {f.token}"] + extra +
+                              [f"{ctx.server.base_url}{EVENTS}?after={after}&wait=20"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for extra in ([], [], ["-H", "Accept: text/event-stream"], ["-H", "Accept: text/event-stream"])]
+    streams = [SSE(ctx.server, "http1.1", after=after) for _ in range(2)]
+    time.sleep(0.4)
+    for sk in socks:
+        sk.close()
+    for c in curls:  # h2c: the stream is reset (the connection closes)
+        c.kill()
+        c.wait()
+    for s in streams:
+        s.close()
+    time.sleep(0.2)
+    oid = o.create()["id"]
+    expect(o.customer(oid, "/cancel"), 200)
+    doc = f.page(f"after={after}&wait=5")
+    ensure(doc["events"] and doc["events"][0]["order_id"] == oid, f"a poll after the clients left: {doc}")
+    ensure(ctx.server.alive(), "the server is alive")
+    s = SSE(ctx.server, "h2c", after=after)
+    ensure_eq([e["version"] for e in s.events(2) if e["order_id"] == oid], [1, 2], "a stream after they left")
+    s.close()
+
+
 def test_shutdown_ends_streams(ctx):
     f = Feed(ctx.server)
     after = f.head()
@@ -688,7 +724,7 @@ def main():
         ctx = Ctx(binary, workdir, server, shim)
         try:
             for fn in (test_auth_and_parameters, test_every_change_once_in_order, test_long_poll_latency,
-                       test_sse_http1, test_sse_h2c, test_metrics_route, test_gone_past_retention,
+                       test_sse_http1, test_sse_h2c, test_metrics_route, test_clients_leave, test_gone_past_retention,
                        test_kill9_consumer, test_shutdown_ends_streams):
                 if args.pattern in fn.__name__:
                     runner.run(fn.__name__[5:], fn, ctx)
