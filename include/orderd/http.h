@@ -90,6 +90,9 @@ typedef struct orderd_http_thread {
     orderd_jwt_verifier_t *jwt;
     orderd_jwt_cache_t *jwt_cache; /* the tokens this thread verified lately; NULL: none */
     h2o_multithread_receiver_t jwt_swap;
+    /* GET /api/admin/events: the thread's parked polls and open streams,
+     * and the feed watcher that wakes them (src/http/events.c) */
+    struct orderd_http_events_thread *events;
 } orderd_http_thread_t;
 
 /**

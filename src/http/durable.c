@@ -12,6 +12,7 @@
 
 #include "conditional.h"
 #include "durable.h"
+#include "events.h"
 #include "rapid_reset.h"
 #include "identity.h"
 #include "scrape.h"
@@ -162,6 +163,7 @@ void orderd_http_thread_init(orderd_http_thread_t *t, h2o_multithread_queue_t *q
     orderd_http_identity_thread_init(t, queue, app);
     t->commit = (h2o_timeout_entry_t){0};
     t->commit.cb = on_commit;
+    orderd_http_events_thread_init(t, queue, app);
 }
 
 /* --- answering a change: now, or once durable --- */

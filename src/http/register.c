@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "compress.h"
 #include "cors.h"
+#include "events.h"
 #include "framing.h"
 #include "health.h"
 #include "scrape.h"
@@ -39,6 +40,7 @@ void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
     orderd_http_metrics_register(host, app);
     orderd_http_orders_register(host, app);
     orderd_http_admin_register(host, app);
+    orderd_http_events_register(host, app);
     orderd_http_handler_new(&host->fallback_path, app, on_unknown_path);
     orderd_http_framing_guard(&host->fallback_path, app);
 

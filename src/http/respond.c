@@ -25,6 +25,7 @@ static const struct {
     [ORDERD_PROBLEM_PRECONDITION] = {412, "precondition-failed", "Precondition Failed"},
     [ORDERD_PROBLEM_RATE_LIMITED] = {429, "rate-limited", "Too Many Requests"},
     [ORDERD_PROBLEM_STORAGE] = {507, "insufficient-storage", "Insufficient Storage"},
+    [ORDERD_PROBLEM_GONE] = {410, "gone", "Gone"},
 };
 
 static const h2o_iovec_t ctype_json = {H2O_STRLIT("application/json")};
@@ -187,6 +188,29 @@ int orderd_http_problem(h2o_req_t *req, orderd_problem_kind_t kind, const orderd
     if (kind == ORDERD_PROBLEM_UNAVAILABLE)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
     send_body(req, problems[kind].status, ctype_problem, problem_body(req, kind, errors, n_errors, detail));
+    return 0;
+}
+
+int orderd_http_problem_members(h2o_req_t *req, orderd_problem_kind_t kind, const char *members, const char *fmt,
+                                ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    orderd_str_t body = problem_body(req, kind, NULL, 0, detail);
+    size_t n = strlen(members);
+    if (n > 0 && body.len > 0 && body.base[body.len - 1] == '}') {
+        /* the problem object, its closing brace replaced by ",members}" */
+        char *p = h2o_mem_alloc_pool(&req->pool, body.len + n + 1);
+        memcpy(p, body.base, body.len - 1);
+        p[body.len - 1] = ',';
+        memcpy(p + body.len, members, n);
+        p[body.len + n] = '}';
+        body = (orderd_str_t){p, body.len + n + 1};
+    }
+    send_body(req, problems[kind].status, ctype_problem, body);
     return 0;
 }
 

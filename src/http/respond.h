@@ -35,6 +35,7 @@ typedef enum {
     ORDERD_PROBLEM_PRECONDITION,    /* 412 */
     ORDERD_PROBLEM_RATE_LIMITED,    /* 429 */
     ORDERD_PROBLEM_STORAGE,         /* 507 */
+    ORDERD_PROBLEM_GONE,            /* 410 */
 } orderd_problem_kind_t;
 
 /** Longest entity tag, quotes included. */
@@ -88,6 +89,15 @@ int orderd_http_send_order_body(h2o_req_t *req, int status, const orderd_order_t
  */
 int orderd_http_problem(h2o_req_t *req, orderd_problem_kind_t kind, const orderd_field_error_t *errors,
                         size_t n_errors, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/**
+ * Like orderd_http_problem without a 422 list, with `members` (a JSON
+ * object's members, `"a":1,"b":2`, written as they are; "" for none) added
+ * to the problem object, for what a client must act on (a 410's
+ * "oldest_seq"). Returns 0.
+ */
+int orderd_http_problem_members(h2o_req_t *req, orderd_problem_kind_t kind, const char *members, const char *fmt,
+                                ...) __attribute__((format(printf, 4, 5)));
 
 /** 405 with `Allow: allow` (a static string). Returns 0. */
 int orderd_http_method_not_allowed(h2o_req_t *req, const char *allow);

@@ -23,7 +23,9 @@ static const char *const route_names[] = {
     "/api/orders/{id}/edit", "/api/orders/{id}/shipments", "/api/orders/{id}/shipments/{shipment_id}/delivered",
     "/api/orders/{id}/returns", "/api/orders/{id}/returns/{return_id}/approve",
     "/api/orders/{id}/returns/{return_id}/reject", "/api/orders/{id}/returns/{return_id}/received",
-    "/api/orders/{id}/refunds", "other",
+    "/api/orders/{id}/refunds",
+    /* 18 */
+    "/api/admin/events", "other",
 };
 #define N_ROUTES (sizeof(route_names) / sizeof(route_names[0]))
 #define ROUTE_OTHER (N_ROUTES - 1)
@@ -97,6 +99,8 @@ static size_t route_of(h2o_iovec_t p)
     static const char api[] = "/api/orders";
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/api/admin/orders")))
         return 6;
+    if (h2o_memis(p.base, p.len, H2O_STRLIT("/api/admin/events")))
+        return 18;
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/healthz")))
         return 7;
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/readyz")))

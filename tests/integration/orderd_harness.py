@@ -452,6 +452,7 @@ PROBLEM_SLUGS = {
     405: "method-not-allowed",
     403: "forbidden",
     409: "invalid-transition",
+    410: "gone",
     412: "precondition-failed",
     413: "payload-too-large",
     415: "unsupported-media-type",
