@@ -1,0 +1,523 @@
+#!/usr/bin/env python3
+"""Webhooks (docs/webhooks.md, src/webhook.c): the real binary with
+--webhook pointing at a receiver of this test's own (python http.server on
+127.0.0.1, threaded) that checks every request's orderd-signature with the
+secret, its orderd-event-id against the body, and answers as each scenario
+says:
+
+  - 500 for the first attempts, then 200: the same event retried, then every
+    event delivered once, in the feed's order;
+  - a receiver that hangs past --webhook-timeout 500ms (retried) and one that
+    answers late but within it (delivered at once);
+  - the receiver down (connection refused), then up: delivered;
+  - many orders changed from many connections: every acknowledged change
+    arrives, each order's versions in order, sequence numbers ascending; a
+    new endpoint gets only the events after its first start;
+  - kill -9 and SIGTERM mid-backlog, then a restart: every event delivered
+    at least once, none skipped, in order, a duplicate only right at the
+    restart; SIGTERM stops promptly and leaves no duplicate but the one in
+    flight;
+  - GET /api/admin/webhooks: last_delivered_seq, backlog, last_error and the
+    rest, checked against docs/openapi.yaml; an empty list without
+    --webhook; the operator's token only;
+  - --webhook-max-age 2s: an event a receiver always refuses is given up,
+    counted and logged, and the next one is delivered.
+
+    python3 tests/integration/webhook_test.py --orderd build/orderd
+
+The last line is exactly `N passed, N failed, N skipped` (the harness is
+orderd_harness.py)."""
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import random
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from orderd_harness import (  # noqa: E402
+    Runner, Server, TempDir, TestFailure, ensure, ensure_eq, new_order, require_executable)
+from openapi_check import OpenAPIChecker  # noqa: E402
+
+SECRET = "test-webhook-secret-0123456789abcdef"
+CONTRACT = OpenAPIChecker()
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1. behave(event, attempt) says what to
+    do with an event's attempt number `attempt` (1, 2, ...): an HTTP status,
+    or ("sleep", seconds, status). Every request is checked; problems go to
+    `bad`. `log` has (event, attempt, status) for every attempt, in arrival
+    order (orderd sends one at a time per endpoint)."""
+
+    def __init__(self, secret=SECRET, port=0, behave=None):
+        self.secret = secret.encode()
+        self.lock = threading.Lock()
+        self.log = []
+        self.attempts = {}
+        self.bad = []
+        self.behave = behave or (lambda ev, n: 200)
+        recv = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: orderd reuses its connection
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                status = recv._take(self.headers, body)
+                delay = 0
+                if isinstance(status, tuple):
+                    _, delay, status = status
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # orderd gave up waiting
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def _check(self, headers, body):
+        """The request's problems, as text (empty: none)."""
+        probs = []
+        if headers.get("Content-Type") != "application/json":
+            probs.append(f"Content-Type {headers.get('Content-Type')!r}")
+        if not (headers.get("User-Agent") or "").startswith("orderd/"):
+            probs.append(f"User-Agent {headers.get('User-Agent')!r}")
+        sig = headers.get("orderd-signature") or ""
+        parts = dict(p.split("=", 1) for p in sig.split(",") if "=" in p)
+        try:
+            t = int(parts.get("t", ""))
+        except ValueError:
+            t = None
+        want = hmac.new(self.secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        if t is None or not hmac.compare_digest(parts.get("v1", ""), want):
+            probs.append(f"bad signature {sig!r}")
+        elif abs(time.time() - t) > 300:
+            probs.append(f"signature time {t} is far from now")
+        return probs
+
+    def _take(self, headers, body):
+        try:
+            ev = json.loads(body)
+        except ValueError:
+            with self.lock:
+                self.bad.append(f"not JSON: {body[:200]!r}")
+            return 400
+        probs = self._check(headers, body)
+        if headers.get("orderd-event-id") != ev.get("id") or ev.get("id") != f"{ev.get('node')}-{ev.get('seq')}":
+            probs.append(f"orderd-event-id {headers.get('orderd-event-id')!r} for event id {ev.get('id')!r}")
+        with self.lock:
+            if probs:
+                self.bad.append(f"event {ev.get('id')}: " + "; ".join(probs))
+            n = self.attempts[ev["id"]] = self.attempts.get(ev["id"], 0) + 1
+        status = self.behave(ev, n)
+        final = status[2] if isinstance(status, tuple) else status
+        with self.lock:
+            self.log.append((ev, n, final))
+        return status
+
+    def delivered(self):
+        """The events answered 2xx, in arrival order."""
+        with self.lock:
+            return [ev for ev, _, st in self.log if 200 <= st < 300]
+
+    def attempts_of(self, eid):
+        with self.lock:
+            return self.attempts.get(eid, 0)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def ensure_clean(self):
+        with self.lock:
+            ensure(not self.bad, "the receiver saw bad requests:\n        " + "\n        ".join(self.bad[:10]))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise TestFailure(f"timed out after {timeout}s waiting for {what}")
+
+
+def secret_file(tmp):
+    path = os.path.join(tmp, "webhook-secret")
+    with open(path, "w") as f:
+        f.write(SECRET + "\n")
+    return path
+
+
+def start(binary, tmp, urls, *extra, data_dir=None):
+    args = ["--webhook-secret-file", secret_file(tmp)]
+    for u in urls:
+        args += ["--webhook", u]
+    srv = Server(binary, data_dir, args + list(extra), workdir=tmp, name="orderd-wh")
+    return srv.start()
+
+
+def token_of(srv):
+    with open(os.path.join(srv.data_dir, "operator-token")) as f:
+        return f.readline().strip()
+
+
+def admin(srv, http=None, token=None):
+    """GET /api/admin/webhooks, checked against the contract; the list."""
+    h = http or srv.http()
+    r = h.request("GET", "/api/admin/webhooks", headers={"Authorization": f"Bearer {token or token_of(srv)}"})
+    ensure_eq(r.status, 200, f"GET /api/admin/webhooks: {r!r}")
+    CONTRACT.check("GET", "/api/admin/webhooks", 200, r.headers.get("content-type"), r.body)
+    if http is None:
+        h.close()
+    return r.json()["webhooks"]
+
+
+def create(http, user, rng, tag):
+    body, _ = new_order(rng, tag)
+    r = http.create(user, body)
+    ensure_eq(r.status, 201, f"create: {r!r}")
+    return r.json()
+
+
+def advance(http, token, oid, status):
+    r = http.request("POST", f"/api/orders/{oid}/status", body={"status": status},
+                     headers={"Authorization": f"Bearer {token}"})
+    ensure_eq(r.status, 200, f"status {status}: {r!r}")
+    return r.json()
+
+
+def check_in_order(events, what):
+    """Sequence numbers strictly ascending (no duplicate, nothing out of order)."""
+    seqs = [ev["seq"] for ev in events]
+    ensure(all(a < b for a, b in zip(seqs, seqs[1:])), f"{what}: sequence numbers out of order: {seqs}")
+
+
+# --- scenarios ------------------------------------------------------------
+
+def test_retry_500_then_200(binary):
+    rng = random.Random(1)
+    recv = Receiver(behave=lambda ev, n: 500 if n <= 2 and ev["type"] == "order.created" and
+                    ev["order"]["shipping_address"].startswith("first") else 200)
+    with TempDir("orderd-wh-") as tmp:
+        srv = start(binary, tmp, [recv.url])
+        try:
+            http = srv.http()
+            first = create(http, "u1", rng, "first")
+            others = [create(http, "u1", rng, f"next{i}") for i in range(3)]
+            wait_until(lambda: len(recv.delivered()) == 4, 15, "four deliveries")
+            got = recv.delivered()
+            ensure_eq([ev["order_id"] for ev in got], [first["id"]] + [o["id"] for o in others], "delivery order")
+            check_in_order(got, "deliveries")
+            ensure_eq(recv.attempts_of(got[0]["id"]), 3, "attempts of the first event (500, 500, 200)")
+            ensure_eq(got[0]["order"], first, "the event's order is the order as the API showed it")
+            ensure_eq(got[0]["type"], "order.created", "type")
+            ensure_eq(got[0]["version"], 1, "version")
+            wait_until(lambda: admin(srv, http)[0]["backlog"] == 0, 5, "an empty backlog")
+            [st] = admin(srv, http)
+            ensure_eq(st["url"], recv.url, "url")
+            ensure_eq(st["delivered"], 4, "delivered")
+            ensure_eq(st["failed_attempts"], 2, "failed_attempts")
+            ensure_eq(st["given_up"], 0, "given_up")
+            ensure_eq(st["last_delivered_seq"], got[-1]["seq"], "last_delivered_seq")
+            ensure("HTTP 500" in (st["last_error"] or ""), f"last_error: {st}")
+            ensure(st["last_error_at"] is not None, f"last_error_at: {st}")
+            ensure_eq(st["state"], "idle", "state")
+            ensure_eq(st["next_attempt_at"], None, "next_attempt_at")
+            recv.ensure_clean()
+        finally:
+            srv.terminate()
+            recv.close()
+
+
+def test_timeout_and_slow_receiver(binary):
+    rng = random.Random(2)
+
+    def behave(ev, n):
+        tag = ev["order"]["shipping_address"]
+        if tag.startswith("hang") and n == 1:
+            return ("sleep", 1.5, 599)  # past --webhook-timeout: orderd gives up waiting (599: not counted)
+        if tag.startswith("slow"):
+            return ("sleep", 0.3, 200)  # late, but within it
+        return 200
+
+    recv = Receiver(behave=behave)
+    with TempDir("orderd-wh-") as tmp:
+        srv = start(binary, tmp, [recv.url], "--webhook-timeout", "500ms")
+        try:
+            http = srv.http()
+            hang = create(http, "u2", rng, "hang")
+            slow = create(http, "u2", rng, "slow")
+            t0 = time.monotonic()
+            wait_until(lambda: [ev["order_id"] for ev in recv.delivered()].count(slow["id"]) == 1, 15,
+                       "the slow receiver's delivery")
+            ensure_eq(recv.attempts_of(recv.delivered()[0]["id"]), 2,
+                      "attempts of the hung event")
+            ensure_eq(recv.attempts_of(recv.delivered()[-1]["id"]), 1, "attempts of the slow one (no retry)")
+            ensure_eq([ev["order_id"] for ev in recv.delivered()], [hang["id"], slow["id"]], "order")
+            [st] = admin(srv, http)
+            ensure_eq(st["failed_attempts"], 1, "failed_attempts")
+            ensure("timed out" in (st["last_error"] or "").lower() or "timeout" in (st["last_error"] or "").lower(),
+                   f"last_error: {st}")
+            recv.ensure_clean()
+            return f"(delivered in {time.monotonic() - t0:.1f}s)"
+        finally:
+            srv.terminate()
+            recv.close()
+
+
+def test_receiver_down_then_up(binary):
+    rng = random.Random(3)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    with TempDir("orderd-wh-") as tmp:
+        srv = start(binary, tmp, [url])
+        recv = None
+        try:
+            http = srv.http()
+            o = create(http, "u3", rng, "down")
+            wait_until(lambda: admin(srv, http)[0]["failed_attempts"] >= 1, 5, "a failed attempt")
+            [st] = admin(srv, http)
+            ensure_eq(st["state"], "retrying", "state while the receiver is down")
+            ensure(st["next_attempt_at"] is not None, f"next_attempt_at: {st}")
+            ensure(st["backlog"] >= 1, f"backlog: {st}")
+            ensure("connect" in (st["last_error"] or "").lower(), f"last_error: {st}")
+            recv = Receiver(port=port)
+            wait_until(lambda: len(recv.delivered()) == 1, 10, "the delivery once the receiver is up")
+            ensure_eq(recv.delivered()[0]["order_id"], o["id"], "the event")
+            wait_until(lambda: admin(srv, http)[0]["backlog"] == 0, 5, "an empty backlog")
+            recv.ensure_clean()
+        finally:
+            srv.terminate()
+            if recv is not None:
+                recv.close()
+
+
+def test_many_orders_in_order(binary):
+    rng = random.Random(4)
+    recv = Receiver()
+    with TempDir("orderd-wh-") as tmp:
+        # before any --webhook: events a new endpoint must not get
+        srv = Server(binary, None, [], workdir=tmp, name="orderd-wh").start()
+        http = srv.http()
+        before = {create(http, "early", rng, "early")["id"] for _ in range(3)}
+        http.close()
+        ensure_eq(srv.terminate(), 0, "exit status")
+        srv = start(binary, tmp, [recv.url], data_dir=srv.data_dir)
+        try:
+            token = token_of(srv)
+            acked = {}  # order id -> highest version acknowledged
+            lock = threading.Lock()
+
+            def worker(i):
+                h = srv.http()
+                user = f"user{i}"
+                for k in range(4):
+                    o = create(h, user, rng, f"w{i}k{k}")
+                    vers = [o["version"]]
+                    if k % 2 == 0:
+                        vers.append(advance(h, token, o["id"], "processing")["version"])
+                    if k % 4 == 0:
+                        vers.append(advance(h, token, o["id"], "shipped")["version"])
+                    if k == 1:
+                        r = h.cancel(user, o["id"])
+                        ensure_eq(r.status, 200, f"cancel: {r!r}")
+                        vers.append(r.json()["version"])
+                    with lock:
+                        acked[o["id"]] = vers
+                h.close()
+
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            want = sum(len(v) for v in acked.values())
+            wait_until(lambda: len(recv.delivered()) >= want, 20, f"{want} deliveries")
+            got = recv.delivered()
+            check_in_order(got, "deliveries")
+            ensure(not before & {ev["order_id"] for ev in got}, "a new endpoint got events from before its start")
+            per = {}
+            for ev in got:
+                per.setdefault(ev["order_id"], []).append(ev["version"])
+                ensure_eq(ev["version"], ev["order"]["version"], "the event's version is its order's")
+            for oid, vers in acked.items():
+                ensure_eq(per.get(oid), vers, f"versions of order {oid} delivered")
+            ensure_eq(len(got), want, "deliveries")
+            recv.ensure_clean()
+            return f"({want} events)"
+        finally:
+            srv.terminate()
+            recv.close()
+
+
+def _restart_mid_backlog(binary, stop):
+    rng = random.Random(5)
+    recv = Receiver(behave=lambda ev, n: ("sleep", 0.03, 200))
+    with TempDir("orderd-wh-") as tmp:
+        srv = start(binary, tmp, [recv.url])
+        srv2 = None
+        try:
+            http = srv.http()
+            ids = [create(http, "u5", rng, f"r{i}")["id"] for i in range(80)]
+            http.close()
+            wait_until(lambda: len(recv.delivered()) >= 15, 10, "15 deliveries")
+            if stop == "kill9":
+                srv.kill9()
+            else:
+                t0 = time.monotonic()
+                ensure_eq(srv.terminate(), 0, "exit status after SIGTERM")
+                ensure(time.monotonic() - t0 < 3.0, f"SIGTERM took {time.monotonic() - t0:.1f}s")
+            before = len(recv.delivered())
+            ensure(before < len(ids), "the backlog was gone before the stop: nothing to test")
+            srv2 = srv.again().start()
+            wait_until(lambda: set(ids) <= {ev["order_id"] for ev in recv.delivered()}, 20, "every event")
+            got = recv.delivered()
+            seqs = [ev["seq"] for ev in got]
+            # in order before the stop and after the restart; after it, first
+            # again the last few delivered before it (their progress was not
+            # written yet), never an event past one not yet delivered
+            check_in_order(got[:before], "before the restart")
+            check_in_order(got[before:], "after the restart")
+            redelivered = [q for q in seqs[before:] if q <= seqs[before - 1]]
+            ensure_eq(redelivered, seqs[before - len(redelivered):before],
+                      "the redelivered events are the last ones delivered before the restart")
+            ensure_eq([ev["order_id"] for ev in got[:before] + got[before + len(redelivered):]], ids,
+                      "every event once, in order, but the redelivered")
+            limit = 1 if stop == "sigterm" else 10
+            ensure(len(redelivered) <= limit, f"{len(redelivered)} events delivered twice (at most {limit})")
+            recv.ensure_clean()
+            return f"({len(redelivered)} redelivered)"
+        finally:
+            (srv2 or srv).terminate()
+            recv.close()
+
+
+def test_kill9_mid_backlog(binary):
+    return _restart_mid_backlog(binary, "kill9")
+
+
+def test_sigterm_mid_backlog(binary):
+    return _restart_mid_backlog(binary, "sigterm")
+
+
+def test_max_age_gives_up(binary):
+    rng = random.Random(6)
+    recv = Receiver(behave=lambda ev, n: 503 if ev["order"]["shipping_address"].startswith("doomed") else 200)
+    with TempDir("orderd-wh-") as tmp:
+        srv = start(binary, tmp, [recv.url], "--webhook-max-age", "2s")
+        try:
+            http = srv.http()
+            doomed = create(http, "u6", rng, "doomed")
+            fine = create(http, "u6", rng, "fine")
+            wait_until(lambda: len(recv.delivered()) == 1, 10, "the next event's delivery")
+            ensure_eq(recv.delivered()[0]["order_id"], fine["id"], "delivered")
+            did = [ev["id"] for ev, _, _ in recv.log if ev["order_id"] == doomed["id"]][0]
+            ensure(recv.attempts_of(did) >= 2, f"the doomed event was tried {recv.attempts_of(did)} times")
+            [st] = admin(srv, http)
+            ensure_eq(st["given_up"], 1, "given_up")
+            ensure_eq(st["delivered"], 1, "delivered")
+            ensure_eq(st["failed_attempts"], recv.attempts_of(did), "failed_attempts")
+            ensure(srv.wait_line(r"gave up event " + did, 2) is not None, "no warning logged")
+            recv.ensure_clean()
+        finally:
+            srv.terminate()
+            recv.close()
+
+
+def test_admin_without_webhooks(binary):
+    with TempDir("orderd-wh-") as tmp:
+        srv = Server(binary, None, [], workdir=tmp, name="orderd-wh").start()
+        try:
+            ensure_eq(admin(srv), [], "webhooks without --webhook")
+            http = srv.http()
+            r = http.request("GET", "/api/admin/webhooks")
+            ensure_eq(r.status, 401, f"no token: {r!r}")
+            ensure_eq(r.headers.get("content-type"), "application/problem+json", "media type")
+            r = http.request("GET", "/api/admin/webhooks", headers={"Authorization": "Bearer " + "0" * 64})
+            ensure(r.status in (401, 403), f"wrong token: {r!r}")
+            r = http.request("POST", "/api/admin/webhooks", body={},
+                             headers={"Authorization": f"Bearer {token_of(srv)}"})
+            ensure_eq(r.status, 405, f"POST: {r!r}")
+            r = http.request("GET", "/api/admin/webhooks/x", headers={"Authorization": f"Bearer {token_of(srv)}"})
+            ensure_eq(r.status, 404, f"a path below: {r!r}")
+            ensure(not os.path.exists(os.path.join(srv.data_dir, "webhook-secret")),
+                   "a secret created without --webhook")
+        finally:
+            srv.terminate()
+
+
+def test_default_secret_created(binary):
+    """Without --webhook-secret-file: DATA-DIR/webhook-secret, 0600, signs the requests."""
+    rng = random.Random(7)
+    with TempDir("orderd-wh-") as tmp:
+        port = free_port()
+        srv = Server(binary, None, ["--webhook", f"http://127.0.0.1:{port}/hook"], workdir=tmp,
+                     name="orderd-wh").start()
+        recv = None
+        try:
+            path = os.path.join(srv.data_dir, "webhook-secret")
+            ensure_eq(os.stat(path).st_mode & 0o777, 0o600, "the secret's mode")
+            with open(path) as f:
+                secret = f.readline().strip()
+            ensure_eq(len(secret), 64, "the secret's length")
+            recv = Receiver(secret=secret, port=port)
+            http = srv.http()
+            create(http, "u7", rng, "s")
+            wait_until(lambda: len(recv.delivered()) == 1, 10, "a delivery")
+            recv.ensure_clean()
+        finally:
+            srv.terminate()
+            if recv is not None:
+                recv.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--orderd", required=True)
+    ap.add_argument("-k", default="", help="run only the tests whose name contains this")
+    args = ap.parse_args()
+    runner = Runner()
+    binary = os.path.abspath(args.orderd)
+    if require_executable(runner, binary):
+        for fn in (test_retry_500_then_200, test_timeout_and_slow_receiver, test_receiver_down_then_up,
+                   test_many_orders_in_order, test_kill9_mid_backlog, test_sigterm_mid_backlog,
+                   test_max_age_gives_up, test_admin_without_webhooks, test_default_secret_created):
+            if args.k in fn.__name__:
+                runner.run(fn.__name__[5:], fn, binary)
+    return runner.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
