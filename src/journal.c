@@ -104,7 +104,7 @@ uint32_t orderd_change_payload_size(const orderd_change_t *ev)
         return (uint32_t)(ORDERD_AMENDED_HEAD_SIZE + ALIGN8(ev->u.amended.detail_len) + ev->u.amended.after->size +
                           ev->u.amended.before->size);
     default:
-        return ORDERD_STATUS_PAYLOAD_SIZE;
+        return ORDERD_STATUS_PAYLOAD_SIZE + (ev->u.status_changed.after != NULL ? ev->u.status_changed.after->size : 0);
     }
 }
 
@@ -156,6 +156,8 @@ uint8_t orderd_change_encode(const orderd_change_t *ev, unsigned char *dst)
     dst[28] = ev->u.status_changed.status;
     dst[29] = ev->u.status_changed.prev_status;
     dst[30] = ev->u.status_changed.actor;
+    if (ev->u.status_changed.after != NULL)
+        memcpy(dst + ORDERD_STATUS_PAYLOAD_SIZE, ev->u.status_changed.after, ev->u.status_changed.after->size);
     dst[31] = 0;
     return ORDERD_REC_STATUS_CHANGED;
 }
@@ -224,8 +226,16 @@ int orderd_change_from_record(const orderd_record_t *rec, orderd_change_t *ev)
         return amended_from_record(rec, ev);
     case ORDERD_REC_STATUS_CHANGED: {
         const unsigned char *p = rec->payload;
-        if (rec->len != ORDERD_STATUS_PAYLOAD_SIZE || p[28] >= ORDERD_STATUS_COUNT || p[29] >= ORDERD_STATUS_COUNT)
+        if (rec->len < ORDERD_STATUS_PAYLOAD_SIZE || p[28] >= ORDERD_STATUS_COUNT || p[29] >= ORDERD_STATUS_COUNT)
             return -1;
+        /* the order after the change, when the record carries it (for the event feed) */
+        const orderd_order_t *after = NULL;
+        if (rec->len > ORDERD_STATUS_PAYLOAD_SIZE) {
+            after = (const orderd_order_t *)(p + ORDERD_STATUS_PAYLOAD_SIZE);
+            if (((uintptr_t)p & 7) != 0 || orderd_order_check(after, rec->len - ORDERD_STATUS_PAYLOAD_SIZE) != 0 ||
+                after->id != orderd_le64_get(p) || after->version != orderd_le32_get(p + 24) || after->status != p[28])
+                return -1;
+        }
         *ev = (orderd_change_t){.type = ORDERD_CHANGE_STATUS,
                                .u.status_changed = {.order_id = orderd_le64_get(p),
                                                     .at_ms = (int64_t)orderd_le64_get(p + 8),
@@ -233,7 +243,8 @@ int orderd_change_from_record(const orderd_record_t *rec, orderd_change_t *ev)
                                                     .version = orderd_le32_get(p + 24),
                                                     .status = p[28],
                                                     .prev_status = p[29],
-                                                    .actor = p[30]}};
+                                                    .actor = p[30],
+                                                    .after = after}};
         return 0;
     }
     }

@@ -28,6 +28,7 @@
 #include "orderd/operator.h"
 #include "orderd/store.h"
 #include "orderd/tls.h"
+#include "orderd/feed.h"
 #include "orderd/wal.h"
 #include "orderd/webhook.h"
 
@@ -103,6 +104,17 @@ static void commit_journal(void *wal)
     orderd_wal_flush(wal);
 }
 
+/* The journal writer's hooks for the event feed, with the types they are called through. */
+static void feed_durable(void *feed, uint64_t seq)
+{
+    orderd_feed_durable(feed, seq);
+}
+
+static uint64_t feed_pin(void *feed)
+{
+    return orderd_feed_lowest_pin(feed);
+}
+
 /* Replays the journal into the store, then attaches the writer. */
 static int open_journal(server_t *s)
 {
@@ -130,11 +142,18 @@ static int open_journal(server_t *s)
                               .snapshot_bytes = cfg->snapshot_bytes,
                               .notify = orderd_http_on_durable,
                               .notify_ctx = NULL,
-                              .defer_kick = 1};
+                              .defer_kick = 1,
+                              .durable = feed_durable,
+                              .durable_ctx = s->app.feed,
+                              .feed_retention = cfg->feed_retention,
+                              .feed_pin = feed_pin,
+                              .feed_pin_ctx = s->app.feed};
     if ((s->wal = orderd_wal_open(&wc, s->app.store, rep, err, sizeof(err))) == NULL) {
         orderd_log(ORDERD_LOG_ERROR, "%s", err);
         goto out;
     }
+    /* what replay read is durable now (the writer synced the segment it continues) */
+    orderd_feed_durable(s->app.feed, rep->last_seq);
     s->app.durable = 1;
     s->app.wal = s->wal;
     s->app.commit = commit_journal;
@@ -533,7 +552,8 @@ int orderd_server_run(const orderd_config_t *cfg)
                                                                   .max_orders = cfg->max_orders,
                                                                   .memory_bytes = cfg->memory_limit,
                                                                   .memory_sample_ms = ORDERD_STORE_MEMORY_SAMPLE_MS});
-    if ((s.app.metrics = orderd_http_metrics_new()) == NULL) {
+    if ((s.app.feed = orderd_feed_new(cfg->data_dir, cfg->node_id, 0)) == NULL ||
+        (s.app.metrics = orderd_http_metrics_new()) == NULL) {
         orderd_log(ORDERD_LOG_ERROR, "out of memory");
         return 1;
     }
@@ -609,8 +629,10 @@ int orderd_server_run(const orderd_config_t *cfg)
             (unsigned long long)st.records, (unsigned long long)st.batches,
             st.batches ? (double)st.records / (double)st.batches : 0.0, (unsigned long long)st.syncs,
             (unsigned long long)st.write_failures, (unsigned long long)st.snapshots);
-    if (joined) /* no worker can touch the table any more */
+    if (joined) { /* no worker can touch the table or the feed any more */
         orderd_store_free(s.app.store);
+        orderd_feed_free(s.app.feed);
+    }
     orderd_log(ORDERD_LOG_INFO, "stopped");
     return 0;
 }

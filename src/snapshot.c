@@ -19,6 +19,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "orderd/log.h"
@@ -102,8 +103,44 @@ static void copy_idem(void *ctx, const orderd_idem_entry_t *e)
     put_record(ctx, ORDERD_REC_SNAPSHOT_IDEM, e, e->size);
 }
 
-/* Removes snapshots older than `seq` and segments before `keep_first`. */
-static void remove_covered(const char *dir, uint64_t seq, uint64_t keep_first)
+/* Of the segments `firsts` (n, ascending; the last covered one's records end
+ * before keep_first), the number of oldest ones that may go: those the feed
+ * keeps for neither --feed-retention nor a webhook's pin (wal.h). Each rule
+ * keeps a run of the newest, so what stays is one unbroken run. */
+static size_t removable(const char *dir, const uint64_t *firsts, size_t n, uint64_t keep_first,
+                        const orderd_wal_config_t *cfg)
+{
+    size_t covered = 0;
+    while (covered < n && firsts[covered] < keep_first && (covered + 1 == n ? 0 : firsts[covered + 1] <= keep_first))
+        ++covered;
+    uint64_t pin = cfg->feed_pin != NULL ? cfg->feed_pin(cfg->feed_pin_ctx) : UINT64_MAX;
+    const orderd_feed_retention_t *r = &cfg->feed_retention;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    uint64_t bytes = 0;
+    size_t cut = covered;
+    for (size_t i = covered; i-- > 0;) {
+        char name[64], path[4200];
+        struct stat st;
+        orderd_journal_segment_name(name, sizeof(name), firsts[i]);
+        orderd_path_join(path, sizeof(path), dir, name);
+        if (stat(path, &st) != 0)
+            break;
+        bytes += (uint64_t)st.st_size;
+        int64_t mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        int keep = (pin != UINT64_MAX && firsts[i + 1] > pin) || (r->ms > 0 && mtime_ms >= now_ms - r->ms) ||
+                   (r->bytes > 0 && bytes <= r->bytes);
+        if (!keep)
+            break;
+        cut = i;
+    }
+    return cut;
+}
+
+/* Removes snapshots older than `seq` and the segments before `keep_first`
+ * the feed does not keep (removable). */
+static void remove_covered(const char *dir, uint64_t seq, uint64_t keep_first, const orderd_wal_config_t *cfg)
 {
     uint64_t *nums;
     size_t n;
@@ -118,12 +155,12 @@ static void remove_covered(const char *dir, uint64_t seq, uint64_t keep_first)
         free(nums);
     }
     if (orderd_list_numbered(dir, "journal-", ".wal", &nums, &n) == 0) {
-        for (size_t i = 0; i < n; ++i)
-            if (nums[i] < keep_first) {
-                orderd_journal_segment_name(name, sizeof(name), nums[i]);
-                orderd_path_join(path, sizeof(path), dir, name);
-                unlink(path);
-            }
+        size_t cut = removable(dir, nums, n, keep_first, cfg);
+        for (size_t i = 0; i < cut; ++i) {
+            orderd_journal_segment_name(name, sizeof(name), nums[i]);
+            orderd_path_join(path, sizeof(path), dir, name);
+            unlink(path);
+        }
         free(nums);
     }
     orderd_fsync_dir(dir);
@@ -203,7 +240,7 @@ static int write_snapshot(orderd_wal_t *w, uint64_t seq, unsigned epoch)
         return -1;
     }
     orderd_fault_point("snapshot:after-rename");
-    remove_covered(dir, seq, seq + 1);
+    remove_covered(dir, seq, seq + 1, orderd_wal_config(w));
     orderd_fault_point("snapshot:after-cleanup");
     orderd_log(ORDERD_LOG_INFO, "snapshot %s: %llu orders", path, (unsigned long long)b.orders);
     return 0;

@@ -337,7 +337,8 @@ int orderd_store_set_status(orderd_store_t *store, orderd_str_t user_id, uint64_
                                                                                 : ORDERD_ACTOR_USER,
                                                   .version = o->version + 1,
                                                   .at_ms = now_ms > o->updated_ms ? now_ms : o->updated_ms,
-                                                  .prev_updated_ms = o->updated_ms}};
+                                                  .prev_updated_ms = o->updated_ms,
+                                                  .after = o}}; /* changed in place: framed after it is */
         ret = orderd_shard_apply_live(store, s, &ev, waiter);
         if (ret != ORDERD_STORE_OK && ret != ORDERD_STORE_EUNAVAILABLE) {
             /* out of memory: the key's entry goes too, or the table would keep a key for nothing */

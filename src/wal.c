@@ -235,6 +235,9 @@ static size_t write_batch(orderd_wal_t *w, uint64_t g)
         total += b->len;
     }
     if (total > 0) {
+        atomic_store(&w->written_seq, w->last_seq);
+        if (w->cfg.fsync == ORDERD_FSYNC_NO)
+            orderd_wal_report_durable(w, w->last_seq); /* as durable as this mode makes anything */
         w->seg_end = off;
         w->seg_written = 1;
         w->bytes_since_snapshot += total;
@@ -432,6 +435,7 @@ orderd_wal_t *orderd_wal_writer_open(const orderd_wal_config_t *cfg, orderd_stor
     w->nshards = orderd_store_shards(store);
     w->fd = -1;
     w->last_seq = report->last_seq;
+    atomic_store(&w->written_seq, report->last_seq);
     atomic_store(&w->last_sync_ms, orderd_wal_mono_ms());
     w->bytes_since_snapshot = report->segment_bytes;
     orderd_histogram_init(&w->sync_hist, &orderd_buckets_seconds);
@@ -456,6 +460,12 @@ orderd_wal_t *orderd_wal_writer_open(const orderd_wal_config_t *cfg, orderd_stor
             goto fail;
         }
         w->seg_end = (off_t)report->segment_end;
+        /* what replay read may still be only in the page cache (after a kill -9): make it durable
+         * before the feed hands it out */
+        if (fdatasync(w->fd) != 0) {
+            snprintf(err, errlen, "cannot sync %s: %s", report->segment, strerror(errno));
+            goto fail;
+        }
         struct stat st;
         w->alloc_end = fstat(w->fd, &st) == 0 && st.st_size > w->seg_end ? st.st_size : w->seg_end;
     } else if (create_segment(w, w->last_seq + 1) != 0) {
@@ -528,6 +538,11 @@ void orderd_wal_histograms(orderd_wal_t *w, orderd_wal_histograms_t *out)
 const char *orderd_wal_dir(const orderd_wal_t *w)
 {
     return w->cfg.dir;
+}
+
+const orderd_wal_config_t *orderd_wal_config(const orderd_wal_t *w)
+{
+    return &w->cfg;
 }
 
 orderd_store_t *orderd_wal_store(const orderd_wal_t *w)

@@ -47,14 +47,23 @@ void orderd_wal_sync_now(orderd_wal_t *w)
 {
     /* cleared first: a write that completes during the sync sets it again */
     atomic_store(&w->unsynced, 0);
+    uint64_t covered = atomic_load(&w->written_seq); /* written before the fdatasync below: covered by it */
     uint64_t t0 = orderd_wal_mono_ns();
     if (fdatasync(w->fd) != 0)
         orderd_wal_die_sync("fdatasync of the journal", errno);
     atomic_store(&w->last_sync_ms, orderd_wal_mono_ms());
+    if (w->cfg.fsync != ORDERD_FSYNC_NO)
+        orderd_wal_report_durable(w, covered);
     pthread_mutex_lock(&w->mu);
     ++w->stats.syncs;
     orderd_histogram_observe(&w->sync_hist, orderd_wal_mono_ns() - t0);
     pthread_mutex_unlock(&w->mu);
+}
+
+void orderd_wal_report_durable(orderd_wal_t *w, uint64_t seq)
+{
+    if (w->cfg.durable != NULL)
+        w->cfg.durable(w->cfg.durable_ctx, seq);
 }
 
 void orderd_wal_await_add(orderd_wal_t *w, orderd_wal_buf_t *b)
@@ -93,11 +102,14 @@ void orderd_wal_sync_step(orderd_wal_t *w)
     w->await.nw = 0;
     pthread_mutex_unlock(&w->mu);
 
-    /* everything in `mine` was written before it was listed: this covers it */
+    /* everything in `mine` was written before it was listed, and every
+     * record counted in written_seq before this load: this covers them */
+    uint64_t covered = atomic_load(&w->written_seq);
     uint64_t t0 = orderd_wal_mono_ns();
     if (fdatasync(w->fd) != 0)
         orderd_wal_die_sync("fdatasync of the journal", errno);
     atomic_store(&w->last_sync_ms, orderd_wal_mono_ms());
+    orderd_wal_report_durable(w, covered);
     pthread_mutex_lock(&w->mu);
     ++w->stats.syncs;
     orderd_histogram_observe(&w->sync_hist, orderd_wal_mono_ns() - t0);

@@ -47,6 +47,10 @@ typedef struct orderd_change {
             uint32_t version;    /* the order's version after the change */
             int64_t at_ms;
             int64_t prev_updated_ms;
+            /* the whole order after the change, for the event feed (feed.h); the
+             * record copies it when it is framed, after the change is applied.
+             * NULL: none (records written before they carried it) */
+            const orderd_order_t *after;
         } status_changed;
         struct {
             const orderd_idem_entry_t *entry; /* the store copies it */

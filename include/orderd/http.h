@@ -8,6 +8,7 @@
 #include <h2o.h>
 
 #include "orderd/cidr.h"
+#include "orderd/feed.h"
 #include "orderd/jwt.h"
 #include "orderd/store.h"
 #include "orderd/wal.h"
@@ -41,6 +42,10 @@ typedef struct orderd_app {
     size_t operator_token_len;
     atomic_int readiness;           /* orderd_readiness_t */
     orderd_wal_t *wal;              /* the journal writer, for /metrics; NULL: none */
+    /* the event feed (feed.h): made before the workers start, so each may
+     * register its watcher in orderd_http_thread_init; it reads records
+     * only once replay has reported them durable */
+    orderd_feed_t *feed;
     uint64_t replay_ns;             /* how long start-up replay took */
     orderd_http_metrics_t *metrics; /* every worker's counters (orderd_http_metrics_new) */
     /* --trusted-proxy: peers whose X-Forwarded-* and Forwarded are believed */

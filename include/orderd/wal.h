@@ -27,6 +27,7 @@
 
 #include <stdint.h>
 
+#include "orderd/feed.h"
 #include "orderd/journal.h"
 #include "orderd/metrics.h"
 #include "orderd/store.h"
@@ -57,6 +58,25 @@ typedef struct orderd_wal_config {
      * iteration read, as Redis does before it sleeps).
      */
     int defer_kick;
+    /**
+     * Called when every record up to `seq` is durable: after the fdatasync
+     * that covers it (--fsync always and everysec), after its write (--fsync
+     * no). On the thread that synced or wrote, in increasing order of seq per
+     * call site; must not block. NULL: not called. The event feed's report
+     * (orderd_feed_durable).
+     */
+    void (*durable)(void *ctx, uint64_t seq);
+    void *durable_ctx;
+    /**
+     * What a snapshot's clean-up keeps of the segments it covers, for the
+     * event feed: --feed-retention, and every segment holding records at or
+     * after feed_pin() (the webhooks' oldest undelivered event; UINT64_MAX
+     * or a NULL feed_pin: none). Only the oldest segments are ever removed,
+     * so what is kept stays one unbroken run of records.
+     */
+    orderd_feed_retention_t feed_retention;
+    uint64_t (*feed_pin)(void *ctx);
+    void *feed_pin_ctx;
 } orderd_wal_config_t;
 
 /**

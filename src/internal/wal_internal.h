@@ -49,6 +49,7 @@ struct orderd_wal {
     off_t prealloc_tried; /* seg_end when free space was last found too low */
     uint64_t bytes_since_snapshot;
     uint64_t last_seq;
+    _Atomic uint64_t written_seq; /* the newest record whose write completed (read before each fdatasync) */
     _Atomic int64_t last_sync_ms;
     atomic_int unsynced; /* everysec / no: written since the last fdatasync */
 
@@ -103,5 +104,7 @@ int orderd_wal_sync_due(orderd_wal_t *w);
 void orderd_wal_everysec_step(orderd_wal_t *w);
 /** Keeps zeros written ahead of the records; the caller holds commit_mu. */
 void orderd_wal_prealloc_ahead(orderd_wal_t *w);
+/** Tells cfg.durable that every record up to `seq` is durable (nothing without the hook). */
+void orderd_wal_report_durable(orderd_wal_t *w, uint64_t seq);
 
 #endif

@@ -49,6 +49,9 @@ orderd_wal_t *orderd_wal_writer_open(const orderd_wal_config_t *cfg, orderd_stor
 /** The data directory (cfg->dir). */
 const char *orderd_wal_dir(const orderd_wal_t *w);
 
+/** The configuration the writer was opened with (the feed's retention and pin, for the clean-up). */
+const orderd_wal_config_t *orderd_wal_config(const orderd_wal_t *w);
+
 /** The table the writer journals. */
 orderd_store_t *orderd_wal_store(const orderd_wal_t *w);
 
