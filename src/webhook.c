@@ -43,6 +43,7 @@ typedef struct endpoint {
     uint64_t ev_seq;
     int64_t ev_at_ms;
     int have_event;
+    int oom; /* the last read could not copy its event */
     /* the thread's own progress */
     uint64_t cursor;    /* the last event delivered or given up; the next read is after it */
     uint64_t saved_seq; /* what the state file holds */
@@ -89,7 +90,8 @@ static void set_state(endpoint_t *ep, orderd_webhook_state_t s, int64_t next_at)
     pthread_mutex_unlock(&ep->mu);
 }
 
-static void record_error(endpoint_t *ep, int failed_attempt, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void record_error(endpoint_t *ep, int failed_attempt, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void record_error(endpoint_t *ep, int failed_attempt, const char *fmt, ...)
 {
     va_list ap;
@@ -181,8 +183,10 @@ static int take_event(void *ctx, const orderd_feed_event_t *ev)
     if (ev->len + 1 > ep->body_cap) {
         size_t cap = ev->len + 1 > 2 * ep->body_cap ? ev->len + 1 : 2 * ep->body_cap;
         char *nb = realloc(ep->body, cap);
-        if (nb == NULL)
-            return 1; /* have_event stays 0: read again later */
+        if (nb == NULL) {
+            ep->oom = 1; /* have_event stays 0: read again after a wait */
+            return 1;
+        }
         ep->body = nb;
         ep->body_cap = cap;
     }
@@ -221,16 +225,17 @@ static int post_once(endpoint_t *ep)
     }
     snprintf(h_sig, sizeof(h_sig), "orderd-signature: %s", sig);
     snprintf(h_id, sizeof(h_id), "orderd-event-id: %u-%" PRIu64, orderd_feed_node_id(s->feed), ep->ev_seq);
+    /* "Expect:" drops libcurl's 100-continue round trip for bodies over 1 KiB */
+    const char *lines[] = {"Content-Type: application/json", "Expect:", h_sig, h_id};
     struct curl_slist *h = NULL, *next;
-    static const char *const fixed[] = {"Content-Type: application/json", "Expect:"};
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); ++i)
-        h = (next = curl_slist_append(h, fixed[i])) != NULL ? next : h;
-    if ((next = curl_slist_append(h, h_sig)) == NULL || (h = next, next = curl_slist_append(h, h_id)) == NULL) {
-        curl_slist_free_all(h);
-        record_error(ep, 1, "out of memory");
-        return -1;
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); ++i) {
+        if ((next = curl_slist_append(h, lines[i])) == NULL) {
+            curl_slist_free_all(h);
+            record_error(ep, 1, "out of memory");
+            return -1;
+        }
+        h = next;
     }
-    h = next;
     curl_easy_setopt(ep->curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(ep->curl, CURLOPT_POSTFIELDS, ep->body);
     curl_easy_setopt(ep->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ep->body_len);
@@ -241,6 +246,8 @@ static int post_once(endpoint_t *ep)
     curl_slist_free_all(h);
     if (rc == CURLE_OK && code >= 200 && code < 300)
         return 0;
+    if (atomic_load(&ep->stop))
+        return -1; /* aborted for the shutdown: no failure of the receiver's */
     if (rc != CURLE_OK)
         record_error(ep, 1, "event %u-%" PRIu64 ": %s", orderd_feed_node_id(s->feed), ep->ev_seq,
                      curl_easy_strerror(rc));
@@ -285,7 +292,7 @@ static int next_event(endpoint_t *ep)
 {
     orderd_webhooks_t *s = ep->set;
     orderd_feed_read_result_t res;
-    ep->have_event = 0;
+    ep->have_event = ep->oom = 0;
     int rc = orderd_feed_read(s->feed, ep->cursor, 1, take_event, ep, &res);
     if (rc == ORDERD_FEED_GONE) {
         /* retention outran us (the pin came too late, or the state file is
@@ -298,8 +305,8 @@ static int next_event(endpoint_t *ep)
         orderd_feed_pin(s->feed, ep->watcher, res.oldest_seq);
         return 0;
     }
-    if (rc != ORDERD_FEED_OK) {
-        record_error(ep, 0, "the feed could not be read (see the log)");
+    if (rc != ORDERD_FEED_OK || ep->oom) {
+        record_error(ep, 0, ep->oom ? "out of memory for an event" : "the feed could not be read (see the log)");
         return -1;
     }
     if (ep->have_event)

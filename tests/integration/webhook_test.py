@@ -21,7 +21,11 @@ says:
     rest, checked against docs/openapi.yaml; an empty list without
     --webhook; the operator's token only;
   - --webhook-max-age 2s: an event a receiver always refuses is given up,
-    counted and logged, and the next one is delivered.
+    counted and logged, and the next one is delivered;
+  - a torn state file: logged, shown as last_error, and delivery starts again
+    from the oldest kept event;
+  - without --webhook-secret-file, DATA-DIR/webhook-secret (0600) is created
+    and signs the requests.
 
     python3 tests/integration/webhook_test.py --orderd build/orderd
 
@@ -37,6 +41,7 @@ import socket
 import sys
 import threading
 import time
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
@@ -120,7 +125,7 @@ class Receiver:
 
     def _take(self, headers, body):
         try:
-            ev = json.loads(body)
+            ev = json.loads(body, parse_float=Decimal)  # amounts exactly, as the API's answers read
         except ValueError:
             with self.lock:
                 self.bad.append(f"not JSON: {body[:200]!r}")
@@ -209,6 +214,14 @@ def create(http, user, rng, tag):
     r = http.create(user, body)
     ensure_eq(r.status, 201, f"create: {r!r}")
     return r.json()
+
+
+def create_orders(srv, user, rng, prefix, n):
+    """n orders of `user` on one connection; their ids, in order."""
+    http = srv.http()
+    ids = [create(http, user, rng, f"{prefix}{i}")["id"] for i in range(n)]
+    http.close()
+    return ids
 
 
 def advance(http, token, oid, status):
@@ -389,9 +402,7 @@ def _restart_mid_backlog(binary, stop):
         srv = start(binary, tmp, [recv.url])
         srv2 = None
         try:
-            http = srv.http()
-            ids = [create(http, "u5", rng, f"r{i}")["id"] for i in range(80)]
-            http.close()
+            ids = create_orders(srv, "u5", rng, "r", 80)
             wait_until(lambda: len(recv.delivered()) >= 15, 10, "15 deliveries")
             if stop == "kill9":
                 srv.kill9()
@@ -456,6 +467,35 @@ def test_max_age_gives_up(binary):
             recv.close()
 
 
+def test_damaged_state_file_redelivers(binary):
+    """A garbage state file: logged, shown as last_error, and delivery starts
+    again from the oldest kept event (duplicates, never a gap)."""
+    rng = random.Random(8)
+    recv = Receiver()
+    with TempDir("orderd-wh-") as tmp:
+        srv = start(binary, tmp, [recv.url])
+        srv2 = None
+        try:
+            ids = create_orders(srv, "u8", rng, "d", 3)
+            wait_until(lambda: len(recv.delivered()) == 3, 10, "three deliveries")
+            ensure_eq(srv.terminate(), 0, "exit status")
+            states = [n for n in os.listdir(srv.data_dir) if n.startswith("webhook-") and n.endswith(".state")]
+            ensure_eq(len(states), 1, f"state files in the data directory: {states}")
+            with open(os.path.join(srv.data_dir, states[0]), "r+b") as f:
+                f.truncate(20)  # torn
+            srv2 = srv.again().start()
+            wait_until(lambda: len(recv.delivered()) >= 6, 10, "the events delivered again")
+            ensure_eq([ev["order_id"] for ev in recv.delivered()], ids + ids, "delivered, then again from the start")
+            [st] = admin(srv2)
+            ensure("state file" in (st["last_error"] or ""), f"last_error: {st}")
+            ensure(srv2.wait_line(r"webhook .*state file .* is not an orderd webhook state file|damaged", 2)
+                   is not None, "no error logged")
+            recv.ensure_clean()
+        finally:
+            (srv2 or srv).terminate()
+            recv.close()
+
+
 def test_admin_without_webhooks(binary):
     with TempDir("orderd-wh-") as tmp:
         srv = Server(binary, None, [], workdir=tmp, name="orderd-wh").start()
@@ -513,7 +553,8 @@ def main():
     if require_executable(runner, binary):
         for fn in (test_retry_500_then_200, test_timeout_and_slow_receiver, test_receiver_down_then_up,
                    test_many_orders_in_order, test_kill9_mid_backlog, test_sigterm_mid_backlog,
-                   test_max_age_gives_up, test_admin_without_webhooks, test_default_secret_created):
+                   test_max_age_gives_up, test_damaged_state_file_redelivers, test_admin_without_webhooks,
+                   test_default_secret_created):
             if args.k in fn.__name__:
                 runner.run(fn.__name__[5:], fn, binary)
     return runner.finish()
