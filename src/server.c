@@ -631,6 +631,7 @@ int orderd_server_run(const orderd_config_t *cfg)
             (unsigned long long)st.write_failures, (unsigned long long)st.snapshots);
     if (joined) { /* no worker can touch the table or the feed any more */
         orderd_store_free(s.app.store);
+        orderd_webhooks_free(s.app.webhooks);
         orderd_feed_free(s.app.feed);
     }
     orderd_log(ORDERD_LOG_INFO, "stopped");

@@ -64,6 +64,7 @@ struct orderd_webhooks {
     size_t secret_len;
     char user_agent[64];
     int curl_inited;
+    int stopped;
     size_t n;
     endpoint_t eps[];
 };
@@ -479,14 +480,15 @@ orderd_webhooks_t *orderd_webhooks_start(const orderd_webhooks_config_t *c, orde
     }
     return s;
 fail:
-    orderd_webhooks_stop(s);
+    orderd_webhooks_free(s);
     return NULL;
 }
 
 void orderd_webhooks_stop(orderd_webhooks_t *s)
 {
-    if (s == NULL)
+    if (s == NULL || s->stopped)
         return;
+    s->stopped = 1;
     for (size_t i = 0; i < s->n; ++i) {
         endpoint_t *ep = &s->eps[i];
         pthread_mutex_lock(&ep->mu);
@@ -494,20 +496,32 @@ void orderd_webhooks_stop(orderd_webhooks_t *s)
         pthread_cond_signal(&ep->cond);
         pthread_mutex_unlock(&ep->mu);
     }
+    /* The pins stay: the writer may still clean up after a last snapshot
+     * while the workers drain, and what was not delivered must survive it. */
     for (size_t i = 0; i < s->n; ++i) {
         endpoint_t *ep = &s->eps[i];
         if (ep->started)
             pthread_join(ep->tid, NULL); /* it saved its progress on the way out */
-        if (ep->watcher >= 0)
-            orderd_feed_pin(s->feed, ep->watcher, UINT64_MAX);
+        ep->started = 0;
         if (ep->curl != NULL)
             curl_easy_cleanup(ep->curl);
-        free(ep->body);
-        pthread_cond_destroy(&ep->cond);
-        pthread_mutex_destroy(&ep->mu);
+        ep->curl = NULL;
     }
     if (s->curl_inited)
         curl_global_cleanup();
+    s->curl_inited = 0;
+}
+
+void orderd_webhooks_free(orderd_webhooks_t *s)
+{
+    if (s == NULL)
+        return;
+    orderd_webhooks_stop(s);
+    for (size_t i = 0; i < s->n; ++i) {
+        free(s->eps[i].body);
+        pthread_cond_destroy(&s->eps[i].cond);
+        pthread_mutex_destroy(&s->eps[i].mu);
+    }
     OPENSSL_cleanse(s->secret, sizeof(s->secret));
     free(s);
 }

@@ -86,11 +86,19 @@ orderd_webhooks_t *orderd_webhooks_start(const orderd_webhooks_config_t *c, orde
 
 /**
  * Stops every delivery thread promptly (a backoff wait is cut short, a POST
- * in flight aborted: it is delivered again at the next start), writes each
- * endpoint's progress, releases the pins and frees the set. NULL is a no-op.
- * Main thread.
+ * in flight aborted: it is delivered again at the next start) and writes
+ * each endpoint's progress. The pins stay (a clean-up during the drain keeps
+ * what is undelivered), and so does the memory: orderd_webhooks_status may
+ * still be called, from workers that are draining. NULL or a second call is
+ * a no-op. Main thread.
  */
 void orderd_webhooks_stop(orderd_webhooks_t *w);
+
+/**
+ * Frees the set (stopping it first if need be). No other thread may use it
+ * any more: call once the workers are joined. NULL is a no-op. Main thread.
+ */
+void orderd_webhooks_free(orderd_webhooks_t *w);
 
 /** How many endpoints the set has (0 for NULL). Any thread. */
 size_t orderd_webhooks_count(const orderd_webhooks_t *w);
