@@ -22,6 +22,9 @@ says:
     --webhook; the operator's token only;
   - --webhook-max-age 2s: an event a receiver always refuses is given up,
     counted and logged, and the next one is delivered;
+  - --feed-retention 0 with a snapshot every 4 KiB: what an endpoint that
+    is down has not had is kept (its pin) and delivered; a cursor older than
+    the oldest kept record is logged and delivery goes on from there;
   - a torn state file: logged, shown as last_error, and delivery starts again
     from the oldest kept event;
   - without --webhook-secret-file, DATA-DIR/webhook-secret (0600) is created
@@ -496,6 +499,74 @@ def test_damaged_state_file_redelivers(binary):
             recv.close()
 
 
+def segments(data_dir):
+    return sorted(n for n in os.listdir(data_dir) if n.startswith("journal-") and n.endswith(".wal"))
+
+
+SMALL_JOURNAL = ("--feed-retention", "0", "--snapshot-bytes", "4096")
+
+
+def test_pin_keeps_undelivered(binary):
+    """--feed-retention 0 and a snapshot every 4 KiB: the segments an endpoint
+    that is down has not had are kept for it (its pin), then delivered; once
+    it caught up, the next snapshots remove them."""
+    rng = random.Random(9)
+    port = free_port()
+    with TempDir("orderd-wh-") as tmp:
+        srv = start(binary, tmp, [f"http://127.0.0.1:{port}/hook"], *SMALL_JOURNAL)
+        recv = None
+        try:
+            first_segment = segments(srv.data_dir)[0]
+            ids = create_orders(srv, "u9", rng, "p", 40)
+            snaps = [n for n in os.listdir(srv.data_dir) if n.endswith(".snap")]
+            ensure(snaps, "no snapshot was taken: the test proves nothing")
+            ensure(first_segment in segments(srv.data_dir), f"the undelivered {first_segment} was removed")
+            recv = Receiver(port=port)
+            wait_until(lambda: len(recv.delivered()) >= len(ids), 15, "every event")
+            ensure_eq([ev["order_id"] for ev in recv.delivered()], ids, "delivered in order, none missing")
+            wait_until(lambda: admin(srv)[0]["backlog"] == 0, 5, "an empty backlog")
+            create_orders(srv, "u9", rng, "q", 40)  # more snapshots, nothing pinned behind them any more
+            ensure(first_segment not in segments(srv.data_dir), f"{first_segment} is still kept once delivered")
+            recv.ensure_clean()
+        finally:
+            srv.terminate()
+            if recv is not None:
+                recv.close()
+
+
+def test_gone_continues_from_oldest(binary):
+    """A stored cursor older than the oldest kept record (the endpoint was
+    left out while retention removed segments): logged, last_error, and
+    delivery goes on from the oldest kept event, in order."""
+    rng = random.Random(10)
+    recv = Receiver()
+    with TempDir("orderd-wh-") as tmp:
+        srv = start(binary, tmp, [recv.url], *SMALL_JOURNAL)
+        srv2 = None
+        try:
+            create_orders(srv, "u10", rng, "g", 2)
+            wait_until(lambda: len(recv.delivered()) == 2, 10, "two deliveries")
+            ensure_eq(srv.terminate(), 0, "exit status")
+            # without the endpoint: nothing pins the journal, retention removes what snapshots cover
+            off = Server(binary, srv.data_dir, list(SMALL_JOURNAL), workdir=tmp, name="orderd-wh").start()
+            missed = create_orders(off, "u10", rng, "m", 40)
+            ensure_eq(off.terminate(), 0, "exit status")
+            srv2 = srv.again().start()
+            later = create_orders(srv2, "u10", rng, "l", 2)
+            wait_until(lambda: later[-1] in {ev["order_id"] for ev in recv.delivered()}, 10, "the newest event")
+            got = recv.delivered()[2:]
+            check_in_order(got, "after the gap")
+            ensure(missed[0] not in {ev["order_id"] for ev in got}, "the removed events came back")
+            tail = [ev["order_id"] for ev in got]
+            ensure_eq(tail[-2:], later, "the newest events last")
+            ensure(srv2.wait_line(r"are no longer kept; continuing from", 2) is not None, "no error logged")
+            ensure("no longer kept" in (admin(srv2)[0]["last_error"] or ""), "last_error")
+            recv.ensure_clean()
+        finally:
+            (srv2 or srv).terminate()
+            recv.close()
+
+
 def test_admin_without_webhooks(binary):
     with TempDir("orderd-wh-") as tmp:
         srv = Server(binary, None, [], workdir=tmp, name="orderd-wh").start()
@@ -553,8 +624,8 @@ def main():
     if require_executable(runner, binary):
         for fn in (test_retry_500_then_200, test_timeout_and_slow_receiver, test_receiver_down_then_up,
                    test_many_orders_in_order, test_kill9_mid_backlog, test_sigterm_mid_backlog,
-                   test_max_age_gives_up, test_damaged_state_file_redelivers, test_admin_without_webhooks,
-                   test_default_secret_created):
+                   test_max_age_gives_up, test_damaged_state_file_redelivers, test_pin_keeps_undelivered,
+                   test_gone_continues_from_oldest, test_admin_without_webhooks, test_default_secret_created):
             if args.k in fn.__name__:
                 runner.run(fn.__name__[5:], fn, binary)
     return runner.finish()
