@@ -169,23 +169,25 @@ uint64_t orderd_feed_lowest_pin(const orderd_feed_t *f)
 
 /* Reads the directory's segments again when it changed since the last look
  * (a rotation made one, a snapshot's clean-up removed some); keeps the
- * indexes of the segments still there. */
-static void refresh(orderd_feed_t *f, int force)
+ * indexes of the segments still there. 0, or -1 (errno) when the directory
+ * cannot be read: the list is then as it was. */
+static int refresh(orderd_feed_t *f, int force)
 {
     struct stat st;
     if (stat(f->dir, &st) != 0)
-        return;
+        return -1;
     if (!force && f->segs != NULL && st.st_mtim.tv_sec == f->dir_mtime.tv_sec &&
         st.st_mtim.tv_nsec == f->dir_mtime.tv_nsec)
-        return;
+        return 0;
     uint64_t *nums;
     size_t n;
     if (orderd_list_numbered(f->dir, "journal-", ".wal", &nums, &n) != 0)
-        return;
+        return -1;
     segment_t *segs = calloc(n + 1, sizeof(*segs));
     if (segs == NULL) {
         free(nums);
-        return;
+        errno = ENOMEM;
+        return -1;
     }
     size_t old = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -202,6 +204,7 @@ static void refresh(orderd_feed_t *f, int force)
     f->segs = segs;
     f->nsegs = n;
     f->dir_mtime = st.st_mtim;
+    return 0;
 }
 
 /* The segment holding record `seq` (the last one starting at or before it); -1 if none. */
@@ -445,7 +448,12 @@ int orderd_feed_read(orderd_feed_t *f, uint64_t after, unsigned limit, orderd_fe
     int ret = ORDERD_FEED_OK;
     for (int tries = 0;; ++tries) {
         pthread_mutex_lock(&f->mu);
-        refresh(f, tries > 0);
+        if (refresh(f, tries > 0) != 0 && f->segs == NULL) {
+            pthread_mutex_unlock(&f->mu);
+            orderd_log(ORDERD_LOG_ERROR, "event feed: cannot list %s: %s", f->dir, strerror(errno));
+            ret = ORDERD_FEED_ERROR;
+            break;
+        }
         res->oldest_seq = f->nsegs > 0 ? f->segs[0].first : durable + 1;
         if (after + 1 < res->oldest_seq) {
             pthread_mutex_unlock(&f->mu);
@@ -471,7 +479,7 @@ int orderd_feed_read(orderd_feed_t *f, uint64_t after, unsigned limit, orderd_fe
              * (read the directory again: its mtime may not have moved since a
              * rotation within the same clock tick) */
             pthread_mutex_lock(&f->mu);
-            refresh(f, 1);
+            (void)refresh(f, 1); /* on failure: the list as it was */
             long next = segment_of(f, first) + 1;
             int have_next = next > 0 && (size_t)next < f->nsegs;
             if (have_next) {
@@ -484,8 +492,12 @@ int orderd_feed_read(orderd_feed_t *f, uint64_t after, unsigned limit, orderd_fe
         }
         if (w == WALK_GONE && tries < 2 && res->events == 0)
             continue; /* removed by a snapshot's clean-up meanwhile: look again (maybe GONE now) */
-        if (w == WALK_GONE || w == WALK_FAILED)
+        if (w == WALK_GONE || w == WALK_FAILED) {
+            if (res->events == 0)
+                orderd_log(ORDERD_LOG_ERROR, "event feed: cannot read journal segment %016llx in %s: %s",
+                           (unsigned long long)first, f->dir, strerror(errno));
             ret = res->events > 0 ? ORDERD_FEED_OK : ORDERD_FEED_ERROR;
+        }
         else if (w == WALK_DURABLE)
             res->last_seq = durable; /* every record up to it passed: what is left are keys' records */
         break;

@@ -13,7 +13,12 @@ one node only its users get errors (503: HAProxy keeps them on their node,
 it never moves them to another, whose checks in backend orderd_health say
 down) while the others are served, creates included; restarted on its data
 directory, every change acknowledged before the kill is there, on that node
-only, and no order of its users was made anywhere else meanwhile.
+only, and no order of its users was made anywhere else meanwhile. A
+consumer follows the three nodes' event feeds (GET /api/admin/events with
+each node's operator token) before the kill and, from the sequence it kept,
+after the restart: it sees every acknowledged change exactly once, each
+node's sequence numbers increasing, and each order's versions in order
+with none missing.
 
     python3 tests/cluster/cluster_test.py --orderd build/orderd [--sanitized]
 
@@ -84,6 +89,8 @@ class Ctx:
         self.users = [f"cluster-user-{i:02d}" for i in range(USERS)]
         self.home = {}    # user -> the node that holds their orders
         self.acked = {}   # order id -> (user, status, version, shipping_address) as last acknowledged
+        self.versions = {}  # order id -> every version a change of it was acknowledged with
+        self.feed = FeedConsumer(NODES)
         self.rng = random.Random(14)
 
     def start(self):
@@ -107,6 +114,7 @@ class Ctx:
 
     def ack(self, user, doc):
         self.acked[doc["id"]] = (user, doc["status"], doc["version"], doc["shipping_address"])
+        self.versions.setdefault(doc["id"], set()).add(doc["version"])
 
     def direct_totals(self, user):
         """The user's order count on each node, asked directly (None: the node is down)."""
@@ -121,6 +129,45 @@ class Ctx:
             finally:
                 http.close()
         return out
+
+
+class FeedConsumer:
+    """Follows every node's event feed, keeping per node the sequence to
+    resume after (as a consumer stores it) and every event it saw."""
+
+    def __init__(self, nodes):
+        self.after = [0] * nodes
+        self.events = {}  # (node, seq) -> event
+        self.per_order = {}  # order id -> [version, ...] in the order the feed gave them
+
+    def follow(self, node_index, server):
+        """Reads node `node_index`'s feed from the kept sequence to its durable end."""
+        with open(os.path.join(server.data_dir, "operator-token")) as f:
+            token = f.read().split("\n")[0]
+        http = server.http()
+        try:
+            pages = 0
+            while True:
+                r = http.request("GET", f"/api/admin/events?after={self.after[node_index]}&limit=500", None, None,
+                                 {"Authorization": f"Bearer {token}"})
+                page = expect(r, 200)
+                for ev in page["events"]:
+                    ensure_eq(ev["node"], node_index, f"event {ev['id']}: its node")
+                    ensure(ev["seq"] > self.after[node_index],
+                           f"node {node_index}: event {ev['seq']} after {self.after[node_index]} (a duplicate or "
+                           "going back)")
+                    ensure((node_index, ev["seq"]) not in self.events, f"event {ev['id']} seen twice")
+                    self.events[(node_index, ev["seq"])] = ev
+                    self.after[node_index] = ev["seq"]
+                    self.per_order.setdefault(ev["order_id"], []).append(ev["version"])
+                    ensure_eq(ev["order"]["version"], ev["version"], f"event {ev['id']}: the order after it")
+                ensure(page["next_after"] >= self.after[node_index], "next_after went back")
+                self.after[node_index] = page["next_after"]
+                pages += 1
+                if not page["events"]:
+                    return pages
+        finally:
+            http.close()
 
 
 def need_cluster(ctx):
@@ -276,6 +323,33 @@ def test_restart_loses_nothing(ctx):
     return f"({len(ctx.acked)} acknowledged orders, all there)"
 
 
+def test_feeds_before_the_kill(ctx):
+    """A consumer reads every node's feed to its end, keeping where it is."""
+    need_cluster(ctx)
+    for i, n in enumerate(ctx.nodes):
+        ctx.feed.follow(i, n)
+    return f"({len(ctx.feed.events)} events, resuming after {ctx.feed.after})"
+
+
+def test_feeds_every_change_once(ctx):
+    """After the kill and restart, the consumer resumes from what it kept:
+    every acknowledged change exactly once, per order in version order."""
+    need_cluster(ctx)
+    for i, n in enumerate(ctx.nodes):
+        ctx.feed.follow(i, n)
+    for oid, versions in ctx.versions.items():
+        seen = ctx.feed.per_order.get(oid, [])
+        ensure_eq(seen, list(range(1, len(seen) + 1)), f"order {oid}: versions in its events, in feed order")
+        ensure(versions <= set(seen), f"order {oid}: acknowledged versions {sorted(versions)}, events {seen}")
+        ensure_eq(seen[-1], ctx.acked[oid][2], f"order {oid}: its last event's version")
+        node = id_node(oid)
+        ensure(all(k[0] == node for k, ev in ctx.feed.events.items() if ev["order_id"] == oid),
+               f"order {oid}: events on a node other than {node}")
+    unknown = sorted(o for o in ctx.feed.per_order if o not in ctx.versions)
+    ensure(not unknown, f"events of orders never acknowledged (a create answered 503?): {unknown[:5]}")
+    return f"({len(ctx.feed.events)} events of {len(ctx.versions)} orders, each once)"
+
+
 def main():
     _, runner, binary = suite_args(__doc__)
     if binary is None:
@@ -284,8 +358,8 @@ def main():
         ctx = Ctx(workdir, binary)
         try:
             runner.run("started", ctx.start)
-            for fn in (test_flow_http1, test_flow_h2c, test_users_partitioned, test_kill9_only_its_users_fail,
-                       test_restart_loses_nothing):
+            for fn in (test_flow_http1, test_flow_h2c, test_users_partitioned, test_feeds_before_the_kill,
+                       test_kill9_only_its_users_fail, test_restart_loses_nothing, test_feeds_every_change_once):
                 runner.run(fn.__name__[5:], fn, ctx)
         except TestFailure as e:
             runner.fail("cluster fixture", str(e))

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The online backup of docs/backup.md, run under write load.
+"""The online backup of docs/deploy/backup.md, run under write load.
 
 python3 tests/integration/backup_test.py --orderd build/orderd [--rounds N] [--seed S]
 
-The script is taken from docs/backup.md as it stands (the ```sh block that
+The script is taken from docs/deploy/backup.md as it stands (the ```sh block that
 starts with #!/bin/sh) and run with /bin/sh against a server with
 --snapshot-bytes 4096, so segments rotate and snapshots remove them while it
 copies. Four writer threads create orders, cancel some, edit some
@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from orderd_harness import (  # noqa: E402
     Runner, Server, TempDir, ensure, ensure_eq, require_executable)
 
-DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "backup.md")
+DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "deploy", "backup.md")
 SNAPSHOT_DONE_RE = re.compile(r"^snapshot \S+: \d+ orders$")
 ORDER_BODY = ('{"items":[{"product_id":"p1","quantity":3,"price":1.25},'
               '{"product_id":"p2","quantity":2,"price":4.10}],'
@@ -47,7 +47,7 @@ COMPARED = ("id", "user_id", "status", "version", "items", "total", "currency", 
 
 
 def backup_script(workdir):
-    """docs/backup.md's script written to workdir; returns its path."""
+    """docs/deploy/backup.md's script written to workdir; returns its path."""
     with open(DOC, encoding="utf-8") as f:
         text = f.read()
     m = re.search(r"^```sh\n(#!/bin/sh\n.*?)^```$", text, re.S | re.M)
