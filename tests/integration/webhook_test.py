@@ -289,12 +289,14 @@ def test_many_orders_in_order(binary):
 
 def _restart_mid_backlog(binary, stop):
     rng = random.Random(5)
-    recv = Receiver(behave=lambda ev, n: ("sleep", 0.03, 200))
+    gate = threading.Event()  # held until every order is made: a backlog however slow the creates are
+    recv = Receiver(behave=lambda ev, n: ("sleep", 0.03, 200) if gate.wait(8) else 500)
     with TempDir("orderd-wh-") as tmp:
         srv = start(binary, tmp, [recv.url])
         srv2 = None
         try:
             ids = create_orders(srv, "u5", rng, "r", 80)
+            gate.set()
             wait_until(lambda: len(recv.delivered()) >= 15, 10, "15 deliveries")
             if stop == "kill9":
                 srv.kill9()
