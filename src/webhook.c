@@ -48,6 +48,7 @@ typedef struct endpoint {
     uint64_t cursor;    /* the last event delivered or given up; the next read is after it */
     uint64_t saved_seq; /* what the state file holds */
     int64_t saved_at_ms;
+    int save_failing; /* the last save failed (logged once until one succeeds) */
     /* shared with the status reader, the feed's wake and stop: under mu */
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -123,7 +124,7 @@ static void on_wake(void *ctx, uint64_t durable_seq)
 static int wait_for(endpoint_t *ep, int64_t ms)
 {
     struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
+    clock_gettime(CLOCK_MONOTONIC, &dl); /* the condition's clock (orderd_webhooks_start) */
     int64_t ns = dl.tv_nsec + (ms > 0 ? ms : 0) % 1000 * 1000000;
     dl.tv_sec += (ms > 0 ? ms : 0) / 1000 + ns / 1000000000;
     dl.tv_nsec = ns % 1000000000;
@@ -153,10 +154,16 @@ static void save_progress(endpoint_t *ep)
         return;
     if (orderd_webhook_state_save(ep->set->dir, ep->url, ep->cursor) != 0) {
         /* the next save tries again; until then a restart redelivers, never skips */
-        orderd_log(ORDERD_LOG_WARN, "webhook %s: cannot write its state file: %s", ep->url, strerror(errno));
+        if (!ep->save_failing)
+            orderd_log(ORDERD_LOG_WARN, "webhook %s: cannot write its state file: %s", ep->url, strerror(errno));
         record_error(ep, 0, "cannot write the state file: %s", strerror(errno));
+        ep->save_failing = 1;
+        ep->saved_at_ms = now_ms(); /* and not again before the next 100 ms */
         return;
     }
+    if (ep->save_failing)
+        orderd_log(ORDERD_LOG_INFO, "webhook %s: its state file is written again", ep->url);
+    ep->save_failing = 0;
     ep->saved_seq = ep->cursor;
     ep->saved_at_ms = now_ms();
 }
@@ -464,8 +471,12 @@ orderd_webhooks_t *orderd_webhooks_start(const orderd_webhooks_config_t *c, orde
         ep->set = s;
         ep->url = c->urls[i];
         ep->watcher = -1;
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* a wall-clock step neither hurries nor stalls a backoff */
         pthread_mutex_init(&ep->mu, NULL);
-        pthread_cond_init(&ep->cond, NULL);
+        pthread_cond_init(&ep->cond, &ca);
+        pthread_condattr_destroy(&ca);
         if (endpoint_open(ep, err, errlen) != 0) {
             ++s->n; /* its mutex and handle are freed with the rest */
             goto fail;
