@@ -30,6 +30,7 @@
 #include "orderd/tls.h"
 #include "orderd/feed.h"
 #include "orderd/wal.h"
+#include "orderd/webhook.h"
 
 /* Whole drain budget after SIGINT/SIGTERM; the process exits 0 within it. */
 #define SHUTDOWN_BUDGET_MS 4500
@@ -161,6 +162,25 @@ static int open_journal(server_t *s)
 out:
     free(rep);
     return ret;
+}
+
+/* --webhook: one delivery thread per URL, reading the feed from its durable
+ * cursor (src/webhook.c); none without the flag. */
+static int start_webhooks(server_t *s)
+{
+    const orderd_config_t *cfg = s->cfg;
+    char err[4600];
+    const orderd_webhooks_config_t wc = {.dir = cfg->data_dir,
+                                         .urls = cfg->webhooks,
+                                         .nurls = cfg->nwebhooks,
+                                         .secret_file = cfg->webhook_secret_file,
+                                         .max_age_ms = cfg->webhook_max_age_ms,
+                                         .timeout_ms = cfg->webhook_timeout_ms};
+    if ((s->app.webhooks = orderd_webhooks_start(&wc, s->app.feed, err, sizeof(err))) == NULL) {
+        orderd_log(ORDERD_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* The operator's bearer token; where it is goes to `said`, for the log, so a
@@ -569,7 +589,7 @@ int orderd_server_run(const orderd_config_t *cfg)
     for (unsigned i = 0; i < cfg->nlisteners; ++i)
         orderd_log(ORDERD_LOG_INFO, "replaying the journal; meanwhile %s answers /healthz, /readyz and /metrics; API "
                    "requests wait", listener_url(&s, i, url));
-    if (open_journal(&s) != 0)
+    if (open_journal(&s) != 0 || start_webhooks(&s) != 0)
         return 1;
     /* publishes the journal fields set above to the workers (acquire in the handlers) */
     atomic_store_explicit(&s.app.readiness, ORDERD_READINESS_SERVING, memory_order_release);
@@ -595,6 +615,7 @@ int orderd_server_run(const orderd_config_t *cfg)
     orderd_log(ORDERD_LOG_INFO, "%s received, draining connections", sig == SIGINT ? "SIGINT" : "SIGTERM");
     orderd_notify(ORDERD_NOTIFY_STOPPING);
     request_stop(&s);
+    orderd_webhooks_stop(s.app.webhooks); /* while the workers drain: a POST in flight is abandoned */
     int joined = wait_workers(&s);
     /* Connections are closed: everything answered is durable; sync the rest.
      * A worker still running may still append: then leave the journal open
@@ -610,6 +631,7 @@ int orderd_server_run(const orderd_config_t *cfg)
             (unsigned long long)st.write_failures, (unsigned long long)st.snapshots);
     if (joined) { /* no worker can touch the table or the feed any more */
         orderd_store_free(s.app.store);
+        orderd_webhooks_free(s.app.webhooks);
         orderd_feed_free(s.app.feed);
     }
     orderd_log(ORDERD_LOG_INFO, "stopped");

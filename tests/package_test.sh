@@ -48,7 +48,7 @@ echo "ok    dpkg-deb -c lists the binary, the unit, the man page, /etc/default/o
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/default/orderd ||
   fail "/etc/default/orderd is not a conffile: an upgrade would overwrite the admin's flags"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libc6 libh2o-evloop libyajl libssl libsystemd0 libjemalloc; do
+for lib in libc6 libh2o-evloop libyajl libssl libsystemd0 libjemalloc libcurl4; do
   grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib (dpkg-shlibdeps): $depends"
 done
 echo "ok    conffiles, Depends: $depends"

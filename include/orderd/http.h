@@ -12,6 +12,7 @@
 #include "orderd/jwt.h"
 #include "orderd/store.h"
 #include "orderd/wal.h"
+#include "orderd/webhook.h"
 
 /** Where the server stands, for /readyz (orderd_app_t.readiness). */
 typedef enum {
@@ -66,6 +67,9 @@ typedef struct orderd_app {
      * its own; a SIGHUP reload replaces it on the main thread and hands the
      * new keys to each worker with orderd_http_jwt_send. */
     orderd_jwt_verifier_t *jwt;
+    /* --webhook: the delivery threads, for GET /api/admin/webhooks (their
+     * status is copied under each endpoint's mutex); NULL: none started */
+    orderd_webhooks_t *webhooks;
 } orderd_app_t;
 
 /**

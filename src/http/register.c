@@ -16,6 +16,7 @@
 #include "orders.h"
 #include "request_id.h"
 #include "respond.h"
+#include "webhooks.h"
 
 static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -41,6 +42,7 @@ void orderd_http_register(h2o_hostconf_t *host, orderd_app_t *app)
     orderd_http_orders_register(host, app);
     orderd_http_admin_register(host, app);
     orderd_http_events_register(host, app);
+    orderd_http_webhooks_register(host, app);
     orderd_http_handler_new(&host->fallback_path, app, on_unknown_path);
     orderd_http_framing_guard(&host->fallback_path, app);
 

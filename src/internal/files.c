@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -134,4 +135,89 @@ int orderd_lock_data_dir(const char *dir, int exclusive, int create)
         return -1;
     }
     return fd;
+}
+
+int orderd_file_replace(const char *dir, const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[4300];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -1;
+    /* fchmod: the umask may have narrowed the mode, or an old temp kept a wider one */
+    if (fchmod(fd, mode) != 0 || orderd_pwrite_all(fd, data, len, 0) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return orderd_fsync_dir(dir);
+}
+
+/* A new file holding 32 random bytes as 64 hex digits and a newline. */
+static int create_secret_file(const char *dir, const char *path, const char *what, char *err, size_t errlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[32];
+    char text[2 * sizeof(raw) + 1];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        snprintf(err, errlen, "cannot get random bytes for the %s: %s", what, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(raw); ++i) {
+        text[2 * i] = hex[raw[i] >> 4];
+        text[2 * i + 1] = hex[raw[i] & 15];
+    }
+    text[2 * sizeof(raw)] = '\n';
+    if (orderd_file_replace(dir, path, text, sizeof(text), 0600) != 0) {
+        snprintf(err, errlen, "cannot create the %s file %s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int orderd_secret_file_load(const orderd_secret_file_t *s, char *buf, size_t size, size_t *len, char *path,
+                            size_t path_size, int *created, char *err, size_t errlen)
+{
+    *created = 0;
+    if (s->file != NULL) {
+        snprintf(path, path_size, "%s", s->file);
+    } else {
+        orderd_path_join(path, path_size, s->dir, s->default_name);
+        if (access(path, F_OK) != 0) {
+            if (create_secret_file(s->dir, path, s->what, err, errlen) != 0)
+                return -1;
+            *created = 1;
+        }
+    }
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read the %s file %s: %s", s->what, path, strerror(errno));
+        return -1;
+    }
+    char line[ORDERD_SECRET_FILE_LINE_MAX + 3];
+    size_t n = fgets(line, sizeof(line), f) != NULL ? strcspn(line, "\r\n") : 0;
+    fclose(f);
+    int ok = n >= s->min_len && n <= s->max_len && n < size && n <= ORDERD_SECRET_FILE_LINE_MAX;
+    for (size_t i = 0; ok && i < n; ++i)
+        ok = line[i] > 0x20 && line[i] < 0x7f;
+    if (!ok) {
+        snprintf(err, errlen, "the %s file %s must start with a line of %zu to %zu visible ASCII characters", s->what,
+                 path, s->min_len, s->max_len);
+        return -1;
+    }
+    memcpy(buf, line, n);
+    buf[n] = '\0';
+    *len = n;
+    return 0;
 }

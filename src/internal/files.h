@@ -40,4 +40,36 @@ int orderd_lock_data_dir(const char *dir, int exclusive, int create);
 /** Joins dir and name into buf. */
 void orderd_path_join(char *buf, size_t size, const char *dir, const char *name);
 
+/**
+ * Puts a new file at `path` (in directory `dir`) holding `data`, durably:
+ * written to <path>.tmp with `mode`, fsynced, renamed over `path`, the
+ * directory fsynced. A crash leaves the old file or the new one, never a
+ * mix. Returns 0, or -1 with errno (the temp file removed). Any thread.
+ */
+int orderd_file_replace(const char *dir, const char *path, const void *data, size_t len, mode_t mode)
+    __attribute__((warn_unused_result));
+
+/** Longest first line orderd_secret_file_load reads. */
+#define ORDERD_SECRET_FILE_LINE_MAX 1024
+
+/** A secret kept in a file of its own (the operator token, the webhook secret). */
+typedef struct orderd_secret_file {
+    const char *file;         /* the flag's file; NULL: <dir>/<default_name>, created at first start */
+    const char *dir;          /* the data directory */
+    const char *default_name; /* "operator-token" */
+    const char *what;         /* for messages: "operator token" */
+    size_t min_len, max_len;  /* bounds on the line's length (max_len <= ORDERD_SECRET_FILE_LINE_MAX) */
+} orderd_secret_file_t;
+
+/**
+ * Loads a secret into buf (NUL-terminated, *len bytes): the first line of
+ * s->file, or of <dir>/<default_name> when file is NULL, creating that one
+ * (orderd_file_replace, mode 0600) with 32 random bytes as 64 hex digits if
+ * it does not exist (*created = 1). The line must be min_len to max_len
+ * visible ASCII characters. `path` gets the file's path. Returns 0, or -1
+ * with a message in err. Start-up, main thread.
+ */
+int orderd_secret_file_load(const orderd_secret_file_t *s, char *buf, size_t size, size_t *len, char *path,
+                            size_t path_size, int *created, char *err, size_t errlen) __attribute__((warn_unused_result));
+
 #endif
