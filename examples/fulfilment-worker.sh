@@ -43,6 +43,14 @@ mkdir -p "$state_dir"
 
 log() { echo "fulfilment-worker: $*" >&2; }
 
+# Keeps sequence $1 in the state file: written aside, then renamed over it,
+# so a kill at any moment leaves the old number or the new one, never an
+# empty or half-written file.
+keep() {
+  echo "$1" >"$state.tmp"
+  mv -f "$state.tmp" "$state"
+}
+
 # Moves order $2 at version $3 on node $1 to processing; 0 when moved or not
 # to be moved (412: it changed; 409: no longer pending), 1 to retry later.
 process() {
@@ -70,7 +78,7 @@ resync() {
     cursor=$(jq -r 'if (.orders | length) == 100 then .orders[-1].id else empty end' <<<"$page")
     [ -n "$cursor" ] || break
   done
-  echo $((oldest - 1)) >"$state"
+  keep $((oldest - 1))
 }
 
 # Follows one node's feed.
@@ -92,10 +100,10 @@ follow() {
           if [ "$type" = order.created ] && [ "$status" = pending ]; then
             process "$url" "$id" "$version" || { ok=0; break; }
           fi
-          echo "$seq" >"$state"
+          keep "$seq"
         done < <(jq -r '.events[] | [.seq, .type, .order_id, .version, .status] | @tsv' "$body")
         if [ $ok = 1 ]; then
-          jq -r '.next_after' "$body" >"$state"
+          keep "$(jq -r '.next_after' "$body")"
           [ "$once" = 1 ] && [ "$(jq '.events | length' "$body")" = 0 ] && { rm -f "$body"; return 0; }
         else
           sleep 1
