@@ -399,11 +399,20 @@ static int endpoint_open(endpoint_t *ep, char *err, size_t errlen)
     char why[4600];
     uint64_t seq = 0;
     int rc = orderd_webhook_state_load(s->dir, ep->url, &seq, why, sizeof(why));
-    if (rc == 1) {
+    uint64_t durable = orderd_feed_durable_seq(s->feed);
+    if (rc == 1 && seq > durable) {
+        /* the journal holds less than was delivered (a data directory restored
+         * from a backup older than the state): the next changes take those
+         * numbers again, and must not be skipped */
+        orderd_log(ORDERD_LOG_WARN, "webhook %s: delivered up to %" PRIu64 " but the journal ends at %" PRIu64
+                   "; delivering the events after %" PRIu64, ep->url, seq, durable, durable);
+        ep->cursor = durable;
+        ep->saved_seq = UINT64_MAX; /* written at the first save */
+    } else if (rc == 1) {
         ep->cursor = ep->saved_seq = seq;
     } else if (rc == 0) {
         /* a new endpoint gets the events from now on, and keeps that start across restarts */
-        ep->cursor = orderd_feed_durable_seq(s->feed);
+        ep->cursor = durable;
         if (orderd_webhook_state_save(s->dir, ep->url, ep->cursor) != 0) {
             snprintf(err, errlen, "webhook %s: cannot write its state file in %s: %s", ep->url, s->dir,
                      strerror(errno));

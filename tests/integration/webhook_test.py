@@ -37,6 +37,7 @@ orderd_harness.py; the receiver is webhook_receiver.py)."""
 import argparse
 import os
 import random
+import shutil
 import socket
 import sys
 import threading
@@ -390,6 +391,37 @@ def test_damaged_state_file_redelivers(binary):
             recv.close()
 
 
+def test_state_past_the_journal(binary):
+    """A state file that says more was delivered than the journal holds (a
+    data directory restored from an older backup, state from later): the
+    endpoint starts from the journal's end, so the next changes, which take
+    those sequence numbers again, are delivered, not skipped."""
+    rng = random.Random(12)
+    recv = Receiver()
+    with TempDir("orderd-wh-") as tmp:
+        srv = start(binary, tmp, [recv.url])
+        srv2 = None
+        try:
+            create_orders(srv, "u12", rng, "p", 4)
+            wait_until(lambda: len(recv.delivered()) == 4, 10, "four deliveries")
+            ensure_eq(srv.terminate(), 0, "exit status")
+            older = os.path.join(tmp, "restored")
+            os.mkdir(older)
+            for name in os.listdir(srv.data_dir):  # the state, none of the journal
+                if name.startswith("webhook-") or name == "operator-token":
+                    shutil.copy2(os.path.join(srv.data_dir, name), older)
+            srv2 = Server(binary, older, srv.extra_args, workdir=tmp, name="orderd-wh-restored").start()
+            ids = create_orders(srv2, "u12", rng, "q", 2)
+            wait_until(lambda: len(recv.delivered()) == 6, 10, "the restored node's two deliveries")
+            ensure_eq([ev["order_id"] for ev in recv.delivered()[4:]], ids, "the restored node's events")
+            ensure(srv2.wait_line(r"webhook .*delivered up to 4.*journal ends at 0", 2) is not None,
+                   "no warning logged")
+            recv.ensure_clean()
+        finally:
+            (srv2 or srv).terminate()
+            recv.close()
+
+
 def segments(data_dir):
     return sorted(n for n in os.listdir(data_dir) if n.startswith("journal-") and n.endswith(".wal"))
 
@@ -515,7 +547,8 @@ def main():
     if require_executable(runner, binary):
         for fn in (test_retry_500_then_200, test_timeout_and_slow_receiver, test_receiver_down_then_up,
                    test_many_orders_in_order, test_kill9_mid_backlog, test_sigterm_mid_backlog,
-                   test_max_age_gives_up, test_damaged_state_file_redelivers, test_pin_keeps_undelivered,
+                   test_max_age_gives_up, test_damaged_state_file_redelivers, test_state_past_the_journal,
+                   test_pin_keeps_undelivered,
                    test_gone_continues_from_oldest, test_admin_without_webhooks, test_default_secret_created):
             if args.k in fn.__name__:
                 runner.run(fn.__name__[5:], fn, binary)
