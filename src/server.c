@@ -20,6 +20,7 @@
 #include "internal/crc32c.h"
 #include "internal/files.h"
 #include "internal/listen.h"
+#include "internal/server_data.h"
 #include "orderd/accept.h"
 #include "orderd/access_log.h"
 #include "orderd/http.h"
@@ -67,7 +68,6 @@ struct server {
     SSL_CTX *ssl_ctx[ORDERD_MAX_LISTENERS];  /* the current context of each TLS listener (NULL: cleartext) */
     uint16_t bound_port[ORDERD_MAX_LISTENERS];
     orderd_app_t app;
-    orderd_wal_t *wal;
     orderd_access_log_t *access_log; /* --access-log; NULL: off */
     orderd_accept_budget_t budget;   /* --max-connections, all workers together */
     pthread_barrier_t ready; /* every worker has its loop and receivers */
@@ -85,104 +85,6 @@ static unsigned shard_count(unsigned threads)
     return n;
 }
 
-/* One orderd per data directory: a second one would interleave journal writes. */
-static int lock_data_dir(const char *dir)
-{
-    if (orderd_lock_data_dir(dir, 1, 1) >= 0)
-        return 0; /* held until the process exits */
-    if (errno == EWOULDBLOCK)
-        orderd_log(ORDERD_LOG_ERROR, "data directory %s is in use by another orderd (%s)", dir, strerror(errno));
-    else
-        orderd_log(ORDERD_LOG_ERROR, "cannot open %s/LOCK: %s", dir, strerror(errno));
-    return -1;
-}
-
-/* The app's commit hook: the journal's group commit of what this loop
- * iteration queued, with the type the hook is called through. */
-static void commit_journal(void *wal)
-{
-    orderd_wal_flush(wal);
-}
-
-/* The journal writer's hooks for the event feed, with the types they are called through. */
-static void feed_durable(void *feed, uint64_t seq)
-{
-    orderd_feed_durable(feed, seq);
-}
-
-static uint64_t feed_pin(void *feed)
-{
-    return orderd_feed_lowest_pin(feed);
-}
-
-/* Replays the journal into the store, then attaches the writer. */
-static int open_journal(server_t *s)
-{
-    const orderd_config_t *cfg = s->cfg;
-    orderd_replay_report_t *rep = calloc(1, sizeof(*rep));
-    char err[512];
-    struct timespec t0, t1;
-    int ret = -1;
-
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (orderd_journal_replay(cfg->data_dir, s->app.store, rep) != 0) {
-        orderd_log(ORDERD_LOG_ERROR, "%s", rep->error);
-        goto out;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    s->app.replay_ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
-    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    orderd_log(ORDERD_LOG_INFO,
-            "replayed %zu records (snapshot at record %llu with %zu orders), %zu orders, %llu bytes"
-            " in %.1f ms (%.0f records/s)",
-            rep->records, (unsigned long long)rep->snapshot_seq, rep->snapshot_orders, rep->orders, (unsigned long long)rep->bytes, ms,
-            ms > 0 ? (double)(rep->records + rep->snapshot_orders) / (ms / 1e3) : 0.0);
-    orderd_wal_config_t wc = {.dir = cfg->data_dir,
-                              .fsync = cfg->fsync,
-                              .snapshot_bytes = cfg->snapshot_bytes,
-                              .notify = orderd_http_on_durable,
-                              .notify_ctx = NULL,
-                              .defer_kick = 1,
-                              .durable = feed_durable,
-                              .durable_ctx = s->app.feed,
-                              .feed_retention = cfg->feed_retention,
-                              .feed_pin = feed_pin,
-                              .feed_pin_ctx = s->app.feed};
-    if ((s->wal = orderd_wal_open(&wc, s->app.store, rep, err, sizeof(err))) == NULL) {
-        orderd_log(ORDERD_LOG_ERROR, "%s", err);
-        goto out;
-    }
-    /* what replay read is durable now (the writer synced the segment it continues) */
-    orderd_feed_durable(s->app.feed, rep->last_seq);
-    s->app.durable = 1;
-    s->app.wal = s->wal;
-    s->app.commit = commit_journal;
-    s->app.commit_ctx = s->wal;
-    ret = 0;
-out:
-    free(rep);
-    return ret;
-}
-
-/* --webhook: one delivery thread per URL, reading the feed from its durable
- * cursor (src/webhook.c); none without the flag. */
-static int start_webhooks(server_t *s)
-{
-    const orderd_config_t *cfg = s->cfg;
-    char err[4600];
-    const orderd_webhooks_config_t wc = {.dir = cfg->data_dir,
-                                         .urls = cfg->webhooks,
-                                         .nurls = cfg->nwebhooks,
-                                         .secret_file = cfg->webhook_secret_file,
-                                         .max_age_ms = cfg->webhook_max_age_ms,
-                                         .timeout_ms = cfg->webhook_timeout_ms};
-    if ((s->app.webhooks = orderd_webhooks_start(&wc, s->app.feed, err, sizeof(err))) == NULL) {
-        orderd_log(ORDERD_LOG_ERROR, "%s", err);
-        return -1;
-    }
-    return 0;
-}
-
 /* The operator's bearer token; where it is goes to `said`, for the log, so a
  * generated one can be found. */
 static int load_operator_token(server_t *s, char *said, size_t said_len)
@@ -196,20 +98,6 @@ static int load_operator_token(server_t *s, char *said, size_t said_len)
         return -1;
     }
     snprintf(said, said_len, "operator token %s %s", created ? "created in" : "read from", path);
-    return 0;
-}
-
-static int ensure_data_dir(const char *dir)
-{
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        orderd_log(ORDERD_LOG_ERROR, "cannot create data directory %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
-        orderd_log(ORDERD_LOG_ERROR, "data directory %s is not a writable directory", dir);
-        return -1;
-    }
     return 0;
 }
 
@@ -528,7 +416,7 @@ int orderd_server_run(const orderd_config_t *cfg)
         return 1; /* before the journal's replay: a bad file fails at once */
     if (open_access_log(&s) != 0)
         return 1;
-    if (ensure_data_dir(cfg->data_dir) != 0 || lock_data_dir(cfg->data_dir) != 0)
+    if (orderd_server_data_dir(cfg->data_dir) != 0)
         return 1;
     if ((s.app.store = orderd_store_new(shard_count(cfg->threads))) == NULL) {
         orderd_log(ORDERD_LOG_ERROR, "out of memory");
@@ -589,7 +477,7 @@ int orderd_server_run(const orderd_config_t *cfg)
     for (unsigned i = 0; i < cfg->nlisteners; ++i)
         orderd_log(ORDERD_LOG_INFO, "replaying the journal; meanwhile %s answers /healthz, /readyz and /metrics; API "
                    "requests wait", listener_url(&s, i, url));
-    if (open_journal(&s) != 0 || start_webhooks(&s) != 0)
+    if (orderd_server_open_journal(cfg, &s.app) != 0 || orderd_server_start_webhooks(cfg, &s.app) != 0)
         return 1;
     /* publishes the journal fields set above to the workers (acquire in the handlers) */
     atomic_store_explicit(&s.app.readiness, ORDERD_READINESS_SERVING, memory_order_release);
@@ -621,9 +509,9 @@ int orderd_server_run(const orderd_config_t *cfg)
      * A worker still running may still append: then leave the journal open
      * (what was acknowledged is durable already) and just exit. */
     orderd_wal_stats_t st;
-    orderd_wal_stats(s.wal, &st);
+    orderd_wal_stats(s.app.wal, &st);
     if (joined)
-        orderd_wal_close(s.wal);
+        orderd_wal_close(s.app.wal);
     orderd_log(ORDERD_LOG_INFO, "journal: %llu records in %llu batches (%.1f a batch), %llu syncs, %llu failed writes, "
                     "%llu snapshots",
             (unsigned long long)st.records, (unsigned long long)st.batches,
