@@ -25,7 +25,7 @@ static const char *const route_names[] = {
     "/api/orders/{id}/returns/{return_id}/reject", "/api/orders/{id}/returns/{return_id}/received",
     "/api/orders/{id}/refunds",
     /* 18 */
-    "/api/admin/events", "other",
+    "/api/admin/events", "/api/admin/webhooks", "other",
 };
 #define N_ROUTES (sizeof(route_names) / sizeof(route_names[0]))
 #define ROUTE_OTHER (N_ROUTES - 1)
@@ -101,6 +101,8 @@ static size_t route_of(h2o_iovec_t p)
         return 6;
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/api/admin/events")))
         return 18;
+    if (h2o_memis(p.base, p.len, H2O_STRLIT("/api/admin/webhooks")))
+        return 19;
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/healthz")))
         return 7;
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/readyz")))

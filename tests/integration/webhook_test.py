@@ -508,6 +508,9 @@ def test_admin_without_webhooks(binary):
             ensure_eq(r.status, 404, f"a path below: {r!r}")
             ensure(not os.path.exists(os.path.join(srv.data_dir, "webhook-secret")),
                    "a secret created without --webhook")
+            r = http.request("GET", "/metrics")
+            ensure(r.status == 200 and 'route="/api/admin/webhooks"' in r.body.decode(),
+                   "/metrics counts the route under its own label")
         finally:
             srv.terminate()
 
