@@ -1,27 +1,28 @@
 #!/usr/bin/env python3
 """A feed consumer for bench/feed.sh: follows GET /api/admin/events from
 the start with long polls (wait=5, limit=1000) on one keep-alive
-connection, parses every page, and on SIGTERM prints
+connection, parses every page, and after each page rewrites line 1 of OUT with
 `events=N last_seq=S pages=P` (standard library only).
 
-    bench/feed_consumer.py PORT TOKEN_FILE"""
+    bench/feed_consumer.py PORT TOKEN_FILE OUT"""
 import http.client
 import json
-import signal
 import sys
 
-port, token_file = int(sys.argv[1]), sys.argv[2]
+port, token_file, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 with open(token_file) as f:
     token = f.read().split("\n")[0]
 stats = {"events": 0, "last_seq": 0, "pages": 0}
 
 
-def report(*_):
-    print(" ".join(f"{k}={v}" for k, v in stats.items()), flush=True)
-    sys.exit(0)
 
 
-signal.signal(signal.SIGTERM, report)
+def report():
+    with open(out, "w") as f:
+        f.write(" ".join(f"{k}={v}" for k, v in stats.items()) + "\n")
+
+
+report()
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 after = 0
 while True:
@@ -41,3 +42,4 @@ while True:
     after = page["next_after"]
     stats["last_seq"] = after
     stats["pages"] += 1
+    report()

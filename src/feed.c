@@ -17,8 +17,12 @@
 #define INDEX_SPACING (16u << 10)
 /* Bytes read from a segment at once (a larger record grows the buffer to fit). */
 #define READ_CHUNK (256u << 10)
+/* The first read of a walk: a follower's next records are just past its hint. */
+#define READ_FIRST (16u << 10)
+/* Where recent reads ended, kept to start the next read there (a follower's). */
+#define HINTS 16
 #define DISARMED UINT64_MAX
-#define ARENA_BLOCK (64u << 10)
+#define ARENA_BLOCK (16u << 10)
 
 /* Where a record starts. */
 typedef struct point {
@@ -33,13 +37,21 @@ typedef struct segment {
     size_t npts, cap;
 } segment_t;
 
+/* An index point seen by a read, with its segment. */
+typedef struct seen {
+    uint64_t first;
+    point_t p;
+} seen_t;
+
 struct orderd_feed {
     char dir[4096];
     unsigned node_id;
     _Atomic uint64_t durable;
 
-    pthread_mutex_t mu; /* the segment list and its indexes */
+    pthread_mutex_t mu; /* the segment list, its indexes and the hints */
     segment_t *segs;    /* by first seq */
+    seen_t hints[HINTS]; /* where recent reads stopped: {segment, {seq of the record there, offset}} */
+    unsigned next_hint;
     size_t nsegs;
     struct timespec dir_mtime; /* when the list was last read: the directory's mtime then */
 
@@ -310,12 +322,6 @@ static void arena_reset(arena_t *a)
     a->used = 0;
 }
 
-/* An index point seen by a read, with its segment. */
-typedef struct seen {
-    uint64_t first;
-    point_t p;
-} seen_t;
-
 /* What one read walks with. */
 typedef struct reader {
     orderd_feed_t *f;
@@ -324,6 +330,7 @@ typedef struct reader {
     arena_t arena;
     seen_t *seen; /* index points passed, added under the lock at the end */
     size_t nseen, capseen;
+    seen_t next; /* where the last walk stopped: the record after res->last_seq */
 } reader_t;
 
 static void note_point(reader_t *r, uint64_t first, point_t p)
@@ -359,21 +366,28 @@ static int walk_segment(reader_t *r, uint64_t first, point_t p, uint64_t after, 
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? WALK_GONE : WALK_FAILED;
+    /* buf[pos, have) holds the file from offset `off` on; reads start small
+     * (a follower reads a few records past its hint) and double */
     uint64_t off = p.off;
-    size_t have = 0; /* bytes in buf, from file offset `off` */
+    size_t pos = 0, have = 0, chunk = READ_FIRST;
+    uint64_t passed = 0;
     int done = WALK_END, eof = 0;
     for (;;) {
         orderd_record_t rec;
         size_t used;
-        int pr = have > 0 ? orderd_record_parse(r->buf, have, &rec, &used) : ORDERD_FRAME_SHORT;
+        int pr = have > pos ? orderd_record_parse(r->buf + pos, have - pos, &rec, &used) : ORDERD_FRAME_SHORT;
         if (pr == ORDERD_FRAME_SHORT && !eof) {
-            size_t want = READ_CHUNK;
-            if (have >= ORDERD_RECORD_HEADER_SIZE)
-                want = orderd_record_hdr_len(r->buf) + ORDERD_RECORD_HEADER_SIZE;
-            if (want > ORDERD_RECORD_MAX_PAYLOAD + ORDERD_RECORD_HEADER_SIZE)
-                want = ORDERD_RECORD_MAX_PAYLOAD + ORDERD_RECORD_HEADER_SIZE;
-            if (want < READ_CHUNK)
-                want = READ_CHUNK;
+            memmove(r->buf, r->buf + pos, have - pos);
+            have -= pos;
+            pos = 0;
+            size_t want = have + chunk;
+            if (have >= ORDERD_RECORD_HEADER_SIZE) {
+                size_t rec_len = (size_t)orderd_record_hdr_len(r->buf) + ORDERD_RECORD_HEADER_SIZE;
+                if (rec_len <= ORDERD_RECORD_MAX_PAYLOAD + ORDERD_RECORD_HEADER_SIZE && rec_len > want)
+                    want = rec_len;
+            }
+            if (chunk < READ_CHUNK)
+                chunk *= 2;
             if (want > r->cap) {
                 unsigned char *n = realloc(r->buf, want);
                 if (n == NULL) {
@@ -400,40 +414,39 @@ static int walk_segment(reader_t *r, uint64_t first, point_t p, uint64_t after, 
             break;
         }
         note_point(r, first, (point_t){rec.seq, off});
+        int stop = 0;
         if (rec.seq > after) {
             orderd_str_t json;
             uint64_t order_id;
             int64_t at_ms;
             orderd_alloc_t a = {arena_alloc, &r->arena};
-            int ret = orderd_feed_render(r->buf, used, r->f->node_id, &a, &json, &order_id, &at_ms);
+            int ret = orderd_feed_render(r->buf + pos, used, r->f->node_id, &a, &json, &order_id, &at_ms);
             if (ret < 0) {
                 orderd_log(ORDERD_LOG_ERROR, "event feed: record %llu of %s does not decode",
                            (unsigned long long)rec.seq, path);
                 done = WALK_FAILED;
                 break;
             }
-            int stop = 0;
             if (ret == 0) {
                 orderd_feed_event_t ev = {rec.seq, json.base, json.len, order_id, at_ms};
-                stop = emit(ctx, &ev) != 0;
                 ++res->events;
+                stop = emit(ctx, &ev) != 0 || res->events >= limit;
             }
             arena_reset(&r->arena);
             res->last_seq = rec.seq;
-            if (stop || (ret == 0 && res->events >= limit)) {
-                done = WALK_LIMIT;
-                break;
-            }
-            if (rec.seq == durable) {
-                done = WALK_DURABLE;
-                break;
-            }
         }
-        memmove(r->buf, r->buf + used, have - used);
-        have -= used;
+        pos += used;
         off += used;
+        passed = rec.seq;
+        if (stop || rec.seq == durable) {
+            done = stop ? WALK_LIMIT : WALK_DURABLE;
+            break;
+        }
     }
     close(fd);
+    /* where the record after the last one passed starts: the next read from there needs no search */
+    if (passed != 0)
+        r->next = (seen_t){first, {passed + 1, off}};
     return done;
 }
 
@@ -467,6 +480,11 @@ int orderd_feed_read(orderd_feed_t *f, uint64_t after, unsigned limit, orderd_fe
         long k = segment_of(f, after + 1);
         uint64_t first = f->segs[k].first;
         point_t p = start_point(&f->segs[k], after + 1);
+        for (unsigned i = 0; i < HINTS; ++i)
+            if (f->hints[i].p.seq == after + 1 && f->hints[i].first == first) {
+                p = f->hints[i].p;
+                break;
+            }
         pthread_mutex_unlock(&f->mu);
 
         int w;
@@ -502,10 +520,16 @@ int orderd_feed_read(orderd_feed_t *f, uint64_t after, unsigned limit, orderd_fe
             res->last_seq = durable; /* every record up to it passed: what is left are keys' records */
         break;
     }
-    if (r.nseen > 0) {
+    if (r.nseen > 0 || r.next.first != 0) {
         pthread_mutex_lock(&f->mu);
         for (size_t i = 0; i < r.nseen; ++i)
             add_point(f, r.seen[i].first, r.seen[i].p);
+        if (r.next.first != 0) {
+            unsigned i = 0;
+            while (i < HINTS && f->hints[i].p.seq != r.next.p.seq)
+                ++i;
+            f->hints[i < HINTS ? i : f->next_hint++ % HINTS] = r.next;
+        }
         pthread_mutex_unlock(&f->mu);
     }
     arena_reset(&r.arena);

@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -330,11 +333,19 @@ static int next_event(endpoint_t *ep)
     return 0;
 }
 
+/* How much lower than the workers a delivery thread runs (nice, per thread
+ * on Linux): where the CPUs are all busy, the API keeps them and the
+ * webhooks' backlog grows instead (it is on disk, in the journal). */
+#define DELIVERY_NICE 10
+
 static void *endpoint_main(void *arg)
 {
     endpoint_t *ep = arg;
     orderd_webhooks_t *s = ep->set;
     unsigned feed_failures = 0;
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), DELIVERY_NICE) != 0)
+        orderd_log(ORDERD_LOG_WARN, "webhook %s: cannot lower the delivery thread's priority: %s", ep->url,
+                   strerror(errno));
     while (!atomic_load(&ep->stop)) {
         int got = next_event(ep);
         if (got == 1) {
