@@ -19,8 +19,8 @@
 #
 # Needs curl and jq. A feed that no longer holds the kept sequence (410 Gone,
 # past --feed-retention) is resynchronised: every pending order in
-# GET /api/admin/orders is moved, then the feed is followed from its oldest
-# kept event.
+# GET /api/admin/orders is moved, then the feed is followed from the
+# durable sequence the 410 named (docs/feed.md, "Resume recipe").
 set -euo pipefail
 
 state_dir=./fulfilment-state
@@ -65,9 +65,10 @@ process() {
   esac
 }
 
-# The 410 path: every pending order, page by page, then the feed from its oldest event.
+# The 410 path: every pending order, page by page, then the feed after the
+# durable sequence $2 (read before the orders: what changed since is in the feed).
 resync() {
-  local url=$1 oldest=$2 cursor="" page
+  local url=$1 durable=$2 cursor="" page
   log "$url: the kept sequence is past the feed's retention: resynchronising from GET /api/admin/orders"
   while :; do
     page=$(curl -sf "$url/api/admin/orders?status=pending&limit=100${cursor:+&after=$cursor}" \
@@ -78,7 +79,7 @@ resync() {
     cursor=$(jq -r 'if (.orders | length) == 100 then .orders[-1].id else empty end' <<<"$page")
     [ -n "$cursor" ] || break
   done
-  keep $((oldest - 1))
+  keep "$durable"
 }
 
 # Follows one node's feed.
@@ -108,7 +109,7 @@ follow() {
         else
           sleep 1
         fi ;;
-      410) resync "$url" "$(jq -r '.oldest_seq' "$body")" || sleep 1 ;;
+      410) resync "$url" "$(jq -r '.durable_seq' "$body")" || sleep 1 ;;
       *) log "$url: HTTP $code from the feed, retrying in 1 s"; [ "$once" = 1 ] && { rm -f "$body"; return 1; }; sleep 1 ;;
     esac
     rm -f "$body"

@@ -246,9 +246,9 @@ static int read_events(orderd_feed_t *feed, uint64_t after, unsigned limit, int 
 
 static int send_gone(h2o_req_t *req, uint64_t after, const orderd_feed_read_result_t *res)
 {
-    char members[96];
-    snprintf(members, sizeof(members), "\"oldest_seq\":%llu,\"after\":%llu", (unsigned long long)res->oldest_seq,
-             (unsigned long long)after);
+    char members[128];
+    snprintf(members, sizeof(members), "\"oldest_seq\":%llu,\"after\":%llu,\"durable_seq\":%llu",
+             (unsigned long long)res->oldest_seq, (unsigned long long)after, (unsigned long long)res->durable_seq);
     return orderd_http_problem_members(
         req, ORDERD_PROBLEM_GONE, members,
         "the events after record %llu are no longer kept (the oldest kept is %llu): read the orders again from "

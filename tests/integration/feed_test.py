@@ -355,6 +355,8 @@ def test_gone_past_retention(ctx):
         ensure_eq(doc["after"], 1, "410's after")
         oldest = doc["oldest_seq"]
         ensure(isinstance(oldest, int) and oldest > 2, f"oldest_seq {oldest!r}")
+        ensure(isinstance(doc.get("durable_seq"), int) and doc["durable_seq"] >= oldest - 1,
+               f"410's durable_seq (where a resynchronised consumer follows from): {doc!r}")
         s = SSE(srv, "http1.1", last_id=1)
         ensure_eq(s.status, 410, "a stream asked to resume past retention")
         ensure_eq(json.loads(s.body_first)["oldest_seq"], oldest, "the stream's 410 names oldest_seq")

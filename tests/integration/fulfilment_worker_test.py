@@ -11,7 +11,10 @@ cancelled: its If-Match no longer matches); the worker following the feeds
 forever is killed with SIGKILL in the middle of a backlog and started again:
 it resumes from its state files, every order ends up processing, and none
 was moved twice (each order's audit trail holds exactly one change to
-processing). Needs curl and jq (visible SKIP without them).
+processing); against a node whose feed no longer holds its first events
+(--feed-retention 0, small snapshots), a new worker gets 410, moves every
+pending order from GET /api/admin/orders and then follows the feed from
+the 410's durable_seq. Needs curl and jq (visible SKIP without them).
 
 Python 3.11 standard library only."""
 
@@ -115,6 +118,37 @@ def test_killed_and_resumed(ctx):
     return f"({moved} orders processing, each moved once)"
 
 
+def test_resync_after_gone(ctx):
+    need_tools()
+    srv = Server(ctx.nodes[0].binary, None, ["--feed-retention", "0", "--snapshot-bytes", "4096"],
+                 workdir=ctx.workdir, threads=1, name="gone").start()
+    try:
+        http = srv.http()
+        ids = []
+        try:
+            for i in range(150):
+                body, _ = new_order(ctx.rng, "gone")
+                ids.append(expect(http.create(f"gone-{i % 7}", body), 201)["id"])
+        finally:
+            http.close()
+        ensure(not os.path.exists(os.path.join(srv.data_dir, "journal-0000000000000001.wal")),
+               "the first segment is still there: no 410 to test")
+        arg = f"http://127.0.0.1:{srv.port}={os.path.join(srv.data_dir, 'operator-token')}"
+        r = subprocess.run([WORKER, "--state-dir", os.path.join(ctx.workdir, "gone-state"), "--once", arg],
+                           capture_output=True, text=True, timeout=120)
+        ensure_eq(r.returncode, 0, f"the worker's exit status (stderr: {r.stderr[-2000:]})")
+        ensure("resynchronising" in r.stderr, f"no resynchronisation logged: {r.stderr[-500:]}")
+        http = srv.http()
+        try:
+            for i, oid in enumerate(ids):
+                ensure_eq(expect(http.get(f"gone-{i % 7}", oid), 200)["status"], "processing", f"order {oid}")
+        finally:
+            http.close()
+        return f"({len(ids)} orders moved after a 410)"
+    finally:
+        srv.kill9()
+
+
 def main():
     _, runner, binary = suite_start(__doc__)
     if binary is None:
@@ -124,7 +158,7 @@ def main():
         try:
             for n in ctx.nodes:
                 n.start()
-            for fn in (test_once, test_killed_and_resumed):
+            for fn in (test_once, test_killed_and_resumed, test_resync_after_gone):
                 runner.run(fn.__name__[5:], fn, ctx)
         finally:
             for n in ctx.nodes:
