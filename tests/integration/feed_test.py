@@ -472,6 +472,10 @@ def test_kill9_consumer(ctx):
         state["stop"] = True
         for t in threads[1:]:
             t.join(10)
+        # the consumer thread ends after its poll in flight (wait=1): only then
+        # may this thread go on from its next_after, or the two would race on it
+        threads[0].join(10)
+        ensure(not threads[0].is_alive(), "the consumer thread did not stop")
         # the consumer catches up: wait=0 reads until the durable sequence
         f = Feed(srv)
         for _ in range(50):
@@ -481,7 +485,6 @@ def test_kill9_consumer(ctx):
             doc = f.page(f"after={state['next_after']}&limit=1000")
             state["events"] += doc["events"]
             state["next_after"] = doc["next_after"]
-        threads[0].join(5)
         ensure(not state["problems"], "; ".join(state["problems"][:5]))
         events = state["events"]
         check_increasing(events)
