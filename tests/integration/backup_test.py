@@ -6,7 +6,8 @@ python3 tests/integration/backup_test.py --orderd build/orderd [--rounds N] [--s
 The script is taken from docs/deploy/backup.md as it stands (the ```sh block that
 starts with #!/bin/sh) and run with /bin/sh against a server with
 --snapshot-bytes 4096, so segments rotate and snapshots remove them while it
-copies. Four writer threads create orders, cancel some, edit some
+copies (--feed-retention 0), or keep them for the event feed (the default:
+the script skips those the newest snapshot covers). Four writer threads create orders, cancel some, edit some
 (set_quantity of l1) and cancel part of others (one of l2), and keep every
 answer with the time it arrived; they go on while the script runs. Each
 round's backup is packed with tar, unpacked into a fresh directory, checked
@@ -204,12 +205,17 @@ def check_restored(binary, data, expected, workdir, name):
         srv.kill9()
 
 
-def test_backup_under_load(binary, rounds, seed):
+def test_backup_under_load(binary, rounds, seed, retention):
+    """retention "0": every snapshot removes the segments it covers while the
+    script copies them; the default keeps them for the event feed, and the
+    script skips those the newest snapshot covers."""
     rng = random.Random(seed)
     with TempDir("orderd-backup-") as tmp:
         script = backup_script(tmp)
         slow = slow_cp(tmp)
-        srv = Server(binary, args=["--snapshot-bytes", "4096"], workdir=tmp, threads=2, name="source").start()
+        extra = ["--feed-retention", retention] if retention is not None else []
+        srv = Server(binary, args=["--snapshot-bytes", "4096", *extra], workdir=tmp, threads=2,
+                     name="source").start()
         writers = Writers(srv, 4, seed)
         taken = []  # (name, backup dir, start time, snapshots completed during the script, script output)
         try:
@@ -293,7 +299,9 @@ def main():
     binary = os.path.abspath(args.orderd)
     if require_executable(runner, binary):
         runner.run("backup_before_any_snapshot", test_backup_before_any_snapshot, binary)
-        runner.run("backup_under_load", test_backup_under_load, binary, args.rounds, seed)
+        runner.run("backup_under_load[--feed-retention 0]", test_backup_under_load, binary, args.rounds, seed, "0")
+        runner.run("backup_under_load[segments kept for the feed]", test_backup_under_load, binary, args.rounds, seed,
+                   None)
     return runner.finish()
 
 
