@@ -377,9 +377,11 @@ static int walk_segment(reader_t *r, uint64_t first, point_t p, uint64_t after, 
         size_t used;
         int pr = have > pos ? orderd_record_parse(r->buf + pos, have - pos, &rec, &used) : ORDERD_FRAME_SHORT;
         if (pr == ORDERD_FRAME_SHORT && !eof) {
-            memmove(r->buf, r->buf + pos, have - pos);
-            have -= pos;
-            pos = 0;
+            if (pos > 0) {
+                memmove(r->buf, r->buf + pos, have - pos);
+                have -= pos;
+                pos = 0;
+            }
             size_t want = have + chunk;
             if (have >= ORDERD_RECORD_HEADER_SIZE) {
                 size_t rec_len = (size_t)orderd_record_hdr_len(r->buf) + ORDERD_RECORD_HEADER_SIZE;
