@@ -6,13 +6,15 @@
  * sized, 8-byte aligned buffer (or a misaligned one, flags bit 0, which blob
  * types must refuse); what decodes must stay inside the payload and encode
  * back (orderd_change_payload, orderd_history_payload,
- * orderd_snapshot_end_payload) to the same bytes. Then the whole input is
+ * orderd_snapshot_end_payload) to the same bytes, and every change renders
+ * as the event feed's JSON (orderd_feed_render). Then the whole input is
  * read as a file: orderd_record_parse, orderd_file_header_decode and
  * orderd_scan_file with both magics, whose report must describe the bytes.
  */
 #include "fuzz.h"
 #include "internal/scan.h"
 #include "orderd/codec.h"
+#include "orderd/feed.h"
 #include "orderd/journal.h"
 
 /* Reads every byte of [p, p+n): an overread shows under ASan. */
@@ -64,13 +66,20 @@ static void check_change(const orderd_record_t *rec, const orderd_change_t *ev)
         touch(key.base, key.len);
         break;
     }
-    case ORDERD_CHANGE_STATUS:
-        /* the same 32 bytes, but for the reserved last one */
-        FUZZ_CHECK(type == ORDERD_REC_STATUS_CHANGED && len == ORDERD_STATUS_PAYLOAD_SIZE &&
-                   rec->len == ORDERD_STATUS_PAYLOAD_SIZE && memcmp(payload, rec->payload, 31) == 0);
+    case ORDERD_CHANGE_STATUS: {
+        /* the same bytes, but for the reserved 32nd: the head, then the order after it when there is one */
+        const orderd_order_t *after = ev->u.status_changed.after;
+        FUZZ_CHECK(type == ORDERD_REC_STATUS_CHANGED && len == rec->len && memcmp(payload, rec->payload, 31) == 0 &&
+                   memcmp(payload + ORDERD_STATUS_PAYLOAD_SIZE, rec->payload + ORDERD_STATUS_PAYLOAD_SIZE,
+                          len - ORDERD_STATUS_PAYLOAD_SIZE) == 0);
         FUZZ_CHECK(ev->u.status_changed.status < ORDERD_STATUS_COUNT &&
                    ev->u.status_changed.prev_status < ORDERD_STATUS_COUNT);
+        FUZZ_CHECK(after == NULL ? rec->len == ORDERD_STATUS_PAYLOAD_SIZE
+                                 : inside(after, after->size, rec->payload, rec->len) &&
+                                       after->id == ev->u.status_changed.order_id &&
+                                       after->version == ev->u.status_changed.version);
         break;
+    }
     case ORDERD_CHANGE_AMENDED: {
         /* the same bytes but for the reserved ones (23, 36 to 39) and the detail's padding */
         size_t orders_at = len - ev->u.amended.after->size - ev->u.amended.before->size;
@@ -98,6 +107,23 @@ static void check_change(const orderd_record_t *rec, const orderd_change_t *ev)
         FUZZ_CHECK(!"a change of no known type");
     }
     free(buf);
+    /* and as the event feed hands it out (src/feed_event.c): one JSON object, or no event for a key */
+    unsigned char *framed = malloc(ORDERD_RECORD_HEADER_SIZE + rec->len);
+    FUZZ_CHECK(framed != NULL);
+    memcpy(framed + ORDERD_RECORD_HEADER_SIZE, rec->payload, rec->len);
+    orderd_record_frame(framed, rec->type, 7, framed + ORDERD_RECORD_HEADER_SIZE, rec->len);
+    fuzz_arena_t ar = {0};
+    orderd_alloc_t a = fuzz_arena_allocator(&ar);
+    orderd_str_t json;
+    uint64_t order_id;
+    int64_t at_ms;
+    int r = orderd_feed_render(framed, ORDERD_RECORD_HEADER_SIZE + rec->len, 3, &a, &json, &order_id, &at_ms);
+    FUZZ_CHECK(r == (ev->type == ORDERD_CHANGE_IDEM_KEY ? 1 : 0));
+    if (r == 0)
+        FUZZ_CHECK(json.len > 2 && json.base[0] == '{' && json.base[json.len - 1] == '}' &&
+                   touch(json.base, json.len) > 0 && memcmp(json.base, "{\"id\":\"3-7\",\"seq\":7,", 20) == 0);
+    fuzz_arena_free(&ar);
+    free(framed);
 }
 
 static void check_payload(uint8_t type, const unsigned char *payload, size_t len)
