@@ -17,36 +17,42 @@
 
 /* --- id map --- */
 
-static orderd_order_t **ids_slot(shard_t *s, uint64_t id)
+static orderd_id_slot_t *ids_slot(shard_t *s, uint64_t id)
 {
     size_t mask = s->ids_cap - 1;
     for (size_t i = orderd_shard_mix64(id) & mask;; i = (i + 1) & mask)
-        if (s->ids[i] == NULL || s->ids[i]->id == id)
+        if (s->ids[i].o == NULL || s->ids[i].id == id)
             return &s->ids[i];
 }
 
 orderd_order_t *orderd_shard_find(shard_t *s, uint64_t id)
 {
-    return s->ids_cap == 0 ? NULL : *ids_slot(s, id);
+    return s->ids_cap == 0 ? NULL : ids_slot(s, id)->o;
+}
+
+/* Points id's slot at o (the slot holds it or is empty). */
+static void ids_set(shard_t *s, uint64_t id, orderd_order_t *o)
+{
+    *ids_slot(s, id) = (orderd_id_slot_t){id, o};
 }
 
 /* Removes `id` (backward-shift deletion keeps probe chains whole). */
 static void ids_remove(shard_t *s, uint64_t id)
 {
     size_t mask = s->ids_cap - 1;
-    orderd_order_t **slot = ids_slot(s, id);
-    if (*slot == NULL)
+    orderd_id_slot_t *slot = ids_slot(s, id);
+    if (slot->o == NULL)
         return;
     size_t hole = (size_t)(slot - s->ids);
-    for (size_t i = (hole + 1) & mask; s->ids[i] != NULL; i = (i + 1) & mask) {
-        size_t home = orderd_shard_mix64(s->ids[i]->id) & mask;
+    for (size_t i = (hole + 1) & mask; s->ids[i].o != NULL; i = (i + 1) & mask) {
+        size_t home = orderd_shard_mix64(s->ids[i].id) & mask;
         /* move entry i into the hole unless its home lies cyclically in (hole, i] */
         if (((i - home) & mask) >= ((i - hole) & mask)) {
             s->ids[hole] = s->ids[i];
             hole = i;
         }
     }
-    s->ids[hole] = NULL;
+    s->ids[hole] = (orderd_id_slot_t){0, NULL};
     --s->ids_n;
 }
 
@@ -56,7 +62,7 @@ static int ids_reserve(shard_t *s)
     if ((s->ids_n + 1) * 2 <= s->ids_cap)
         return 0;
     size_t ncap = s->ids_cap == 0 ? 64 : s->ids_cap * 2;
-    orderd_order_t **old = s->ids;
+    orderd_id_slot_t *old = s->ids;
     size_t ocap = s->ids_cap;
     if ((s->ids = orderd_calloc(ncap, sizeof(*s->ids))) == NULL) {
         s->ids = old;
@@ -64,8 +70,8 @@ static int ids_reserve(shard_t *s)
     }
     s->ids_cap = ncap;
     for (size_t i = 0; i < ocap; ++i)
-        if (old[i] != NULL)
-            *ids_slot(s, old[i]->id) = old[i];
+        if (old[i].o != NULL)
+            *ids_slot(s, old[i].id) = old[i];
     free(old);
     return 0;
 }
@@ -143,9 +149,9 @@ void orderd_store_free(orderd_store_t *store)
     for (unsigned i = 0; i < store->nshards; ++i) {
         shard_t *s = &store->shards[i];
         for (size_t j = 0; j < s->ids_cap; ++j)
-            if (s->ids[j] != NULL) {
-                orderd_audit_free(s->ids[j]);
-                free(s->ids[j]);
+            if (s->ids[j].o != NULL) {
+                orderd_audit_free(s->ids[j].o);
+                free(s->ids[j].o);
             }
         for (size_t j = 0; j < s->users_cap; ++j) {
             user_t *u = s->users[j];
@@ -229,7 +235,7 @@ static int swap_locked(shard_t *s, const orderd_order_t *in, const orderd_change
                                                         .flags = ev->u.amended.flags});
     if (in->status != o->status)
         move_status(u, s, o->id, o->status, in->status);
-    *ids_slot(s, o->id) = copy;
+    ids_set(s, o->id, copy);
     size_t lo = 0, hi = u->n_orders; /* the user's list is sorted by id */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -263,14 +269,17 @@ static int apply_locked(orderd_store_t *store, shard_t *s, const orderd_change_t
             return ORDERD_STORE_ENOMEM;
         memcpy(copy, in, in->size);
         *audit_slot(copy) = NULL;
-        *ids_slot(s, copy->id) = copy;
+        ids_set(s, copy->id, copy);
         ++s->ids_n;
         /* ids usually arrive in order: the insert point is almost always the end */
         size_t at = u->n_orders;
-        while (at > 0 && u->orders[at - 1]->id > copy->id)
-            --at;
+        if (at > 0 && u->last_id > copy->id) /* ids come in order, but for another node's clock */
+            while (at > 0 && u->orders[at - 1]->id > copy->id)
+                --at;
         memmove(&u->orders[at + 1], &u->orders[at], (u->n_orders - at) * sizeof(*u->orders));
         u->orders[at] = copy;
+        if (at == u->n_orders)
+            u->last_id = copy->id;
         ++u->n_orders;
         orderd_idvec_insert(&u->by_status[copy->status], copy->id);
         orderd_idvec_insert(&s->by_status[copy->status], copy->id);
@@ -326,6 +335,7 @@ static int undo_locked(shard_t *s, const orderd_change_t *ev)
             return ORDERD_STORE_EINVAL;
         memmove(&u->orders[at - 1], &u->orders[at], (u->n_orders - at) * sizeof(*u->orders));
         --u->n_orders;
+        u->last_id = u->n_orders > 0 ? u->orders[u->n_orders - 1]->id : 0;
         orderd_idvec_remove(&u->by_status[o->status], o->id);
         orderd_idvec_remove(&s->by_status[o->status], o->id);
         ids_remove(s, o->id);

@@ -36,16 +36,16 @@ void orderd_store_each(orderd_store_t *store, unsigned shard, void (*fn)(void *c
     if (v != NULL) {
         size_t n = 0;
         for (size_t i = 0; i < s->ids_cap; ++i)
-            if (s->ids[i] != NULL)
-                v[n++] = (id_ptr_t){s->ids[i]->id, s->ids[i]};
+            if (s->ids[i].o != NULL)
+                v[n++] = (id_ptr_t){s->ids[i].id, s->ids[i].o};
         qsort(v, n, sizeof(*v), cmp_id_ptr);
         for (size_t i = 0; i < n; ++i)
             fn(ctx, v[i].o);
         free(v);
     } else {
         for (size_t i = 0; i < s->ids_cap; ++i) /* out of memory: any order will do */
-            if (s->ids[i] != NULL)
-                fn(ctx, s->ids[i]);
+            if (s->ids[i].o != NULL)
+                fn(ctx, s->ids[i].o);
     }
     pthread_mutex_unlock(&s->mu);
 }
