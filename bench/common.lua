@@ -80,9 +80,9 @@ function common.done(summary, latency, requests)
   local ran_out = 0
   for _, t in ipairs(threads) do ran_out = ran_out + (t:get("ran_out") or 0) end
   io.write(string.format(
-    "BENCH requests=%d duration_us=%d rps=%.2f p50_us=%d p99_us=%d p999_us=%d non2xx=%d socket_errors=%d ran_out=%d\n",
+    "BENCH requests=%d duration_us=%d rps=%.2f p50_us=%d p99_us=%d p999_us=%d max_us=%d non2xx=%d socket_errors=%d ran_out=%d\n",
     summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50), latency:percentile(99), latency:percentile(99.9),
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max,
     e.status, e.connect + e.read + e.write + e.timeout, ran_out))
 end
 
