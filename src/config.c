@@ -155,22 +155,6 @@ static int set_http2_max_resets(parse_state_t *p, const char *name, const char *
     return set_count(p, name, v, 0, 1000000, &p->cfg->http2_max_resets);
 }
 
-static int set_fsync(parse_state_t *p, const char *name, const char *v)
-{
-    if (orderd_fsync_mode_parse(v, &p->cfg->fsync) != 0)
-        return FAIL(p, "%s: expected always, everysec or no, got '%s'\n", name, v);
-    return 0;
-}
-
-static int set_snapshot_bytes(parse_state_t *p, const char *name, const char *v)
-{
-    unsigned long long n;
-    if (orderd_config_parse_ull(v, 4096, 1ull << 40, &n) != 0)
-        return FAIL(p, "%s: expected a number of bytes from 4096 to 1099511627776, got '%s'\n", name, v);
-    p->cfg->snapshot_bytes = n;
-    return 0;
-}
-
 static int set_operator_token_file(parse_state_t *p, const char *name, const char *v)
 {
     if (*v == '\0')
@@ -210,13 +194,6 @@ static int set_body_timeout(parse_state_t *p, const char *name, const char *v)
 static int set_idle_timeout(parse_state_t *p, const char *name, const char *v)
 {
     return set_timeout(p, name, v, &p->cfg->idle_timeout_ms);
-}
-
-static int set_idempotency_ttl(parse_state_t *p, const char *name, const char *v)
-{
-    if (orderd_config_parse_duration_ms(v, 1000, 365ull * 86400 * 1000, &p->cfg->idempotency_ttl_ms) != 0)
-        return FAIL(p, "%s: expected a duration from 1s to 365d (e.g. 24h), got '%s'\n", name, v);
-    return 0;
 }
 
 static int set_return_window(parse_state_t *p, const char *name, const char *v)
@@ -315,14 +292,14 @@ static const flag_t flags[] = {
      "always: answer a change after fdatasync (nothing acknowledged is lost); everysec:\n"
      "after write(), fdatasync every second (a power loss may lose about a second);\n"
      "no: after write(), the OS flushes",
-     0, set_fsync},
+     0, orderd_config_set_fsync},
     {"snapshot-bytes", "BYTES", "67108864",
-     "snapshot the table and start a new journal segment past this much journal", 0, set_snapshot_bytes},
+     "snapshot the table and start a new journal segment past this much journal", 0, orderd_config_set_snapshot_bytes},
     {"operator-token-file", "FILE", "DATA-DIR/operator-token, made (mode 0600) at first start",
      "the operator's bearer token: the first line of FILE", 0, set_operator_token_file},
     {"idempotency-ttl", "DURATION", "24h",
      "how long Idempotency-Key answers are kept: seconds, or a number with s, m, h or d\n(1s to 365d)", 0,
-     set_idempotency_ttl},
+     orderd_config_set_idempotency_ttl},
     {"return-window", "DAYS", "30",
      "how many days after delivery a customer may ask to return an order (0 to 3650)", 0, set_return_window},
     {"node-id", "N", "0",

@@ -491,8 +491,7 @@ int orderd_feed_read(orderd_feed_t *f, uint64_t after, unsigned limit, orderd_fe
 
         int w;
         for (;;) {
-            w = walk_segment(&r, first, p, after > res->last_seq ? after : res->last_seq, durable, limit, emit, ctx,
-                             res);
+            w = walk_segment(&r, first, p, res->last_seq, durable, limit, emit, ctx, res); /* last_seq >= after */
             if (w != WALK_END)
                 break;
             /* the segment ended before the durable end: the next one goes on

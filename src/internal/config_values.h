@@ -51,7 +51,10 @@ int orderd_config_set_jwt_issuer(parse_state_t *p, const char *name, const char 
 int orderd_config_set_jwt_audience(parse_state_t *p, const char *name, const char *v);
 int orderd_config_set_jwt_user_claim(parse_state_t *p, const char *name, const char *v);
 int orderd_config_set_jwt_leeway(parse_state_t *p, const char *name, const char *v);
-/* src/config_feed.c: --feed-retention and the --webhook flags */
+/* src/config_data.c: --fsync, --snapshot-bytes, --idempotency-ttl, --feed-retention and the --webhook flags */
+int orderd_config_set_fsync(parse_state_t *p, const char *name, const char *v);
+int orderd_config_set_snapshot_bytes(parse_state_t *p, const char *name, const char *v);
+int orderd_config_set_idempotency_ttl(parse_state_t *p, const char *name, const char *v);
 int orderd_config_set_feed_retention(parse_state_t *p, const char *name, const char *v);
 int orderd_config_set_webhook(parse_state_t *p, const char *name, const char *v);
 int orderd_config_set_webhook_secret_file(parse_state_t *p, const char *name, const char *v);

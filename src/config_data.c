@@ -1,7 +1,32 @@
-/* The event feed's and the webhooks' flags (rows of the table in src/config.c). */
+/* The flags of what orderd keeps in its data directory: the journal
+ * (--fsync, --snapshot-bytes), idempotency keys, the event feed and the
+ * webhooks (rows of the table in src/config.c). */
 #include <string.h>
 
 #include "internal/config_values.h"
+
+int orderd_config_set_fsync(parse_state_t *p, const char *name, const char *v)
+{
+    if (orderd_fsync_mode_parse(v, &p->cfg->fsync) != 0)
+        return FAIL(p, "%s: expected always, everysec or no, got '%s'\n", name, v);
+    return 0;
+}
+
+int orderd_config_set_snapshot_bytes(parse_state_t *p, const char *name, const char *v)
+{
+    unsigned long long n;
+    if (orderd_config_parse_ull(v, 4096, 1ull << 40, &n) != 0)
+        return FAIL(p, "%s: expected a number of bytes from 4096 to 1099511627776, got '%s'\n", name, v);
+    p->cfg->snapshot_bytes = n;
+    return 0;
+}
+
+int orderd_config_set_idempotency_ttl(parse_state_t *p, const char *name, const char *v)
+{
+    if (orderd_config_parse_duration_ms(v, 1000, 365ull * 86400 * 1000, &p->cfg->idempotency_ttl_ms) != 0)
+        return FAIL(p, "%s: expected a duration from 1s to 365d (e.g. 24h), got '%s'\n", name, v);
+    return 0;
+}
 
 int orderd_config_set_feed_retention(parse_state_t *p, const char *name, const char *v)
 {
