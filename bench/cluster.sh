@@ -20,6 +20,7 @@
 #   bench/cluster.sh   env: ROUNDS (3) SECONDS_PER_RUN (5) BUILD (build) PORT (18380: PORT..PORT+3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${ROUNDS:-3}
 secs=${SECONDS_PER_RUN:-5}
 build=${BUILD:-build}
@@ -34,7 +35,6 @@ cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm
 trap cleanup EXIT
 
 ticks=$(getconf CLK_TCK)
-cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
 
 # NODES -> haproxy.cfg for that many nodes on PORT+1.., the front end on PORT
 config() {
@@ -129,7 +129,6 @@ for r in $(seq "$rounds"); do
   done
 done
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 pick() { awk -v s="$1" -v col="$2" '$1 == s { print $col }' "$work/all.txt" | median; }
 one=$(pick 1 2)
 echo "| setup | req/s | vs 1 node behind HAProxy | p50 ms | p99 ms | nodes' CPU µs/request | HAProxy's CPU µs/request |"

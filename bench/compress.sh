@@ -10,6 +10,7 @@
 #   bench/compress.sh   env: ROUNDS (3) SECONDS_PER_RUN (5) THREADS (1) BUILD (build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${ROUNDS:-3}
 secs=${SECONDS_PER_RUN:-5}
 threads=${THREADS:-1}
@@ -31,7 +32,6 @@ for r in $(seq "$rounds"); do
   done
 done
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 pick() { awk -v s="$1" -v m="$2" -v col="$3" '$1 == s && $2 == m { print $col }' "$work/all.txt" | median; }
 body() { awk -v s="$1:" '$1 == s { print $6 }' "$work/sizes-$2.txt"; } # SCENARIO SETTING
 

@@ -8,6 +8,7 @@
 #                                          THREADS (orderd workers, 1) CLIENT_THREADS (1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 rounds=${ROUNDS:-5}
 secs=${SECONDS_PER_RUN:-8}
@@ -18,7 +19,6 @@ mkdir -p "$out"
 work=$(mktemp -d /var/tmp/orderd-bench.XXXXXX)
 trap 'pkill -TERM -f "orderd --listen 127.0.0.1:18080" 2>/dev/null || true; redis-cli -p 16379 shutdown nosave >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 orderd_round() {
   rm -rf "$work/orderd" && mkdir -p "$work/orderd"

@@ -20,6 +20,7 @@
 #   bench/feed.sh   env: ROUNDS (3) SECONDS_PER_RUN (5) SETUPS BUILD (build) PORT (18390: PORT, PORT+1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${ROUNDS:-3}
 secs=${SECONDS_PER_RUN:-5}
 build=${BUILD:-build}
@@ -34,7 +35,6 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
 ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 cat >"$work/receiver.cfg" <<CFG
 global
@@ -107,7 +107,6 @@ for r in $(seq "$rounds"); do
   done
 done
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 pick() { awk -v s="$1" -v col="$2" '$1 == s { print $col }' "$work/all.txt" | median; }
 none=$(pick none 2)
 echo "| setup | creates/s | vs nothing attached | p99 ms | orderd CPU µs/request | events the consumer had | webhook backlog at the end |"

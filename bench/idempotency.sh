@@ -11,6 +11,7 @@
 #   bench/idempotency.sh [BUILD_DIR]   env: ROUNDS (5) SECONDS_PER_RUN (6) THREADS (1) CLIENT_THREADS (1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 rounds=${ROUNDS:-5}
 secs=${SECONDS_PER_RUN:-6}
@@ -22,7 +23,6 @@ work=$(mktemp -d /var/tmp/orderd-bench-idem.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # one round: orderd on a kernel-chosen port, wrk with script $1; prints "rps p50 p99 cpu_us_per_request"
 round() {

@@ -17,6 +17,7 @@
 #                           BUILD_ON (build-metrics-on) BUILD_OFF (build-metrics-off)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${ROUNDS:-5}
 secs=${SECONDS_PER_RUN:-5}
 on=${BUILD_ON:-build-metrics-on}
@@ -33,7 +34,6 @@ for b in "$on:ON" "$off:OFF"; do
 done
 
 ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime
 
 start() { # BUILD_DIR
   rm -rf "$work/data"
@@ -80,7 +80,6 @@ for r in $(seq "$rounds"); do
   done
 done
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 pick() { awk -v s="$1" -v b="$2" -v col="$3" '$1 == s && $2 == b { print $col }' "$work/all.txt" | median; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f %%", (b > 0 ? (a - b) / b * 100 : 0) }'; }
 

@@ -11,6 +11,7 @@
 #   bench/snapshot_stall.sh   env: ROUNDS (3) SECONDS_PER_RUN (10) N (1000000) BUILD (build) PORT (18395)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${ROUNDS:-3}
 secs=${SECONDS_PER_RUN:-10}
 n=${N:-1000000}
@@ -76,7 +77,6 @@ for r in $(seq "$rounds"); do
   done
 done
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 pick() { awk -v s="$1" -v col="$2" '$1 == s { print $col }' "$work/all.txt" | median; }
 p99_none=$(pick none 3)
 echo "| run | req/s | p99 ms | p99 vs no snapshot | longest wait ms | snapshots during the run |"
